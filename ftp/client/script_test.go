@@ -1,0 +1,464 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/netxsim/netxsim/ftp"
+)
+
+// A scripted peer: a loopback TCP server that plays one exact dialogue, for behaviours no real server
+// shows on demand (split replies, refusals, a connection dropped mid-transfer).
+type session struct {
+	t    *testing.T
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func scripted(t *testing.T, play func(s *session)) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		conn, err := ln.Accept()
+		ln.Close()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		play(&session{t: t, conn: conn, r: bufio.NewReader(conn)})
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return netip.MustParseAddrPort(ln.Addr().String())
+}
+
+func (s *session) send(raw ...string) {
+	for _, r := range raw {
+		if _, err := io.WriteString(s.conn, r); err != nil {
+			s.t.Errorf("script: send %q: %v", r, err)
+		}
+	}
+}
+
+// expect reads one command and checks it equals want (or starts with it when want ends in '*').
+func (s *session) expect(want string) string {
+	s.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := s.r.ReadString('\n')
+	if err != nil {
+		s.t.Errorf("script: waiting for %q: %v", want, err)
+		return ""
+	}
+	line = strings.TrimSuffix(line, "\r\n")
+	if p, ok := strings.CutSuffix(want, "*"); ok && strings.HasPrefix(line, p) || line == want {
+		return line
+	}
+	s.t.Errorf("script: got command %q, want %q", line, want)
+	return line
+}
+
+// login plays greeting, USER, PASS.
+func (s *session) login() {
+	s.send("220 scripted\r\n")
+	s.expect("USER u")
+	s.send("331 pw\r\n")
+	s.expect("PASS p")
+	s.send("230 in\r\n")
+}
+
+// pasv answers a PASV with a fresh loopback listener and returns it.
+func (s *session) pasv() net.Listener {
+	s.expect("PASV")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		s.t.Errorf("script: %v", err)
+		return nil
+	}
+	ap := netip.MustParseAddrPort(ln.Addr().String())
+	s.send("227 " + ftp.Format227(ap) + "\r\n")
+	return ln
+}
+
+func dialLogin(t *testing.T, ctx context.Context, srv netip.AddrPort, opts ...Option) *Client {
+	t.Helper()
+	c, err := Dial(ctx, kernel{}, srv, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Login(ctx, "u", "p"); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// Replies split across segments, multi-line replies, extra 220 lines before USER's answer.
+func TestRepliesSplitMultilineExtra220(t *testing.T) {
+	srv := scripted(t, func(s *session) {
+		for _, part := range []string{"2", "20-Welcome\r", "\n220-second line\r\n", " indented\r\n220 ready\r\n"} {
+			s.send(part)
+			time.Sleep(5 * time.Millisecond)
+		}
+		s.expect("USER u")
+		s.send("220 another greeting\r\n", "331 ", "password please\r\n")
+		s.expect("PASS p")
+		s.send("230-Hello\r\n230-there\r\n230 logged in\r\n")
+		s.expect("PWD")
+		s.send(`257 "/a ""q"" b" is current`, "\r\n")
+		s.expect("QUIT")
+		s.send("221 bye\r\n")
+	})
+	ctx := testCtx(t)
+	var trace strings.Builder
+	c, err := Dial(ctx, kernel{}, srv, WithTrace(&trace))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if g := c.Greeting(); !strings.Contains(g, "Welcome") || !strings.Contains(g, "ready") {
+		t.Errorf("greeting = %q", g)
+	}
+	if err := c.Login(ctx, "u", "p"); err != nil {
+		t.Fatal(err)
+	}
+	wd, err := c.Pwd(ctx)
+	if err != nil || wd != `/a "q" b` {
+		t.Fatalf("pwd = %q, %v", wd, err)
+	}
+	if err := c.Quit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(trace.String(), "> PASS ****") || strings.Contains(trace.String(), "PASS p") {
+		t.Errorf("trace does not mask the password:\n%s", trace.String())
+	}
+}
+
+// A refused PASV is a clear, typed error and the session stays usable.
+func TestPASVRefusedSessionUsable(t *testing.T) {
+	srv := scripted(t, func(s *session) {
+		s.login()
+		s.expect("TYPE I")
+		s.send("200 ok\r\n")
+		s.expect("PASV")
+		s.send("502 PASV not here\r\n")
+		s.expect("NOOP")
+		s.send("200 still here\r\n")
+	})
+	ctx := testCtx(t)
+	c := dialLogin(t, ctx, srv, WithPassive(true))
+	_, err := c.Retr(ctx, "f")
+	if !isCode(err, 502) || !strings.Contains(err.Error(), "passive mode refused") {
+		t.Fatalf("retr with PASV refused: %v, want a 502 error saying passive mode was refused", err)
+	}
+	if err := c.Noop(ctx); err != nil {
+		t.Fatalf("session not usable after a refused PASV: %v", err)
+	}
+}
+
+// Every way a download can end early is an error.
+func TestDownloadEndsEarly(t *testing.T) {
+	cases := []struct {
+		name  string
+		block bool
+		play  func(s *session, data net.Conn)
+		want  func(error) bool
+	}{
+		{"control closed mid-download", false, func(s *session, data net.Conn) {
+			s.send("150 here it comes\r\n")
+			data.Write(make([]byte, 1000))
+			data.Close()
+			s.conn.Close()
+		}, func(err error) bool { return errors.Is(err, io.ErrUnexpectedEOF) }},
+		{"426 after a partial file", false, func(s *session, data net.Conn) {
+			s.send("150 here it comes\r\n")
+			data.Write(make([]byte, 1000))
+			data.Close()
+			s.send("426 Connection closed; transfer aborted\r\n")
+		}, func(err error) bool { return isCode(err, 426) }},
+		{"451 local error", false, func(s *session, data net.Conn) {
+			s.send("150 go\r\n")
+			data.Close()
+			s.send("451 read error\r\n")
+		}, func(err error) bool { var fe *ftp.Error; return errors.As(err, &fe) && fe.Temporary() }},
+		{"226 but fewer bytes than announced", false, func(s *session, data net.Conn) {
+			s.send("150 Opening BINARY mode data connection for f (5000 bytes).\r\n")
+			data.Write(make([]byte, 4000))
+			data.Close()
+			s.send("226 done\r\n")
+		}, func(err error) bool { return errors.Is(err, ErrShortTransfer) }},
+		{"block mode without the EOF block", true, func(s *session, data net.Conn) {
+			s.send("150 go\r\n")
+			data.Write(append([]byte{0, 0, 4}, "abcd"...))
+			data.Close()
+			s.send("226 done\r\n")
+		}, func(err error) bool { return errors.Is(err, ErrShortTransfer) }},
+		{"block mode cut inside a block", true, func(s *session, data net.Conn) {
+			s.send("150 go\r\n")
+			data.Write(append([]byte{0, 0, 9}, "abcd"...))
+			data.Close()
+			s.send("226 done\r\n")
+		}, func(err error) bool { return errors.Is(err, ErrShortTransfer) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := scripted(t, func(s *session) {
+				s.login()
+				s.expect("TYPE I")
+				s.send("200 ok\r\n")
+				if tc.block {
+					s.expect("MODE B")
+					s.send("200 ok\r\n")
+				}
+				ln := s.pasv()
+				if ln == nil {
+					return
+				}
+				defer ln.Close()
+				s.expect("RETR f")
+				data, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				tc.play(s, data)
+				s.r.ReadString('\n') // wait for the client to go
+			})
+			ctx := testCtx(t)
+			opts := []Option{WithPassive(true)}
+			if tc.block {
+				opts = append(opts, WithMode(ModeBlock))
+			}
+			c := dialLogin(t, ctx, srv, opts...)
+			b, err := get(ctx, c, "f")
+			if err == nil || !tc.want(err) {
+				t.Fatalf("download that ended early: %d bytes, err %v", len(b), err)
+			}
+			c.Close()
+		})
+	}
+}
+
+// A server that never answers: the call ends with the context's deadline.
+func TestSilentServerTimesOutInsideContext(t *testing.T) {
+	hold := make(chan struct{})
+	srv := scripted(t, func(s *session) { <-hold })
+	defer close(hold)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := Dial(ctx, kernel{}, srv)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("dial to a silent server: %v, want context.DeadlineExceeded", err)
+	}
+	if time.Since(start) > 20*time.Second {
+		t.Fatalf("dial did not return near its deadline")
+	}
+}
+
+// A cancelled context stops a download that stalls, and the client refuses further use.
+func TestCancelStalledDownload(t *testing.T) {
+	srv := scripted(t, func(s *session) {
+		s.login()
+		s.expect("TYPE I")
+		s.send("200 ok\r\n")
+		ln := s.pasv()
+		if ln == nil {
+			return
+		}
+		defer ln.Close()
+		s.expect("RETR f")
+		data, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer data.Close()
+		s.send("150 go\r\n")
+		data.Write([]byte("partial"))
+		s.r.ReadString('\n') // stall until the client goes
+	})
+	ctx := testCtx(t)
+	c := dialLogin(t, ctx, srv, WithPassive(true))
+	dctx, cancel := context.WithCancel(ctx)
+	d, err := c.Retr(dctx, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(100*time.Millisecond, cancel)
+	_, err = io.ReadAll(d)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("stalled download after cancel: %v, want context.Canceled", err)
+	}
+	if err := c.Noop(ctx); err == nil {
+		t.Fatal("client still usable after its control connection lost step")
+	}
+}
+
+// One client refuses a second call while a transfer is open.
+func TestBusyWhileTransferOpen(t *testing.T) {
+	srv := scripted(t, func(s *session) {
+		s.login()
+		s.expect("TYPE I")
+		s.send("200 ok\r\n")
+		ln := s.pasv()
+		if ln == nil {
+			return
+		}
+		defer ln.Close()
+		s.expect("RETR f")
+		data, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		s.send("150 go\r\n")
+		data.Write([]byte("hello"))
+		data.Close()
+		s.send("226 done\r\n")
+		s.expect("NOOP")
+		s.send("200 ok\r\n")
+	})
+	ctx := testCtx(t)
+	c := dialLogin(t, ctx, srv, WithPassive(true))
+	d, err := c.Retr(ctx, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Noop(ctx); !errors.Is(err, ErrBusy) {
+		t.Fatalf("noop during a transfer: %v, want ErrBusy", err)
+	}
+	b, err := io.ReadAll(d)
+	if err != nil || string(b) != "hello" {
+		t.Fatalf("read = %q, %v", b, err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Noop(ctx); err != nil {
+		t.Fatalf("noop after the transfer: %v", err)
+	}
+}
+
+// 4xx replies are temporary, 5xx permanent, and both are *ftp.Error.
+func TestTypedErrors(t *testing.T) {
+	srv := scripted(t, func(s *session) {
+		s.login()
+		s.expect("DELE a")
+		s.send("450 busy, try later\r\n")
+		s.expect("DELE b")
+		s.send("550 no such file\r\n")
+		s.expect("RNFR c")
+		s.send("250 odd\r\n")
+	})
+	ctx := testCtx(t)
+	c := dialLogin(t, ctx, srv)
+	var fe *ftp.Error
+	if err := c.Delete(ctx, "a"); !errors.As(err, &fe) || fe.Code != 450 || !fe.Temporary() {
+		t.Errorf("450: %v", err)
+	}
+	if err := c.Delete(ctx, "b"); !errors.As(err, &fe) || fe.Code != 550 || fe.Temporary() {
+		t.Errorf("550: %v", err)
+	}
+	if err := c.Rename(ctx, "c", "d"); !errors.Is(err, ErrUnexpectedReply) {
+		t.Errorf("RNFR answered 250: %v, want ErrUnexpectedReply", err)
+	}
+}
+
+// A wrong password is a typed 530 (pyftpdlib).
+func TestWrongPassword530(t *testing.T) {
+	srv := startPyftpd(t, netip.MustParseAddr("127.0.0.1"), t.TempDir(), false, nil)
+	ctx := testCtx(t)
+	c, err := Dial(ctx, kernel{}, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	err = c.Login(ctx, "user", "wrong")
+	var fe *ftp.Error
+	if !errors.As(err, &fe) || fe.Code != 530 {
+		t.Fatalf("wrong password: %v, want *ftp.Error 530", err)
+	}
+	// missing file: 550, and the session goes on
+	if err := c.Login(ctx, "user", "secret"); err != nil {
+		t.Fatal(err)
+	}
+	for _, passive := range []bool{false, true} {
+		c.SetPassive(passive)
+		if _, err := get(ctx, c, "missing"); !isCode(err, 550) {
+			t.Fatalf("retr of a missing file (passive %v): %v, want 550", passive, err)
+		}
+		if err := c.Noop(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestNetxEPRT(t *testing.T) {
+	got := netxEPRT(netip.MustParseAddrPort("[2001:db8::2]:49153"))
+	want := "|2|2001:0DB8:0000:0000:0000:0000:0000:0002|49153|"
+	if got != want {
+		t.Fatalf("netxEPRT = %q, want %q", got, want)
+	}
+	if ap, err := ftp.ParseEPRT(got); err != nil || ap != netip.MustParseAddrPort("[2001:db8::2]:49153") {
+		t.Fatalf("ftp.ParseEPRT(%q) = %v, %v", got, ap, err)
+	}
+}
+
+func TestParseQuotedPath(t *testing.T) {
+	for in, want := range map[string]string{
+		`"/" is current directory`:          "/",
+		`"/a ""b""" created`:                `/a "b"`,
+		`Current dir is "/x y".`:            "/x y",
+		`200 "/path" Directory Created`[4:]: "/path",
+	} {
+		if got, err := parseQuotedPath(in); err != nil || got != want {
+			t.Errorf("parseQuotedPath(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"no quotes", `"unterminated`} {
+		if _, err := parseQuotedPath(bad); err == nil {
+			t.Errorf("parseQuotedPath(%q): no error", bad)
+		}
+	}
+}
+
+func TestAnnouncedSize(t *testing.T) {
+	for in, want := range map[string]int64{
+		"Opening BINARY mode data connection for f (5000 bytes).": 5000,
+		"Opening data connection (0 bytes)":                       0,
+		"File status okay. About to open data connection.":        -1,
+		"weird (x bytes)": -1,
+	} {
+		if got := announcedSize(in); got != want {
+			t.Errorf("announcedSize(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+func TestParseMDTM(t *testing.T) {
+	got, err := ParseMDTM("20240102030405.250")
+	want := time.Date(2024, 1, 2, 3, 4, 5, 250e6, time.UTC)
+	if err != nil || !got.Equal(want) {
+		t.Fatalf("ParseMDTM = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "2024", "20241302030405", "20240102030405.", "2024010203040x"} {
+		if _, err := ParseMDTM(bad); err == nil {
+			t.Errorf("ParseMDTM(%q): no error", bad)
+		}
+	}
+}

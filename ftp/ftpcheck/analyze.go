@@ -1,0 +1,469 @@
+package ftpcheck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/reassembly"
+	"github.com/netxsim/netxsim/ftp"
+)
+
+// Checker-only profiles, beside ftp.ProfileNetXDuo and ftp.ProfileExtended.
+const (
+	// ProfileAuto picks the profile per session: netxduo when the server greets with NetX's
+	// "220 Connection Ready", rfc959 otherwise.
+	ProfileAuto ftp.Profile = "auto"
+	// ProfileRFC959 is any standard server: reply codes from RFC 959's table, no seed-order rules
+	// beyond what RFC 959 requires.
+	ProfileRFC959 ftp.Profile = "rfc959"
+)
+
+// FileExpect is what a transferred file should be; zero fields are not checked.
+type FileExpect struct {
+	Size   int64  // -1 or 0 with SHA256 set: size unknown
+	SHA256 string // lower-case hex
+}
+
+// Options tune Analyze. The zero value auto-detects the profile.
+type Options struct {
+	// Profile is the server's profile: "", ProfileAuto, ftp.ProfileNetXDuo, ftp.ProfileExtended or ProfileRFC959.
+	Profile ftp.Profile
+	// Files maps a file's base name to its expected content, for RETR/STOR/APPE transfers of that name.
+	Files map[string]FileExpect
+	// Logger receives debug traces; nil is quiet.
+	Logger *slog.Logger
+}
+
+// ParseProfile accepts the profile names of the --profile flag.
+func ParseProfile(s string) (ftp.Profile, error) {
+	switch p := ftp.Profile(strings.ToLower(s)); p {
+	case "", ProfileAuto:
+		return ProfileAuto, nil
+	case ftp.ProfileNetXDuo, ftp.ProfileExtended, ProfileRFC959:
+		return p, nil
+	}
+	return "", fmt.Errorf("unknown profile %q: use auto, netxduo, extended or rfc959", s)
+}
+
+// analyzer is the state of one Analyze call.
+type analyzer struct {
+	opts      Options
+	log       *slog.Logger
+	mark      Mark
+	conns     []*conn
+	announced map[netip.AddrPort]int
+}
+
+func (a *analyzer) announce(ap netip.AddrPort) {
+	if ap.IsValid() && len(a.announced) < 1<<20 {
+		a.announced[ap]++
+	}
+}
+
+type assemblerContext gopacket.CaptureInfo
+
+func (c *assemblerContext) GetCaptureInfo() gopacket.CaptureInfo { return gopacket.CaptureInfo(*c) }
+
+// Analyze reads a pcap or pcapng capture from r as a stream, reassembles every TCP connection,
+// finds the FTP sessions and checks them. The capture is never held in memory: only control lines,
+// per-connection counters and out-of-order segments are kept. It returns an error for input that is
+// not a readable capture (with what to do about it); violations are in the Report, not the error.
+func Analyze(ctx context.Context, r io.Reader, opts Options) (*Report, error) {
+	prof, err := ParseProfile(string(opts.Profile))
+	if err != nil {
+		return nil, err
+	}
+	opts.Profile = prof
+	a := &analyzer{opts: opts, log: opts.Logger, announced: map[netip.AddrPort]int{}}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	cp, err := openCapture(r)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Capture: CaptureSummary{Format: cp.format}}
+	asm := reassembly.NewAssembler(reassembly.NewStreamPool(a))
+	// Bound memory spent on out-of-order data (pages of 1900 bytes): about 8 MB per connection, 64 MB in all.
+	asm.MaxBufferedPagesPerConnection = 4096
+	asm.MaxBufferedPagesTotal = 32768
+	var d decoded
+	var actx assemblerContext
+	var n int64
+	for {
+		if n&4095 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("analysis stopped after packet %d: %w", n, err)
+			}
+		}
+		data, ci, err := cp.src.ZeroCopyReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, fmt.Errorf("capture is truncated: packet %d is cut short (was the capture stopped while writing? a complete file is needed): %w", n+1, err)
+			}
+			return nil, fmt.Errorf("capture is corrupt at packet %d (not a valid %s record; is the file complete?): %w", n+1, cp.format, err)
+		}
+		n++
+		rep.Capture.Packets = n
+		rep.Capture.Bytes += int64(len(data))
+		if n == 1 {
+			rep.Capture.First = ci.Timestamp
+		}
+		rep.Capture.Last = ci.Timestamp
+		a.mark = Mark{Packet: n, Time: ci.Timestamp}
+		if err := d.decode(cp.link(ci), data); err != nil {
+			switch {
+			case errors.Is(err, errSkip):
+				rep.Capture.Skipped++
+			case strings.HasPrefix(err.Error(), "link type"):
+				return nil, fmt.Errorf("packet %d: %w", n, err)
+			default:
+				rep.Capture.Malformed++
+			}
+			continue
+		}
+		rep.Capture.TCPSegments++
+		actx = assemblerContext(ci)
+		asm.AssembleWithContext(d.netFlow, &d.tcp, &actx)
+	}
+	asm.FlushAll()
+	rep.Capture.Connections = len(a.conns)
+	a.build(rep)
+	return rep, nil
+}
+
+// build turns the connections into sessions, matches data connections and runs the checks.
+func (a *analyzer) build(rep *Report) {
+	var others []*conn
+	for _, c := range a.conns {
+		if c.kind == kindControl {
+			c.ctl.flush()
+			rep.Sessions = append(rep.Sessions, a.session(c, len(rep.Sessions)+1))
+		} else {
+			others = append(others, c)
+		}
+	}
+	sort.SliceStable(others, func(i, j int) bool { return others[i].open().Packet < others[j].open().Packet })
+	for _, s := range rep.Sessions {
+		a.matchData(s, others)
+	}
+	for _, c := range others {
+		if !c.used {
+			rep.Other = append(rep.Other, dataConn(c))
+		}
+	}
+	found := Check{Name: "ftp-found", Status: StatusPass}
+	if len(rep.Sessions) == 0 {
+		found.Status = StatusFail
+		found.Messages = []string{fmt.Sprintf("no FTP control connection in %d packets (%d TCP connections): expected a connection to port 21 or one whose server greets with 220", rep.Capture.Packets, rep.Capture.Connections)}
+	}
+	rep.Checks = append(rep.Checks, found)
+	if rep.Capture.Malformed > 0 {
+		rep.Checks = append(rep.Checks, Check{Name: "capture-frames", Status: StatusWarn,
+			Messages: []string{fmt.Sprintf("%d frames did not decode and were ignored", rep.Capture.Malformed)}})
+	}
+	for _, c := range rep.Checks {
+		count(c, &rep.Violations, &rep.Warnings)
+	}
+	for _, s := range rep.Sessions {
+		s.Checks = runChecks(s, a.opts)
+		for _, c := range s.Checks {
+			count(c, &s.Violations, &s.Warnings)
+		}
+		rep.Violations += s.Violations
+		rep.Warnings += s.Warnings
+		s.Events = ladder(s)
+	}
+}
+
+func count(c Check, fail, warn *int) {
+	switch c.Status {
+	case StatusFail:
+		*fail++
+	case StatusWarn:
+		*warn++
+	}
+}
+
+// session builds a Session from a control connection's events: commands paired with replies in order
+// (FTP is lock-step; pipelined commands are answered first come, first served).
+func (a *analyzer) session(c *conn, id int) *Session {
+	ct := c.ctl
+	s := &Session{ID: id, Client: ct.clientAddr(), Server: ct.serverAddr(), Open: c.open(), ctl: ct}
+	s.IPv6 = s.Server.Addr().Is6()
+	var queue []*Exchange
+	var unsolicited []*Reply
+	for _, ev := range ct.events {
+		switch ev.kind {
+		case rawCommand, rawBadCommand:
+			ex := &Exchange{Verb: ev.cmd.Verb, Arg: ev.cmd.Arg, arg: ev.cmd.Arg, At: ev.at}
+			if ev.kind == rawBadCommand {
+				ex.Unknown, ex.Raw, ex.Error, ex.Verb, ex.Arg = true, clip(ev.line, 200), ev.err, "", ""
+			}
+			if ex.Verb == "PASS" && ex.Arg != "" {
+				ex.Arg = "****"
+			}
+			if ex.Verb == "USER" && s.User == "" {
+				s.User = ex.Arg
+			}
+			s.Exchanges = append(s.Exchanges, ex)
+			queue = append(queue, ex)
+		case rawReply, rawBadReply:
+			rp := &Reply{Code: ev.code, Text: ev.text, Lines: ev.nline, At: ev.at}
+			if ev.kind == rawBadReply {
+				rp.Code = 0
+				rp.Text = ev.err
+			}
+			if s.Greeting == nil && len(s.Exchanges) == 0 && rp.Code != 0 {
+				if rp.Code/100 == 1 {
+					unsolicited = append(unsolicited, rp) // 120: ready in a moment; the 220 follows
+					continue
+				}
+				s.Greeting = rp
+				continue
+			}
+			if len(queue) == 0 {
+				unsolicited = append(unsolicited, rp)
+				continue
+			}
+			head := queue[0]
+			if rp.Code/100 == 1 {
+				head.Prelim = append(head.Prelim, rp)
+				continue
+			}
+			head.Final = rp
+			queue = queue[1:]
+		}
+	}
+	ct.unsolicited = unsolicited
+	// the session closes when the first side ends the control connection
+	for _, h := range c.half {
+		for _, m := range []Mark{h.fin, h.rst} {
+			if m.Seen() && (!s.Close.Seen() || m.Packet < s.Close.Packet) {
+				s.Close = m
+			}
+		}
+	}
+	s.Profile, s.ProfileSource = a.opts.Profile, "option"
+	if s.Profile == ProfileAuto {
+		s.Profile, s.ProfileSource = ProfileRFC959, "default"
+		if s.Greeting != nil && strings.HasPrefix(strings.TrimSpace(s.Greeting.Text), "Connection Ready") {
+			s.Profile, s.ProfileSource = ftp.ProfileNetXDuo, "greeting"
+		}
+	}
+	s.Transfers = transfers(s)
+	return s
+}
+
+var transferVerbs = map[string]bool{"RETR": true, "STOR": true, "STOU": true, "APPE": true, "LIST": true, "NLST": true, "MLSD": true}
+
+func isDownload(verb string) bool { return verb == "RETR" || verb == "LIST" || verb == "NLST" || verb == "MLSD" }
+
+var bytesRE = regexp.MustCompile(`\((\d+) [Bb]ytes\)`)
+
+// transfers lists the data transfers and what announced their data connections.
+func transfers(s *Session) []*Transfer {
+	var out []*Transfer
+	var setup *Exchange
+	sizes := map[string]int64{}
+	for _, ex := range s.Exchanges {
+		switch ex.Verb {
+		case "PORT", "EPRT", "PASV", "EPSV":
+			setup = ex
+			continue
+		case "SIZE":
+			if ex.Final != nil && ex.Final.Code == 213 {
+				if n, err := strconv.ParseInt(strings.TrimSpace(ex.Final.Text), 10, 64); err == nil {
+					sizes[ex.arg] = n
+				}
+			}
+			continue
+		}
+		if !transferVerbs[ex.Verb] {
+			continue
+		}
+		t := &Transfer{Verb: ex.Verb, Arg: ex.Arg, Download: isDownload(ex.Verb), ExpectedSize: -1, ex: ex, setup: setup}
+		if len(ex.Prelim) > 0 {
+			t.Prelim = ex.Prelim[0].Code
+			if m := bytesRE.FindStringSubmatch(ex.Prelim[0].Text); m != nil && ex.Verb == "RETR" {
+				if n, err := strconv.ParseInt(m[1], 10, 64); err == nil {
+					t.ExpectedSize, t.SizeFrom = n, fmt.Sprintf("%d reply", t.Prelim)
+				}
+			}
+		}
+		if ex.Final != nil {
+			t.Final = ex.Final.Code
+		}
+		if n, ok := sizes[ex.arg]; ok && t.ExpectedSize < 0 && ex.Verb == "RETR" {
+			t.ExpectedSize, t.SizeFrom = n, "SIZE reply"
+		}
+		if setup != nil {
+			t.Setup = setup.Verb
+			switch setup.Verb {
+			case "PORT", "EPRT":
+				t.Mode = "active"
+			default:
+				t.Mode = "passive"
+			}
+			t.Announced = announcedBy(s, setup)
+		}
+		out = append(out, t)
+		setup = nil // PASV/EPSV are one-shot, and the seed sends PORT/EPRT before every transfer
+	}
+	return out
+}
+
+// announcedBy is the data endpoint a setup exchange announced (invalid if it did not parse).
+func announcedBy(s *Session, ex *Exchange) netip.AddrPort {
+	switch ex.Verb {
+	case "PORT":
+		ap, _ := ftp.ParsePORT(ex.arg)
+		return ap
+	case "EPRT":
+		ap, _ := ftp.ParseEPRT(ex.arg)
+		return ap
+	case "PASV":
+		if ex.Final != nil && ex.Final.Code == 227 {
+			ap, _ := ftp.Parse227(ex.Final.Text)
+			return ap
+		}
+	case "EPSV":
+		if ex.Final != nil && ex.Final.Code == 229 {
+			if p, err := ftp.Parse229(ex.Final.Text); err == nil {
+				return netip.AddrPortFrom(s.Server.Addr(), p)
+			}
+		}
+	}
+	return netip.AddrPort{}
+}
+
+// matchData finds each transfer's data connection: the first unused connection to the announced
+// endpoint opened after the announcement (and before the transfer's final reply).
+func (a *analyzer) matchData(s *Session, others []*conn) {
+	for _, t := range s.Transfers {
+		want := t.Announced
+		after := int64(0)
+		if t.setup != nil {
+			after = t.setup.At.Packet
+			if t.setup.Final != nil && (t.setup.Verb == "PASV" || t.setup.Verb == "EPSV") {
+				after = t.setup.Final.At.Packet
+			}
+		}
+		if !want.IsValid() {
+			if t.setup != nil {
+				continue
+			}
+			// No PORT/PASV at all: RFC 959's default is the client's control port, connected from port 20.
+			want = s.Client
+		}
+		before := int64(1) << 62
+		if t.ex.Final != nil {
+			before = t.ex.Final.At.Packet
+		}
+		for _, c := range others {
+			if c.used {
+				continue
+			}
+			o := c.open().Packet
+			if o < after || o > before {
+				continue
+			}
+			r := c.responder()
+			if r < 0 {
+				// no SYN captured: whichever endpoint was announced is the responder
+				if r = c.index(want); r < 0 {
+					continue
+				}
+				c.initiator = 1 - r
+			}
+			if c.ep[r] != want {
+				continue
+			}
+			c.used = true
+			t.Data = dataConn(c)
+			break
+		}
+		if t.Data == nil {
+			continue
+		}
+		c := t.Data.c
+		// the sender of the file's bytes is the server for downloads, the client for uploads
+		serverSide := c.initiator // active: the server connects
+		if t.Mode == "passive" {
+			serverSide = 1 - c.initiator
+		}
+		sender := serverSide
+		if !t.Download {
+			sender = 1 - serverSide
+		}
+		t.Bytes = c.half[sender].bytes
+		t.SHA256 = c.half[sender].digest()
+		if t.SHA256 == "" {
+			t.SHA256 = emptySHA256
+		}
+		if exp, ok := a.opts.Files[path.Base(t.ex.arg)]; ok && t.ExpectedSize < 0 && exp.Size > 0 && (t.Verb == "RETR" || t.Verb == "STOR") {
+			t.ExpectedSize, t.SizeFrom = exp.Size, "options"
+		}
+	}
+}
+
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+func dataConn(c *conn) *DataConn {
+	i := c.initiator
+	if i < 0 {
+		i = 0
+	}
+	r := 1 - i
+	d := &DataConn{ID: c.id, Initiator: c.ep[i], Responder: c.ep[r], Open: c.open(), c: c,
+		InitiatorBytes: c.half[i].bytes, ResponderBytes: c.half[r].bytes,
+		InitiatorSHA256: c.half[i].digest(), ResponderSHA256: c.half[r].digest(),
+		FromPort20: c.ep[i].Port() == 20, End: "open"}
+	for j := range c.half {
+		h := &c.half[j]
+		d.Retransmissions += h.retrans
+		d.ZeroWindows += h.zeroWin
+		d.Lost += h.lost
+		if h.firstData.Seen() && (!d.FirstData.Seen() || h.firstData.Packet < d.FirstData.Packet) {
+			d.FirstData = h.firstData
+		}
+		if h.lastData.Packet > d.LastData.Packet {
+			d.LastData = h.lastData
+		}
+	}
+	// a reset ends the connection whatever else happened; otherwise it ends with both FINs
+	for j, who := range []string{"initiator", "responder"} {
+		h := &c.half[[]int{i, r}[j]]
+		if h.rst.Seen() && (d.ResetBy == "" || h.rst.Packet < d.EndAt.Packet) {
+			d.End, d.EndAt, d.ResetBy = "rst", h.rst, who
+		}
+	}
+	if d.End == "open" {
+		switch f0, f1 := c.half[0].fin, c.half[1].fin; {
+		case f0.Seen() && f1.Seen():
+			d.End, d.EndAt = "fin", f0
+			if f1.Packet > f0.Packet {
+				d.EndAt = f1
+			}
+		case f0.Seen() || f1.Seen():
+			d.End, d.EndAt = "half-closed", f0
+			if f1.Seen() {
+				d.EndAt = f1
+			}
+		}
+	}
+	return d
+}

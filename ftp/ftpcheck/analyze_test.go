@@ -1,0 +1,327 @@
+package ftpcheck
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/netxsim/netxsim/ftp"
+	"github.com/netxsim/netxsim/ftp/ftpcheck/capgen"
+)
+
+var (
+	host4   = netip.MustParseAddr("198.51.100.1")
+	dev4    = netip.MustParseAddr("198.51.100.2")
+	third4  = netip.MustParseAddr("203.0.113.9")
+	host6   = netip.MustParseAddr("2001:db8::1")
+	dev6    = netip.MustParseAddr("2001:db8::2")
+	payload = func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i*7 + i/251)
+		}
+		return b
+	}
+)
+
+// build writes a capture from a script and returns its bytes.
+func build(t testing.TB, script func(c *capgen.Capture)) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	c, err := capgen.New(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	script(c)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func analyze(t testing.TB, data []byte, opts Options) *Report {
+	t.Helper()
+	rep, err := Analyze(context.Background(), bytes.NewReader(data), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// cleanSession plays the seed's read and write sequences with one setup kind.
+func cleanSession(c *capgen.Capture, client, server netip.AddrPort, setup string) {
+	f := c.FTP(client, server)
+	f.Login("alice", "secret")
+	f.Transfer(capgen.Transfer{Verb: "RETR", Arg: "hello.txt", Setup: setup, Data: payload(5000)})
+	f.Transfer(capgen.Transfer{Verb: "STOR", Arg: "up.bin", Setup: setup, Data: payload(3000),
+		Prelim: map[bool]string{true: "125 File Open for Write", false: "150 File Open for Write"}[setup == "PORT" || setup == "EPRT"],
+		Final:  map[bool]string{true: "250 File Written", false: "226 File Written"}[setup == "PORT" || setup == "EPRT"]})
+	f.Quit()
+}
+
+func cleanCapture(t testing.TB) []byte {
+	return build(t, func(c *capgen.Capture) {
+		cleanSession(c, netip.AddrPortFrom(host4, 40001), netip.AddrPortFrom(dev4, 21), "PORT")
+		cleanSession(c, netip.AddrPortFrom(host4, 40002), netip.AddrPortFrom(dev4, 21), "PASV")
+		cleanSession(c, netip.AddrPortFrom(host6, 40003), netip.AddrPortFrom(dev6, 21), "EPRT")
+		cleanSession(c, netip.AddrPortFrom(host6, 40004), netip.AddrPortFrom(dev6, 21), "EPSV")
+		// listing, mkdir, rename, delete
+		f := c.FTP(netip.AddrPortFrom(host4, 40005), netip.AddrPortFrom(dev4, 21))
+		f.Login("bob", "pw")
+		f.Transfer(capgen.Transfer{Verb: "LIST", Arg: "/", Setup: "PASV", Data: []byte("-rw-rw-rw-  1 owner group       5000 APR 02 08:05 hello.txt\r\n"),
+			Prelim: "150 Sending List", Final: "226 List End"})
+		f.Transfer(capgen.Transfer{Verb: "NLST", Arg: "/", Setup: "PORT", Data: []byte("hello.txt\r\n"), Prelim: "125 Sending List", Final: "250 List End"})
+		f.Cmd("MKD /abc")
+		f.Reply(`200 "/abc" Directory Created`)
+		f.Cmd("RNFR hello.txt")
+		f.Reply("350 Rename File From")
+		f.Cmd("RNTO bye.txt")
+		f.Reply("250 File Renamed")
+		f.Cmd("DELE bye.txt")
+		f.Reply("250 File Deleted")
+		f.Cmd("PWD")
+		f.Reply(`257 "/" is current Directory`)
+		f.Quit()
+	})
+}
+
+func TestCleanCapturePasses(t *testing.T) {
+	data := cleanCapture(t)
+	sum := sha256.Sum256(payload(5000))
+	rep := analyze(t, data, Options{Files: map[string]FileExpect{"hello.txt": {Size: 5000, SHA256: hex.EncodeToString(sum[:])}}})
+	var text bytes.Buffer
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Violations != 0 || rep.Warnings != 0 {
+		t.Fatalf("clean capture: %d violations, %d warnings\n%s", rep.Violations, rep.Warnings, text.String())
+	}
+	if len(rep.Sessions) != 5 {
+		t.Fatalf("found %d sessions, want 5\n%s", len(rep.Sessions), text.String())
+	}
+	modes := []string{"active", "passive", "active", "passive"}
+	for i, s := range rep.Sessions[:4] {
+		if s.Profile != ftp.ProfileNetXDuo || s.ProfileSource != "greeting" {
+			t.Errorf("session %d: profile %s from %s, want netxduo from the greeting", s.ID, s.Profile, s.ProfileSource)
+		}
+		if len(s.Transfers) != 2 {
+			t.Fatalf("session %d: %d transfers", s.ID, len(s.Transfers))
+		}
+		r, w := s.Transfers[0], s.Transfers[1]
+		if r.Mode != modes[i] || r.Data == nil || r.Bytes != 5000 || r.SHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("session %d RETR: mode %s bytes %d sha %s data %v", s.ID, r.Mode, r.Bytes, r.SHA256, r.Data)
+		}
+		if w.Bytes != 3000 || w.Download {
+			t.Errorf("session %d STOR: bytes %d download %v", s.ID, w.Bytes, w.Download)
+		}
+		if r.Mode == "active" && !r.Data.FromPort20 {
+			t.Errorf("session %d: active data not from port 20", s.ID)
+		}
+		if s.IPv6 != (i >= 2) {
+			t.Errorf("session %d: IPv6 %v", s.ID, s.IPv6)
+		}
+	}
+	// the NetX MKD 200 deviation is noted, not failed
+	if !strings.Contains(text.String(), "NetX answers MKD with 200") {
+		t.Errorf("MKD 200 deviation not noted:\n%s", text.String())
+	}
+	if !strings.Contains(text.String(), `NOTE credentials`) {
+		t.Errorf("credentials not noted:\n%s", text.String())
+	}
+	t.Log(text.String())
+}
+
+// fault is one planted fault: a capture script, options, and the one check that must catch it.
+type fault struct {
+	name   string
+	script func(c *capgen.Capture)
+	opts   Options
+	check  string
+	msg    string // part of the failure message
+}
+
+var c4, s4 = netip.AddrPortFrom(host4, 40001), netip.AddrPortFrom(dev4, 21)
+
+func faults() []fault {
+	return []fault{
+		{name: "wrong completion code", check: "profile-codes", msg: "replies 150 then 250",
+			script: func(c *capgen.Capture) {
+				f := c.FTP(c4, s4)
+				f.Login("u", "p")
+				f.Transfer(capgen.Transfer{Verb: "RETR", Arg: "a.bin", Setup: "PASV", Data: payload(3000), Final: "250 File Sent"})
+				f.Quit()
+			}},
+		{name: "data connection to a third address", check: "data-third-address", msg: "FTP bounce",
+			script: func(c *capgen.Capture) {
+				f := c.FTP(c4, s4)
+				f.Login("u", "p")
+				f.Transfer(capgen.Transfer{Verb: "RETR", Arg: "a.bin", Setup: "PORT", Data: payload(3000), AnnounceAddr: third4})
+				f.Quit()
+			}},
+		{name: "missing 221", check: "quit-221", msg: "got no 221",
+			script: func(c *capgen.Capture) {
+				f := c.FTP(c4, s4)
+				f.Login("u", "p")
+				f.Transfer(capgen.Transfer{Verb: "RETR", Arg: "a.bin", Setup: "PORT", Data: payload(3000)})
+				f.Cmd("QUIT")
+				f.Ctl.CloseBoth(capgen.Server)
+			}},
+		{name: "transfer shorter than the file (1xx size)", check: "transfer-size", msg: "1000 bytes short",
+			opts: Options{Profile: ftp.ProfileExtended},
+			script: func(c *capgen.Capture) {
+				f := c.FTP(c4, s4)
+				f.Login("u", "p")
+				f.Transfer(capgen.Transfer{Verb: "RETR", Arg: "a.bin", Setup: "PASV", Data: payload(3000),
+					Prelim: "150 Opening BINARY mode data connection for a.bin (4000 bytes).", Final: "226 Transfer complete."})
+				f.Quit()
+			}},
+		{name: "transfer shorter than the file (expected files)", check: "transfer-size", msg: "500 bytes short",
+			opts: Options{Files: map[string]FileExpect{"b.bin": {Size: 3500}}},
+			script: func(c *capgen.Capture) {
+				f := c.FTP(c4, s4)
+				f.Login("u", "p")
+				f.Transfer(capgen.Transfer{Verb: "STOR", Arg: "/dir/b.bin", Setup: "PORT", Data: payload(3000), Prelim: "125 File Open for Write", Final: "250 File Written"})
+				f.Quit()
+			}},
+		{name: "RST in the middle of a transfer", check: "data-reset", msg: "reset by the server at packet",
+			script: func(c *capgen.Capture) {
+				f := c.FTP(c4, s4)
+				f.Login("u", "p")
+				f.Transfer(capgen.Transfer{Verb: "RETR", Arg: "a.bin", Setup: "PASV", Data: payload(6000), ResetAfter: 2000})
+				f.Quit()
+			}},
+		{name: "IPv6 session using PORT", check: "ipv6-port", msg: "IPv6 session sent PORT",
+			script: func(c *capgen.Capture) {
+				f := c.FTP(netip.AddrPortFrom(host6, 40001), netip.AddrPortFrom(dev6, 21))
+				f.Login("u", "p")
+				f.Cmd("PORT 198,51,100,1,156,65")
+				f.Reply("501 Port Fail")
+				f.Transfer(capgen.Transfer{Verb: "RETR", Arg: "a.bin", Setup: "EPRT", Data: payload(3000)})
+				f.Quit()
+			}},
+	}
+}
+
+// TestPlantedFaults: each planted fault fails its own check, with a clear message, and no other.
+func TestPlantedFaults(t *testing.T) {
+	for _, f := range faults() {
+		t.Run(f.name, func(t *testing.T) {
+			rep := analyze(t, build(t, f.script), f.opts)
+			var text bytes.Buffer
+			rep.WriteText(&text)
+			if len(rep.Sessions) != 1 {
+				t.Fatalf("%d sessions\n%s", len(rep.Sessions), text.String())
+			}
+			var failed []string
+			for _, ch := range rep.Sessions[0].Checks {
+				if ch.Status == StatusFail {
+					failed = append(failed, ch.Name)
+					if ch.Name == f.check && !strings.Contains(strings.Join(ch.Messages, "\n"), f.msg) {
+						t.Errorf("check %s message %q lacks %q", ch.Name, ch.Messages, f.msg)
+					}
+				}
+			}
+			if len(failed) != 1 || failed[0] != f.check || rep.Violations != 1 {
+				t.Errorf("failed checks %v (violations %d), want exactly [%s]\n%s", failed, rep.Violations, f.check, text.String())
+			}
+		})
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	data := build(t, func(c *capgen.Capture) {
+		f := c.FTP(c4, s4)
+		f.Login("u", "p")
+		f.Transfer(capgen.Transfer{Verb: "RETR", Arg: "a.bin", Setup: "PORT", Data: payload(8000), Retransmit: true, ZeroWindow: true})
+		f.Quit()
+	})
+	rep := analyze(t, data, Options{})
+	if rep.Violations != 0 {
+		t.Fatalf("violations %d", rep.Violations)
+	}
+	got := map[string]Status{}
+	for _, ch := range rep.Sessions[0].Checks {
+		got[ch.Name] = ch.Status
+	}
+	if got["tcp-retransmission"] != StatusWarn || got["tcp-zero-window"] != StatusWarn {
+		t.Errorf("retransmission %s, zero window %s; want warn for both", got["tcp-retransmission"], got["tcp-zero-window"])
+	}
+	if rep.Sessions[0].Transfers[0].Bytes != 8000 {
+		t.Errorf("bytes %d with a retransmission, want 8000", rep.Sessions[0].Transfers[0].Bytes)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	clean := cleanCapture(t)
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty", nil, "empty"},
+		{"garbage", []byte("this is not a capture file at all"), "not a pcap or pcapng"},
+		{"truncated", clean[:len(clean)/2], "truncated"},
+		{"header only", clean[:20], "pcapng"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Analyze(context.Background(), bytes.NewReader(tc.data), Options{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := Analyze(context.Background(), bytes.NewReader(clean), Options{Profile: "nope"}); err == nil {
+		t.Fatal("bad profile accepted")
+	}
+}
+
+func TestNoFTP(t *testing.T) {
+	data := build(t, func(c *capgen.Capture) {
+		k := c.Dial(c4, netip.AddrPortFrom(dev4, 80))
+		k.Line(capgen.Client, "GET / HTTP/1.0")
+		k.Line(capgen.Server, "HTTP/1.0 200 OK")
+		k.CloseBoth(capgen.Server)
+	})
+	rep := analyze(t, data, Options{})
+	if rep.Violations != 1 || rep.Checks[0].Status != StatusFail {
+		t.Fatalf("no FTP: violations %d checks %+v", rep.Violations, rep.Checks)
+	}
+}
+
+// TestGreetingOnOtherPort: FTP on a non-standard port is found by its 220 greeting.
+func TestGreetingOnOtherPort(t *testing.T) {
+	data := build(t, func(c *capgen.Capture) {
+		cleanSession(c, c4, netip.AddrPortFrom(dev4, 2121), "EPSV")
+	})
+	rep := analyze(t, data, Options{})
+	if len(rep.Sessions) != 1 || rep.Violations != 0 {
+		var b bytes.Buffer
+		rep.WriteText(&b)
+		t.Fatalf("sessions %d violations %d\n%s", len(rep.Sessions), rep.Violations, b.String())
+	}
+}
+
+func TestWriters(t *testing.T) {
+	rep := analyze(t, build(t, faults()[0].script), Options{})
+	dir := t.TempDir()
+	paths, err := rep.WriteSVGDir(dir)
+	if err != nil || len(paths) != 1 {
+		t.Fatal(paths, err)
+	}
+	svg, _ := os.ReadFile(filepath.Join(dir, "session-1.svg"))
+	for _, want := range []string{"<svg", "RETR a.bin", "250 File Sent", "FAIL profile-codes", "</svg>"} {
+		if !bytes.Contains(svg, []byte(want)) {
+			t.Errorf("SVG lacks %q", want)
+		}
+	}
+	var js bytes.Buffer
+	if err := rep.WriteJSON(&js); err != nil || !bytes.Contains(js.Bytes(), []byte(`"profile-codes"`)) {
+		t.Errorf("JSON: %v", err)
+	}
+}

@@ -1,0 +1,237 @@
+package ftpcheck
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/netxsim/netxsim/ftp"
+)
+
+// maxLine bounds one control line; longer lines are cut and flagged. RFC 959 lines are short.
+const maxLine = 8192
+
+// maxReplyLines bounds a multi-line reply kept in the report.
+const maxReplyLines = 1000
+
+// rawKind is the kind of a control-connection event found while streaming.
+type rawKind int
+
+const (
+	rawCommand rawKind = iota
+	rawBadCommand
+	rawReply
+	rawBadReply
+)
+
+// rawEvent is a command line or a complete (possibly multi-line) reply.
+type rawEvent struct {
+	kind  rawKind
+	at    Mark
+	cmd   ftp.Command
+	line  string // the command line as sent (PASS argument kept; the report masks it)
+	code  int
+	text  string // reply text, lines joined by "\n"
+	nline int    // reply lines
+	err   string
+}
+
+// lineBuf splits one direction into lines (LF or CRLF), bounded by maxLine.
+type lineBuf struct {
+	buf      []byte
+	start    Mark
+	overlong bool
+}
+
+// control parses one FTP control connection: client lines into commands, server lines into replies.
+type control struct {
+	a      *analyzer
+	c      *conn
+	server int
+	lines  [2]lineBuf
+	events []rawEvent
+	// multi-line reply in progress
+	multi      bool
+	multiCode  int
+	multiLines []string
+	multiStart Mark
+	// replies that answered no command (set when the session is built)
+	unsolicited []*Reply
+}
+
+func newControl(a *analyzer, c *conn, server int) *control {
+	return &control{a: a, c: c, server: server}
+}
+
+func (ct *control) clientAddr() netip.AddrPort { return ct.c.ep[1-ct.server] }
+func (ct *control) serverAddr() netip.AddrPort { return ct.c.ep[ct.server] }
+
+// feed splits data from direction i into lines.
+func (ct *control) feed(i int, data []byte, m Mark) {
+	lb := &ct.lines[i]
+	for len(data) > 0 {
+		if len(lb.buf) == 0 && !lb.overlong {
+			lb.start = m
+		}
+		nl := bytes.IndexByte(data, '\n')
+		chunk := data
+		if nl >= 0 {
+			chunk = data[:nl]
+		}
+		room := max(maxLine-len(lb.buf), 0)
+		if len(chunk) > room {
+			chunk, lb.overlong = chunk[:room], true
+		}
+		lb.buf = append(lb.buf, chunk...)
+		if nl < 0 {
+			return
+		}
+		data = data[nl+1:]
+		line := strings.TrimSuffix(string(lb.buf), "\r")
+		over := lb.overlong
+		lb.buf, lb.overlong = lb.buf[:0], false
+		if i == ct.server {
+			ct.replyLine(line, m, over)
+		} else {
+			ct.commandLine(line, m, over)
+		}
+	}
+}
+
+// flush ends the connection: a last line without its line end still counts.
+func (ct *control) flush() {
+	for i := range ct.lines {
+		lb := &ct.lines[i]
+		if len(lb.buf) > 0 {
+			line := strings.TrimSuffix(string(lb.buf), "\r")
+			lb.buf = nil
+			if i == ct.server {
+				ct.replyLine(line, lb.start, lb.overlong)
+			} else {
+				ct.commandLine(line, lb.start, lb.overlong)
+			}
+		}
+	}
+	if ct.multi {
+		ct.events = append(ct.events, rawEvent{kind: rawBadReply, at: ct.multiStart, code: ct.multiCode,
+			text: strings.Join(ct.multiLines, "\n"), err: fmt.Sprintf("multi-line %d reply never ended (no %d<space> line)", ct.multiCode, ct.multiCode)})
+		ct.multi = false
+	}
+}
+
+// stripTelnet removes Telnet IAC commands (clients send "IAC IP IAC DM" before ABOR).
+func stripTelnet(s string) string {
+	if strings.IndexByte(s, 0xff) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0xff && i+1 < len(s) {
+			i++
+			if s[i] >= 251 && s[i] <= 254 && i+1 < len(s) { // WILL/WONT/DO/DONT take an option byte
+				i++
+			}
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func (ct *control) commandLine(line string, m Mark, overlong bool) {
+	line = stripTelnet(line)
+	ev := rawEvent{kind: rawCommand, at: m, line: line}
+	if overlong {
+		ev.kind, ev.err = rawBadCommand, fmt.Sprintf("command line longer than %d bytes", maxLine)
+		ct.events = append(ct.events, ev)
+		return
+	}
+	cmd, err := ftp.ParseCommand(line)
+	if err != nil {
+		ev.kind, ev.err = rawBadCommand, err.Error()
+		ct.events = append(ct.events, ev)
+		return
+	}
+	ev.cmd = cmd
+	ct.events = append(ct.events, ev)
+	// Announce data endpoints as soon as they are seen, so the data connection's SYN is recognised.
+	switch cmd.Verb {
+	case "PORT":
+		if ap, err := ftp.ParsePORT(cmd.Arg); err == nil {
+			ct.a.announce(ap)
+		}
+	case "EPRT":
+		if ap, err := ftp.ParseEPRT(cmd.Arg); err == nil {
+			ct.a.announce(ap)
+		}
+	}
+}
+
+func (ct *control) replyLine(line string, m Mark, overlong bool) {
+	if ct.multi {
+		if len(line) >= 4 && line[3] == ' ' && line[:3] == fmt.Sprintf("%03d", ct.multiCode) {
+			if len(ct.multiLines) < maxReplyLines {
+				ct.multiLines = append(ct.multiLines, line[4:])
+			}
+			ct.reply(ct.multiCode, ct.multiLines, ct.multiStart, m)
+			ct.multi, ct.multiLines = false, nil
+			return
+		}
+		if len(ct.multiLines) < maxReplyLines {
+			ct.multiLines = append(ct.multiLines, line)
+		}
+		return
+	}
+	code, sep, rest, ok := splitReply(line)
+	if !ok || overlong {
+		why := fmt.Sprintf("malformed reply line %q (want \"ddd text\")", clip(line, 80))
+		if overlong {
+			why = fmt.Sprintf("reply line longer than %d bytes", maxLine)
+		}
+		ct.events = append(ct.events, rawEvent{kind: rawBadReply, at: m, text: clip(line, 200), err: why})
+		return
+	}
+	if sep == '-' {
+		ct.multi, ct.multiCode, ct.multiLines, ct.multiStart = true, code, []string{rest}, m
+		return
+	}
+	ct.reply(code, []string{rest}, m, m)
+}
+
+func (ct *control) reply(code int, lines []string, start, end Mark) {
+	text := strings.Join(lines, "\n")
+	ct.events = append(ct.events, rawEvent{kind: rawReply, at: end, code: code, text: text, nline: len(lines)})
+	switch code {
+	case 227:
+		if ap, err := ftp.Parse227(text); err == nil {
+			ct.a.announce(ap)
+		}
+	case 229:
+		if p, err := ftp.Parse229(text); err == nil {
+			ct.a.announce(netip.AddrPortFrom(ct.serverAddr().Addr(), p))
+		}
+	}
+}
+
+// splitReply splits "ddd text" / "ddd-text" / "ddd".
+func splitReply(line string) (code int, sep byte, rest string, ok bool) {
+	if len(line) < 3 || line[0] < '1' || line[0] > '5' || line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9' {
+		return 0, 0, "", false
+	}
+	code = int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0')
+	if len(line) == 3 {
+		return code, ' ', "", true
+	}
+	if line[3] != ' ' && line[3] != '-' {
+		return 0, 0, "", false
+	}
+	return code, line[3], line[4:], true
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -1,0 +1,240 @@
+package server_test
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netxsim/netxsim/ftp"
+)
+
+// TestNetXDuoReplies walks every command and reply text of the reference page on a raw connection.
+func TestNetXDuoReplies(t *testing.T) {
+	for _, fam := range []family{v4, v6} {
+		t.Run(string(fam), func(t *testing.T) {
+			fsys, dir := newHostFS(t)
+			writeFile(t, dir, "test.txt", []byte("0123456789012345678901234567"))
+			e := startKernel(t, baseServer(fsys, ftp.ProfileNetXDuo), fam)
+			c := e.connect(t)
+			c.expect(220, "Connection Ready ")
+			// before login everything but USER/PASS is 530, QUIT and NOOP included
+			for _, cmd := range []string{"NOOP", "QUIT", "PWD", "LIST", "SYST", "FOO"} {
+				c.do(cmd, 530, "Not logged in ")
+			}
+			c.do("USER u", 331, "Enter password ")
+			c.do("PASS wrong", 530, "Login Fail ")
+			c.do("user u", 331, "Enter password ")
+			c.do("pass p", 230, "Logged in ")
+			for _, cmd := range []string{"SYST", "FEAT", "SIZE test.txt", "MDTM test.txt", "REST 1", "ABOR", "APPE x",
+				"STOU", "STRU F", "ALLO 1", "SITE X", "HELP", "STAT", "OPTS UTF8 ON", "AUTH TLS", "MLSD", "MLST",
+				"XPWD", "XCWD /", "FOO"} {
+				c.do(cmd, 502, "Not Implemented ")
+			}
+			c.do("NOOP", 200, "NOOP Success ")
+			c.do("TYPE A", 200, "Type ASCII ")
+			c.do("RETR test.txt", 504, "Only Image transfer allowed ")
+			c.do("TYPE E", 504, "Type Non ASCII or Binary ")
+			c.do("TYPE I", 200, "Type Binary ")
+			c.do("MODE S", 200, "Mode Stream ")
+			c.do("MODE C", 504, "Mode Non Stream or Block ")
+			c.do("PWD", 257, `"/" is current Directory `)
+			c.do("Mkd /def", 200, `"/def" Directory Created `)
+			c.do("MKD def", 550, "Directory Create failed ")
+			c.do("XMKD abc", 200, `"/abc" Directory Created `)
+			c.do("CWD abc", 250, `"/abc" set successfully `)
+			c.do("CWD nowhere", 550, "Change Dir Fail ")
+			c.do("CDUP", 250, `"/" set successfully `)
+			c.do("CDUP", 250, `"/" set successfully `) // ".." at the root stays at the root
+			c.do("CWD ../../..", 250, `"/" set successfully `)
+			c.do("RNFR nothing", 550, "Rename File not found ")
+			c.do("RNTO x", 550, "Rename failed ")
+			c.do("RNFR test.txt", 350, "Rename File From ")
+			c.do("RNTO moved.txt", 250, "File Renamed ")
+			c.do("RETR test.txt", 550, "File Open Fail ") // the old name is gone
+			c.do("DELE nothing", 550, "Delete Failed ")
+			c.do("DELE abc", 550, "Delete Failed ")
+			c.do("DELE moved.txt", 250, "File Deleted ")
+			c.do("RMD nothing", 550, "Delete Directory Fail ")
+			c.do("XRMD abc", 250, "Directory Deleted ")
+			c.do("RMD def", 250, "Directory Deleted ")
+			c.do("LIST nowhere", 550, "Bad Directory ")
+			c.do("NLST nowhere", 550, "List bad Directory ")
+			if fam == v4 {
+				c.do("PORT 127,0,0,1,0,0", 501, "Port Fail ")
+				c.do("PORT 127,0,0,2,200,1", 501, "Port Fail ") // not the control peer
+				c.do("PORT 1,2,3", 501, "Port Fail ")
+				c.do("PORT 127,0,0,1,200,1", 200, "Port set ")
+				c.do("EPRT |1|127.0.0.1|5282|", 502, "EPRT illegal in IPv4 ")
+			} else {
+				c.do("PORT 127,0,0,1,200,1", 502, "PORT illegal in IPv6 ")
+				c.do("EPRT |2|::1|5282|", 200, "EPRT command set ")
+				c.do("EPRT |2|zz|5282|", 501, "EPRT command failed ")
+				c.do("EPRT |1|127.0.0.1|5282|", 501, "Bad IPv6 address ")
+				c.do("PASV", 501, "PASV Fail ")
+			}
+			c.do("QUIT", 221, "Logging Off ")
+		})
+	}
+}
+
+var listLine = regexp.MustCompile(`^[-d]r[w-]-r[w-]-r[w-]-  1 owner group [ 0-9]{10} [A-Z]{3} \d\d \d\d:\d\d .+$`)
+
+// TestNetXDuoTransfers checks 125/250 for active and 150/226 for passive, the 227/229 formats, the
+// LIST layout and NLST's "." and ".." in subdirectories.
+func TestNetXDuoTransfers(t *testing.T) {
+	for _, fam := range []family{v4, v6} {
+		t.Run(string(fam), func(t *testing.T) {
+			fsys, dir := newHostFS(t)
+			content := bytes.Repeat([]byte("netx"), 1000)
+			writeFile(t, dir, "sub/test.txt", content)
+			e := startKernel(t, baseServer(fsys, ftp.ProfileNetXDuo), fam)
+			c := e.connect(t)
+			c.expect(220, "Connection Ready ")
+			c.login("u", "p")
+			c.do("TYPE I", 200, "Type Binary ")
+
+			// passive
+			if fam == v4 {
+				c.send("PASV")
+				code, text := c.read()
+				if code != 227 || !regexp.MustCompile(`^Entering Passive Mode \(127,0,0,1,\d+,\d+\)\. $`).MatchString(text) {
+					t.Fatalf("PASV reply %d %q", code, text)
+				}
+				c.send("PASV") // a second PASV replaces the first
+				c.read()
+			} else {
+				c.send("EPSV")
+				code, text := c.read()
+				if code != 229 || !regexp.MustCompile(`^Entering Extended Passive Mode \(\|\|\|\d+\|\) $`).MatchString(text) {
+					t.Fatalf("EPSV reply %d %q", code, text)
+				}
+			}
+			c.send("NOOP") // the one-shot passive listener of above is dropped by the next one
+			c.read()
+			d := c.pasvData()
+			c.send("RETR sub/test.txt")
+			c.expect(150, "File Opened ")
+			if got := readAll(t, d); !bytes.Equal(got, content) {
+				t.Fatalf("passive RETR: %d bytes, want %d", len(got), len(content))
+			}
+			c.expect(226, "File Sent ")
+
+			// active
+			ln := c.activeData()
+			c.send("RETR sub/test.txt")
+			dc := accept(t, ln)
+			c.expect(125, "File Opened ")
+			if got := readAll(t, dc); !bytes.Equal(got, content) {
+				t.Fatalf("active RETR: %d bytes", len(got))
+			}
+			c.expect(250, "File Sent ")
+
+			ln = c.activeData()
+			c.send("STOR up.bin")
+			dc = accept(t, ln)
+			c.expect(125, "File Open for Write ")
+			dc.Write([]byte("uploaded"))
+			dc.Close()
+			c.expect(250, "File Written ")
+
+			d = c.pasvData()
+			c.send("STOR up2.bin")
+			c.expect(150, "File Open for Write ")
+			d.Write([]byte("uploaded2"))
+			d.Close()
+			c.expect(226, "File Written ")
+
+			// LIST layout (TYPE does not matter for listings)
+			c.do("TYPE A", 200, "Type ASCII ")
+			d = c.pasvData()
+			c.send("LIST sub")
+			c.expect(150, "Sending List ")
+			lines := strings.Split(strings.TrimSuffix(string(readAll(t, d)), "\r\n"), "\r\n")
+			c.expect(226, "List End ")
+			if len(lines) != 3 {
+				t.Fatalf("LIST sub: %q", lines)
+			}
+			for _, l := range lines {
+				if !listLine.MatchString(l) {
+					t.Errorf("LIST line layout: %q", l)
+				}
+			}
+			if !strings.HasSuffix(lines[2], " test.txt") || !strings.Contains(lines[2], "       4000 ") {
+				t.Errorf("LIST file line: %q", lines[2])
+			}
+			// NLST of a subdirectory lists "." and ".." as FAT does
+			c.do("CWD sub", 250, `"/sub" set successfully `)
+			ln = c.activeData()
+			c.send("NLST")
+			dc = accept(t, ln)
+			c.expect(125, "Sending List ")
+			if got := string(readAll(t, dc)); got != ".\r\n..\r\ntest.txt\r\n" {
+				t.Errorf("NLST sub: %q", got)
+			}
+			c.expect(250, "List End ")
+			c.do("CDUP", 250, `"/" set successfully `)
+			d = c.pasvData()
+			c.send("NLST")
+			c.expect(150, "Sending List ")
+			if got := string(readAll(t, d)); got != "sub\r\nup.bin\r\nup2.bin\r\n" {
+				t.Errorf("NLST /: %q", got)
+			}
+			c.expect(226, "List End ")
+		})
+	}
+}
+
+func TestReadOnlySession(t *testing.T) {
+	fsys, dir := newHostFS(t)
+	writeFile(t, dir, "f", []byte("x"))
+	e := startKernel(t, baseServer(fsys, ftp.ProfileNetXDuo), v4)
+	c := e.connect(t)
+	c.expect(220, "Connection Ready ")
+	c.login("ro", "ro")
+	for _, cmd := range []string{"STOR f", "RNFR f", "RNTO g", "DELE f", "RMD d", "MKD d", "XMKD d"} {
+		c.do(cmd, 532, "Need account for storing files ")
+	}
+	c.do("TYPE I", 200, "Type Binary ")
+	d := c.pasvData()
+	c.send("RETR f")
+	c.expect(150, "File Opened ")
+	if got := string(readAll(t, d)); got != "x" {
+		t.Fatalf("RETR: %q", got)
+	}
+	c.expect(226, "File Sent ")
+}
+
+// Commands split over segments and several in one segment both work.
+func TestSegmentation(t *testing.T) {
+	fsys, _ := newHostFS(t)
+	e := startKernel(t, baseServer(fsys, ftp.ProfileNetXDuo), v4)
+	c := e.connect(t)
+	c.expect(220, "Connection Ready ")
+	for _, b := range []byte("USER u\r\n") {
+		c.c.Write([]byte{b})
+		time.Sleep(time.Millisecond)
+	}
+	c.expect(331, "Enter password ")
+	c.c.Write([]byte("PASS p\r\nNOOP\nPWD\r\nTYPE I\r\n"))
+	c.expect(230, "Logged in ")
+	c.expect(200, "NOOP Success ")
+	c.expect(257, `"/" is current Directory `)
+	c.expect(200, "Type Binary ")
+}
+
+// A line longer than the limit without CRLF gets 500 at once, and the session goes on.
+func TestLongLine(t *testing.T) {
+	fsys, _ := newHostFS(t)
+	srv := baseServer(fsys, ftp.ProfileNetXDuo)
+	srv.MaxLineLen = 512
+	e := startKernel(t, srv, v4)
+	c := e.connect(t)
+	c.expect(220, "Connection Ready ")
+	c.c.Write(bytes.Repeat([]byte("A"), 10000)) // no line end
+	c.expect(500, "Command line too long ")
+	c.c.Write(bytes.Repeat([]byte("B"), 100000)) // the same line goes on: discarded, no second reply
+	c.c.Write([]byte("\r\nUSER u\r\n"))
+	c.expect(331, "Enter password ")
+}

@@ -1,0 +1,773 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/netip"
+	"path"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/netxsim/netxsim/ftp"
+)
+
+// tempPrefix marks uploads in progress; such names are hidden from listings and refused as targets.
+const tempPrefix = ".netxsim-upload-"
+
+func isTempName(base string) bool { return strings.HasPrefix(base, tempPrefix) }
+
+// transfer is a running data transfer; the control connection keeps being read meanwhile (ABOR).
+type transfer struct {
+	cancel  context.CancelFunc
+	done    chan struct{}
+	aborted atomic.Bool // ABOR asked for it: reply 426
+}
+
+func (ss *session) abortTransfer() {
+	if x := ss.xfer; x != nil {
+		x.aborted.Store(true)
+		x.cancel()
+		<-x.done
+		ss.xfer = nil
+	}
+}
+
+// dataPlan is how the next transfer gets its data connection, taken from the session when the
+// transfer command arrives (passive is one-shot).
+type dataPlan struct {
+	pasv   net.Listener
+	active netip.AddrPort
+}
+
+func (ss *session) takeDataPlan() (dataPlan, bool) {
+	if ss.pasv != nil {
+		p := dataPlan{pasv: ss.pasv}
+		ss.pasv = nil
+		return p, true
+	}
+	if ss.active.IsValid() {
+		return dataPlan{active: ss.active}, true
+	}
+	ss.reply(425, "Use PORT, EPRT, PASV or EPSV first")
+	return dataPlan{}, false
+}
+
+func (p dataPlan) release() {
+	if p.pasv != nil {
+		p.pasv.Close()
+	}
+}
+
+// codes returns the preliminary and completion codes: NetX's seed says 125/250 for active and
+// 150/226 for passive transfers; the extended profile uses 150/226 always.
+func (ss *session) codes(p dataPlan) (int, int) {
+	if p.pasv == nil && !ss.extended() {
+		return 125, 250
+	}
+	return 150, 226
+}
+
+// startTransfer runs fn in its own goroutine with a context that ABOR, a dropped control connection
+// or Close cancel.
+func (ss *session) startTransfer(fn func(ctx context.Context, x *transfer)) {
+	ctx, cancel := context.WithCancel(ss.ctx)
+	x := &transfer{cancel: cancel, done: make(chan struct{})}
+	ss.xfer = x
+	go func() {
+		defer close(x.done)
+		defer cancel()
+		fn(ctx, x)
+	}()
+}
+
+// openData establishes the data connection of plan and sends the preliminary reply. Passive: 1xx
+// first, then wait for the client (only the control peer's address is accepted). Active: connect
+// from the active port (falling back to any port if it is busy), then 1xx.
+func (ss *session) openData(ctx context.Context, p dataPlan, prelim int, text string) (net.Conn, error) {
+	timeout := ss.srv.dataTimeout()
+	if p.pasv != nil {
+		ss.reply(prelim, text)
+		actx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		stop := context.AfterFunc(actx, func() { p.pasv.Close() })
+		defer stop()
+		for {
+			c, err := p.pasv.Accept()
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				return nil, fmt.Errorf("passive data connection not made within %v: %w", timeout, err)
+			}
+			from := addrPortOf(c.RemoteAddr())
+			if sameHost(from.Addr(), ss.peer.Addr()) {
+				p.pasv.Close() // one connection per PASV
+				return c, nil
+			}
+			ss.log.Warn("ftp: refused passive data connection from a foreign address", "from", from)
+			c.Close()
+		}
+	}
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	local := netip.AddrPortFrom(ss.local.Addr(), ss.srv.activePort())
+	c, err := ss.srv.network().Dial(dctx, local, p.active)
+	if err != nil && dctx.Err() == nil && !strings.Contains(err.Error(), "refused") {
+		ss.log.Debug("ftp: active data port busy, using any port", "port", local.Port(), "err", err)
+		c, err = ss.srv.network().Dial(dctx, netip.AddrPortFrom(ss.local.Addr(), 0), p.active)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("active data connection to %v: %w", p.active, err)
+	}
+	ss.reply(prelim, text)
+	return c, nil
+}
+
+func sameHost(a, b netip.Addr) bool { return a.Unmap().WithZone("") == b.Unmap().WithZone("") }
+
+// deadlineConn refreshes the data timeout before every read and write, so a stalled peer is dropped.
+type deadlineConn struct {
+	net.Conn
+	d time.Duration
+}
+
+func (c deadlineConn) Read(p []byte) (int, error) {
+	c.Conn.SetReadDeadline(time.Now().Add(c.d))
+	return c.Conn.Read(p)
+}
+
+func (c deadlineConn) Write(p []byte) (int, error) {
+	c.Conn.SetWriteDeadline(time.Now().Add(c.d))
+	return c.Conn.Write(p)
+}
+
+// runData is the common frame of every transfer: connect, move the data with move, close, reply.
+// move returns the completion reply text or an *ftp.Error.
+func (ss *session) runData(p dataPlan, prelimText string, move func(ctx context.Context, data io.ReadWriter) (string, error), cleanup func()) {
+	prelim, final := ss.codes(p)
+	ss.startTransfer(func(ctx context.Context, x *transfer) {
+		defer p.release()
+		conn, err := ss.openData(ctx, p, prelim, prelimText)
+		if err != nil {
+			if cleanup != nil {
+				cleanup()
+			}
+			ss.log.Info("ftp: data connection failed", "err", err)
+			if ctx.Err() == nil || x.aborted.Load() {
+				ss.reply(425, "Can't open data connection")
+			}
+			return
+		}
+		stop := context.AfterFunc(ctx, func() { conn.Close() })
+		text, err := move(ctx, deadlineConn{conn, ss.srv.dataTimeout()})
+		stop()
+		cerr := conn.Close()
+		if err == nil && cerr != nil && !errors.Is(cerr, net.ErrClosed) {
+			err = &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
+		}
+		if err != nil && cleanup != nil {
+			cleanup()
+		}
+		switch {
+		case x.aborted.Load():
+			ss.reply(426, "Transfer aborted")
+		case ctx.Err() != nil: // the session is ending: nobody to tell
+		case err != nil:
+			var fe *ftp.Error
+			if !errors.As(err, &fe) {
+				fe = &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
+			}
+			ss.log.Info("ftp: transfer failed", "err", err)
+			ss.reply(fe.Code, fe.Msg)
+		default:
+			ss.reply(final, text)
+		}
+	})
+}
+
+func (ss *session) cmdPORT(arg string) {
+	if ss.isV6() {
+		ss.reply(502, "PORT illegal in IPv6")
+		return
+	}
+	if ss.epsvAll {
+		ss.reply(501, "PORT not allowed after EPSV ALL")
+		return
+	}
+	ap, err := ftp.ParsePORT(arg)
+	if err != nil || !ap.Addr().IsValid() || ap.Addr().IsUnspecified() || ap.Port() == 0 ||
+		!sameHost(ap.Addr(), ss.peer.Addr()) || (ss.extended() && ap.Port() < 1024) {
+		ss.log.Info("ftp: PORT refused", "arg", arg, "peer", ss.peer)
+		ss.reply(501, "Port Fail")
+		return
+	}
+	ss.closePasv()
+	ss.active = ap
+	ss.reply(200, "Port set")
+}
+
+func (ss *session) cmdEPRT(arg string) {
+	if !ss.isV6() && !ss.extended() {
+		ss.reply(502, "EPRT illegal in IPv4")
+		return
+	}
+	if ss.epsvAll {
+		ss.reply(501, "EPRT not allowed after EPSV ALL")
+		return
+	}
+	ap, err := ftp.ParseEPRT(arg)
+	if err != nil {
+		ss.reply(501, "EPRT command failed")
+		return
+	}
+	if ap.Addr().Is4() == ss.isV6() {
+		if ss.extended() {
+			ss.reply(522, fmt.Sprintf("Network protocol not supported, use (%d)", map[bool]int{false: 1, true: 2}[ss.isV6()]))
+		} else {
+			ss.reply(501, "Bad IPv6 address")
+		}
+		return
+	}
+	if ss.extended() && (!sameHost(ap.Addr(), ss.peer.Addr()) || ap.Port() < 1024) {
+		ss.log.Info("ftp: EPRT refused", "arg", arg, "peer", ss.peer)
+		ss.reply(501, "EPRT command failed: only to your own address and a port >= 1024")
+		return
+	}
+	// NetX connects back to the control peer whatever address was announced: no bounce possible.
+	ss.closePasv()
+	ss.active = netip.AddrPortFrom(ss.peer.Addr(), ap.Port())
+	ss.reply(200, "EPRT command set")
+}
+
+func (ss *session) closePasv() {
+	if ss.pasv != nil {
+		ss.pasv.Close()
+		ss.pasv = nil
+	}
+}
+
+// listenPassive opens a passive listener on the control connection's local address, on the next free
+// port of the range (NetX: upward from 49152). A previous passive listener is dropped.
+func (ss *session) listenPassive() (uint16, error) {
+	ss.closePasv()
+	lo, hi := ss.srv.passiveRange()
+	n := uint32(hi) - uint32(lo) + 1
+	start := ss.srv.pasvNext.Add(1)
+	var lastErr error
+	for i := uint32(0); i < min(n, 256); i++ {
+		port := uint16(uint32(lo) + (start+i)%n)
+		ln, err := ss.srv.network().Listen(ss.ctx, netip.AddrPortFrom(ss.local.Addr(), port))
+		if err == nil {
+			ss.pasv = ln
+			return port, nil
+		}
+		lastErr = err
+	}
+	return 0, fmt.Errorf("no free passive port in %d-%d: %w", lo, hi, lastErr)
+}
+
+func (ss *session) cmdPASV() {
+	if ss.epsvAll {
+		ss.reply(501, "PASV not allowed after EPSV ALL")
+		return
+	}
+	if ss.isV6() {
+		ss.reply(501, "PASV Fail")
+		return
+	}
+	port, err := ss.listenPassive()
+	if err != nil {
+		ss.log.Warn("ftp: PASV", "err", err)
+		ss.reply(501, "PASV Fail")
+		return
+	}
+	ss.reply(227, ftp.Format227(netip.AddrPortFrom(ss.local.Addr(), port)))
+}
+
+func (ss *session) cmdEPSV(arg string) {
+	if ss.extended() {
+		switch a := strings.ToUpper(strings.TrimSpace(arg)); {
+		case a == "ALL":
+			ss.epsvAll = true
+			ss.active = netip.AddrPort{}
+			ss.reply(200, "EPSV ALL ok")
+			return
+		case a == "":
+		case (a == "1" && !ss.isV6()) || (a == "2" && ss.isV6()):
+		default:
+			ss.reply(522, fmt.Sprintf("Network protocol not supported, use (%d)", map[bool]int{false: 1, true: 2}[ss.isV6()]))
+			return
+		}
+	}
+	port, err := ss.listenPassive()
+	if err != nil {
+		ss.log.Warn("ftp: EPSV", "err", err)
+		ss.reply(501, "EPSV Fail")
+		return
+	}
+	ss.reply(229, ftp.Format229(port))
+}
+
+// needImage applies NetX's rule that file transfers need TYPE I (the extended profile converts ASCII).
+func (ss *session) needImage() bool {
+	if !ss.binary && !ss.extended() {
+		ss.reply(504, "Only Image transfer allowed")
+		return false
+	}
+	return true
+}
+
+func (ss *session) cmdRETR(arg string) {
+	offset := ss.rest
+	ss.rest = 0
+	if !ss.needImage() {
+		return
+	}
+	p := ss.abs(arg)
+	f, err := ss.srv.FS.Open(fsName(p))
+	if err == nil {
+		var fi fs.FileInfo
+		if fi, err = f.Stat(); err == nil && fi.IsDir() {
+			err = fmt.Errorf("%s is a directory", p)
+		}
+		if err == nil && offset > 0 {
+			if sk, ok := f.(io.Seeker); !ok {
+				err = errors.New("file cannot seek")
+			} else {
+				_, err = sk.Seek(offset, io.SeekStart)
+			}
+		}
+		if err != nil {
+			f.Close()
+		}
+	}
+	if arg == "" || err != nil || isTempName(path.Base(p)) {
+		ss.log.Info("ftp: retr open failed", "path", p, "err", err)
+		ss.reply(550, "File Open Fail")
+		return
+	}
+	plan, ok := ss.takeDataPlan()
+	if !ok {
+		f.Close()
+		return
+	}
+	binaryMode, block := ss.binary, ss.block
+	ss.runData(plan, "File Opened", func(ctx context.Context, data io.ReadWriter) (string, error) {
+		defer f.Close()
+		w := io.Writer(data)
+		var bw *blockWriter
+		if block {
+			bw = &blockWriter{w: w}
+			w = bw
+		}
+		if !binaryMode {
+			w = &toCRLF{w: w}
+		}
+		if err := copyData(w, f, true); err != nil {
+			return "", err
+		}
+		if bw != nil {
+			if err := bw.finish(); err != nil {
+				return "", &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
+			}
+		}
+		return "File Sent", nil
+	}, nil)
+}
+
+// copyData copies with a large buffer and maps failures to replies: a read error of the source is the
+// file system's when fromFile (550 Read Fail), the network's otherwise (426).
+func copyData(dst io.Writer, src io.Reader, fromFile bool) error {
+	buf := make([]byte, 64<<10)
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				if fromFile {
+					return &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
+				}
+				return &ftp.Error{Code: 550, Msg: "File Write Failed"}
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			if fromFile {
+				return &ftp.Error{Code: 550, Msg: "Read Fail"}
+			}
+			return &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
+		}
+	}
+}
+
+// cmdSTOR stores (or appends) through a temporary file in the target's directory, renamed over the
+// target only when the whole upload has arrived: an interrupted STOR keeps the old file.
+func (ss *session) cmdSTOR(arg string, appendMode bool) {
+	offset := ss.rest
+	ss.rest = 0
+	if !ss.needImage() {
+		return
+	}
+	target := ss.abs(arg)
+	fsys := ss.srv.FS
+	if arg == "" || target == "/" || isTempName(path.Base(target)) {
+		ss.reply(550, "File Open Failed")
+		return
+	}
+	old, statErr := fsys.Stat(fsName(target))
+	if statErr == nil && old.IsDir() {
+		ss.reply(550, "File Open Failed")
+		return
+	}
+	keep := int64(0) // bytes of the old file that stay in front of the new data
+	switch {
+	case appendMode && statErr == nil:
+		keep = old.Size()
+	case offset > 0:
+		if statErr != nil || offset > old.Size() {
+			ss.reply(550, "File Open Failed")
+			return
+		}
+		keep = offset
+	}
+	tmp := path.Join(path.Dir(target), tempPrefix+randomHex()+".part")
+	w, err := fsys.Create(fsName(tmp))
+	if err == nil && keep > 0 {
+		err = copyPrefix(fsys, fsName(target), w, keep)
+		if err != nil {
+			w.Close()
+		}
+	}
+	if err != nil {
+		fsys.Remove(fsName(tmp))
+		ss.log.Info("ftp: stor open failed", "path", target, "err", err)
+		ss.reply(550, "File Open Failed")
+		return
+	}
+	plan, ok := ss.takeDataPlan()
+	if !ok {
+		w.Close()
+		fsys.Remove(fsName(tmp))
+		return
+	}
+	binaryMode, block := ss.binary, ss.block
+	closed := false
+	cleanup := func() {
+		if !closed {
+			w.Close()
+		}
+		if err := fsys.Remove(fsName(tmp)); err != nil && !isNotExist(err) {
+			ss.log.Warn("ftp: removing temporary upload failed", "name", tmp, "err", err)
+		}
+		ss.sync()
+	}
+	ss.runData(plan, "File Open for Write", func(ctx context.Context, data io.ReadWriter) (string, error) {
+		r := io.Reader(data)
+		if block {
+			r = &blockReader{r: bufio.NewReaderSize(data, 64<<10)}
+		}
+		dst := io.Writer(w)
+		var conv *fromCRLF
+		if !binaryMode {
+			conv = &fromCRLF{w: w}
+			dst = conv
+		}
+		if err := copyData(dst, r, false); err != nil {
+			return "", err
+		}
+		if conv != nil {
+			if err := conv.flush(); err != nil {
+				return "", &ftp.Error{Code: 550, Msg: "File Write Failed"}
+			}
+		}
+		closed = true
+		if err := w.Close(); err != nil { // a full disk shows here
+			ss.log.Info("ftp: stor close failed", "path", target, "err", err)
+			return "", &ftp.Error{Code: 550, Msg: "File Write Failed"}
+		}
+		if err := fsys.Rename(fsName(tmp), fsName(target)); err != nil {
+			ss.log.Info("ftp: stor rename failed", "path", target, "err", err)
+			return "", &ftp.Error{Code: 550, Msg: "File Write Failed"}
+		}
+		if err := ss.sync(); err != nil {
+			return "", &ftp.Error{Code: 451, Msg: "File written but not flushed to the medium"}
+		}
+		return "File Written", nil
+	}, cleanup)
+}
+
+func copyPrefix(fsys FileSystem, name string, w io.Writer, n int64) error {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.CopyN(w, f, n)
+	return err
+}
+
+func randomHex() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+type listKind int
+
+const (
+	listLIST listKind = iota
+	listNLST
+	listMLSD
+)
+
+// stripListOptions drops ls-style switches ("-la") that clients put before the path; NetX has none,
+// so only the extended profile strips them.
+func stripListOptions(arg string) string {
+	for strings.HasPrefix(arg, "-") {
+		_, rest, _ := strings.Cut(arg, " ")
+		arg = strings.TrimLeft(rest, " ")
+	}
+	return arg
+}
+
+func (ss *session) cmdList(arg string, kind listKind) {
+	if ss.extended() {
+		arg = stripListOptions(arg)
+	}
+	body, notDir, err := ss.listing(arg, kind)
+	if err != nil || (kind == listMLSD && notDir) {
+		ss.log.Info("ftp: list failed", "arg", arg, "err", err)
+		switch kind {
+		case listNLST:
+			ss.reply(550, "List bad Directory")
+		case listMLSD:
+			ss.reply(550, "Not a directory")
+		default:
+			ss.reply(550, "Bad Directory")
+		}
+		return
+	}
+	plan, ok := ss.takeDataPlan()
+	if !ok {
+		return
+	}
+	ss.runData(plan, "Sending List", func(ctx context.Context, data io.ReadWriter) (string, error) {
+		if _, err := data.Write(body); err != nil {
+			return "", &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
+		}
+		return "List End", nil
+	}, nil)
+}
+
+// renamed gives a FileInfo another name (for the "." and ".." entries NetX passes through from FAT).
+type renamed struct {
+	fs.FileInfo
+	name string
+}
+
+func (r renamed) Name() string { return r.name }
+
+// listing renders a LIST/NLST/MLSD body. notDir reports that arg named a file.
+func (ss *session) listing(arg string, kind listKind) (body []byte, notDir bool, err error) {
+	p := ss.cwd
+	if arg != "" {
+		p = ss.abs(arg)
+	}
+	fsys := ss.srv.FS
+	fi, err := fsys.Stat(fsName(p))
+	if err != nil {
+		return nil, false, err
+	}
+	var b bytes.Buffer
+	line := func(fi fs.FileInfo, name string) {
+		switch kind {
+		case listNLST:
+			b.WriteString(name)
+		case listMLSD:
+			b.WriteString(ftp.FormatMLSFacts(renamed{fi, name}))
+		default:
+			b.WriteString(ftp.FormatListLine(renamed{fi, name}, fi.Mode().Perm()&0o222 == 0))
+		}
+		b.WriteString("\r\n")
+	}
+	if !fi.IsDir() {
+		name := fi.Name()
+		if kind == listNLST {
+			name = arg
+		}
+		line(fi, name)
+		return b.Bytes(), true, nil
+	}
+	entries, err := fsys.ReadDir(fsName(p))
+	if err != nil {
+		return nil, false, err
+	}
+	if !ss.extended() && p != "/" && kind != listMLSD {
+		// FAT subdirectories hold "." and ".." and NetX lists them.
+		line(fi, ".")
+		if parent, err := fsys.Stat(fsName(path.Dir(p))); err == nil {
+			line(parent, "..")
+		}
+	}
+	for _, e := range entries {
+		if isTempName(e.Name()) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		line(info, e.Name())
+	}
+	return b.Bytes(), false, nil
+}
+
+// toCRLF turns LF into CRLF for TYPE A downloads (a CR already before the LF is kept as is).
+type toCRLF struct {
+	w      io.Writer
+	lastCR bool
+	buf    []byte
+}
+
+func (c *toCRLF) Write(p []byte) (int, error) {
+	c.buf = c.buf[:0]
+	for _, ch := range p {
+		if ch == '\n' && !c.lastCR {
+			c.buf = append(c.buf, '\r')
+		}
+		c.buf = append(c.buf, ch)
+		c.lastCR = ch == '\r'
+	}
+	if _, err := c.w.Write(c.buf); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// fromCRLF turns CRLF into LF for TYPE A uploads; a CR at a chunk end waits for the next byte.
+type fromCRLF struct {
+	w         io.Writer
+	pendingCR bool
+	buf       []byte
+}
+
+func (c *fromCRLF) Write(p []byte) (int, error) {
+	c.buf = c.buf[:0]
+	for _, ch := range p {
+		if c.pendingCR {
+			c.pendingCR = false
+			if ch != '\n' {
+				c.buf = append(c.buf, '\r')
+			}
+		}
+		if ch == '\r' {
+			c.pendingCR = true
+			continue
+		}
+		c.buf = append(c.buf, ch)
+	}
+	if _, err := c.w.Write(c.buf); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (c *fromCRLF) flush() error {
+	if c.pendingCR {
+		c.pendingCR = false
+		_, err := c.w.Write([]byte{'\r'})
+		return err
+	}
+	return nil
+}
+
+// Block mode (MODE B, RFC 959 3.4.2): each block is a descriptor byte, a 16-bit big-endian count
+// and the data; descriptor bit 0x40 marks the end of the file, 0x10 a restart marker.
+const (
+	blockEOF     = 0x40
+	blockRestart = 0x10
+)
+
+type blockWriter struct{ w io.Writer }
+
+func (b *blockWriter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		n := min(len(p), 0xffff)
+		hdr := [3]byte{0}
+		binary.BigEndian.PutUint16(hdr[1:], uint16(n))
+		if _, err := b.w.Write(append(hdr[:], p[:n]...)); err != nil {
+			return written, err
+		}
+		written += n
+		p = p[n:]
+	}
+	return written, nil
+}
+
+func (b *blockWriter) finish() error {
+	_, err := b.w.Write([]byte{blockEOF, 0, 0})
+	return err
+}
+
+type blockReader struct {
+	r      *bufio.Reader
+	remain int  // data bytes left in the current block
+	skip   bool // current block is a restart marker
+	last   bool // current block ends the file
+	eof    bool
+}
+
+var errNoEOFBlock = errors.New("block mode: data connection closed before the end-of-file block")
+
+func (b *blockReader) Read(p []byte) (int, error) {
+	for {
+		if b.eof {
+			return 0, io.EOF
+		}
+		if b.remain == 0 {
+			if b.last {
+				b.eof = true
+				return 0, io.EOF
+			}
+			var hdr [3]byte
+			if _, err := io.ReadFull(b.r, hdr[:]); err != nil {
+				if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+					return 0, errNoEOFBlock
+				}
+				return 0, err
+			}
+			b.remain = int(binary.BigEndian.Uint16(hdr[1:]))
+			b.skip = hdr[0]&blockRestart != 0
+			b.last = hdr[0]&blockEOF != 0
+			continue
+		}
+		if b.skip {
+			if _, err := b.r.Discard(b.remain); err != nil {
+				return 0, errNoEOFBlock
+			}
+			b.remain = 0
+			continue
+		}
+		n, err := b.r.Read(p[:min(len(p), b.remain)])
+		b.remain -= n
+		if err == io.EOF && b.remain > 0 {
+			return n, errNoEOFBlock
+		}
+		if err == io.EOF {
+			err = nil
+		}
+		return n, err
+	}
+}

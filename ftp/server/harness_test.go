@@ -1,0 +1,286 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netxsim/netxsim/ftp"
+	"github.com/netxsim/netxsim/ftp/server"
+	"github.com/netxsim/netxsim/ftp/server/hostfs"
+)
+
+// env is a running server and the means for a test client to reach it.
+type env struct {
+	srv  *server.Server
+	ctrl netip.AddrPort // where the control connection goes
+	// client side of the network: dial the server, listen for active data connections
+	dial   func(ctx context.Context, remote netip.AddrPort) (net.Conn, error)
+	listen func(ctx context.Context) (net.Listener, netip.AddrPort, error)
+	client netip.Addr // the client's own address as the server sees it
+	dir    string     // the host directory behind hostfs, when that is the back end
+}
+
+type family string
+
+const (
+	v4 family = "v4"
+	v6 family = "v6"
+)
+
+// newHostFS returns a hostfs over a fresh temporary directory.
+func newHostFS(t testing.TB) (*hostfs.FS, string) {
+	t.Helper()
+	dir := t.TempDir()
+	fsys, err := hostfs.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fsys.Close() })
+	return fsys, dir
+}
+
+// startKernel serves srv on the host kernel's loopback (127.0.0.1 or [::1]).
+func startKernel(t testing.TB, srv *server.Server, fam family) *env {
+	t.Helper()
+	host := "127.0.0.1"
+	if fam == v6 {
+		host = "::1"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Skipf("no %s loopback: %v", fam, err)
+	}
+	return serve(t, srv, ln, &env{
+		dial: func(ctx context.Context, remote netip.AddrPort) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", remote.String())
+		},
+		listen: func(ctx context.Context) (net.Listener, netip.AddrPort, error) {
+			var lc net.ListenConfig
+			l, err := lc.Listen(ctx, "tcp", net.JoinHostPort(host, "0"))
+			if err != nil {
+				return nil, netip.AddrPort{}, err
+			}
+			return l, l.Addr().(*net.TCPAddr).AddrPort(), nil
+		},
+		client: netip.MustParseAddr(host),
+	})
+}
+
+func serve(t testing.TB, srv *server.Server, ln net.Listener, e *env) *env {
+	t.Helper()
+	e.srv = srv
+	e.ctrl = ln.Addr().(*net.TCPAddr).AddrPort()
+	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil {
+		e.ctrl = ap
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		srv.Close()
+		if err := <-done; !errors.Is(err, server.ErrServerClosed) {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+	})
+	return e
+}
+
+// baseServer is a server with one user "u"/"p" (read-write) and "ro"/"ro" read-only, short delays.
+func baseServer(fsys server.FileSystem, prof ftp.Profile) *server.Server {
+	return &server.Server{
+		FS:      fsys,
+		Profile: prof,
+		Login: func(ctx context.Context, c netip.AddrPort, user, pass string) server.Access {
+			switch {
+			case user == "u" && pass == "p":
+				return server.ReadWrite
+			case user == "ro" && pass == "ro":
+				return server.ReadOnly
+			}
+			return server.Deny
+		},
+		LoginFailDelay: 10 * time.Millisecond,
+		DataTimeout:    5 * time.Second,
+	}
+}
+
+// ctrl is a raw control connection for conformance tests.
+type ctrl struct {
+	t  testing.TB
+	e  *env
+	c  net.Conn
+	lr *ftp.LineReader
+}
+
+func (e *env) connect(t testing.TB) *ctrl {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := e.dial(ctx, e.ctrl)
+	if err != nil {
+		t.Fatalf("connect to %v: %v", e.ctrl, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &ctrl{t: t, e: e, c: c, lr: ftp.NewLineReader(c, 1<<16)}
+}
+
+func (c *ctrl) send(line string) {
+	c.t.Helper()
+	c.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c.c, line+"\r\n"); err != nil {
+		c.t.Fatalf("send %q: %v", line, err)
+	}
+}
+
+func (c *ctrl) read() (int, string) {
+	c.t.Helper()
+	c.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	code, text, err := c.lr.ReadReply()
+	if err != nil {
+		c.t.Fatalf("read reply: %v", err)
+	}
+	return code, text
+}
+
+// expect reads one reply and checks its code and exact text.
+func (c *ctrl) expect(code int, text string) {
+	c.t.Helper()
+	gc, gt := c.read()
+	if gc != code || gt != text {
+		c.t.Fatalf("got %d %q, want %d %q", gc, gt, code, text)
+	}
+}
+
+// do sends a command and checks the reply.
+func (c *ctrl) do(line string, code int, text string) {
+	c.t.Helper()
+	c.send(line)
+	c.expect(code, text)
+}
+
+func (c *ctrl) login(user, pass string) {
+	c.t.Helper()
+	c.do("USER "+user, 331, nx(c, "Enter password"))
+	c.do("PASS "+pass, 230, nx(c, "Logged in"))
+}
+
+// nx adds the space NetX puts before CRLF when the server runs the netxduo profile.
+func nx(c *ctrl, text string) string {
+	if c.e.srv.Profile == ftp.ProfileExtended {
+		return text
+	}
+	return text + " "
+}
+
+// pasvData sends PASV or EPSV (by family) and connects to the announced port.
+func (c *ctrl) pasvData() net.Conn {
+	c.t.Helper()
+	var port uint16
+	if c.e.client.Is4() {
+		c.send("PASV")
+		code, text := c.read()
+		ap, err := ftp.Parse227(text)
+		if code != 227 || err != nil {
+			c.t.Fatalf("PASV: %d %q %v", code, text, err)
+		}
+		port = ap.Port()
+	} else {
+		c.send("EPSV")
+		code, text := c.read()
+		p, err := ftp.Parse229(text)
+		if code != 229 || err != nil {
+			c.t.Fatalf("EPSV: %d %q %v", code, text, err)
+		}
+		port = p
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := c.e.dial(ctx, netip.AddrPortFrom(c.e.ctrl.Addr(), port))
+	if err != nil {
+		c.t.Fatalf("data connect: %v", err)
+	}
+	return d
+}
+
+// activeData announces a listener with PORT (IPv4) or EPRT (IPv6) and returns it.
+func (c *ctrl) activeData() net.Listener {
+	c.t.Helper()
+	ln, ap, err := c.e.listen(context.Background())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { ln.Close() })
+	if c.e.client.Is4() {
+		c.do("PORT "+ftp.FormatPORT(ap, true), 200, nx(c, "Port set"))
+	} else {
+		c.do("EPRT "+ftp.FormatEPRT(ap), 200, nx(c, "EPRT command set"))
+	}
+	return ln
+}
+
+func accept(t testing.TB, ln net.Listener) net.Conn {
+	t.Helper()
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() { c, err := ln.Accept(); ch <- res{c, err} }()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			t.Fatalf("accept data connection: %v", r.err)
+		}
+		return r.c
+	case <-time.After(20 * time.Second):
+		ln.Close()
+		t.Fatal("server never made the active data connection")
+	}
+	return nil
+}
+
+func readAll(t testing.TB, c net.Conn) []byte {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read data: %v", err)
+	}
+	c.Close()
+	return b
+}
+
+func writeFile(t testing.TB, dir, name string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dirNames lists a host directory (to see debris).
+func dirNames(t testing.TB, dir string) string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n []string
+	for _, e := range es {
+		n = append(n, e.Name())
+	}
+	return strings.Join(n, ",")
+}
+
+var _ = fmt.Sprintf

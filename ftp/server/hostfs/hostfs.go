@@ -1,0 +1,129 @@
+// Package hostfs serves a host directory to the FTP server, confined with os.Root: no name, ".."
+// sequence or symbolic link can reach outside the directory (the kernel enforces it per lookup).
+package hostfs
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+)
+
+// FS is a host directory; its methods have the signatures of ftp/server's FileSystem.
+// Names are io/fs style ("." is the root), as the server passes them.
+type FS struct {
+	root *os.Root
+}
+
+// New opens dir as the root of a file system.
+func New(dir string) (*FS, error) {
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("hostfs: open %s as the FTP root (it must be an existing directory): %w", dir, err)
+	}
+	return &FS{root: r}, nil
+}
+
+// Close releases the directory.
+func (f *FS) Close() error { return f.root.Close() }
+
+// Name is the host directory.
+func (f *FS) Name() string { return f.root.Name() }
+
+func check(op, name string) error {
+	if !fs.ValidPath(name) {
+		return &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	return nil
+}
+
+// Open opens a file or directory for reading; *os.File is also an io.Seeker and io.ReaderAt.
+func (f *FS) Open(name string) (fs.File, error) {
+	if err := check("open", name); err != nil {
+		return nil, err
+	}
+	return f.root.Open(name)
+}
+
+// Create creates or truncates a regular file.
+func (f *FS) Create(name string) (io.WriteCloser, error) {
+	if err := check("create", name); err != nil {
+		return nil, err
+	}
+	return f.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+}
+
+// Append opens a file for writing at its end, creating it if missing.
+func (f *FS) Append(name string) (io.WriteCloser, error) {
+	if err := check("append", name); err != nil {
+		return nil, err
+	}
+	return f.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+}
+
+// Stat describes a file (following symbolic links that stay inside the root).
+func (f *FS) Stat(name string) (fs.FileInfo, error) {
+	if err := check("stat", name); err != nil {
+		return nil, err
+	}
+	return f.root.Stat(name)
+}
+
+// ReadDir lists a directory sorted by name.
+func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
+	if err := check("readdir", name); err != nil {
+		return nil, err
+	}
+	d, err := f.root.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	entries, err := d.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return entries, nil
+}
+
+// Remove removes a file or an empty directory.
+func (f *FS) Remove(name string) error {
+	if err := check("remove", name); err != nil {
+		return err
+	}
+	if name == "." {
+		return &fs.PathError{Op: "remove", Path: name, Err: fs.ErrPermission}
+	}
+	return f.root.Remove(name)
+}
+
+// Rename renames a file or directory, replacing an existing file newname.
+func (f *FS) Rename(oldname, newname string) error {
+	if err := check("rename", oldname); err != nil {
+		return err
+	}
+	if err := check("rename", newname); err != nil {
+		return err
+	}
+	if oldname == "." || newname == "." {
+		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: fs.ErrPermission}
+	}
+	if fi, err := f.root.Lstat(newname); err == nil && fi.IsDir() {
+		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: fs.ErrExist}
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return f.root.Rename(oldname, newname)
+}
+
+// Mkdir creates a directory.
+func (f *FS) Mkdir(name string) error {
+	if err := check("mkdir", name); err != nil {
+		return err
+	}
+	return f.root.Mkdir(name, 0o755)
+}

@@ -1,0 +1,392 @@
+// Package server is netxsim's FTP server, the counterpart of NetX Duo's nx_ftp_server_*: NetX's commands
+// and reply texts in the netxduo profile, a modern RFC 959/2428/3659 server in the extended profile,
+// over any net.Listener and any FileSystem.
+//
+// It is shaped like net/http.Server: set the fields (their zero values are useful), call Serve with a
+// listener, stop with Shutdown or Close.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/netxsim/netxsim/ftp"
+)
+
+// FileSystem is what the server needs from a back end; fsimage and hostfs implement it directly.
+// Names are io/fs style ("." is the root, no leading "/", no ".."): the server cleans and confines them.
+type FileSystem interface {
+	Open(name string) (fs.File, error)          // read; the file should also be an io.Seeker (for REST)
+	Create(name string) (io.WriteCloser, error) // create or truncate; data complete when Close returns nil
+	Append(name string) (io.WriteCloser, error) // create if missing, write at the end
+	Stat(name string) (fs.FileInfo, error)
+	ReadDir(name string) ([]fs.DirEntry, error) // sorted by name, without "." and ".."
+	Remove(name string) error                   // a file or an empty directory
+	Rename(oldname, newname string) error       // replaces an existing file newname
+	Mkdir(name string) error
+}
+
+// syncer is the optional flush a back end offers; the server calls it after every completed change.
+type syncer interface{ Sync() error }
+
+// Network opens data connections: *stack.IP and stack.Kernel both satisfy it.
+type Network interface {
+	Listen(ctx context.Context, addr netip.AddrPort) (net.Listener, error)
+	Dial(ctx context.Context, local, remote netip.AddrPort) (net.Conn, error)
+}
+
+// Access is a login callback's verdict.
+type Access int
+
+const (
+	Deny      Access = iota // 530, the session stays logged out
+	ReadWrite               // full access
+	ReadOnly                // STOR, APPE, RNFR, RNTO, DELE, RMD, MKD get 532 (NetX's extra_info read-only)
+)
+
+// LoginFunc decides a PASS: client is the control connection's remote address.
+type LoginFunc func(ctx context.Context, client netip.AddrPort, user, password string) Access
+
+// LogoutFunc is told when a logged-in session ends (QUIT, a new USER, or the connection dropping).
+type LogoutFunc func(client netip.AddrPort, user string)
+
+// Server is an FTP server. The zero value serves nobody (every login is refused) with NetX's defaults;
+// set FS and Login at least. Fields must not change after Serve is called.
+type Server struct {
+	FS      FileSystem  // required
+	Profile ftp.Profile // "" means ftp.ProfileNetXDuo
+	Network Network     // data connections; nil: the host kernel (net.ListenConfig / net.Dialer)
+	Login   LoginFunc   // nil: every login is refused
+	Logout  LogoutFunc  // optional
+
+	MaxSessions        int           // 0: 4 (NetX) in netxduo, 64 in extended; < 0: unlimited
+	MaxSessionsPerAddr int           // 0 or < 0: unlimited; over it a connection gets 421
+	IdleTimeout        time.Duration // 0: 240 s (NetX); < 0: none
+	DataTimeout        time.Duration // data connection set-up and stall limit; 0: 10 s
+	PassivePortMin     uint16        // passive port range; 0: 49152 (NetX's first port)
+	PassivePortMax     uint16        // 0: 65535
+	ActivePort         uint16        // source port of active data connections; 0: 20. Falls back to any port if busy
+	LoginFailDelay     time.Duration // pause before answering a failed PASS; 0: 1 s; < 0: none
+	MaxLoginFailures   int           // failed PASSes before the connection is closed; 0: 3; < 0: unlimited
+	MaxLineLen         int           // longest command line; 0: 2048
+	Logger             *slog.Logger  // nil: silent
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	sessions  map[*session]struct{}
+	perAddr   map[netip.Addr]int
+	shutdown  chan struct{} // closed by Shutdown/Close
+	closed    bool
+	wg        sync.WaitGroup
+	pasvNext  atomic.Uint32
+}
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("ftp server: closed")
+
+func (s *Server) profile() ftp.Profile {
+	if s.Profile == ftp.ProfileExtended {
+		return ftp.ProfileExtended
+	}
+	return ftp.ProfileNetXDuo
+}
+
+func (s *Server) maxSessions() int {
+	switch {
+	case s.MaxSessions > 0:
+		return s.MaxSessions
+	case s.MaxSessions < 0:
+		return 0
+	case s.profile() == ftp.ProfileExtended:
+		return 64
+	}
+	return 4
+}
+
+func (s *Server) idleTimeout() time.Duration {
+	switch {
+	case s.IdleTimeout > 0:
+		return s.IdleTimeout
+	case s.IdleTimeout < 0:
+		return 0
+	}
+	return 240 * time.Second
+}
+
+func (s *Server) dataTimeout() time.Duration {
+	if s.DataTimeout > 0 {
+		return s.DataTimeout
+	}
+	return 10 * time.Second
+}
+
+func (s *Server) loginFailDelay() time.Duration {
+	switch {
+	case s.LoginFailDelay > 0:
+		return s.LoginFailDelay
+	case s.LoginFailDelay < 0:
+		return 0
+	}
+	return time.Second
+}
+
+func (s *Server) maxLoginFailures() int {
+	switch {
+	case s.MaxLoginFailures > 0:
+		return s.MaxLoginFailures
+	case s.MaxLoginFailures < 0:
+		return 0
+	}
+	return 3
+}
+
+func (s *Server) maxLineLen() int {
+	if s.MaxLineLen > 0 {
+		return s.MaxLineLen
+	}
+	return 2048
+}
+
+func (s *Server) activePort() uint16 {
+	if s.ActivePort != 0 {
+		return s.ActivePort
+	}
+	return 20
+}
+
+func (s *Server) passiveRange() (lo, hi uint16) {
+	lo, hi = s.PassivePortMin, s.PassivePortMax
+	if lo == 0 {
+		lo = 49152
+	}
+	if hi == 0 {
+		hi = 65535
+	}
+	if hi < lo {
+		hi = lo
+	}
+	return lo, hi
+}
+
+func (s *Server) network() Network {
+	if s.Network != nil {
+		return s.Network
+	}
+	return kernelNetwork{}
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (s *Server) init() {
+	if s.shutdown == nil {
+		s.shutdown = make(chan struct{})
+		s.listeners = make(map[net.Listener]struct{})
+		s.sessions = make(map[*session]struct{})
+		s.perAddr = make(map[netip.Addr]int)
+	}
+}
+
+// Serve accepts control connections on ln until Shutdown or Close, and returns ErrServerClosed then.
+// In the netxduo profile a connection over MaxSessions waits in the listen backlog, as on NetX; in the
+// extended profile it is accepted and told 421.
+func (s *Server) Serve(ln net.Listener) error {
+	if s.FS == nil {
+		return errors.New("ftp server: FS is nil: give the server a FileSystem (fsimage or hostfs)")
+	}
+	s.mu.Lock()
+	s.init()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+		ln.Close()
+	}()
+
+	limit := s.maxSessions()
+	var slots chan struct{} // netxduo: accept only with a free slot
+	if limit > 0 && s.profile() == ftp.ProfileNetXDuo {
+		slots = make(chan struct{}, limit)
+	}
+	var backoff time.Duration
+	for {
+		if slots != nil {
+			select {
+			case slots <- struct{}{}:
+			case <-s.shutdown:
+				return ErrServerClosed
+			}
+		}
+		conn, err := ln.Accept()
+		if err != nil {
+			if slots != nil {
+				<-slots
+			}
+			select {
+			case <-s.shutdown:
+				return ErrServerClosed
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				backoff = min(max(backoff*2, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("ftp server: accept: %w", err)
+		}
+		backoff = 0
+		release := func() {
+			if slots != nil {
+				<-slots
+			}
+		}
+		s.startSession(conn, limit, release)
+	}
+}
+
+// startSession admits conn (or refuses it with 421) and serves it in its own goroutine.
+func (s *Server) startSession(conn net.Conn, limit int, release func()) {
+	peer := addrPortOf(conn.RemoteAddr())
+	s.mu.Lock()
+	refuse := ""
+	switch {
+	case s.closed:
+		refuse = "Service closing"
+	case s.profile() == ftp.ProfileExtended && limit > 0 && len(s.sessions) >= limit:
+		refuse = "Too many sessions, try later"
+	case s.MaxSessionsPerAddr > 0 && s.perAddr[peer.Addr()] >= s.MaxSessionsPerAddr:
+		refuse = "Too many sessions from your address, try later"
+	}
+	if refuse != "" {
+		s.mu.Unlock()
+		release()
+		s.logger().Info("ftp: refused connection", "peer", peer, "reason", refuse)
+		go func() { // a slow peer must not hold up Accept
+			conn.SetWriteDeadline(time.Now().Add(time.Second))
+			io.WriteString(conn, ftp.FormatReply(421, refuse))
+			conn.Close()
+		}()
+		return
+	}
+	ss := newSession(s, conn)
+	s.sessions[ss] = struct{}{}
+	s.perAddr[peer.Addr()]++
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		defer release()
+		ss.serve()
+		s.mu.Lock()
+		delete(s.sessions, ss)
+		if s.perAddr[peer.Addr()]--; s.perAddr[peer.Addr()] <= 0 {
+			delete(s.perAddr, peer.Addr())
+		}
+		s.mu.Unlock()
+	}()
+}
+
+// Shutdown stops accepting, lets every session finish its current transfer and closes it at its next
+// command boundary (extended: with 421), then returns; when ctx ends first it closes everything and
+// returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stop()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.closeSessions()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Close closes the listeners and every session at once, transfers included.
+func (s *Server) Close() error {
+	s.stop()
+	s.closeSessions()
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Server) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.init()
+	if !s.closed {
+		s.closed = true
+		close(s.shutdown)
+	}
+	for ln := range s.listeners {
+		ln.Close()
+	}
+}
+
+func (s *Server) closeSessions() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ss := range s.sessions {
+		ss.kill()
+	}
+}
+
+// Sessions returns the number of open control sessions.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// addrPortOf extracts the address of a net.Addr (TCP addresses from the kernel or gVisor's gonet).
+func addrPortOf(a net.Addr) netip.AddrPort {
+	if a == nil {
+		return netip.AddrPort{}
+	}
+	if t, ok := a.(*net.TCPAddr); ok {
+		ap := t.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// kernelNetwork is the host OS network, the default when Server.Network is nil.
+type kernelNetwork struct{}
+
+func (kernelNetwork) Listen(ctx context.Context, addr netip.AddrPort) (net.Listener, error) {
+	var lc net.ListenConfig
+	return lc.Listen(ctx, "tcp", addr.String())
+}
+
+func (kernelNetwork) Dial(ctx context.Context, local, remote netip.AddrPort) (net.Conn, error) {
+	d := net.Dialer{}
+	if local.IsValid() {
+		d.LocalAddr = net.TCPAddrFromAddrPort(local)
+	}
+	return d.DialContext(ctx, "tcp", remote.String())
+}

@@ -1,0 +1,331 @@
+//go:build linux
+
+package taptest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"go.uber.org/goleak"
+)
+
+const helperEnv = "NETXSIM_TAPTEST_HELPER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		// Child run of TestCleanupAfterFailure: no leak check, the test
+		// fails on purpose.
+		os.Exit(m.Run())
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// TestEnv is the acceptance test of the TAP mode: kernel-side ping (v4,
+// v6 link-local, v6 global), kernel-to-device TCP over both families with
+// nc, device-to-kernel TCP, and a pcapng with Ethernet-framed ARP and NDP.
+func TestEnv(t *testing.T) {
+	if why := Skip(); why != "" {
+		t.Skip(why)
+	}
+	for _, tool := range []string{"ping", "nc"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s", tool)
+		}
+	}
+	pcap := filepath.Join(t.TempDir(), "tap.pcapng")
+	var ns, tap string
+	t.Run("traffic", func(t *testing.T) {
+		env := New(t, Options{Pcap: pcap})
+		ns, tap = env.NS, env.TAP
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+
+		ll := env.LinkLocalZoned()
+		if !ll.IsLinkLocalUnicast() {
+			t.Fatalf("device link-local %v", ll)
+		}
+		for _, args := range [][]string{
+			{"-c1", "-W5", env.DevV4.String()},
+			{"-6", "-c1", "-W5", ll.String()},
+			{"-6", "-c1", "-W5", env.DevV6.String()},
+		} {
+			if out, err := env.Command(ctx, "ping", args...).CombinedOutput(); err != nil {
+				t.Errorf("ping %v: %v\n%s", args, err, out)
+			}
+		}
+
+		// Kernel -> device: a listener on the device greets each client;
+		// nc in the namespace sends a line and reads the greeting.
+		ln, err := env.Device.Listen(ctx, netip.AddrPortFrom(netip.Addr{}, 8021))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		got := make(chan string, 4)
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					fmt.Fprintf(c, "hello %s\n", c.RemoteAddr())
+					line, _ := bufio.NewReader(c).ReadString('\n')
+					got <- strings.TrimSpace(line)
+				}()
+			}
+		}()
+		for _, dst := range []netip.Addr{env.DevV4, env.DevV6} {
+			cmd := env.Command(ctx, "nc", "-N", "-w", "5", dst.String(), "8021")
+			cmd.Stdin = strings.NewReader("from-kernel " + dst.String() + "\n")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("nc %v: %v\n%s", dst, err, out)
+			}
+			src := env.HostV4
+			if dst.Is6() {
+				src = env.HostV6
+			}
+			// The greeting names the client as the device saw it.
+			if !strings.HasPrefix(string(out), "hello ") || !strings.Contains(string(out), src.String()) {
+				t.Errorf("nc %v read %q, want a greeting naming %v", dst, out, src)
+			}
+			select {
+			case line := <-got:
+				if line != "from-kernel "+dst.String() {
+					t.Errorf("device read %q", line)
+				}
+			case <-ctx.Done():
+				t.Fatal("device never got the client's line")
+			}
+		}
+
+		// Device -> kernel, IPv4: nc -l in the namespace.
+		var ncOut bytes.Buffer
+		nc := env.Command(context.Background(), "nc", "-l", env.HostV4.String(), "9021")
+		nc.Stdout = &ncOut
+		if err := env.StartCmd(nc); err != nil {
+			t.Fatal(err)
+		}
+		var c net.Conn
+		for ctx.Err() == nil { // until nc listens
+			c, err = env.Device.Dial(ctx, netip.AddrPort{}, netip.AddrPortFrom(env.HostV4, 9021))
+			if err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("device dial %v:9021: %v", env.HostV4, err)
+		}
+		io.WriteString(c, "from-device\n")
+		c.Close()
+		if err := nc.Wait(); err != nil {
+			t.Fatalf("nc -l: %v", err)
+		}
+		if ncOut.String() != "from-device\n" {
+			t.Errorf("nc -l read %q", ncOut.String())
+		}
+
+		// Device -> kernel, IPv6: a Go listener made inside the namespace,
+		// and the device dialling from a chosen local port.
+		kln, err := env.KernelDialer().Listen(ctx, netip.AddrPortFrom(env.HostV6, 9022))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer kln.Close()
+		acc := make(chan net.Conn, 1)
+		go func() {
+			c, err := kln.Accept()
+			if err == nil {
+				acc <- c
+			}
+			close(acc)
+		}()
+		c, err = env.Device.Dial(ctx, netip.AddrPortFrom(env.DevV6, 2020), netip.AddrPortFrom(env.HostV6, 9022))
+		if err != nil {
+			t.Fatalf("device dial [%v]:9022: %v", env.HostV6, err)
+		}
+		io.WriteString(c, "v6\n")
+		c.Close()
+		kc := <-acc
+		if kc == nil {
+			t.Fatal("kernel listener accepted nothing")
+		}
+		if ra := kc.RemoteAddr().(*net.TCPAddr).AddrPort(); ra != netip.AddrPortFrom(env.DevV6, 2020) {
+			t.Errorf("kernel saw the device as %v", ra)
+		}
+		b, _ := io.ReadAll(kc)
+		kc.Close()
+		if string(b) != "v6\n" {
+			t.Errorf("kernel read %q", b)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	assertGone(t, ns, tap)
+	checkPcap(t, pcap)
+}
+
+func checkPcap(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+	if err != nil {
+		t.Fatalf("pcapng: %v", err)
+	}
+	if lt := r.LinkType(); lt != layers.LinkTypeEthernet {
+		t.Fatalf("link type %v, want Ethernet", lt)
+	}
+	seen := map[string]int{}
+	for {
+		data, _, err := r.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("read pcapng: %v", err)
+		}
+		p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
+		if p.Layer(layers.LayerTypeEthernet) == nil {
+			t.Fatalf("frame without Ethernet header: % x", data)
+		}
+		for _, l := range []gopacket.LayerType{layers.LayerTypeARP, layers.LayerTypeICMPv6NeighborSolicitation,
+			layers.LayerTypeICMPv6NeighborAdvertisement, layers.LayerTypeICMPv4, layers.LayerTypeTCP} {
+			if p.Layer(l) != nil {
+				seen[l.String()]++
+			}
+		}
+	}
+	for _, want := range []string{"ARP", "ICMPv6NeighborSolicitation", "ICMPv6NeighborAdvertisement", "ICMPv4", "TCP"} {
+		if seen[want] == 0 {
+			t.Errorf("pcapng has no %s frame (saw %v)", want, seen)
+		}
+	}
+}
+
+// assertGone checks that neither the namespace nor the TAP exists.
+func assertGone(t *testing.T, ns, tap string) {
+	t.Helper()
+	if ns == "" || tap == "" {
+		t.Fatal("names unknown")
+	}
+	out, err := exec.Command("ip", "netns", "list").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip netns list: %v %s", err, out)
+	}
+	if strings.Contains(string(out), ns) {
+		t.Errorf("namespace %s left behind:\n%s", ns, out)
+	}
+	// The TAP lived inside the namespace; make sure it did not end up in
+	// ours either (where a deleted namespace would return a physical
+	// device).
+	out, err = exec.Command("ip", "-o", "link").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip link: %v %s", err, out)
+	}
+	if strings.Contains(string(out), tap) {
+		t.Errorf("link %s left behind:\n%s", tap, out)
+	}
+}
+
+// TestCleanupAfterFailure runs a test that builds an Env and fails midway
+// in a child process, then checks that the child left nothing behind.
+func TestCleanupAfterFailure(t *testing.T) {
+	if why := Skip(); why != "" {
+		t.Skip(why)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperFailMidway$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("child should have failed, got err=%v\n%s", err, out)
+	}
+	var ns, tap string
+	for _, l := range strings.Split(string(out), "\n") {
+		if _, rest, ok := strings.Cut(l, "ENV "); ok {
+			fmt.Sscan(rest, &ns, &tap)
+		}
+	}
+	if !strings.Contains(string(out), "failing on purpose") || ns == "" {
+		t.Fatalf("child did not get to its failure:\n%s", out)
+	}
+	if strings.Contains(string(out), "taptest cleanup:") {
+		t.Errorf("child cleanup reported errors:\n%s", out)
+	}
+	assertGone(t, ns, tap)
+}
+
+func TestHelperFailMidway(t *testing.T) {
+	if os.Getenv(helperEnv) == "" {
+		t.Skip("helper for TestCleanupAfterFailure")
+	}
+	env := New(t, Options{Pcap: filepath.Join(t.TempDir(), "x.pcapng")})
+	fmt.Printf("ENV %s %s\n", env.NS, env.TAP)
+	env.Start(t, "sleep", "600") // a peer the cleanup must kill
+	if _, err := env.Device.Listen(context.Background(), netip.AddrPortFrom(netip.Addr{}, 21)); err != nil {
+		t.Error(err)
+	}
+	t.Fatal("failing on purpose, with a peer running and a listener open")
+}
+
+// TestParallelEnvs runs two environments at once: distinct names, each
+// device reachable in its own namespace.
+func TestParallelEnvs(t *testing.T) {
+	if why := Skip(); why != "" {
+		t.Skip(why)
+	}
+	names := make(chan [2]string, 2)
+	for i := range 2 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			env := New(t, Options{NoIPv6: i == 1})
+			names <- [2]string{env.NS, env.TAP}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if d, err := env.Device.Ping(ctx, env.HostV4); err != nil {
+				t.Errorf("device ping host: %v (%v)", err, d)
+			}
+		})
+	}
+	t.Cleanup(func() {
+		close(names)
+		var seen []string
+		for n := range names {
+			seen = append(seen, n[0])
+			assertGone(t, n[0], n[1])
+		}
+		if len(seen) == 2 && seen[0] == seen[1] {
+			t.Errorf("two environments share the name %s", seen[0])
+		}
+	})
+}
+
+func TestName(t *testing.T) {
+	a, b := Name("nxs"), Name("nxs")
+	if len(a) > 15 || a == b || !strings.HasPrefix(a, "nxs") {
+		t.Errorf("Name: %q %q", a, b)
+	}
+}
