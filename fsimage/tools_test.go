@@ -38,7 +38,7 @@ func fsckClean(t testing.TB, img string) {
 
 // mtoolsEnv makes mtools accept any geometry and use no config file.
 func mtoolsEnv() []string {
-	return append(os.Environ(), "MTOOLS_SKIP_CHECK=1", "MTOOLS_NO_VFAT=0", "MTOOLSRC=/dev/null")
+	return append(os.Environ(), "MTOOLS_SKIP_CHECK=1", "MTOOLSRC=/dev/null", "LC_ALL=C.UTF-8")
 }
 
 func mtool(t testing.TB, name string, args ...string) string {

@@ -162,6 +162,10 @@ func (n *NetNS) Close() error {
 // another namespace goes away now rather than when the kernel gets to it.
 // Processes still running inside keep the namespace alive; stop them first.
 func (n *NetNS) Delete() error {
+	if n.Name == "" {
+		// Never strip the links of the process's own namespace.
+		return errors.New("delete netns: this namespace has no name (it is the process's own); only named namespaces can be deleted")
+	}
 	var errs []error
 	if n.nl != nil {
 		if links, err := n.nl.LinkList(); err == nil {
@@ -176,10 +180,8 @@ func (n *NetNS) Delete() error {
 		}
 	}
 	n.Close()
-	if n.Name != "" {
-		if err := deleteNamed(n.Name); err != nil {
-			errs = append(errs, err)
-		}
+	if err := deleteNamed(n.Name); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -114,9 +114,24 @@ func Open(cfg Config) (*TAP, error) {
 	}
 	var ifce *water.Interface
 	open := func() error {
+		// water opens /dev/net/tun without O_CLOEXEC: hold ForkLock, as
+		// the syscall package does for such opens, until close-on-exec is
+		// set, so no child process (ip, nc, a peer server) inherits the
+		// TAP and keeps it alive after we close it.
+		syscall.ForkLock.RLock()
+		defer syscall.ForkLock.RUnlock()
 		var err error
-		ifce, err = water.New(wcfg)
-		return err
+		if ifce, err = water.New(wcfg); err != nil {
+			return err
+		}
+		if err := withFd(ifce, func(fd int) error {
+			_, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
+			return err
+		}); err != nil {
+			ifce.Close()
+			return fmt.Errorf("set close-on-exec: %w", err)
+		}
+		return nil
 	}
 	var err error
 	if cfg.NetNS != nil {

@@ -12,12 +12,17 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
@@ -98,6 +103,65 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
+// TestDoRestoresThreads: after many Do calls no goroutine finds itself in
+// a foreign namespace, and the unnamed current namespace refuses Delete.
+func TestDoRestoresThreads(t *testing.T) {
+	needRoot(t)
+	ns := newNS(t)
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	inner := make(chan bool, 1)
+	for i := 0; i < 50; i++ {
+		if err := ns.Do(func() error {
+			h, err := netns.Get()
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			select {
+			case inner <- !h.Equal(orig):
+			default:
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !<-inner {
+		t.Error("Do did not run inside the namespace")
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			h, err := netns.Get()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer h.Close()
+			if !h.Equal(orig) {
+				t.Error("a thread was left in another namespace")
+			}
+		}()
+	}
+	wg.Wait()
+	cur, err := CurrentNetNS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cur.Close()
+	if err := cur.Delete(); err == nil {
+		t.Fatal("Delete of the current namespace accepted")
+	}
+}
+
 func TestNetNSLifecycle(t *testing.T) {
 	needRoot(t)
 	ns, err := CreateNetNS(uniq("nxst"))
@@ -167,7 +231,18 @@ func TestVeth(t *testing.T) {
 		t.Fatalf("read %q %v", buf, err)
 	}
 	c.Close()
-	// Deleting one namespace takes the veth pair with it.
+	// MoveLink: a second pair made in a, one end moved into b.
+	cn, dn := uniq("nxv"), uniq("nxv")
+	if err := a.AddVeth(cn, dn, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.MoveLink(dn, b); err != nil {
+		t.Fatal(err)
+	}
+	if a.HasLink(dn) || !b.HasLink(dn) {
+		t.Error("MoveLink did not move the link")
+	}
+	// Deleting one namespace takes the veth pairs with it.
 	if err := a.Delete(); err != nil {
 		t.Fatal(err)
 	}
@@ -192,6 +267,16 @@ func TestTAPPing(t *testing.T) {
 	}
 	if !ns.HasLink(name) {
 		t.Fatal("TAP not in its namespace")
+	}
+	// Children must not inherit the TAP.
+	if err := withFd(tap.Endpoint().ifce, func(fd int) error {
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err == nil && flags&unix.FD_CLOEXEC == 0 {
+			t.Error("TAP descriptor lacks close-on-exec")
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 	if err := ns.AddAddr(name, netip.MustParsePrefix("198.51.100.1/24")); err != nil {
 		t.Fatal(err)
@@ -345,5 +430,112 @@ func TestHelperRootless(t *testing.T) {
 	_, err = Open(Config{Name: uniq("nxn"), MAC: mac})
 	if err == nil || !strings.Contains(err.Error(), "tap-setup.sh") || !strings.Contains(err.Error(), "CAP_NET_ADMIN") {
 		t.Errorf("create without CAP_NET_ADMIN: %v", err)
+	}
+}
+
+const noTunEnv = "NETXSIM_TAPDEV_NO_TUN"
+
+// TestNoTunDevice: without /dev/net/tun, Open says how to get it. The
+// child runs in a private mount namespace with an empty /dev/net.
+func TestNoTunDevice(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("needs unshare (util-linux)")
+	}
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
+		"mount -t tmpfs none /dev/net && exec \"$@\"", "sh", os.Args[0], "-test.run=^TestHelperNoTun$", "-test.v")
+	cmd.Env = append(os.Environ(), noTunEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestHelperNoTun") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(TunDevice); err != nil {
+		t.Fatalf("the host's %s went missing: %v", TunDevice, err)
+	}
+}
+
+func TestHelperNoTun(t *testing.T) {
+	if os.Getenv(noTunEnv) == "" {
+		t.Skip("helper for TestNoTunDevice")
+	}
+	_, err := Open(Config{Name: uniq("nxn"), MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}})
+	if err == nil || !strings.Contains(err.Error(), "modprobe tun") {
+		t.Fatalf("want advice to load tun, got %v", err)
+	}
+}
+
+// TestTapSetupScript drives scripts/tap-setup.sh: usage errors exit 2, add
+// makes a persistent TAP owned by the user inside a namespace with the
+// kernel side addressed, tapdev opens it, del removes TAP and namespace.
+func TestTapSetupScript(t *testing.T) {
+	needRoot(t)
+	script := "../scripts/tap-setup.sh"
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("needs bash")
+	}
+	for _, args := range [][]string{
+		{"add", "--ipv4", "192.0.2.1/24"},
+		{"add", "--ipv4", "198.51.100.1"},
+		{"add", "--tap", "0123456789abcdef"},
+		{"bogus"},
+		{"add", "--mtu"},
+	} {
+		err := exec.Command(script, args...).Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+			t.Errorf("%v: %v, want exit 2", args, err)
+		}
+	}
+	if out, err := exec.Command(script, "--help").CombinedOutput(); err != nil || !strings.Contains(string(out), "Usage:") {
+		t.Errorf("--help: %v %s", err, out)
+	}
+	nsName, tapName := uniq("nxss"), uniq("nxs")
+	t.Cleanup(func() {
+		exec.Command("ip", "netns", "del", nsName).Run()
+	})
+	out, err := exec.Command(script, "add", "--tap", tapName, "--netns", nsName, "--user", "nobody").CombinedOutput()
+	if err != nil {
+		t.Fatalf("add: %v\n%s", err, out)
+	}
+	ns, err := OpenNetNS(nsName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	l, err := ns.Link(tapName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt, ok := l.(*netlink.Tuntap)
+	if !ok || tt.Mode != netlink.TUNTAP_MODE_TAP || tt.NonPersist || tt.Owner != 65534 {
+		t.Fatalf("link %+v: want a persistent TAP owned by nobody", l)
+	}
+	addrs, err := ns.Netlink().AddrList(l, netlink.FAMILY_ALL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range addrs {
+		got = append(got, a.IPNet.String())
+	}
+	for _, want := range []string{"198.51.100.1/24", "2001:db8::1/64"} {
+		if !strings.Contains(strings.Join(got, " "), want) {
+			t.Errorf("kernel side lacks %s: %v", want, got)
+		}
+	}
+	tap, err := Open(Config{Name: tapName, NetNS: ns, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tap.Created() {
+		t.Error("script's TAP reported as created")
+	}
+	tap.Close()
+	out, err = exec.Command(script, "del", "--tap", tapName, "--netns", nsName).CombinedOutput()
+	if err != nil {
+		t.Fatalf("del: %v\n%s", err, out)
+	}
+	if NetNSExists(nsName) {
+		t.Errorf("namespace left after del:\n%s", out)
 	}
 }

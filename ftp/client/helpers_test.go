@@ -13,47 +13,50 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/netxsim/netxsim/ftp"
+	"github.com/netxsim/netxsim/tapdev/taptest"
 )
 
 // startPyftpd runs Debian's pyftpdlib (testdata/pyftpd.py) on host, serving root, and returns its
-// address. cmd builds the command (so interop tests can run it inside a namespace); nil runs it here.
-func startPyftpd(t *testing.T, host netip.Addr, root string, foreign bool, start func(name string, args ...string) *exec.Cmd) netip.AddrPort {
+// address; with env it runs inside env's namespace.
+func startPyftpd(t *testing.T, host netip.Addr, root string, foreign bool, env *taptest.Env) netip.AddrPort {
 	t.Helper()
 	py := "/usr/bin/python3"
 	if _, err := os.Stat("/usr/lib/python3/dist-packages/pyftpdlib"); err != nil {
 		t.Skip("needs python3-pyftpdlib (Debian package): not installed")
 	}
-	script, err := os.Getwd()
+	script, err := filepath.Abs("testdata/pyftpd.py")
 	if err != nil {
 		t.Fatal(err)
 	}
-	script += "/testdata/pyftpd.py"
 	args := []string{"-u", script, host.String(), "0", root}
 	if foreign {
 		args = append(args, "foreign")
 	}
 	var cmd *exec.Cmd
-	if start == nil {
+	if env == nil {
 		cmd = exec.Command(py, args...)
 	} else {
-		cmd = start(py, args...)
+		cmd = env.Command(context.Background(), py, args...)
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd.Stderr = os.Stderr
-	if cmd.Process == nil {
+	if env == nil {
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start pyftpdlib: %v", err)
 		}
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	} else if err := env.StartCmd(cmd); err != nil {
+		t.Fatalf("start pyftpdlib: %v", err)
 	}
 	lines := make(chan string, 1)
 	go func() {
@@ -198,7 +201,16 @@ func names(t *testing.T, ctx context.Context, c *Client, dir string) map[string]
 // exercise runs every client service against a server whose root is writable, under dir (created).
 // feats: expect SIZE, MDTM and REST STREAM to be announced.
 func exercise(t *testing.T, ctx context.Context, c *Client, dir string, feats bool) {
+	exerciseOpts(t, ctx, c, dir, feats, false)
+}
+
+// exerciseOpts is exercise; listStream does the listings in stream mode whatever the client's mode.
+func exerciseOpts(t *testing.T, ctx context.Context, c *Client, dir string, feats, listStream bool) {
 	t.Helper()
+	home, err := c.Pwd(ctx)
+	if err != nil {
+		t.Fatalf("pwd: %v", err)
+	}
 	if err := c.Mkdir(ctx, dir); err != nil {
 		t.Fatalf("mkdir: %v", err)
 	}
@@ -209,8 +221,8 @@ func exercise(t *testing.T, ctx context.Context, c *Client, dir string, feats bo
 	if err != nil || path.Base(wd) != path.Base(dir) {
 		t.Fatalf("pwd = %q, %v; want .../%s", wd, err, path.Base(dir))
 	}
-	if err := c.Chdir(ctx, ".."); err != nil {
-		t.Fatalf("chdir ..: %v", err)
+	if err := c.Chdir(ctx, home); err != nil {
+		t.Fatalf("chdir %s: %v", home, err)
 	}
 	small := randomBytes(70_000, 1) // more than one 65535-byte block
 	files := map[string][]byte{"empty": {}, "one": {0x5a}, "small.bin": small}
@@ -225,6 +237,10 @@ func exercise(t *testing.T, ctx context.Context, c *Client, dir string, feats bo
 		if !bytes.Equal(got, data) {
 			t.Fatalf("retr %s: got %d bytes, want %d (equal: false)", name, len(got), len(data))
 		}
+	}
+	if mode := c.cfg.mode; listStream && mode != ModeStream {
+		c.SetMode(ModeStream)
+		defer c.SetMode(mode)
 	}
 	ls := names(t, ctx, c, dir)
 	for name := range files {

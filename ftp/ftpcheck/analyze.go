@@ -257,20 +257,50 @@ func (a *analyzer) session(c *conn, id int) *Session {
 			}
 		}
 	}
+	s.Transfers = transfers(s)
 	s.Profile, s.ProfileSource = a.opts.Profile, "option"
 	if s.Profile == ProfileAuto {
-		s.Profile, s.ProfileSource = ProfileRFC959, "default"
-		if s.Greeting != nil && strings.HasPrefix(strings.TrimSpace(s.Greeting.Text), "Connection Ready") {
-			s.Profile, s.ProfileSource = ftp.ProfileNetXDuo, "greeting"
+		s.Profile, s.ProfileSource = detectProfile(s)
+	}
+	return s
+}
+
+// detectProfile: NetX's greeting "220 Connection Ready" marks our server (netxduo or extended; both
+// greet alike). What tells them apart is behaviour NetX has and the extended profile corrects: MKD
+// answered 200 (NetX) or 257, FEAT refused or answered 211, active transfers starting with 125 or 150.
+// Without such evidence it is netxduo (passive transfers use 150/226 in both). Any other greeting
+// means a standard server, checked against RFC 959 only.
+func detectProfile(s *Session) (ftp.Profile, string) {
+	if s.Greeting == nil || !strings.HasPrefix(strings.TrimSpace(s.Greeting.Text), "Connection Ready") {
+		return ProfileRFC959, "default"
+	}
+	for _, ex := range s.Exchanges {
+		if ex.Final == nil {
+			continue
+		}
+		switch {
+		case (ex.Verb == "MKD" || ex.Verb == "XMKD") && ex.Final.Code == 200, ex.Verb == "FEAT" && ex.Final.Code == 502:
+			return ftp.ProfileNetXDuo, "greeting and " + ex.Verb
+		case (ex.Verb == "MKD" || ex.Verb == "XMKD") && ex.Final.Code == 257, ex.Verb == "FEAT" && ex.Final.Code == 211:
+			return ftp.ProfileExtended, "greeting and " + ex.Verb
 		}
 	}
-	s.Transfers = transfers(s)
-	return s
+	for _, t := range s.Transfers {
+		if t.Mode == "active" && t.Prelim == 125 {
+			return ftp.ProfileNetXDuo, "greeting and active 125"
+		}
+		if t.Mode == "active" && t.Prelim == 150 {
+			return ftp.ProfileExtended, "greeting and active 150"
+		}
+	}
+	return ftp.ProfileNetXDuo, "greeting"
 }
 
 var transferVerbs = map[string]bool{"RETR": true, "STOR": true, "STOU": true, "APPE": true, "LIST": true, "NLST": true, "MLSD": true}
 
-func isDownload(verb string) bool { return verb == "RETR" || verb == "LIST" || verb == "NLST" || verb == "MLSD" }
+func isDownload(verb string) bool {
+	return verb == "RETR" || verb == "LIST" || verb == "NLST" || verb == "MLSD"
+}
 
 var bytesRE = regexp.MustCompile(`\((\d+) [Bb]ytes\)`)
 

@@ -107,7 +107,7 @@ func TestCleanCapturePasses(t *testing.T) {
 	}
 	modes := []string{"active", "passive", "active", "passive"}
 	for i, s := range rep.Sessions[:4] {
-		if s.Profile != ftp.ProfileNetXDuo || s.ProfileSource != "greeting" {
+		if s.Profile != ftp.ProfileNetXDuo || !strings.HasPrefix(s.ProfileSource, "greeting") {
 			t.Errorf("session %d: profile %s from %s, want netxduo from the greeting", s.ID, s.Profile, s.ProfileSource)
 		}
 		if len(s.Transfers) != 2 {
@@ -323,5 +323,54 @@ func TestWriters(t *testing.T) {
 	var js bytes.Buffer
 	if err := rep.WriteJSON(&js); err != nil || !bytes.Contains(js.Bytes(), []byte(`"profile-codes"`)) {
 		t.Errorf("JSON: %v", err)
+	}
+}
+
+func netip4(port uint16) netip.AddrPort { return netip.AddrPortFrom(host4, port) }
+
+func sha256hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// TestProfileDetection: our server greets alike in both profiles; behaviour tells them apart.
+func TestProfileDetection(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		prelim string
+		final  string
+		want   ftp.Profile
+		fails  int
+	}{
+		{"netxduo active", "125 File Read Start", "250 File Sent", ftp.ProfileNetXDuo, 0},
+		{"extended active", "150 Opening", "226 Done", ftp.ProfileExtended, 0},
+		{"mixed active", "125 File Read Start", "226 Done", ftp.ProfileNetXDuo, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := analyze(t, build(t, func(c *capgen.Capture) {
+				f := c.FTP(c4, s4)
+				f.Login("u", "p")
+				f.Transfer(capgen.Transfer{Verb: "RETR", Arg: "x", Setup: "PORT", Data: payload(100), Prelim: tc.prelim, Final: tc.final})
+				f.Quit()
+			}), Options{})
+			s := rep.Sessions[0]
+			if s.Profile != tc.want || rep.Violations != tc.fails {
+				t.Errorf("profile %s (%s), %d violations; want %s, %d", s.Profile, s.ProfileSource, rep.Violations, tc.want, tc.fails)
+			}
+		})
+	}
+	// a standard server is checked against RFC 959 only
+	rep := analyze(t, build(t, func(c *capgen.Capture) {
+		f := c.FTP(c4, s4)
+		f.Reply("220 (vsFTPd 3.0.3)")
+		f.Cmd("USER u")
+		f.Reply("331 Please specify the password.")
+		f.Cmd("PASS p")
+		f.Reply("230 Login successful.")
+		f.Transfer(capgen.Transfer{Verb: "RETR", Arg: "x", Setup: "PASV", Data: payload(100), Prelim: "150 Opening BINARY mode data connection for x (100 bytes).", Final: "226 Transfer complete."})
+		f.Quit()
+	}), Options{})
+	if s := rep.Sessions[0]; s.Profile != ProfileRFC959 || rep.Violations != 0 {
+		t.Errorf("vsftpd-like: profile %s, %d violations", s.Profile, rep.Violations)
 	}
 }

@@ -237,16 +237,16 @@ func checkDataConn(s *Session, _ Options, b *builder) {
 			continue
 		}
 		d := t.Data
-		wrong := d.ResponderBytes
-		side := "responder"
-		if (t.Mode == "active") == t.Download { // the receiver opened the connection
-			wrong, side = d.InitiatorBytes, "initiator"
-		}
-		if wrong > 0 {
-			b.fail("%s: the receiving side (%s of data connection %d) sent %d bytes; data flows one way", trName(t), side, d.ID, wrong)
+		rcv := 1 - sender(t)
+		if wrong := d.c.half[rcv].bytes; wrong > 0 {
+			b.fail("%s: the receiving side (%s) of data connection %d sent %d bytes; data flows one way", trName(t), d.c.ep[rcv], d.ID, wrong)
 		}
 		if t.Mode == "active" && d.Open.Packet < t.ex.At.Packet {
-			b.fail("%s: the server connected (packet %d) before the command (packet %d)", trName(t), d.Open.Packet, t.ex.At.Packet)
+			if seedProfile(s.Profile) {
+				b.fail("%s: the server connected (packet %d) before the command (packet %d); the seed's server connects after RETR/STOR", trName(t), d.Open.Packet, t.ex.At.Packet)
+			} else {
+				b.note("%s: the server connected (packet %d) right after %s, before the command (packet %d)", trName(t), d.Open.Packet, t.Setup, t.ex.At.Packet)
+			}
 		}
 		if d.End == "open" && t.Final/100 == 2 {
 			b.fail("%s completed (%d) but data connection %d was never closed", trName(t), t.Final, d.ID)
@@ -344,8 +344,21 @@ func checkOrder(s *Session, _ Options, b *builder) {
 		if t.Data == nil {
 			continue
 		}
+		// Only an upload's order is fixed on the wire: the server cannot know the file ended before the
+		// client's last byte and FIN arrived. A download's 2xx may overtake data still queued in the
+		// server's socket buffer, so that is only noted.
 		if t.Data.LastData.Packet > ex.Final.At.Packet {
-			b.fail("%s: the %d reply (packet %d) came before the last data byte (packet %d)", trName(t), ex.Final.Code, ex.Final.At.Packet, t.Data.LastData.Packet)
+			if t.Download {
+				b.note("%s: the %d reply (packet %d) was captured before the last data byte (packet %d), data still queued in the sender", trName(t), ex.Final.Code, ex.Final.At.Packet, t.Data.LastData.Packet)
+			} else {
+				b.fail("%s: the %d reply (packet %d) came before the last uploaded byte (packet %d): the server cannot have stored the whole file", trName(t), ex.Final.Code, ex.Final.At.Packet, t.Data.LastData.Packet)
+			}
+		}
+		if !t.Download {
+			h := &t.Data.c.half[sender(t)]
+			if h.fin.Seen() && h.fin.Packet > ex.Final.At.Packet {
+				b.fail("%s: the %d reply (packet %d) came before the client closed the data connection (packet %d), the only end-of-file signal in stream mode", trName(t), ex.Final.Code, ex.Final.At.Packet, h.fin.Packet)
+			}
 		}
 		if t.Download && t.Data.FirstData.Seen() && t.Data.FirstData.Packet < ex.Prelim[0].At.Packet {
 			b.note("%s: data (packet %d) was captured before the %d reply (packet %d)", trName(t), t.Data.FirstData.Packet, ex.Prelim[0].Code, ex.Prelim[0].At.Packet)

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"net"
 	"regexp"
 	"strings"
 	"testing"
@@ -84,105 +85,111 @@ var listLine = regexp.MustCompile(`^[-d]r[w-]-r[w-]-r[w-]-  1 owner group [ 0-9]
 // TestNetXDuoTransfers checks 125/250 for active and 150/226 for passive, the 227/229 formats, the
 // LIST layout and NLST's "." and ".." in subdirectories.
 func TestNetXDuoTransfers(t *testing.T) {
-	for _, fam := range []family{v4, v6} {
-		t.Run(string(fam), func(t *testing.T) {
-			fsys, dir := newHostFS(t)
-			content := bytes.Repeat([]byte("netx"), 1000)
-			writeFile(t, dir, "sub/test.txt", content)
-			e := startKernel(t, baseServer(fsys, ftp.ProfileNetXDuo), fam)
-			c := e.connect(t)
-			c.expect(220, "Connection Ready ")
-			c.login("u", "p")
-			c.do("TYPE I", 200, "Type Binary ")
+	for _, nw := range networks {
+		for _, fam := range []family{v4, v6} {
+			t.Run(nw.name+"/"+string(fam), func(t *testing.T) {
+				fsys, dir := newHostFS(t)
+				content := bytes.Repeat([]byte("netx"), 1000)
+				writeFile(t, dir, "sub/test.txt", content)
+				e := nw.start(t, baseServer(fsys, ftp.ProfileNetXDuo), fam)
+				c := e.connect(t)
+				c.expect(220, "Connection Ready ")
+				c.login("u", "p")
+				c.do("TYPE I", 200, "Type Binary ")
 
-			// passive
-			if fam == v4 {
-				c.send("PASV")
-				code, text := c.read()
-				if code != 227 || !regexp.MustCompile(`^Entering Passive Mode \(127,0,0,1,\d+,\d+\)\. $`).MatchString(text) {
-					t.Fatalf("PASV reply %d %q", code, text)
+				// passive
+				if fam == v4 {
+					c.send("PASV")
+					code, text := c.read()
+					h := strings.ReplaceAll(e.ctrl.Addr().String(), ".", ",")
+					if code != 227 || !regexp.MustCompile(`^Entering Passive Mode \(`+h+`,\d+,\d+\)\. $`).MatchString(text) {
+						t.Fatalf("PASV reply %d %q", code, text)
+					}
+					c.send("PASV") // a second PASV replaces the first
+					c.read()
+				} else {
+					c.send("EPSV")
+					code, text := c.read()
+					if code != 229 || !regexp.MustCompile(`^Entering Extended Passive Mode \(\|\|\|\d+\|\) $`).MatchString(text) {
+						t.Fatalf("EPSV reply %d %q", code, text)
+					}
 				}
-				c.send("PASV") // a second PASV replaces the first
+				c.send("NOOP") // the one-shot passive listener of above is dropped by the next one
 				c.read()
-			} else {
-				c.send("EPSV")
-				code, text := c.read()
-				if code != 229 || !regexp.MustCompile(`^Entering Extended Passive Mode \(\|\|\|\d+\|\) $`).MatchString(text) {
-					t.Fatalf("EPSV reply %d %q", code, text)
+				d := c.pasvData()
+				c.send("RETR sub/test.txt")
+				c.expect(150, "File Opened ")
+				if got := readAll(t, d); !bytes.Equal(got, content) {
+					t.Fatalf("passive RETR: %d bytes, want %d", len(got), len(content))
 				}
-			}
-			c.send("NOOP") // the one-shot passive listener of above is dropped by the next one
-			c.read()
-			d := c.pasvData()
-			c.send("RETR sub/test.txt")
-			c.expect(150, "File Opened ")
-			if got := readAll(t, d); !bytes.Equal(got, content) {
-				t.Fatalf("passive RETR: %d bytes, want %d", len(got), len(content))
-			}
-			c.expect(226, "File Sent ")
+				c.expect(226, "File Sent ")
 
-			// active
-			ln := c.activeData()
-			c.send("RETR sub/test.txt")
-			dc := accept(t, ln)
-			c.expect(125, "File Opened ")
-			if got := readAll(t, dc); !bytes.Equal(got, content) {
-				t.Fatalf("active RETR: %d bytes", len(got))
-			}
-			c.expect(250, "File Sent ")
-
-			ln = c.activeData()
-			c.send("STOR up.bin")
-			dc = accept(t, ln)
-			c.expect(125, "File Open for Write ")
-			dc.Write([]byte("uploaded"))
-			dc.Close()
-			c.expect(250, "File Written ")
-
-			d = c.pasvData()
-			c.send("STOR up2.bin")
-			c.expect(150, "File Open for Write ")
-			d.Write([]byte("uploaded2"))
-			d.Close()
-			c.expect(226, "File Written ")
-
-			// LIST layout (TYPE does not matter for listings)
-			c.do("TYPE A", 200, "Type ASCII ")
-			d = c.pasvData()
-			c.send("LIST sub")
-			c.expect(150, "Sending List ")
-			lines := strings.Split(strings.TrimSuffix(string(readAll(t, d)), "\r\n"), "\r\n")
-			c.expect(226, "List End ")
-			if len(lines) != 3 {
-				t.Fatalf("LIST sub: %q", lines)
-			}
-			for _, l := range lines {
-				if !listLine.MatchString(l) {
-					t.Errorf("LIST line layout: %q", l)
+				// active
+				ln := c.activeData()
+				c.send("RETR sub/test.txt")
+				dc := accept(t, ln)
+				checkPort20(t, dc)
+				c.expect(125, "File Opened ")
+				if got := readAll(t, dc); !bytes.Equal(got, content) {
+					t.Fatalf("active RETR: %d bytes", len(got))
 				}
-			}
-			if !strings.HasSuffix(lines[2], " test.txt") || !strings.Contains(lines[2], "       4000 ") {
-				t.Errorf("LIST file line: %q", lines[2])
-			}
-			// NLST of a subdirectory lists "." and ".." as FAT does
-			c.do("CWD sub", 250, `"/sub" set successfully `)
-			ln = c.activeData()
-			c.send("NLST")
-			dc = accept(t, ln)
-			c.expect(125, "Sending List ")
-			if got := string(readAll(t, dc)); got != ".\r\n..\r\ntest.txt\r\n" {
-				t.Errorf("NLST sub: %q", got)
-			}
-			c.expect(250, "List End ")
-			c.do("CDUP", 250, `"/" set successfully `)
-			d = c.pasvData()
-			c.send("NLST")
-			c.expect(150, "Sending List ")
-			if got := string(readAll(t, d)); got != "sub\r\nup.bin\r\nup2.bin\r\n" {
-				t.Errorf("NLST /: %q", got)
-			}
-			c.expect(226, "List End ")
-		})
+				c.expect(250, "File Sent ")
+
+				ln = c.activeData()
+				c.send("STOR up.bin")
+				dc = accept(t, ln)
+				checkPort20(t, dc)
+				c.expect(125, "File Open for Write ")
+				dc.Write([]byte("uploaded"))
+				dc.Close()
+				c.expect(250, "File Written ")
+
+				d = c.pasvData()
+				c.send("STOR up2.bin")
+				c.expect(150, "File Open for Write ")
+				d.Write([]byte("uploaded2"))
+				d.Close()
+				c.expect(226, "File Written ")
+
+				// LIST layout (TYPE does not matter for listings)
+				c.do("TYPE A", 200, "Type ASCII ")
+				d = c.pasvData()
+				c.send("LIST sub")
+				c.expect(150, "Sending List ")
+				lines := strings.Split(strings.TrimSuffix(string(readAll(t, d)), "\r\n"), "\r\n")
+				c.expect(226, "List End ")
+				if len(lines) != 3 {
+					t.Fatalf("LIST sub: %q", lines)
+				}
+				for _, l := range lines {
+					if !listLine.MatchString(l) {
+						t.Errorf("LIST line layout: %q", l)
+					}
+				}
+				if !strings.HasSuffix(lines[2], " test.txt") || !strings.Contains(lines[2], "       4000 ") {
+					t.Errorf("LIST file line: %q", lines[2])
+				}
+				// NLST of a subdirectory lists "." and ".." as FAT does
+				c.do("CWD sub", 250, `"/sub" set successfully `)
+				ln = c.activeData()
+				c.send("NLST")
+				dc = accept(t, ln)
+				checkPort20(t, dc)
+				c.expect(125, "Sending List ")
+				if got := string(readAll(t, dc)); got != ".\r\n..\r\ntest.txt\r\n" {
+					t.Errorf("NLST sub: %q", got)
+				}
+				c.expect(250, "List End ")
+				c.do("CDUP", 250, `"/" set successfully `)
+				d = c.pasvData()
+				c.send("NLST")
+				c.expect(150, "Sending List ")
+				if got := string(readAll(t, d)); got != "sub\r\nup.bin\r\nup2.bin\r\n" {
+					t.Errorf("NLST /: %q", got)
+				}
+				c.expect(226, "List End ")
+			})
+		}
 	}
 }
 
@@ -237,4 +244,12 @@ func TestLongLine(t *testing.T) {
 	c.c.Write(bytes.Repeat([]byte("B"), 100000)) // the same line goes on: discarded, no second reply
 	c.c.Write([]byte("\r\nUSER u\r\n"))
 	c.expect(331, "Enter password ")
+}
+
+// checkPort20: NetX's active data connections come from port 20.
+func checkPort20(t *testing.T, c interface{ RemoteAddr() net.Addr }) {
+	t.Helper()
+	if s := c.RemoteAddr().String(); !strings.HasSuffix(s, ":20") {
+		t.Errorf("active data connection from %s, want source port 20", s)
+	}
 }

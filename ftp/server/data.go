@@ -486,6 +486,9 @@ func (ss *session) cmdSTOR(arg string, appendMode bool) {
 		if err := copyData(dst, r, false); err != nil {
 			return "", err
 		}
+		if ctx.Err() != nil { // a connection we closed ourselves may read as a clean end
+			return "", ctx.Err()
+		}
 		if conv != nil {
 			if err := conv.flush(); err != nil {
 				return "", &ftp.Error{Code: 550, Msg: "File Write Failed"}

@@ -1,12 +1,88 @@
 package server_test
 
 import (
+	"context"
+	"net"
+	"net/netip"
 	"testing"
 
 	"github.com/netxsim/netxsim/ftp/server"
+	"github.com/netxsim/netxsim/stack"
+	"github.com/netxsim/netxsim/stack/link"
 )
 
-// startNet serves srv on the network the acceptance tests use.
-func startNet(t testing.TB, srv *server.Server, fam family) *env {
-	return startKernel(t, srv, fam)
+var (
+	devV4  = netip.MustParsePrefix("198.51.100.2/24")
+	hostV4 = netip.MustParsePrefix("198.51.100.1/24")
+	devV6  = netip.MustParsePrefix("2001:db8::2/64")
+	hostV6 = netip.MustParsePrefix("2001:db8::1/64")
+)
+
+// Compile-time proof that both IP flavours satisfy the server's Network.
+var (
+	_ server.Network = (*stack.IP)(nil)
+	_ server.Network = stack.Kernel{}
+)
+
+// memPair returns a device and a host IP instance joined by an in-memory Ethernet link.
+func memPair(t testing.TB) (dev, host *stack.IP) {
+	t.Helper()
+	p, err := link.NewPair(link.PairConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	dev, err = stack.New(stack.Config{Name: "dev", MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 2}, IPv4: devV4,
+		IPv6: true, IPv6Global: []netip.Prefix{devV6}, SkipDAD: true}, p.A())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dev.Close() })
+	host, err = stack.New(stack.Config{Name: "host", MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 1}, IPv4: hostV4,
+		IPv6: true, IPv6Global: []netip.Prefix{hostV6}, SkipDAD: true}, p.B())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { host.Close() })
+	return dev, host
 }
+
+// startMem serves srv on a device IP instance; the test client is a second instance on the same link.
+func startMem(t testing.TB, srv *server.Server, fam family) *env {
+	t.Helper()
+	dev, host := memPair(t)
+	devAddr, hostAddr := devV4.Addr(), hostV4.Addr()
+	if fam == v6 {
+		devAddr, hostAddr = devV6.Addr(), hostV6.Addr()
+	}
+	srv.Network = dev
+	ln, err := dev.Listen(context.Background(), netip.AddrPortFrom(devAddr, 21))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serve(t, srv, ln, &env{
+		dial: func(ctx context.Context, remote netip.AddrPort) (net.Conn, error) {
+			return host.Dial(ctx, netip.AddrPort{}, remote)
+		},
+		listen: func(ctx context.Context) (net.Listener, netip.AddrPort, error) {
+			l, err := host.Listen(ctx, netip.AddrPortFrom(hostAddr, 0))
+			if err != nil {
+				return nil, netip.AddrPort{}, err
+			}
+			ap, err := netip.ParseAddrPort(l.Addr().String())
+			return l, ap, err
+		},
+		client: hostAddr,
+	})
+}
+
+// startNet serves srv on the network most tests use: in-memory IP instances.
+func startNet(t testing.TB, srv *server.Server, fam family) *env {
+	return startMem(t, srv, fam)
+}
+
+// networks are both ways to run a server in tests.
+var networks = []struct {
+	name  string
+	start func(testing.TB, *server.Server, family) *env
+}{{"mem", startMem}, {"kernel", startKernel}}

@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/netxsim/netxsim/ftp"
@@ -85,6 +86,7 @@ type Server struct {
 	sessions  map[*session]struct{}
 	perAddr   map[netip.Addr]int
 	shutdown  chan struct{} // closed by Shutdown/Close
+	slots     chan struct{} // netxduo session slots
 	closed    bool
 	wg        sync.WaitGroup
 	pasvNext  atomic.Uint32
@@ -197,6 +199,9 @@ func (s *Server) init() {
 		s.listeners = make(map[net.Listener]struct{})
 		s.sessions = make(map[*session]struct{})
 		s.perAddr = make(map[netip.Addr]int)
+		if limit := s.maxSessions(); limit > 0 && s.profile() == ftp.ProfileNetXDuo {
+			s.slots = make(chan struct{}, limit)
+		}
 	}
 }
 
@@ -223,10 +228,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}()
 
 	limit := s.maxSessions()
-	var slots chan struct{} // netxduo: accept only with a free slot
-	if limit > 0 && s.profile() == ftp.ProfileNetXDuo {
-		slots = make(chan struct{}, limit)
-	}
+	slots := s.slots // netxduo: accept only with a free slot (shared by every listener)
 	var backoff time.Duration
 	for {
 		if slots != nil {
@@ -387,6 +389,14 @@ func (kernelNetwork) Dial(ctx context.Context, local, remote netip.AddrPort) (ne
 	d := net.Dialer{}
 	if local.IsValid() {
 		d.LocalAddr = net.TCPAddrFromAddrPort(local)
+		// port 20 again while earlier data connections sit in TIME-WAIT
+		d.Control = func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+			})
+			return errors.Join(err, serr)
+		}
 	}
 	return d.DialContext(ctx, "tcp", remote.String())
 }

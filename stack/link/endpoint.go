@@ -182,3 +182,7 @@ func (e *Endpoint) deliver(frame []byte) {
 	eth := header.Ethernet(pkt.LinkHeader().Slice())
 	d.DeliverNetworkPacket(eth.Type(), pkt)
 }
+
+// Inject delivers frame to this endpoint's stack as if it had arrived from the wire, bypassing the
+// link and its impairments (the same MAC filtering applies). Tests use it to play a hostile peer.
+func (e *Endpoint) Inject(frame []byte) { e.deliver(frame) }

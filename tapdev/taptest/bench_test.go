@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netxsim/netxsim/stack"
+	"github.com/netxsim/netxsim/stack/link"
 	"github.com/netxsim/netxsim/tapdev"
 )
 
@@ -72,7 +74,8 @@ type path struct {
 // BenchmarkTCPThroughput measures bulk TCP over the TAP in both directions
 // (device <-> kernel in the namespace) and, in the same run as reference,
 // kernel to kernel over a veth pair between two namespaces, with the same
-// MTU. It reports MB/s for each and the ratios TAP/veth.
+// MTU, and two IP instances on the in-memory link. It reports MB/s for
+// each and the ratios to veth.
 func BenchmarkTCPThroughput(b *testing.B) {
 	env := New(b, Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -126,6 +129,28 @@ func BenchmarkTCPThroughput(b *testing.B) {
 	}
 	defer vethLn.Close()
 
+	// For comparison: two IP instances on the in-memory link, same MTU.
+	pair, err := link.NewPair(link.PairConfig{MTU: 1500})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pair.Close()
+	memDev, err := stack.New(stack.Config{Name: "mdev", MAC: DevMAC, IPv4: DevPrefix4}, pair.A())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer memDev.Close()
+	memHost, err := stack.New(stack.Config{Name: "mhost", MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 1}, IPv4: HostPrefix4}, pair.B())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer memHost.Close()
+	memLn, err := memHost.Listen(ctx, netip.AddrPortFrom(HostPrefix4.Addr(), 5004))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer memLn.Close()
+
 	paths := []path{
 		{"device->host", hostLn, func(ctx context.Context) (net.Conn, error) {
 			return env.Device.Dial(ctx, netip.AddrPort{}, netip.AddrPortFrom(env.HostV4, 5001))
@@ -135,6 +160,9 @@ func BenchmarkTCPThroughput(b *testing.B) {
 		}},
 		{"veth kernel->kernel", vethLn, func(ctx context.Context) (net.Conn, error) {
 			return va.Kernel().Dial(ctx, netip.AddrPort{}, netip.MustParseAddrPort("203.0.113.2:5003"))
+		}},
+		{"in-memory device->host", memLn, func(ctx context.Context) (net.Conn, error) {
+			return memDev.Dial(ctx, netip.AddrPort{}, netip.AddrPortFrom(HostPrefix4.Addr(), 5004))
 		}},
 	}
 	total := make([]time.Duration, len(paths))
@@ -159,6 +187,8 @@ func BenchmarkTCPThroughput(b *testing.B) {
 	b.ReportMetric(mbps[2], "veth-MB/s")
 	b.ReportMetric(mbps[0]/mbps[2], "d2h/veth")
 	b.ReportMetric(mbps[1]/mbps[2], "h2d/veth")
+	b.ReportMetric(mbps[3], "mem-MB/s")
+	b.ReportMetric(mbps[3]/mbps[2], "mem/veth")
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		b.Fatal("timed out")
 	}

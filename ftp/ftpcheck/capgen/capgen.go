@@ -27,14 +27,20 @@ const (
 // MSS is the largest payload per segment.
 const MSS = 1448
 
-// Capture writes frames to a pcapng stream.
+// packetWriter is what pcapgo's pcap and pcapng writers share.
+type packetWriter interface {
+	WritePacket(ci gopacket.CaptureInfo, data []byte) error
+}
+
+// Capture writes frames to a pcapng (or pcap) stream.
 type Capture struct {
 	bw   *bufio.Writer
-	w    *pcapgo.NgWriter
+	w    packetWriter
 	now  time.Time
 	step time.Duration
 	buf  gopacket.SerializeBuffer
 	err  error
+	isn  uint32
 	// Frames counts the frames written.
 	Frames int
 }
@@ -47,8 +53,22 @@ func New(w io.Writer) (*Capture, error) {
 	if err != nil {
 		return nil, fmt.Errorf("capgen: %w", err)
 	}
-	return &Capture{bw: bw, w: ng, now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), step: 50 * time.Microsecond,
-		buf: gopacket.NewSerializeBuffer()}, nil
+	return newCapture(bw, ng), nil
+}
+
+// NewPcap starts a classic pcap capture (microsecond timestamps, Ethernet) on w.
+func NewPcap(w io.Writer) (*Capture, error) {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	pw := pcapgo.NewWriter(bw)
+	if err := pw.WriteFileHeader(65536, layers.LinkTypeEthernet); err != nil {
+		return nil, fmt.Errorf("capgen: %w", err)
+	}
+	return newCapture(bw, pw), nil
+}
+
+func newCapture(bw *bufio.Writer, w packetWriter) *Capture {
+	return &Capture{bw: bw, w: w, now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), step: 50 * time.Microsecond,
+		buf: gopacket.NewSerializeBuffer()}
 }
 
 // Sleep advances the clock.
@@ -59,8 +79,10 @@ func (c *Capture) Close() error {
 	if c.err != nil {
 		return c.err
 	}
-	if err := c.w.Flush(); err != nil {
-		return err
+	if ng, ok := c.w.(*pcapgo.NgWriter); ok {
+		if err := ng.Flush(); err != nil {
+			return err
+		}
 	}
 	return c.bw.Flush()
 }
@@ -86,7 +108,9 @@ func macFor(a netip.Addr) net.HardwareAddr {
 func (c *Capture) Dial(client, server netip.AddrPort) *Conn {
 	k := &Conn{c: c, ep: [2]netip.AddrPort{client, server}, window: [2]uint16{65535, 65535},
 		mac: [2]net.HardwareAddr{macFor(client.Addr()), macFor(server.Addr())}}
-	k.seq = [2]uint32{1000000 + uint32(client.Port())*7, 5000000 + uint32(server.Port())*11}
+	// distinct initial sequence numbers, so a reused 4-tuple is a new connection to every analyser
+	c.isn += 0x01000193
+	k.seq = [2]uint32{c.isn + uint32(client.Port())*7, c.isn*3 + uint32(server.Port())*11}
 	k.frame(Client, &layers.TCP{SYN: true}, nil)
 	k.seq[Client]++
 	k.frame(Server, &layers.TCP{SYN: true, ACK: true}, nil)

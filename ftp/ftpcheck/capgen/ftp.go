@@ -2,6 +2,7 @@ package capgen
 
 import (
 	"fmt"
+	"io"
 	"net/netip"
 )
 
@@ -53,6 +54,7 @@ type Transfer struct {
 	Arg    string
 	Setup  string // PORT, EPRT, PASV or EPSV
 	Data   []byte
+	Reader io.Reader // if set, the data is streamed from it (for captures too large for memory)
 	Prelim string // the 1xx reply line; "" = the netxduo profile's (125 active, 150 passive)
 	Final  string // the 2xx reply line; "" = the netxduo profile's (250 active, 226 passive)
 
@@ -138,6 +140,19 @@ func (f *FTP) Transfer(t Transfer) {
 		snd = Client // the opener of the data connection sends
 	default:
 		snd = Server
+	}
+	if t.Reader != nil {
+		buf := make([]byte, 64*MSS)
+		for {
+			n, err := io.ReadFull(t.Reader, buf)
+			data.Send(snd, buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		data.CloseBoth(snd)
+		f.Reply(final)
+		return
 	}
 	body := t.Data
 	if t.ResetAfter > 0 && t.ResetAfter < len(body) {

@@ -20,14 +20,16 @@ import (
 // Summary is the one-line description for netxsim's command list.
 const Summary = "bring the simulated device up on a Linux TAP until interrupted"
 
-const usageText = `usage: netxsim up --tap NAME [--netns NAME] [flags]
+const usageText = `usage: netxsim up --tap NAME [--netns NAME] [--ipv4 CIDR] [--ipv6 CIDR] [--gw4 ADDR]
+                  [--gw6 ADDR] [--mac MAC] [--mtu N] [--pcap FILE] [--skip-dad] [-v]
 
 Brings the simulated device up on the TAP NAME, prints its addresses
 (link-local too) and runs until interrupted (Ctrl-C).
 
 An existing TAP is opened as it is (create a persistent one owned by your
 user once with scripts/tap-setup.sh, then no root is needed); a missing one
-is created, which needs CAP_NET_ADMIN, and removed on exit.
+is created, which needs CAP_NET_ADMIN, and removed on exit. Once, as root:
+  scripts/tap-setup.sh add --tap NAME --user $USER
 
 With --netns NAME the command makes a self-contained setup: it creates the
 network namespace NAME, the TAP inside it and the kernel side's addresses
@@ -166,7 +168,6 @@ func up(ctx context.Context, o *options, stdout, stderr io.Writer) (err error) {
 	}
 	fmt.Fprintln(stdout, "running; interrupt (Ctrl-C) to stop")
 	<-ctx.Done()
-	st := dev.Stats()
-	fmt.Fprintf(stdout, "stopping: %+v\n", st)
+	fmt.Fprintf(stdout, "stopping: %s\n", dev.Stats())
 	return nil
 }

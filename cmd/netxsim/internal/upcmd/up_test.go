@@ -173,3 +173,26 @@ func TestUpNetNS(t *testing.T) {
 		t.Errorf("pcap: %v %v", fi, err)
 	}
 }
+
+// TestUpFailureCleansUp: a failure after the namespace and TAP exist (an
+// unwritable pcap path) exits 1 and leaves neither behind.
+func TestUpFailureCleansUp(t *testing.T) {
+	if why := taptest.Skip(); why != "" {
+		t.Skip(why)
+	}
+	name := taptest.Name("nxu")
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), []string{"--tap", name, "--netns", name, "--pcap", "/nonexistent-dir/x.pcapng"}, &out, &errb)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "nonexistent-dir") {
+		t.Errorf("stderr %q does not name the file", errb.String())
+	}
+	if _, err := os.Stat(filepath.Join("/run/netns", name)); err == nil {
+		t.Errorf("namespace %s left behind", name)
+	}
+	if b, _ := exec.Command("ip", "-o", "link").CombinedOutput(); strings.Contains(string(b), name) {
+		t.Errorf("TAP %s left behind", name)
+	}
+}

@@ -1,0 +1,171 @@
+package democmd
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestDemoCapture(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), []string{"--out", dir, "--size", "2"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("demo exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	t.Logf("demo output:\n%s", out.String())
+	for _, want := range []string{"IPv4 dev->host", "IPv6 host->dev", "IPv6 link-local", "match", "capture:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q", want)
+		}
+	}
+	path := filepath.Join(dir, "netxsim-demo.pcapng")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for {
+		data, _, err := r.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkt := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
+		if pkt.Layer(layers.LayerTypeARP) != nil {
+			counts["arp"]++
+		}
+		if pkt.Layer(layers.LayerTypeICMPv6NeighborSolicitation) != nil {
+			counts["ns"]++
+		}
+		if pkt.Layer(layers.LayerTypeICMPv6NeighborAdvertisement) != nil {
+			counts["na"]++
+		}
+		if l, ok := pkt.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4); ok {
+			switch l.TypeCode.Type() {
+			case layers.ICMPv4TypeEchoRequest:
+				counts["echo4-request"]++
+			case layers.ICMPv4TypeEchoReply:
+				counts["echo4-reply"]++
+			}
+		}
+		if l, ok := pkt.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6); ok {
+			switch l.TypeCode.Type() {
+			case layers.ICMPv6TypeEchoRequest:
+				counts["echo6-request"]++
+			case layers.ICMPv6TypeEchoReply:
+				counts["echo6-reply"]++
+			}
+		}
+		if tcp, ok := pkt.Layer(layers.LayerTypeTCP).(*layers.TCP); ok {
+			counts["tcp"]++
+			if tcp.SYN {
+				counts["syn"]++
+			}
+		}
+	}
+	intf, err := r.Interface(0)
+	if err != nil || intf.Name != DeviceName {
+		t.Errorf("interface 0 = %+v, %v; want name %s", intf, err, DeviceName)
+	}
+	t.Logf("frames by kind: %v", counts)
+	for _, k := range []string{"arp", "ns", "na", "echo4-request", "echo4-reply", "echo6-request", "echo6-reply", "tcp"} {
+		if counts[k] == 0 {
+			t.Errorf("capture has no %s frame", k)
+		}
+	}
+	if counts["syn"] < 8 { // 4 streams: SYN and SYN-ACK each
+		t.Errorf("%d SYN segments, want at least 8", counts["syn"])
+	}
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Log("tshark not on PATH: skipping the tshark cross-check")
+		return
+	}
+	// One tshark pass: per frame, its protocol stack and the ICMP/ICMPv6 types, tab-separated.
+	tsOut, err := exec.Command(tshark, "-r", path, "-T", "fields",
+		"-e", "frame.protocols", "-e", "icmp.type", "-e", "icmpv6.type").Output()
+	if err != nil {
+		t.Fatalf("tshark -r %s: %v", path, err)
+	}
+	ts := map[string]int{}
+	for _, line := range strings.Split(string(tsOut), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) < 3 {
+			continue
+		}
+		protos, icmp4, icmp6 := f[0], f[1], f[2]
+		switch {
+		case strings.Contains(protos, ":arp"):
+			ts["arp"]++
+		case strings.Contains(protos, ":tcp"):
+			ts["tcp"]++
+		}
+		for _, t6 := range strings.Split(icmp6, ",") {
+			ts["icmpv6-"+t6]++
+		}
+		if icmp4 != "" {
+			ts["icmp-"+icmp4]++
+		}
+	}
+	t.Logf("tshark: %v", ts)
+	for k, what := range map[string]string{"arp": "ARP", "tcp": "TCP", "icmpv6-135": "neighbour solicitation",
+		"icmpv6-136": "neighbour advertisement", "icmp-8": "ICMP echo request", "icmp-0": "ICMP echo reply",
+		"icmpv6-128": "ICMPv6 echo request", "icmpv6-129": "ICMPv6 echo reply"} {
+		if ts[k] == 0 {
+			t.Errorf("tshark finds no %s", what)
+		}
+	}
+}
+
+func TestUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--help"}, 0, "usage: netxsim demo"},
+		{[]string{"--bogus"}, 2, "flag provided but not defined"},
+		{[]string{"extra"}, 2, "unexpected argument"},
+		{[]string{"--format", "erf"}, 2, "use pcapng or pcap"},
+		{[]string{"--size", "0"}, 2, "--size"},
+		{[]string{"--size", "-3"}, 2, "--size"},
+		{[]string{"--pcap", ""}, 2, "--pcap"},
+	} {
+		var out, errb bytes.Buffer
+		code := Run(context.Background(), tc.args, &out, &errb)
+		if code != tc.code || !strings.Contains(out.String()+errb.String(), tc.want) {
+			t.Errorf("demo %q: exit %d, output %q; want exit %d mentioning %q", tc.args, code, out.String()+errb.String(), tc.code, tc.want)
+		}
+	}
+}
+
+func TestUnwritableOutput(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := Run(context.Background(), []string{"--out", file, "--size", "1"}, &out, &errb); code != 1 {
+		t.Errorf("demo with --out on a file: exit %d (%s), want 1", code, errb.String())
+	}
+}

@@ -1,0 +1,646 @@
+// Package imagecmd implements `netxsim image`: make, inspect and change FAT images with fsimage.
+package imagecmd
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/netxsim/netxsim/fsimage"
+)
+
+const usageText = `usage: netxsim image <command> -i IMAGE [flags] [args]
+
+commands:
+  mkfs   -i IMAGE [-size SIZE] [-type 12|16|32] [-cluster BYTES] [-sector BYTES] [-label L] [-root-entries N] [-mbr]
+                                  make a new FAT volume (SIZE like 1440K, 64M, 1G; default: the file's size)
+  info   -i IMAGE                 type, geometry, free space, label
+  ls     -i IMAGE [-l] [-R] [PATH...]
+  put    -i IMAGE [-r] SRC... DEST copy host files (directories with -r) into the image
+  get    -i IMAGE SRC [DEST]      copy a file out of the image (DEST "-" is stdout)
+  cat    -i IMAGE PATH...         print files
+  rm     -i IMAGE PATH...         remove files (and empty directories)
+  mkdir  -i IMAGE [-p] PATH...    make directories
+  rmdir  -i IMAGE PATH...         remove empty directories
+  mv     -i IMAGE OLD NEW         rename or move a file or directory
+  check  -i IMAGE                 check consistency (like fsck.fat -n); exit 1 on problems
+
+Paths inside the image are slash-separated; a leading "/" or "::/" is accepted.
+The image may be a bare volume or hold one MBR partition.
+`
+
+// usageError is a bad command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+
+// Run is the entry point of `netxsim image`.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// Accept -i before the subcommand too: netxsim image -i IMG ls.
+	global := flag.NewFlagSet("image", flag.ContinueOnError)
+	global.SetOutput(io.Discard)
+	gImage := global.String("i", "", "image file")
+	if err := global.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usageText)
+			return 0
+		}
+		fmt.Fprintf(stderr, "netxsim image: %v\n\n%s", err, usageText)
+		return 2
+	}
+	rest := global.Args()
+	if len(rest) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return 2
+	}
+	if rest[0] == "help" {
+		fmt.Fprint(stdout, usageText)
+		return 0
+	}
+	c := &cmd{ctx: ctx, stdout: stdout, stderr: stderr, image: *gImage}
+	err := c.run(rest[0], rest[1:])
+	var ue *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "netxsim image %s: %v\n(see netxsim image --help)\n", rest[0], err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "netxsim image %s: %v\n", rest[0], err)
+		return 1
+	}
+}
+
+type cmd struct {
+	ctx            context.Context
+	stdout, stderr io.Writer
+	image          string
+}
+
+func (c *cmd) flags(name string) *flag.FlagSet {
+	fl := flag.NewFlagSet("image "+name, flag.ContinueOnError)
+	fl.SetOutput(c.stderr)
+	fl.StringVar(&c.image, "i", c.image, "image file")
+	fl.Usage = func() { fmt.Fprint(c.stderr, usageText) }
+	return fl
+}
+
+func (c *cmd) parse(fl *flag.FlagSet, args []string) error {
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usagef("%v", err)
+	}
+	if c.image == "" {
+		return usagef("no image: give -i IMAGE")
+	}
+	return nil
+}
+
+func (c *cmd) run(name string, args []string) error {
+	switch name {
+	case "mkfs":
+		return c.mkfs(args)
+	case "info":
+		return c.info(args)
+	case "ls":
+		return c.ls(args)
+	case "put":
+		return c.put(args)
+	case "get":
+		return c.get(args)
+	case "cat":
+		return c.cat(args)
+	case "rm", "rmdir":
+		return c.rm(name, args)
+	case "mkdir":
+		return c.mkdir(args)
+	case "mv":
+		return c.mv(args)
+	case "check":
+		return c.check(args)
+	}
+	return usagef("unknown command %q", name)
+}
+
+// open opens the image volume; closeFn writes metadata and closes the file.
+func (c *cmd) open(write bool) (*fsimage.FS, func() error, error) {
+	flag := os.O_RDONLY
+	if write {
+		flag = os.O_RDWR
+	}
+	f, err := os.OpenFile(c.image, flag, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open image: %w", err)
+	}
+	v, err := fsimage.Open(f, fsimage.Options{ReadOnly: !write})
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", c.image, err)
+	}
+	return v, func() error {
+		err := v.Close()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}, nil
+}
+
+// withFS runs fn on the open volume and closes it, keeping fn's error first.
+func (c *cmd) withFS(write bool, fn func(v *fsimage.FS) error) error {
+	v, closeFn, err := c.open(write)
+	if err != nil {
+		return err
+	}
+	err = fn(v)
+	if cerr := closeFn(); err == nil && cerr != nil {
+		err = fmt.Errorf("close image: %w", cerr)
+	}
+	return err
+}
+
+// imagePath turns a user path into an io/fs path inside the image.
+func imagePath(p string) (string, error) {
+	p = strings.TrimPrefix(p, "::")
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return ".", nil
+	}
+	for _, e := range strings.Split(p, "/") {
+		if e == ".." {
+			return "", usagef("path %q: \"..\" is not allowed", p)
+		}
+	}
+	return path.Clean(p), nil
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	u := strings.ToUpper(s)
+	for _, suf := range []struct {
+		s string
+		m int64
+	}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}} {
+		if strings.HasSuffix(u, suf.s) {
+			u, mult = strings.TrimSuffix(u, suf.s), suf.m
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(u, 64)
+	if err != nil || n <= 0 {
+		return 0, usagef("size %q: use bytes or a number with K, M or G", s)
+	}
+	return int64(n * float64(mult)), nil
+}
+
+func (c *cmd) mkfs(args []string) error {
+	fl := c.flags("mkfs")
+	size := fl.String("size", "", "volume size, e.g. 1440K, 64M, 1G (default: the existing file's size)")
+	typ := fl.Int("type", 0, "FAT type 12, 16 or 32 (default: by size)")
+	cluster := fl.Int("cluster", 0, "cluster size in bytes (default: by size)")
+	sector := fl.Int("sector", 0, "sector size in bytes (default 512)")
+	label := fl.String("label", "", "volume label")
+	rootEnt := fl.Int("root-entries", 0, "FAT12/16 root directory entries")
+	mbr := fl.Bool("mbr", false, "write an MBR with one partition, as on an SD card")
+	if err := c.parse(fl, args); err != nil {
+		return err
+	}
+	if fl.NArg() > 0 {
+		return usagef("unexpected arguments %q", fl.Args())
+	}
+	var n int64
+	if *size != "" {
+		var err error
+		if n, err = parseSize(*size); err != nil {
+			return err
+		}
+	} else if fi, err := os.Stat(c.image); err == nil && fi.Size() > 0 {
+		n = fi.Size()
+	} else {
+		return usagef("give -size for a new image")
+	}
+	f, err := os.OpenFile(c.image, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Truncate(n); err != nil {
+		return fmt.Errorf("size image: %w", err)
+	}
+	err = fsimage.Format(f, n, fsimage.FormatOptions{Type: fsimage.FATType(*typ), ClusterSize: *cluster,
+		SectorSize: *sector, Label: *label, RootEntries: *rootEnt, MBR: *mbr})
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+func (c *cmd) info(args []string) error {
+	fl := c.flags("info")
+	if err := c.parse(fl, args); err != nil {
+		return err
+	}
+	return c.withFS(false, func(v *fsimage.FS) error {
+		in := v.Info()
+		w := c.stdout
+		fmt.Fprintf(w, "type:             %s\n", in.Type)
+		fmt.Fprintf(w, "sector size:      %d\n", in.SectorSize)
+		fmt.Fprintf(w, "cluster size:     %d\n", in.ClusterSize)
+		fmt.Fprintf(w, "clusters:         %d\n", in.Clusters)
+		fmt.Fprintf(w, "free clusters:    %d\n", in.FreeClusters)
+		fmt.Fprintf(w, "data bytes:       %d\n", in.TotalBytes)
+		fmt.Fprintf(w, "free bytes:       %d\n", in.FreeBytes)
+		fmt.Fprintf(w, "FATs:             %d\n", in.FATs)
+		if in.Type != fsimage.FAT32 {
+			fmt.Fprintf(w, "root entries:     %d\n", in.RootEntries)
+		}
+		fmt.Fprintf(w, "label:            %s\n", in.Label)
+		fmt.Fprintf(w, "volume ID:        %04X-%04X\n", in.VolumeID>>16, in.VolumeID&0xFFFF)
+		if in.PartitionOffset > 0 {
+			fmt.Fprintf(w, "partition offset: %d\n", in.PartitionOffset)
+		}
+		return nil
+	})
+}
+
+func attrString(a byte) string {
+	b := []byte("-----")
+	for i, f := range []struct {
+		bit byte
+		c   byte
+	}{{fsimage.AttrDirectory, 'd'}, {fsimage.AttrReadOnly, 'r'}, {fsimage.AttrHidden, 'h'}, {fsimage.AttrSystem, 's'}, {fsimage.AttrArchive, 'a'}} {
+		if a&f.bit != 0 {
+			b[i] = f.c
+		}
+	}
+	return string(b)
+}
+
+func (c *cmd) ls(args []string) error {
+	fl := c.flags("ls")
+	long := fl.Bool("l", false, "long listing: attributes, size, time, 8.3 alias")
+	rec := fl.Bool("R", false, "list subdirectories recursively")
+	if err := c.parse(fl, args); err != nil {
+		return err
+	}
+	paths := fl.Args()
+	if len(paths) == 0 {
+		paths = []string{"/"}
+	}
+	return c.withFS(false, func(v *fsimage.FS) error {
+		for i, p := range paths {
+			ip, err := imagePath(p)
+			if err != nil {
+				return err
+			}
+			fi, err := v.Stat(ip)
+			if err != nil {
+				return err
+			}
+			if !fi.IsDir() {
+				c.lsLine(fi, ip, *long)
+				continue
+			}
+			if err := c.lsDir(v, ip, *long, *rec, len(paths) > 1 || *rec, i > 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (c *cmd) lsLine(fi fs.FileInfo, name string, long bool) {
+	if fi.IsDir() {
+		name += "/"
+	}
+	if !long {
+		fmt.Fprintln(c.stdout, name)
+		return
+	}
+	ei, _ := fi.Sys().(*fsimage.EntryInfo)
+	var attr byte
+	short := ""
+	if ei != nil {
+		attr, short = ei.Attr, ei.ShortName
+	}
+	fmt.Fprintf(c.stdout, "%s %10d %s %-12s %s\n", attrString(attr), fi.Size(), fi.ModTime().Format("2006-01-02 15:04:05"), short, name)
+}
+
+func (c *cmd) lsDir(v *fsimage.FS, dir string, long, rec, header, gap bool) error {
+	ents, err := v.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	if header {
+		if gap {
+			fmt.Fprintln(c.stdout)
+		}
+		fmt.Fprintf(c.stdout, "/%s:\n", strings.TrimPrefix(dir, "."))
+	}
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil {
+			return err
+		}
+		c.lsLine(fi, e.Name(), long)
+	}
+	if rec {
+		for _, e := range ents {
+			if e.IsDir() {
+				if err := c.lsDir(v, path.Join(dir, e.Name()), long, rec, true, true); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (c *cmd) put(args []string) error {
+	fl := c.flags("put")
+	rec := fl.Bool("r", false, "copy directories recursively")
+	if err := c.parse(fl, args); err != nil {
+		return err
+	}
+	if fl.NArg() < 2 {
+		return usagef("put needs SRC... DEST")
+	}
+	srcs, dst := fl.Args()[:fl.NArg()-1], fl.Arg(fl.NArg()-1)
+	ip, err := imagePath(dst)
+	if err != nil {
+		return err
+	}
+	return c.withFS(true, func(v *fsimage.FS) error {
+		intoDir := len(srcs) > 1 || strings.HasSuffix(dst, "/")
+		if fi, err := v.Stat(ip); err == nil && fi.IsDir() {
+			intoDir = true
+		} else if intoDir {
+			return fmt.Errorf("%s: not a directory in the image (make it with mkdir)", dst)
+		}
+		for _, s := range srcs {
+			if err := c.ctx.Err(); err != nil {
+				return err
+			}
+			target := ip
+			if intoDir {
+				target = path.Join(ip, filepath.Base(s))
+			}
+			if err := putOne(v, s, target, *rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// PutFile copies one host file into the volume (the code path of `netxsim image put`).
+func PutFile(v *fsimage.FS, src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	w, err := v.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, in); err != nil {
+		w.Close()
+		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	}
+	return w.Close()
+}
+
+func putOne(v *fsimage.FS, src, dst string, rec bool) error {
+	fi, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return PutFile(v, src, dst)
+	}
+	if !rec {
+		return fmt.Errorf("%s is a directory: use -r", src)
+	}
+	if st, err := v.Stat(dst); err != nil || !st.IsDir() {
+		if err := v.Mkdir(dst); err != nil {
+			return err
+		}
+	}
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := putOne(v, filepath.Join(src, e.Name()), path.Join(dst, e.Name()), rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *cmd) get(args []string) error {
+	fl := c.flags("get")
+	if err := c.parse(fl, args); err != nil {
+		return err
+	}
+	if fl.NArg() < 1 || fl.NArg() > 2 {
+		return usagef("get needs SRC [DEST]")
+	}
+	ip, err := imagePath(fl.Arg(0))
+	if err != nil {
+		return err
+	}
+	dst := path.Base(ip)
+	if fl.NArg() == 2 {
+		dst = fl.Arg(1)
+	}
+	if st, err := os.Stat(dst); err == nil && st.IsDir() {
+		dst = filepath.Join(dst, path.Base(ip))
+	}
+	return c.withFS(false, func(v *fsimage.FS) error {
+		f, err := v.Open(ip)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if st, _ := f.Stat(); st != nil && st.IsDir() {
+			return fmt.Errorf("%s is a directory", fl.Arg(0))
+		}
+		if dst == "-" {
+			_, err = io.Copy(c.stdout, f)
+			return err
+		}
+		out, err := os.Create(dst)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, f); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	})
+}
+
+func (c *cmd) cat(args []string) error {
+	fl := c.flags("cat")
+	if err := c.parse(fl, args); err != nil {
+		return err
+	}
+	if fl.NArg() == 0 {
+		return usagef("cat needs PATH...")
+	}
+	return c.withFS(false, func(v *fsimage.FS) error {
+		for _, p := range fl.Args() {
+			ip, err := imagePath(p)
+			if err != nil {
+				return err
+			}
+			f, err := v.Open(ip)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(c.stdout, f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (c *cmd) rm(name string, args []string) error {
+	fl := c.flags(name)
+	if err := c.parse(fl, args); err != nil {
+		return err
+	}
+	if fl.NArg() == 0 {
+		return usagef("%s needs PATH...", name)
+	}
+	return c.withFS(true, func(v *fsimage.FS) error {
+		for _, p := range fl.Args() {
+			ip, err := imagePath(p)
+			if err != nil {
+				return err
+			}
+			fi, err := v.Stat(ip)
+			if err != nil {
+				return err
+			}
+			if name == "rmdir" && !fi.IsDir() {
+				return fmt.Errorf("%s is not a directory (use rm)", p)
+			}
+			if name == "rm" && fi.IsDir() {
+				return fmt.Errorf("%s is a directory (use rmdir)", p)
+			}
+			if err := v.Remove(ip); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (c *cmd) mkdir(args []string) error {
+	fl := c.flags("mkdir")
+	parents := fl.Bool("p", false, "make parent directories as needed, no error if existing")
+	if err := c.parse(fl, args); err != nil {
+		return err
+	}
+	if fl.NArg() == 0 {
+		return usagef("mkdir needs PATH...")
+	}
+	return c.withFS(true, func(v *fsimage.FS) error {
+		for _, p := range fl.Args() {
+			ip, err := imagePath(p)
+			if err != nil {
+				return err
+			}
+			if !*parents {
+				if err := v.Mkdir(ip); err != nil {
+					return err
+				}
+				continue
+			}
+			parts := strings.Split(ip, "/")
+			for i := range parts {
+				sub := strings.Join(parts[:i+1], "/")
+				if fi, err := v.Stat(sub); err == nil && fi.IsDir() {
+					continue
+				}
+				if err := v.Mkdir(sub); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func (c *cmd) mv(args []string) error {
+	fl := c.flags("mv")
+	if err := c.parse(fl, args); err != nil {
+		return err
+	}
+	if fl.NArg() != 2 {
+		return usagef("mv needs OLD NEW")
+	}
+	oldp, err := imagePath(fl.Arg(0))
+	if err != nil {
+		return err
+	}
+	newp, err := imagePath(fl.Arg(1))
+	if err != nil {
+		return err
+	}
+	return c.withFS(true, func(v *fsimage.FS) error {
+		if fi, err := v.Stat(newp); err == nil && fi.IsDir() {
+			newp = path.Join(newp, path.Base(oldp))
+		}
+		return v.Rename(oldp, newp)
+	})
+}
+
+func (c *cmd) check(args []string) error {
+	fl := c.flags("check")
+	if err := c.parse(fl, args); err != nil {
+		return err
+	}
+	f, err := os.Open(c.image)
+	if err != nil {
+		return fmt.Errorf("open image: %w", err)
+	}
+	defer f.Close()
+	rep, err := fsimage.CheckDevice(f)
+	if err != nil {
+		return err
+	}
+	probs := append([]string(nil), rep.Problems...)
+	sort.Strings(probs)
+	for _, p := range probs {
+		fmt.Fprintln(c.stdout, p)
+	}
+	fmt.Fprintf(c.stdout, "%s: %d files, %d directories, %d clusters used, %d free\n", c.image, rep.Files, rep.Dirs, rep.UsedClusters, rep.FreeClusters)
+	if len(probs) > 0 {
+		return fmt.Errorf("%d problems found", len(probs))
+	}
+	return nil
+}

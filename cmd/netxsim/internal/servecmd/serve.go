@@ -1,0 +1,478 @@
+// Package servecmd is `netxsim serve`: the simulated device's FTP server on a TAP (with a user-space
+// IP instance) or on the host kernel, over a FAT image or a host directory.
+package servecmd
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	gstack "gvisor.dev/gvisor/pkg/tcpip/stack"
+
+	"github.com/netxsim/netxsim/fsimage"
+	"github.com/netxsim/netxsim/ftp"
+	"github.com/netxsim/netxsim/ftp/server"
+	"github.com/netxsim/netxsim/ftp/server/hostfs"
+	"github.com/netxsim/netxsim/stack"
+	"github.com/netxsim/netxsim/stack/capture"
+	"github.com/netxsim/netxsim/tapdev"
+)
+
+type options struct {
+	listen           string
+	tap, netns       string
+	ipv4, ipv6       string
+	hostV4, hostV6   string
+	mac              string
+	port             uint
+	image            string
+	imageSize        string
+	ram              string
+	root             string
+	users            userList
+	anonymous        bool
+	anonymousWrite   bool
+	profile          string
+	maxSessions      int
+	maxPerAddr       int
+	idle             time.Duration
+	dataTimeout      time.Duration
+	pasvPorts        string
+	activePort       uint
+	loginDelay       time.Duration
+	maxLoginFailures int
+	pcap             string
+	verbose          bool
+}
+
+// userList is the repeatable --user NAME:PASSWORD.
+type userList map[string]string
+
+func (u userList) String() string { return "" }
+func (u userList) Set(s string) error {
+	name, pass, ok := strings.Cut(s, ":")
+	if !ok || name == "" {
+		return fmt.Errorf("want NAME:PASSWORD, got %q", s)
+	}
+	u[name] = pass
+	return nil
+}
+
+func flagSet(o *options) *flag.FlagSet {
+	fs := flag.NewFlagSet("netxsim serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.listen, "listen", "", "serve on the host kernel at `host:port` (default 127.0.0.1:2121 when no --tap)")
+	fs.StringVar(&o.tap, "tap", "", "serve on a user-space IP instance on this TAP `name`")
+	fs.StringVar(&o.netns, "netns", "", "with --tap: create this network `namespace` for the TAP and its kernel side; removed on exit")
+	fs.StringVar(&o.ipv4, "ipv4", "198.51.100.2/24", "with --tap: device IPv4 `CIDR`; \"none\" for none")
+	fs.StringVar(&o.ipv6, "ipv6", "2001:db8::2/64", "with --tap: device global IPv6 `CIDR`; \"none\" for none")
+	fs.StringVar(&o.hostV4, "host-ipv4", "198.51.100.1/24", "with --netns: kernel-side IPv4 `CIDR`; \"none\" for none")
+	fs.StringVar(&o.hostV6, "host-ipv6", "2001:db8::1/64", "with --netns: kernel-side IPv6 `CIDR`; \"none\" for none")
+	fs.StringVar(&o.mac, "mac", "02:4e:58:00:00:02", "with --tap: device Ethernet `address`")
+	fs.UintVar(&o.port, "port", 21, "with --tap: control `port`")
+	fs.StringVar(&o.image, "image", "", "serve this FAT image `file` (made with `netxsim image`, mkfs.fat or mtools)")
+	fs.StringVar(&o.imageSize, "image-size", "", "with --image: create and format the image with this `size` (e.g. 64M) if it does not exist")
+	fs.StringVar(&o.ram, "ram", "", "serve a fresh FAT RAM disk of this `size` (e.g. 16M), lost on exit")
+	fs.StringVar(&o.root, "root", "", "serve this host `directory` (confined: no way out by .. or symbolic links)")
+	o.users = userList{}
+	fs.Var(o.users, "user", "allow `NAME:PASSWORD` read-write (repeatable)")
+	fs.BoolVar(&o.anonymous, "anonymous", false, "allow user anonymous (or ftp) with any password, read-only")
+	fs.BoolVar(&o.anonymousWrite, "anonymous-write", false, "with --anonymous: let anonymous write too")
+	fs.StringVar(&o.profile, "profile", "netxduo", "`netxduo` (NetX Duo's commands and replies) or extended (a modern RFC server)")
+	fs.IntVar(&o.maxSessions, "max-sessions", 0, "concurrent sessions (`n`); 0: 4 in netxduo (NetX), 64 in extended; -1: unlimited")
+	fs.IntVar(&o.maxPerAddr, "max-per-addr", 0, "concurrent sessions per client address (`n`); 0: unlimited")
+	fs.DurationVar(&o.idle, "idle-timeout", 0, "close idle sessions after this `duration`; 0: 240s (NetX)")
+	fs.DurationVar(&o.dataTimeout, "data-timeout", 0, "data connection set-up and stall limit (`duration`); 0: 10s")
+	fs.StringVar(&o.pasvPorts, "pasv-ports", "", "passive port `range` LO-HI; default 49152-65535")
+	fs.UintVar(&o.activePort, "active-port", 0, "source `port` of active data connections; 0: 20 (any port if busy)")
+	fs.DurationVar(&o.loginDelay, "login-delay", 0, "pause before answering a failed login (`duration`); 0: 1s")
+	fs.IntVar(&o.maxLoginFailures, "max-login-failures", 0, "failed logins before disconnecting (`n`); 0: 3")
+	fs.StringVar(&o.pcap, "pcap", "", "with --tap: write every frame to this pcapng `file`")
+	fs.BoolVar(&o.verbose, "v", false, "log sessions and commands to stderr")
+	return fs
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: netxsim serve [--listen HOST:PORT | --tap NAME [--netns NS]] (--image FILE | --ram SIZE | --root DIR) [--user NAME:PASS]... [flags]")
+	fmt.Fprintln(w, "\nRuns the simulated device's FTP server (NetX Duo's nx_ftp_server) until interrupted.\n\nflags:")
+	fs := flagSet(&options{})
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fmt.Fprintln(w, "\nexamples:\n  netxsim serve --root ./pub --user demo:demo\n  netxsim serve --tap ftp0 --netns ftp --ram 32M --user demo:demo --profile extended --pcap ftp.pcapng")
+}
+
+// usageError is a bad command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// Run is the entry point of `netxsim serve`.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var o options
+	fs := flagSet(&o)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stdout)
+			return 0
+		}
+		fmt.Fprintf(stderr, "netxsim serve: %v\n\n", err)
+		printUsage(stderr)
+		return 2
+	}
+	if err := validate(&o, fs); err != nil {
+		fmt.Fprintf(stderr, "netxsim serve: %v\n", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			return 2
+		}
+		return 1
+	}
+	if err := serve(ctx, &o, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "netxsim serve: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func validate(o *options, fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q (all settings are flags)", fs.Arg(0))}
+	}
+	n := 0
+	for _, s := range []string{o.image, o.ram, o.root} {
+		if s != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return usageError{"give exactly one of --image FILE, --ram SIZE or --root DIR"}
+	}
+	if o.tap != "" && o.listen != "" {
+		return usageError{"--tap and --listen exclude each other: --tap serves on a user-space device, --listen on the host kernel"}
+	}
+	if o.tap == "" && (o.netns != "" || o.pcap != "") {
+		return usageError{"--netns and --pcap need --tap"}
+	}
+	if _, err := ftp.ParseProfile(o.profile); err != nil {
+		return usageError{err.Error()}
+	}
+	if len(o.users) == 0 && !o.anonymous {
+		return usageError{"nobody could log in: give --user NAME:PASSWORD and/or --anonymous"}
+	}
+	if o.anonymousWrite && !o.anonymous {
+		return usageError{"--anonymous-write needs --anonymous"}
+	}
+	if o.port == 0 || o.port > 65535 || o.activePort > 65535 {
+		return usageError{"--port and --active-port must be 1..65535"}
+	}
+	if _, _, err := parseRange(o.pasvPorts); err != nil {
+		return usageError{err.Error()}
+	}
+	return nil
+}
+
+func parseRange(s string) (lo, hi uint16, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	a, b, ok := strings.Cut(s, "-")
+	x, err1 := strconv.ParseUint(a, 10, 16)
+	y, err2 := strconv.ParseUint(b, 10, 16)
+	if !ok || err1 != nil || err2 != nil || x == 0 || y < x {
+		return 0, 0, fmt.Errorf("--pasv-ports %q: want LO-HI with 1 <= LO <= HI <= 65535, e.g. 50000-50100", s)
+	}
+	return uint16(x), uint16(y), nil
+}
+
+// parseSize reads 64M, 512K, 1G or a byte count.
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(strings.ToUpper(s), "K"):
+		mult, s = 1<<10, s[:len(s)-1]
+	case strings.HasSuffix(strings.ToUpper(s), "M"):
+		mult, s = 1<<20, s[:len(s)-1]
+	case strings.HasSuffix(strings.ToUpper(s), "G"):
+		mult, s = 1<<30, s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("size %q: want a positive number with an optional K, M or G suffix", s)
+	}
+	return n * mult, nil
+}
+
+func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error) {
+	log := slog.New(slog.DiscardHandler)
+	if o.verbose {
+		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	var undo []func() error
+	defer func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			if uerr := undo[i](); uerr != nil {
+				err = errors.Join(err, uerr)
+			}
+		}
+	}()
+
+	fsys, what, closeFS, err := openFS(o)
+	if err != nil {
+		return err
+	}
+	undo = append(undo, closeFS)
+
+	prof, _ := ftp.ParseProfile(o.profile)
+	lo, hi, _ := parseRange(o.pasvPorts)
+	anon := server.Deny
+	if o.anonymous {
+		anon = server.ReadOnly
+		if o.anonymousWrite {
+			anon = server.ReadWrite
+		}
+	}
+	srv := &server.Server{
+		FS:                 fsys,
+		Profile:            prof,
+		Login:              server.Users(o.users, anon),
+		MaxSessions:        o.maxSessions,
+		MaxSessionsPerAddr: o.maxPerAddr,
+		IdleTimeout:        o.idle,
+		DataTimeout:        o.dataTimeout,
+		PassivePortMin:     lo,
+		PassivePortMax:     hi,
+		ActivePort:         uint16(o.activePort),
+		LoginFailDelay:     o.loginDelay,
+		MaxLoginFailures:   o.maxLoginFailures,
+		Logger:             log,
+	}
+
+	var listeners []net.Listener
+	var where string
+	if o.tap == "" {
+		addr := o.listen
+		if addr == "" {
+			addr = "127.0.0.1:2121"
+		}
+		ap, err := netip.ParseAddrPort(addr)
+		if err != nil {
+			return usageError{fmt.Sprintf("--listen %q: want HOST:PORT such as 127.0.0.1:2121 or [::1]:2121", addr)}
+		}
+		srv.Network = stack.Kernel{}
+		ln, err := stack.Kernel{}.Listen(ctx, ap)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w (ports below 1024 need root)", ap, err)
+		}
+		listeners = append(listeners, ln)
+		where = "the host kernel"
+	} else {
+		dev, w, cleanup, err := upTAP(ctx, o, log)
+		undo = append(undo, cleanup...)
+		if err != nil {
+			return err
+		}
+		srv.Network = dev
+		where = w
+		for _, p := range dev.Addrs() {
+			if p.Addr().IsLinkLocalUnicast() {
+				continue
+			}
+			ln, err := dev.Listen(ctx, netip.AddrPortFrom(p.Addr(), uint16(o.port)))
+			if err != nil {
+				return fmt.Errorf("listen on %s port %d: %w", p.Addr(), o.port, err)
+			}
+			listeners = append(listeners, ln)
+		}
+		if len(listeners) == 0 {
+			return errors.New("the device has no address to serve on: give --ipv4 or --ipv6")
+		}
+	}
+
+	fmt.Fprintf(stdout, "netxsim FTP server (profile %s) serving %s on %s\n", prof, what, where)
+	for _, ln := range listeners {
+		fmt.Fprintf(stdout, "  listening on %s\n", ln.Addr())
+	}
+	user, pass := "anonymous", "guest@example.com"
+	for u, p := range o.users {
+		user, pass = u, p
+		break
+	}
+	first := listeners[0].Addr().String()
+	prefix := ""
+	if o.netns != "" {
+		prefix = "ip netns exec " + o.netns + " "
+	}
+	fmt.Fprintf(stdout, "connect with:\n  %scurl ftp://%s:%s@%s/\n  %slftp -u %s,%s ftp://%s\n", prefix, user, pass, first, prefix, user, pass, first)
+	fmt.Fprintln(stdout, "running; interrupt (Ctrl-C) to stop")
+
+	errc := make(chan error, len(listeners))
+	for _, ln := range listeners {
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		srv.Close()
+		return fmt.Errorf("serving: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+	}
+	fmt.Fprintln(stdout, "stopped")
+	return nil
+}
+
+// openFS opens the back end chosen on the command line.
+func openFS(o *options) (server.FileSystem, string, func() error, error) {
+	switch {
+	case o.root != "":
+		h, err := hostfs.New(o.root)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return h, "directory " + o.root, h.Close, nil
+	case o.ram != "":
+		size, err := parseSize(o.ram)
+		if err != nil {
+			return nil, "", nil, usageError{"--ram: " + err.Error()}
+		}
+		dev := fsimage.NewRAM(size)
+		if err := fsimage.Format(dev, size, fsimage.FormatOptions{Label: "NETXSIM"}); err != nil {
+			return nil, "", nil, err
+		}
+		v, err := fsimage.Open(dev, fsimage.Options{})
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return v, fmt.Sprintf("a %s FAT RAM disk", o.ram), v.Close, nil
+	}
+	f, err := os.OpenFile(o.image, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) && o.imageSize != "" {
+		size, serr := parseSize(o.imageSize)
+		if serr != nil {
+			return nil, "", nil, usageError{"--image-size: " + serr.Error()}
+		}
+		if f, err = os.OpenFile(o.image, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644); err == nil {
+			if err = f.Truncate(size); err == nil {
+				err = fsimage.Format(f, size, fsimage.FormatOptions{Label: "NETXSIM"})
+			}
+			if err != nil {
+				f.Close()
+				os.Remove(o.image)
+				return nil, "", nil, fmt.Errorf("create image %s: %w", o.image, err)
+			}
+		}
+	}
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("open image %s: %w (create one with --image-size or `netxsim image`)", o.image, err)
+	}
+	v, err := fsimage.Open(f, fsimage.Options{})
+	if err != nil {
+		f.Close()
+		return nil, "", nil, fmt.Errorf("image %s: %w", o.image, err)
+	}
+	return v, "image " + o.image, func() error { return errors.Join(v.Close(), f.Close()) }, nil
+}
+
+func parsePrefix(flagName, s string) (netip.Prefix, error) {
+	if s == "" || s == "none" {
+		return netip.Prefix{}, nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, usageError{fmt.Sprintf("--%s %q: want an address/prefix such as 198.51.100.2/24 or \"none\"", flagName, s)}
+	}
+	return p, nil
+}
+
+// upTAP brings up the device IP instance on a TAP (in a namespace of its own with --netns), like
+// `netxsim up`. The returned cleanups run in reverse order even on error.
+func upTAP(ctx context.Context, o *options, log *slog.Logger) (*stack.IP, string, []func() error, error) {
+	var undo []func() error
+	v4, err := parsePrefix("ipv4", o.ipv4)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	v6, err := parsePrefix("ipv6", o.ipv6)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	h4, err := parsePrefix("host-ipv4", o.hostV4)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	h6, err := parsePrefix("host-ipv6", o.hostV6)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	mac, err := net.ParseMAC(o.mac)
+	if err != nil {
+		return nil, "", nil, usageError{fmt.Sprintf("--mac %q: %v", o.mac, err)}
+	}
+	var ns *tapdev.NetNS
+	if o.netns != "" {
+		if tapdev.NetNSExists(o.netns) {
+			return nil, "", nil, fmt.Errorf("namespace %s exists: --netns creates its own; pick another name or remove it with `ip netns del %s`", o.netns, o.netns)
+		}
+		ns, err = tapdev.CreateNetNS(o.netns)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		undo = append(undo, ns.Delete)
+	}
+	tap, err := tapdev.Open(tapdev.Config{Name: o.tap, NetNS: ns, MAC: mac, Logger: log})
+	if err != nil {
+		return nil, "", undo, err
+	}
+	undo = append(undo, tap.Close)
+	if ns != nil {
+		for _, p := range []netip.Prefix{h4, h6} {
+			if p.IsValid() {
+				if err := ns.AddAddr(tap.Name(), p); err != nil {
+					return nil, "", undo, err
+				}
+			}
+		}
+		if err := ns.LinkUp(tap.Name()); err != nil {
+			return nil, "", undo, err
+		}
+	}
+	var ep gstack.LinkEndpoint = tap.Endpoint()
+	if o.pcap != "" {
+		w, err := capture.Create(o.pcap, capture.PcapNG)
+		if err != nil {
+			return nil, "", undo, err
+		}
+		undo = append(undo, w.Close)
+		cep, err := capture.New(ep, w, tap.Name())
+		if err != nil {
+			return nil, "", undo, fmt.Errorf("capture to %s: %w", o.pcap, err)
+		}
+		ep = cep
+	}
+	cfg := stack.Config{Name: tap.Name(), MAC: mac, IPv4: v4, IPv6: true, Logger: log}
+	if v6.IsValid() {
+		cfg.IPv6Global = []netip.Prefix{v6}
+	}
+	dev, err := stack.New(cfg, ep)
+	if err != nil {
+		return nil, "", undo, fmt.Errorf("device stack: %w", err)
+	}
+	undo = append(undo, dev.Close)
+	where := "TAP " + tap.Name()
+	if ns != nil {
+		where += " (kernel side in namespace " + ns.Name + ")"
+	}
+	return dev, where, undo, nil
+}

@@ -1,0 +1,148 @@
+// Package verifycmd implements `netxsim verify CAPTURE`: check every FTP session in a capture
+// against the seed's sequences and RFC 959, print a ladder per session, write JSON, JUnit and SVG.
+package verifycmd
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/netxsim/netxsim/ftp/ftpcheck"
+)
+
+const usage = `usage: netxsim verify CAPTURE [--json FILE] [--junit FILE] [--svg DIR] [--profile P] [-q] [-v]
+
+Checks every FTP session in a pcap or pcapng capture: the seed's command/reply order, the reply codes
+of the server's profile and of RFC 959, data connections matched to PORT/EPRT/PASV/EPSV, transfer sizes,
+resets, bounces, IPv6 sessions using PORT/PASV. Exit status: 0 all sessions pass, 1 a violation (or an
+unreadable capture), 2 usage error.
+
+flags:
+`
+
+// Run is the entry point of the subcommand.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	jsonPath := fs.String("json", "", "write the full report as JSON to `FILE` (- for stdout)")
+	junitPath := fs.String("junit", "", "write JUnit XML to `FILE` (a test case per session and per check)")
+	svgDir := fs.String("svg", "", "write one SVG sequence diagram per session into `DIR`")
+	profile := fs.String("profile", "auto", "server profile: auto, netxduo, extended or rfc959")
+	quiet := fs.Bool("q", false, "print only the verdict line")
+	verbose := fs.Bool("v", false, "debug logs on stderr")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	// allow flags after the capture name too
+	var pos []string
+	rest := args
+	for {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(stdout)
+				fs.Usage()
+				return 0
+			}
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(pos) != 1 {
+		fmt.Fprintf(stderr, "netxsim verify: want exactly one capture file, got %d\n", len(pos))
+		fs.Usage()
+		return 2
+	}
+	prof, err := ftpcheck.ParseProfile(*profile)
+	if err != nil {
+		fmt.Fprintf(stderr, "netxsim verify: %v\n", err)
+		return 2
+	}
+	opts := ftpcheck.Options{Profile: prof}
+	if *verbose {
+		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	f, err := os.Open(pos[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "netxsim verify: cannot read the capture: %v\n", err)
+		return 1
+	}
+	defer f.Close()
+	rep, err := ftpcheck.Analyze(ctx, f, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "netxsim verify: %s: %v\n", pos[0], err)
+		return 1
+	}
+	if !*quiet && *jsonPath != "-" {
+		if err := rep.WriteText(stdout); err != nil {
+			fmt.Fprintf(stderr, "netxsim verify: %v\n", err)
+			return 1
+		}
+	}
+	if err := writeArtifacts(rep, *jsonPath, *junitPath, *svgDir, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "netxsim verify: %v\n", err)
+		return 1
+	}
+	passed := 0
+	for _, s := range rep.Sessions {
+		if s.Passed() {
+			passed++
+		}
+	}
+	verdict := "PASS"
+	if rep.Violations > 0 {
+		verdict = "FAIL"
+	}
+	fmt.Fprintf(stderr, "netxsim verify: %s: %d/%d sessions passed, %d violations, %d warnings\n", verdict, passed, len(rep.Sessions), rep.Violations, rep.Warnings)
+	if rep.Violations > 0 {
+		return 1
+	}
+	return 0
+}
+
+func writeArtifacts(rep *ftpcheck.Report, jsonPath, junitPath, svgDir string, stdout, stderr io.Writer) error {
+	write := func(path string, fn func(io.Writer) error) error {
+		if path == "-" {
+			return fn(stdout)
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("cannot write report: %w", err)
+		}
+		if err := fn(f); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+		fmt.Fprintf(stderr, "netxsim verify: wrote %s\n", path)
+		return nil
+	}
+	if jsonPath != "" {
+		if err := write(jsonPath, rep.WriteJSON); err != nil {
+			return err
+		}
+	}
+	if junitPath != "" {
+		if err := write(junitPath, rep.WriteJUnit); err != nil {
+			return err
+		}
+	}
+	if svgDir != "" {
+		paths, err := rep.WriteSVGDir(svgDir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "netxsim verify: wrote %d SVG diagrams to %s\n", len(paths), svgDir)
+	}
+	return nil
+}

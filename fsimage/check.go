@@ -1,0 +1,316 @@
+package fsimage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io/fs"
+	"strings"
+)
+
+// Report is the result of Check: problems found, in the spirit of `fsck.fat -n`.
+type Report struct {
+	Problems     []string // empty when the volume is consistent
+	Files        int
+	Dirs         int
+	UsedClusters uint32
+	FreeClusters uint32
+	LostClusters uint32
+}
+
+// OK says whether no problem was found.
+func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+const maxProblems = 200
+
+// Check writes cached metadata, then checks the volume as stored on the device: cluster chains
+// (loops, cross-links, free or bad clusters inside, out-of-range links), file sizes against
+// chain lengths, "." and "..", long-name entries, lost clusters, FSInfo's free count and FAT
+// copies that differ. It changes nothing on the device.
+func (v *FS) Check() (*Report, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return nil, fs.ErrClosed
+	}
+	if !v.opt.ReadOnly {
+		if err := v.flush(); err != nil {
+			return nil, err
+		}
+	}
+	return CheckDevice(v.base)
+}
+
+// CheckDevice checks the FAT volume on dev without keeping it open.
+func CheckDevice(dev Device) (*Report, error) {
+	v, err := openForCheck(dev)
+	if err != nil {
+		return nil, err
+	}
+	c := &checker{v: v, owner: make([]uint32, v.g.maxCluster()+1), rep: &Report{}}
+	c.run()
+	return c.rep, nil
+}
+
+// openForCheck parses the boot sector and FAT only; directories are walked by the checker.
+func openForCheck(dev Device) (*FS, error) {
+	v, err := Open(dev, Options{ReadOnly: true})
+	if err == nil {
+		return v, nil
+	}
+	return nil, err
+}
+
+type checker struct {
+	v     *FS
+	owner []uint32 // owner id per cluster, 0 = unowned
+	ids   []string // owner id -> path
+	rep   *Report
+}
+
+func (c *checker) problem(format string, a ...any) {
+	if len(c.rep.Problems) < maxProblems {
+		c.rep.Problems = append(c.rep.Problems, fmt.Sprintf(format, a...))
+	}
+}
+
+// claim walks a chain, marking each cluster as owned by path. It returns the chain in order
+// (clusters already owned by another entry, or past a defect, are not included).
+func (c *checker) claim(path string, first uint32) []uint32 {
+	if first == 0 {
+		return nil
+	}
+	c.ids = append(c.ids, path)
+	id := uint32(len(c.ids))
+	f := c.v.fat
+	var chain []uint32
+	cl := first
+	for {
+		if !f.valid(cl) {
+			c.problem("%s: chain links to cluster %d, out of range", path, cl)
+			return chain
+		}
+		if o := c.owner[cl]; o != 0 {
+			if o == id {
+				c.problem("%s: cluster chain loops at cluster %d", path, cl)
+			} else {
+				c.problem("%s: cross-linked with %s at cluster %d", path, c.ids[o-1], cl)
+			}
+			return chain
+		}
+		c.owner[cl] = id
+		chain = append(chain, cl)
+		next := f.get(cl)
+		switch next {
+		case clusterEOC:
+			return chain
+		case clusterFree:
+			c.problem("%s: chain runs into free cluster %d (after %d)", path, next, cl)
+			return chain
+		case clusterBad:
+			c.problem("%s: chain contains a bad cluster after %d", path, cl)
+			return chain
+		}
+		cl = next
+	}
+}
+
+func (c *checker) run() {
+	v := c.v
+	f := v.fat
+	// FAT copies must agree.
+	fatBytes := v.g.fatSz * v.g.bps
+	if v.g.activeFAT < 0 {
+		other := make([]byte, fatBytes)
+		for i := int64(1); i < v.g.nfats; i++ {
+			if _, err := v.dev.ReadAt(other, v.g.fatOff+i*fatBytes); err != nil {
+				c.problem("FAT %d unreadable: %v", i+1, err)
+				continue
+			}
+			if !bytes.Equal(other, f.raw) {
+				c.problem("FAT %d differs from FAT 1", i+1)
+			}
+		}
+	}
+	rootPath := "/"
+	if v.g.typ == FAT32 {
+		chain := c.claim(rootPath, v.g.rootClus)
+		c.walk(rootPath, chain, nil, 0, 0)
+	} else {
+		buf := make([]byte, v.g.rootBytes)
+		if _, err := v.dev.ReadAt(buf, v.g.rootOff); err != nil {
+			c.problem("root directory unreadable: %v", err)
+			return
+		}
+		c.entries(rootPath, buf, true, 0, 0)
+	}
+	// Lost clusters: in use in the FAT, reachable from no entry.
+	var used, lost, chains uint32
+	for cl := uint32(2); cl <= v.g.maxCluster(); cl++ {
+		e := f.get(cl)
+		if e == clusterFree || e == clusterBad {
+			continue
+		}
+		used++
+		if c.owner[cl] == 0 {
+			lost++
+			// A chain head is a lost cluster no other lost cluster points to; count heads roughly
+			// by clusters whose predecessor is not lost.
+			if cl == 2 || c.owner[cl-1] != 0 || f.get(cl-1) != cl {
+				chains++
+			}
+		}
+	}
+	c.rep.UsedClusters, c.rep.FreeClusters, c.rep.LostClusters = used, f.free, lost
+	if lost > 0 {
+		c.problem("%d lost clusters (allocated in the FAT, in no file) in about %d chains", lost, chains)
+	}
+	if v.g.typ == FAT32 && v.g.fsInfo > 0 && v.diskFree != 0xFFFFFFFF && v.diskFree != f.free {
+		c.problem("FSInfo free cluster count is %d, the FAT has %d free", v.diskFree, f.free)
+	}
+}
+
+// walk checks a cluster-chained directory.
+func (c *checker) walk(path string, chain []uint32, _ []byte, self, parent uint32) {
+	v := c.v
+	buf := make([]byte, int64(len(chain))*v.g.cs)
+	for i, cl := range chain {
+		if _, err := v.dev.ReadAt(buf[int64(i)*v.g.cs:int64(i+1)*v.g.cs], v.g.clusterOff(cl)); err != nil {
+			c.problem("%s: directory cluster %d unreadable: %v", path, cl, err)
+			return
+		}
+	}
+	c.entries(path, buf, path == "/", self, parent)
+}
+
+// entries checks the entries of one directory and recurses into subdirectories.
+func (c *checker) entries(path string, buf []byte, isRoot bool, self, parent uint32) {
+	v := c.v
+	slots := len(buf) / 32
+	if !isRoot {
+		if slots < 2 || string(buf[:11]) != ".          " || buf[11]&AttrDirectory == 0 {
+			c.problem("%s: first entry is not \".\"", path)
+		} else if cl := entCluster(v, buf[:32]); cl != self {
+			c.problem("%s: \".\" points to cluster %d, not %d", path, cl, self)
+		}
+		if slots < 2 || string(buf[32:43]) != "..         " || buf[43]&AttrDirectory == 0 {
+			c.problem("%s: second entry is not \"..\"", path)
+		} else if cl := entCluster(v, buf[32:64]); cl != parent {
+			c.problem("%s: \"..\" points to cluster %d, not %d", path, cl, parent)
+		}
+	}
+	seen := map[string]bool{}
+	shorts := map[string]bool{}
+	lfnPending := 0 // entries of an unfinished long name
+	var lfnSum byte
+	var lfnNext int
+	for i := 0; i < slots; i++ {
+		e := buf[32*i : 32*i+32]
+		if e[0] == 0 {
+			break
+		}
+		if e[0] == 0xE5 {
+			if lfnPending > 0 {
+				c.problem("%s: long-name entries without their short entry", path)
+				lfnPending = 0
+			}
+			continue
+		}
+		if e[11]&attrLFNMask == attrLFN {
+			ord := int(e[0] & 0x3F)
+			switch {
+			case e[0]&0x40 != 0:
+				if lfnPending > 0 {
+					c.problem("%s: long-name entries without their short entry", path)
+				}
+				lfnPending, lfnSum, lfnNext = 1, e[13], ord-1
+			case lfnPending > 0 && ord == lfnNext && e[13] == lfnSum:
+				lfnPending++
+				lfnNext--
+			default:
+				c.problem("%s: long-name entry out of sequence at slot %d", path, i)
+				lfnPending = 0
+			}
+			continue
+		}
+		if lfnPending > 0 {
+			if lfnNext != 0 || lfnSum != lfnChecksum(e[:11]) {
+				c.problem("%s: long name at slot %d does not match its short entry (checksum)", path, i)
+			}
+			lfnPending = 0
+		}
+		if e[11]&AttrVolumeID != 0 {
+			if !isRoot {
+				c.problem("%s: volume label entry outside the root directory", path)
+			}
+			continue
+		}
+		if e[0] == '.' {
+			if isRoot || (i > 1) {
+				c.problem("%s: stray %q entry at slot %d", path, strings.TrimSpace(string(e[:11])), i)
+			}
+			continue
+		}
+		sn := string(e[:11])
+		if shorts[sn] {
+			c.problem("%s: duplicate short name %q", path, strings.TrimSpace(sn))
+		}
+		shorts[sn] = true
+		name := shortDisplay(e[:11], e[12])
+		p := strings.TrimSuffix(path, "/") + "/" + name
+		if seen[fold(name)] {
+			c.problem("%s: duplicate name", p)
+		}
+		seen[fold(name)] = true
+		cl := entCluster(v, e)
+		size := binary.LittleEndian.Uint32(e[28:])
+		if e[11]&AttrDirectory != 0 {
+			c.rep.Dirs++
+			if cl == 0 {
+				c.problem("%s: directory without a cluster", p)
+				continue
+			}
+			if f := v.fat; f.valid(cl) && c.owner[cl] != 0 {
+				c.problem("%s: directory cross-linked with %s at cluster %d", p, c.ids[c.owner[cl]-1], cl)
+				continue
+			}
+			chain := c.claim(p, cl)
+			if int64(len(chain))*v.g.cs > maxDirBytes {
+				c.problem("%s: directory larger than 65536 entries", p)
+				continue
+			}
+			if len(chain) > 0 {
+				c.walk(p, chain, nil, cl, self)
+			}
+			continue
+		}
+		c.rep.Files++
+		if size == 0 {
+			if cl != 0 {
+				c.problem("%s: empty file has start cluster %d (should be 0)", p, cl)
+				c.claim(p, cl)
+			}
+			continue
+		}
+		if cl == 0 {
+			c.problem("%s: %d bytes but no cluster", p, size)
+			continue
+		}
+		chain := c.claim(p, cl)
+		need := (int64(size) + v.g.cs - 1) / v.g.cs
+		if int64(len(chain)) != need {
+			c.problem("%s: size %d needs %d clusters, chain has %d", p, size, need, len(chain))
+		}
+	}
+	if lfnPending > 0 {
+		c.problem("%s: long-name entries at the end without their short entry", path)
+	}
+}
+
+func entCluster(v *FS, e []byte) uint32 {
+	cl := uint32(binary.LittleEndian.Uint16(e[26:]))
+	if v.g.typ == FAT32 {
+		cl |= uint32(binary.LittleEndian.Uint16(e[20:])) << 16
+	}
+	return cl
+}

@@ -1,0 +1,391 @@
+package fsimage
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The model: fold(path) -> entry. Paths use the entry's real case.
+type mEntry struct {
+	path string
+	dir  bool
+	data []byte
+}
+
+type model struct{ m map[string]*mEntry }
+
+func (m *model) get(p string) *mEntry {
+	if p == "." {
+		return &mEntry{path: ".", dir: true}
+	}
+	return m.m[fold(p)]
+}
+
+// real returns p with every element in the stored case.
+func (m *model) children(dir string) []*mEntry {
+	var out []*mEntry
+	for _, e := range m.m {
+		if path.Dir(e.path) == dir {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
+	return out
+}
+
+func (m *model) tree() map[string][]byte {
+	t := map[string][]byte{}
+	for _, e := range m.m {
+		if e.dir {
+			t[e.path+"/"] = nil
+		} else {
+			t[e.path] = e.data
+		}
+	}
+	return t
+}
+
+var namePool = []string{
+	"a.txt", "README", "x", "data.bin", "Data.BIN", "long file name 1.txt", "long file name 2.txt",
+	"long file name 3.txt", ".hidden", "with.many.dots.tar.gz", "Ünïcødé файл.txt", "日本語",
+	"spaces in name", "UPPER.TXT", "MixedCase.Txt", "a+b=c;d,e[f].x", "~tilde~1", "LONGFILENAME.TEXT",
+	"sub", "Sub Dir", "z", "0123456789abcdef", "e.e", "verylongfilenamethatgoesonandon.extension",
+}
+
+func fsTree(t testing.TB, v *FS) map[string][]byte {
+	t.Helper()
+	got := map[string][]byte{}
+	err := fs.WalkDir(v, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == "." {
+			return err
+		}
+		if d.IsDir() {
+			got[p+"/"] = nil
+			return nil
+		}
+		b, err := fs.ReadFile(v, p)
+		got[p] = b
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+type modelCase struct {
+	typ     FATType
+	size    int64
+	cluster int
+	maxFile int
+}
+
+func TestModel(t *testing.T) {
+	needTool(t, "fsck.fat", "mdir", "mcopy")
+	cases := []modelCase{
+		{FAT12, 1440 << 10, 512, 6 << 10},
+		{FAT16, 12 << 20, 2048, 24 << 10},
+		{FAT32, 40 << 20, 512, 12 << 10},
+	}
+	for _, c := range cases {
+		t.Run(c.typ.String(), func(t *testing.T) {
+			t.Parallel()
+			runModel(t, c, 12, 300, uint64(c.typ))
+		})
+	}
+}
+
+func runModel(t *testing.T, c modelCase, batches, opsPerBatch int, seed uint64) {
+	img := filepath.Join(t.TempDir(), "m.img")
+	f, err := os.Create(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := Format(f, c.size, FormatOptions{Type: c.typ, ClusterSize: c.cluster}); err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Date(2024, 5, 6, 7, 8, 10, 0, time.UTC)
+	opt := Options{Clock: func() time.Time { clock = clock.Add(2 * time.Second); return clock }}
+	v, err := Open(f, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &model{m: map[string]*mEntry{}}
+	r := rand.New(rand.NewPCG(seed, 42))
+	counts := map[string]int{}
+	for b := 0; b < batches; b++ {
+		for i := 0; i < opsPerBatch; i++ {
+			op := modelStep(t, v, m, r, c)
+			counts[op]++
+		}
+		if err := v.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		verifyModel(t, v, m, img, b)
+		// Reopen from the device every other batch: the on-disk state must be complete.
+		if b%2 == 1 {
+			if err := v.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if v, err = Open(f, opt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Logf("%s: %d ops %v, %d entries at end", c.typ, batches*opsPerBatch, counts, len(m.m))
+	v.Close()
+}
+
+func verifyModel(t *testing.T, v *FS, m *model, img string, batch int) {
+	t.Helper()
+	want := m.tree()
+	if d := diffTrees(want, fsTree(t, v)); d != "" {
+		t.Fatalf("batch %d: fsimage tree differs from model:\n%s", batch, d)
+	}
+	rep, err := v.Check()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) > 0 {
+		t.Fatalf("batch %d: Check: %v", batch, rep.Problems)
+	}
+	fsckClean(t, img)
+	var wantPaths []string
+	for p := range want {
+		wantPaths = append(wantPaths, p)
+	}
+	sort.Strings(wantPaths)
+	if got := mtoolsTree(t, img); strings.Join(got, "\n") != strings.Join(wantPaths, "\n") {
+		t.Fatalf("batch %d: mdir lists\n%q\nwant\n%q", batch, got, wantPaths)
+	}
+	if d := diffTrees(want, hostTree(t, mtoolsExtract(t, img))); d != "" {
+		t.Fatalf("batch %d: mcopy tree differs from model:\n%s", batch, d)
+	}
+}
+
+func randDir(m *model, r *rand.Rand) string {
+	dirs := []string{"."}
+	for _, e := range m.m {
+		if e.dir {
+			dirs = append(dirs, e.path)
+		}
+	}
+	sort.Strings(dirs)
+	return dirs[r.IntN(len(dirs))]
+}
+
+func randEntry(m *model, r *rand.Rand, wantDir int) *mEntry {
+	var es []*mEntry
+	for _, e := range m.m {
+		if wantDir < 0 || e.dir == (wantDir == 1) {
+			es = append(es, e)
+		}
+	}
+	if len(es) == 0 {
+		return nil
+	}
+	sort.Slice(es, func(i, j int) bool { return es[i].path < es[j].path })
+	return es[r.IntN(len(es))]
+}
+
+func join(dir, name string) string {
+	if dir == "." {
+		return name
+	}
+	return dir + "/" + name
+}
+
+func randBytes(r *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func isNoSpace(err error) bool { return errors.Is(err, ErrNoSpace) }
+
+// modelStep performs one random operation on v and the model and checks the outcome.
+func modelStep(t *testing.T, v *FS, m *model, r *rand.Rand, c modelCase) string {
+	t.Helper()
+	ops := []string{"create", "create", "write", "append", "truncate", "rename", "remove", "mkdir", "rmdir"}
+	op := ops[r.IntN(len(ops))]
+	fail := func(format string, a ...any) { t.Helper(); t.Fatalf(op+": "+format, a...) }
+	switch op {
+	case "create", "mkdir":
+		p := join(randDir(m, r), namePool[r.IntN(len(namePool))])
+		ex := m.get(p)
+		if op == "mkdir" {
+			err := v.Mkdir(p)
+			switch {
+			case ex != nil:
+				if !errors.Is(err, fs.ErrExist) {
+					fail("mkdir %q over existing: %v", p, err)
+				}
+			case err == nil:
+				m.m[fold(p)] = &mEntry{path: p, dir: true}
+			case !isNoSpace(err):
+				fail("mkdir %q: %v", p, err)
+			}
+			return op
+		}
+		data := randBytes(r, r.IntN(c.maxFile))
+		w, err := v.Create(p)
+		if ex != nil && ex.dir {
+			if err == nil {
+				fail("create over directory %q succeeded", p)
+			}
+			return op
+		}
+		if err != nil {
+			if isNoSpace(err) {
+				return op
+			}
+			fail("create %q: %v", p, err)
+		}
+		if ex == nil {
+			ex = &mEntry{path: p}
+			m.m[fold(p)] = ex
+		}
+		ex.data = nil
+		_, err = w.Write(data)
+		if err == nil {
+			ex.data = data
+		} else if !isNoSpace(err) {
+			fail("write %q: %v", p, err)
+		}
+		if err := w.Close(); err != nil {
+			fail("close: %v", err)
+		}
+	case "write", "append", "truncate":
+		e := randEntry(m, r, 0)
+		if e == nil {
+			return op
+		}
+		fl, err := v.OpenFile(e.path, os.O_RDWR, 0)
+		if err != nil {
+			fail("open %q: %v", e.path, err)
+		}
+		defer fl.Close()
+		switch op {
+		case "write":
+			off := r.IntN(len(e.data) + c.maxFile/4 + 1)
+			data := randBytes(r, r.IntN(c.maxFile/2))
+			if _, err := fl.WriteAt(data, int64(off)); err != nil {
+				if isNoSpace(err) {
+					return op
+				}
+				fail("%q: %v", e.path, err)
+			}
+			if len(data) > 0 {
+				if need := off + len(data); need > len(e.data) {
+					e.data = append(e.data, make([]byte, need-len(e.data))...)
+				}
+				copy(e.data[off:], data)
+			}
+		case "append":
+			data := randBytes(r, r.IntN(c.maxFile/2))
+			if _, err := fl.Seek(0, io.SeekEnd); err != nil {
+				fail("%v", err)
+			}
+			if _, err := fl.Write(data); err != nil {
+				if isNoSpace(err) {
+					return op
+				}
+				fail("%q: %v", e.path, err)
+			}
+			e.data = append(e.data, data...)
+		case "truncate":
+			n := r.IntN(len(e.data) + c.maxFile/4 + 1)
+			if err := fl.Truncate(int64(n)); err != nil {
+				if isNoSpace(err) {
+					return op
+				}
+				fail("%q: %v", e.path, err)
+			}
+			if n <= len(e.data) {
+				e.data = e.data[:n]
+			} else {
+				e.data = append(e.data, make([]byte, n-len(e.data))...)
+			}
+		}
+	case "rename":
+		e := randEntry(m, r, -1)
+		if e == nil {
+			return op
+		}
+		dst := join(randDir(m, r), namePool[r.IntN(len(namePool))])
+		if r.IntN(4) == 0 {
+			// Case-only rename in place.
+			dst = join(path.Dir(e.path), strings.ToUpper(path.Base(e.path)))
+		}
+		err := v.Rename(e.path, dst)
+		t2 := m.get(dst)
+		intoSelf := e.dir && (fold(dst) == fold(e.path) && false || strings.HasPrefix(fold(dst)+"/", fold(e.path)+"/") && fold(dst) != fold(e.path))
+		switch {
+		case intoSelf:
+			if err == nil {
+				fail("moving %q into itself as %q succeeded", e.path, dst)
+			}
+			return op
+		case t2 != nil && t2 != e && (t2.dir || e.dir):
+			if !errors.Is(err, fs.ErrExist) {
+				fail("rename %q over %q: %v", e.path, dst, err)
+			}
+			return op
+		case err != nil:
+			if isNoSpace(err) {
+				return op
+			}
+			fail("rename %q -> %q: %v", e.path, dst, err)
+		}
+		if t2 != nil && t2 != e {
+			delete(m.m, fold(dst))
+		}
+		old := e.path
+		delete(m.m, fold(old))
+		e.path = dst
+		m.m[fold(dst)] = e
+		if e.dir {
+			for _, x := range m.m {
+				if strings.HasPrefix(x.path, old+"/") {
+					delete(m.m, fold(x.path))
+					x.path = dst + x.path[len(old):]
+					m.m[fold(x.path)] = x
+				}
+			}
+		}
+	case "remove", "rmdir":
+		e := randEntry(m, r, map[bool]int{true: 1, false: 0}[op == "rmdir"])
+		if e == nil {
+			return op
+		}
+		err := v.Remove(e.path)
+		if e.dir && len(m.children(e.path)) > 0 {
+			if !errors.Is(err, ErrNotEmpty) {
+				fail("rmdir non-empty %q: %v", e.path, err)
+			}
+			return op
+		}
+		if err != nil {
+			fail("remove %q: %v", e.path, err)
+		}
+		delete(m.m, fold(e.path))
+	}
+	return op
+}
+
+var _ = bytes.Equal
+var _ = fmt.Sprint

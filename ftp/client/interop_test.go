@@ -1,0 +1,232 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netxsim/netxsim/stack"
+	"github.com/netxsim/netxsim/tapdev/taptest"
+)
+
+// The consumer-defined Network is satisfied by both stacks.
+var (
+	_ Network = (*stack.IP)(nil)
+	_ Network = stack.Kernel{}
+)
+
+// peer is a real FTP server started on the kernel side of the namespace.
+type peer struct {
+	name       string
+	v4, v6     netip.AddrPort
+	user, pass string
+	dir        string // writable directory (relative to the login directory)
+	feats      bool   // announces SIZE, MDTM, REST STREAM
+	// lenient, when set, is used for the netxduo profile's active IPv6 transfers (see pyftpd.py).
+	lenient6 netip.AddrPort
+	root     string // the server's directory on the host
+}
+
+// sharedRoot makes a directory the unprivileged ftp user can reach: t.TempDir's parents are 0700.
+func sharedRoot(t testing.TB) string {
+	t.Helper()
+	root, err := os.MkdirTemp("/tmp", "nxftp-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func ftpIDs(t testing.TB) (uid, gid int) {
+	t.Helper()
+	out, err := exec.Command("id", "-u", "ftp").Output()
+	if err != nil {
+		t.Skip("needs the system user ftp (made by Debian's vsftpd package)")
+	}
+	fmt.Sscan(string(out), &uid)
+	out, _ = exec.Command("id", "-g", "ftp").Output()
+	fmt.Sscan(string(out), &gid)
+	return uid, gid
+}
+
+// waitListening waits until addr accepts TCP connections from inside the namespace.
+func waitListening(t testing.TB, env *taptest.Env, addr netip.AddrPort) {
+	t.Helper()
+	k := env.KernelDialer()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		c, err := k.Dial(ctx, netip.AddrPort{}, addr)
+		cancel()
+		if err == nil {
+			c.Close()
+			return
+		}
+	}
+	t.Fatalf("nothing listens on %v in the namespace after 15s", addr)
+}
+
+func startVsftpd(t *testing.T, env *taptest.Env) peer { return startVsftpdB(t, env) }
+
+func startVsftpdB(t testing.TB, env *taptest.Env) peer {
+	if _, err := os.Stat("/usr/sbin/vsftpd"); err != nil {
+		t.Skip("needs vsftpd (Debian package)")
+	}
+	uid, gid := ftpIDs(t)
+	root := sharedRoot(t)
+	// Anonymous login with write access: vsftpd refuses a writable anonymous root, so the writable
+	// part is a subdirectory owned by ftp.
+	up := filepath.Join(root, "upload")
+	if err := os.Mkdir(up, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(up, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(root, "vsftpd.conf")
+	cfg := strings.Join([]string{
+		"listen=NO", "listen_ipv6=YES", "listen_port=21", "background=NO",
+		"anonymous_enable=YES", "no_anon_password=YES", "anon_root=" + root, "local_enable=NO",
+		"write_enable=YES", "anon_upload_enable=YES", "anon_mkdir_write_enable=YES",
+		"anon_other_write_enable=YES", "anon_umask=022", "anon_world_readable_only=NO",
+		"pasv_enable=YES", "pasv_min_port=30000", "pasv_max_port=30999", "port_enable=YES",
+		"connect_from_port_20=NO", "seccomp_sandbox=NO", "isolate=NO", "isolate_network=NO",
+		"secure_chroot_dir=/var/run/vsftpd/empty", "xferlog_enable=NO", "dirmessage_enable=NO",
+		"max_per_ip=0", "max_clients=0", "idle_session_timeout=300", "data_connection_timeout=300",
+	}, "\n") + "\n"
+	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env.Start(t, "/usr/sbin/vsftpd", conf)
+	p := peer{name: "vsftpd", v4: netip.AddrPortFrom(env.HostV4, 21), v6: netip.AddrPortFrom(env.HostV6, 21),
+		user: "anonymous", pass: "test@example.com", dir: "upload", feats: true, root: root}
+	waitListening(t, env, p.v4)
+	return p
+}
+
+func pureFTPdPath() string {
+	if p := os.Getenv("NETXSIM_PUREFTPD"); p != "" {
+		return p
+	}
+	return "/opt/netxsim-peers/pure-ftpd/usr/sbin/pure-ftpd"
+}
+
+func startPureFTPd(t *testing.T, env *taptest.Env) peer {
+	bin := pureFTPdPath()
+	pw := filepath.Join(filepath.Dir(filepath.Dir(bin)), "bin", "pure-pw")
+	for _, f := range []string{bin, pw} {
+		if _, err := os.Stat(f); err != nil {
+			t.Skipf("needs pure-ftpd unpacked from the Debian package (scripts/test.sh does it): %v", err)
+		}
+	}
+	uid, gid := ftpIDs(t)
+	root := sharedRoot(t)
+	home := filepath.Join(root, "home")
+	if err := os.Mkdir(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(home, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	// A virtual user in a PureDB, mapped to the system user ftp.
+	passwd, pdb := filepath.Join(root, "pureftpd.passwd"), filepath.Join(root, "pureftpd.pdb")
+	cmd := exec.Command(pw, "useradd", "user", "-u", fmt.Sprint(uid), "-g", fmt.Sprint(gid), "-d", home,
+		"-f", passwd, "-F", pdb, "-m")
+	cmd.Stdin = strings.NewReader("secret\nsecret\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pure-pw useradd: %v\n%s", err, out)
+	}
+	env.Start(t, bin, "-S", ",2121", "-l", "puredb:"+pdb, "-E", "-A", "-H", "-u", "1", "-p", "31000:31999")
+	p := peer{name: "pure-ftpd", v4: netip.AddrPortFrom(env.HostV4, 2121), v6: netip.AddrPortFrom(env.HostV6, 2121),
+		user: "user", pass: "secret", feats: true}
+	waitListening(t, env, p.v4)
+	return p
+}
+
+func startPyftpdNS(t *testing.T, env *taptest.Env) peer {
+	root := sharedRoot(t)
+	p := peer{name: "pyftpdlib", user: "user", pass: "secret", feats: true}
+	p.v4 = startPyftpd(t, env.HostV4, root, false, env)
+	p.v6 = startPyftpd(t, env.HostV6, root, false, env)
+	p.lenient6 = startPyftpd(t, env.HostV6, root, true, env)
+	return p
+}
+
+const (
+	MiB = 1 << 20
+)
+
+// TestInterop runs the client on the device stack on a TAP against real servers on the kernel side
+// of a namespace: every service, both profiles, active and passive, IPv4 and IPv6; 0 B, 1 B and
+// 10 MiB up and down in every mode, 100 MiB up and down once per server and family (netxduo, active:
+// NetX's default path) to keep the run short.
+func TestInterop(t *testing.T) {
+	env := taptest.New(t, taptest.Options{})
+	starters := []struct {
+		name  string
+		start func(*testing.T, *taptest.Env) peer
+	}{{"vsftpd", startVsftpd}, {"pure-ftpd", startPureFTPd}, {"pyftpdlib", startPyftpdNS}}
+	for _, s := range starters {
+		t.Run(s.name, func(t *testing.T) {
+			p := s.start(t, env)
+			for _, fam := range []string{"ipv4", "ipv6"} {
+				for i, v := range variants() {
+					t.Run(fam+"/"+v.name, func(t *testing.T) {
+						srv := p.v4
+						if fam == "ipv6" {
+							srv = p.v6
+							if v.netxActive() && p.lenient6.IsValid() {
+								t.Log("pyftpdlib compares EPRT addresses as strings: NetX's full-form EPRT is tested with permit_foreign_addresses on")
+								srv = p.lenient6
+							}
+						}
+						ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+						defer cancel()
+						c, err := Dial(ctx, env.Device, srv, v.opts...)
+						if err != nil {
+							t.Fatal(err)
+						}
+						defer c.Close()
+						if err := c.Login(ctx, p.user, p.pass); err != nil {
+							t.Fatal(err)
+						}
+						dir := fmt.Sprintf("%s-%d", fam, i)
+						if p.dir != "" {
+							dir = p.dir + "/" + dir
+						}
+						exercise(t, ctx, c, dir, p.feats)
+						if err := c.Mkdir(ctx, dir); err != nil {
+							t.Fatal(err)
+						}
+						sizes := []int64{0, 1, 10 * MiB}
+						if i == 0 {
+							sizes = append(sizes, 100*MiB)
+						}
+						for _, n := range sizes {
+							name := fmt.Sprintf("%s/f%d", dir, n)
+							roundTrip(t, ctx, c, name, n, uint64(n)+uint64(i))
+							if err := c.Delete(ctx, name); err != nil {
+								t.Fatal(err)
+							}
+						}
+						if err := c.Rmdir(ctx, dir); err != nil {
+							t.Fatal(err)
+						}
+						if err := c.Quit(ctx); err != nil {
+							t.Fatal(err)
+						}
+					})
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,96 @@
+package ftpcheck
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/netip"
+	"testing"
+
+	"github.com/netxsim/netxsim/ftp/ftpcheck/capgen"
+)
+
+// smallSession is a short session with a bit of everything: multi-line reply, PASV and EPRT transfers.
+func smallSession(c *capgen.Capture) {
+	f := c.FTP(netip.MustParseAddrPort("198.51.100.1:40000"), netip.MustParseAddrPort("198.51.100.2:21"))
+	f.Reply("220-hi\r\n220 Connection Ready")
+	f.Cmd("USER u")
+	f.Reply("331 Enter password")
+	f.Cmd("PASS p")
+	f.Reply("230 Logged in")
+	f.Cmd("TYPE I")
+	f.Reply("200 Type Binary")
+	f.Transfer(capgen.Transfer{Verb: "RETR", Arg: "a", Setup: "PASV", Data: []byte("0123456789abcdef"), Retransmit: true})
+	f.Transfer(capgen.Transfer{Verb: "STOR", Arg: "b", Setup: "PORT", Data: []byte("xyz"), ResetAfter: 2})
+	f.Quit()
+}
+
+// TestPcapFormat: classic pcap reads the same as pcapng.
+func TestPcapFormat(t *testing.T) {
+	var ng, pc bytes.Buffer
+	for buf, mk := range map[*bytes.Buffer]func(io.Writer) (*capgen.Capture, error){&ng: capgen.New, &pc: capgen.NewPcap} {
+		c, err := mk(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		smallSession(c)
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := analyze(t, ng.Bytes(), Options{}), analyze(t, pc.Bytes(), Options{})
+	if a.Capture.Format != "pcapng" || b.Capture.Format != "pcap" {
+		t.Fatalf("formats %s %s", a.Capture.Format, b.Capture.Format)
+	}
+	var ta, tb bytes.Buffer
+	a.WriteJSON(&ta)
+	b.WriteJSON(&tb)
+	ja := bytes.Replace(ta.Bytes(), []byte(`"pcapng"`), []byte(`"pcap"`), 1)
+	if !bytes.Equal(ja, tb.Bytes()) {
+		t.Errorf("pcap and pcapng reports differ")
+	}
+	if a.Violations != 1 || len(a.Sessions) != 1 { // the planted reset in the STOR
+		t.Errorf("violations %d sessions %d", a.Violations, len(a.Sessions))
+	}
+}
+
+// FuzzAnalyze runs the whole pipeline (reader, decoders, reassembly, FTP parsing, checks, every
+// report writer) on arbitrary bytes: it must return a report or an error, never panic or hang.
+func FuzzAnalyze(f *testing.F) {
+	for _, mk := range []func(io.Writer) (*capgen.Capture, error){capgen.New, capgen.NewPcap} {
+		var buf bytes.Buffer
+		c, err := mk(&buf)
+		if err != nil {
+			f.Fatal(err)
+		}
+		smallSession(c)
+		c.Close()
+		f.Add(buf.Bytes())
+		f.Add(buf.Bytes()[:buf.Len()*2/3])
+	}
+	f.Add([]byte{0x0a, 0x0d, 0x0d, 0x0a})
+	f.Add([]byte{0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rep, err := Analyze(context.Background(), bytes.NewReader(data), Options{})
+		if err != nil {
+			if rep != nil {
+				t.Fatal("report and error both set")
+			}
+			return
+		}
+		if err := rep.WriteText(io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if err := rep.WriteJSON(io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if err := rep.WriteJUnit(io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range rep.Sessions {
+			if err := WriteSVG(io.Discard, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,328 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	jftp "github.com/jlaffaye/ftp"
+
+	"github.com/netxsim/netxsim/fsimage"
+	"github.com/netxsim/netxsim/ftp"
+	"github.com/netxsim/netxsim/ftp/server"
+	"github.com/netxsim/netxsim/stack"
+	"github.com/netxsim/netxsim/tapdev/taptest"
+)
+
+const benchSize = 256 << 20
+
+// pattern is an endless reader of non-zero bytes, cheap enough not to be the bottleneck.
+type pattern struct{ i byte }
+
+func (p *pattern) Read(b []byte) (int, error) {
+	for k := range b {
+		b[k] = p.i
+		p.i++
+	}
+	return len(b), nil
+}
+
+// dialer is how the benchmark's client side connects (host IP instance or the kernel in a netns).
+type dialer interface {
+	Dial(ctx context.Context, local, remote netip.AddrPort) (net.Conn, error)
+}
+
+// rawTCP measures moving n bytes over one TCP connection each way: device to host, then host to device.
+func rawTCP(b *testing.B, dev *stack.IP, host dialer, devAddr netip.Addr, n int64) (down, up time.Duration) {
+	ln, err := dev.Listen(context.Background(), netip.AddrPortFrom(devAddr, 5001))
+	must(b, err)
+	defer ln.Close()
+	for dir := 0; dir < 2; dir++ {
+		errc := make(chan error, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				errc <- err
+				return
+			}
+			defer c.Close()
+			if dir == 0 {
+				_, err = io.CopyBuffer(c, io.LimitReader(&pattern{}, n), make([]byte, 64<<10))
+			} else {
+				_, err = io.CopyBuffer(io.Discard, c, make([]byte, 64<<10))
+			}
+			errc <- err
+		}()
+		start := time.Now()
+		c, err := host.Dial(context.Background(), netip.AddrPort{}, netip.AddrPortFrom(devAddr, 5001))
+		must(b, err)
+		if dir == 0 {
+			_, err = io.CopyBuffer(io.Discard, c, make([]byte, 64<<10))
+		} else {
+			_, err = io.CopyBuffer(c, io.LimitReader(&pattern{}, n), make([]byte, 64<<10))
+			c.Close()
+		}
+		must(b, err)
+		must(b, <-errc)
+		c.Close()
+		if dir == 0 {
+			down = time.Since(start)
+		} else {
+			up = time.Since(start)
+		}
+	}
+	return down, up
+}
+
+// ftpTransfers measures STOR then RETR of n bytes with an independent client (jlaffaye/ftp, passive).
+func ftpTransfers(b *testing.B, ctrl netip.AddrPort, host dialer, n int64) (stor, retr time.Duration) {
+	c, err := jftp.Dial(ctrl.String(), jftp.DialWithTimeout(time.Minute),
+		jftp.DialWithDialFunc(func(_, address string) (net.Conn, error) {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return nil, err
+			}
+			return host.Dial(context.Background(), netip.AddrPort{}, ap)
+		}))
+	must(b, err)
+	defer c.Quit()
+	must(b, c.Login("u", "p"))
+	start := time.Now()
+	must(b, c.Stor("big.bin", io.LimitReader(&pattern{}, n)))
+	stor = time.Since(start)
+	start = time.Now()
+	r, err := c.Retr("big.bin")
+	must(b, err)
+	got, err := io.CopyBuffer(io.Discard, r, make([]byte, 64<<10))
+	must(b, err)
+	must(b, r.Close())
+	retr = time.Since(start)
+	if got != n {
+		b.Fatalf("RETR %d bytes, want %d", got, n)
+	}
+	must(b, c.Delete("big.bin"))
+	return stor, retr
+}
+
+func report(b *testing.B, n int64, rawDown, rawUp, stor, retr time.Duration) {
+	mb := func(d time.Duration) float64 { return float64(n) / d.Seconds() / 1e6 }
+	b.ReportMetric(mb(rawDown), "raw-down-MB/s")
+	b.ReportMetric(mb(rawUp), "raw-up-MB/s")
+	b.ReportMetric(mb(retr), "retr-MB/s")
+	b.ReportMetric(mb(stor), "stor-MB/s")
+	b.ReportMetric(rawDown.Seconds()/retr.Seconds(), "retr/raw")
+	b.ReportMetric(rawUp.Seconds()/stor.Seconds(), "stor/raw")
+}
+
+// benchImage is a FAT RAM disk big enough for one 256 MiB file plus its temporary upload.
+func benchImage(b *testing.B) server.FileSystem {
+	size := int64(2*benchSize + 64<<20)
+	dev := fsimage.NewRAM(size)
+	must(b, fsimage.Format(dev, size, fsimage.FormatOptions{}))
+	v, err := fsimage.Open(dev, fsimage.Options{})
+	must(b, err)
+	b.Cleanup(func() { v.Close() })
+	return v
+}
+
+// BenchmarkMemLink256MiB: STOR and RETR of 256 MiB between two IP instances on the in-memory link,
+// each as a ratio to raw TCP over the same link measured in the same iteration.
+//
+//	go test -run '^$' -bench MemLink256MiB -benchtime 3x ./ftp/server/
+func BenchmarkMemLink256MiB(b *testing.B) {
+	for _, be := range []string{"fsimage", "hostfs"} {
+		b.Run(be, func(b *testing.B) {
+			dev, host := memPair(b)
+			var fsys server.FileSystem
+			if be == "fsimage" {
+				fsys = benchImage(b)
+			} else {
+				fsys, _ = newHostFS(b)
+			}
+			srv := baseServer(fsys, ftp.ProfileNetXDuo)
+			srv.Network = dev
+			ln, err := dev.Listen(context.Background(), netip.AddrPortFrom(devV4.Addr(), 21))
+			must(b, err)
+			serve(b, srv, ln, &env{})
+			b.SetBytes(benchSize)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				rawDown, rawUp := rawTCP(b, dev, host, devV4.Addr(), benchSize)
+				stor, retr := ftpTransfers(b, netip.AddrPortFrom(devV4.Addr(), 21), host, benchSize)
+				report(b, benchSize, rawDown, rawUp, stor, retr)
+			}
+		})
+	}
+}
+
+// BenchmarkTAP256MiB: the same over a TAP, the client being the kernel in the namespace (root only).
+//
+//	go test -run '^$' -bench TAP256MiB -benchtime 3x ./ftp/server/
+func BenchmarkTAP256MiB(b *testing.B) {
+	e := taptest.New(b, taptest.Options{NoIPv6: true})
+	srv := baseServer(benchImage(b), ftp.ProfileNetXDuo)
+	srv.Network = e.Device
+	ln, err := e.Device.Listen(context.Background(), netip.AddrPortFrom(e.DevV4, 21))
+	must(b, err)
+	serve(b, srv, ln, &env{})
+	host := e.KernelDialer()
+	b.SetBytes(benchSize)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rawDown, rawUp := rawTCP(b, e.Device, host, e.DevV4, benchSize)
+		stor, retr := ftpTransfers(b, netip.AddrPortFrom(e.DevV4, 21), host, benchSize)
+		report(b, benchSize, rawDown, rawUp, stor, retr)
+	}
+}
+
+// logins runs n concurrent sessions that each connect, log in anonymously and quit. A session the
+// server drops (vsftpd's listen backlog of 32 overflows under 300 simultaneous SYNs) is retried, as
+// a real client would, and counted.
+func logins(b *testing.B, addr string, n int) (time.Duration, int) {
+	var wg sync.WaitGroup
+	var retries atomic.Int64
+	errs := make(chan error, n)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			for try := 0; try < 50; try++ {
+				if err = loginOnce(addr); err == nil {
+					break
+				}
+				retries.Add(1)
+				time.Sleep(time.Duration(try+1) * 10 * time.Millisecond)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	d := time.Since(start)
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return d, int(retries.Load())
+}
+
+func loginOnce(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	fail := func(err error) error { return fmt.Errorf("login at %s: %w", addr, err) }
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	lr := ftp.NewLineReader(bufio.NewReader(c), 4096)
+	expect := func(want int) error {
+		code, text, err := lr.ReadReply()
+		if err != nil {
+			return fail(err)
+		}
+		if code != want {
+			return fmt.Errorf("%s: got %d %s, want %d", addr, code, text, want)
+		}
+		return nil
+	}
+	if err := expect(220); err != nil {
+		return err
+	}
+	for _, step := range []struct {
+		cmd  string
+		code int
+	}{{"USER anonymous", 331}, {"PASS guest@example.com", 230}, {"QUIT", 221}} {
+		if _, err := io.WriteString(c, step.cmd+"\r\n"); err != nil {
+			return err
+		}
+		if err := expect(step.code); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// BenchmarkLogins300: 300 concurrent anonymous logins against our server (extended profile, host
+// kernel loopback) and against vsftpd on the same loopback, in the same run.
+//
+//	go test -run '^$' -bench Logins300 -benchtime 5x ./ftp/server/
+func BenchmarkLogins300(b *testing.B) {
+	const n = 300
+	fsys, _ := newHostFS(b)
+	srv := &server.Server{FS: fsys, Profile: ftp.ProfileExtended, Network: stack.Kernel{},
+		Login: server.Users(nil, server.ReadOnly), MaxSessions: -1}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(b, err)
+	serve(b, srv, ln, &env{})
+	ours := ln.Addr().String()
+	theirs := startVsftpd(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d1, r1 := logins(b, ours, n)
+		d2, r2 := logins(b, theirs, n)
+		b.ReportMetric(d1.Seconds()*1000, "netxsim-ms")
+		b.ReportMetric(d2.Seconds()*1000, "vsftpd-ms")
+		b.ReportMetric(float64(r1), "netxsim-retries")
+		b.ReportMetric(float64(r2), "vsftpd-retries")
+		b.ReportMetric(d1.Seconds()/d2.Seconds(), "netxsim/vsftpd")
+	}
+}
+
+// startVsftpd runs vsftpd in the foreground on a free loopback port with a temporary configuration.
+func startVsftpd(b *testing.B) string {
+	bin, err := exec.LookPath("vsftpd")
+	if err != nil {
+		if _, err2 := os.Stat("/usr/sbin/vsftpd"); err2 != nil {
+			b.Skipf("needs vsftpd: %v", err)
+		}
+		bin = "/usr/sbin/vsftpd"
+	}
+	if os.Geteuid() != 0 {
+		b.Skip("needs root: vsftpd insists on running as root")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(b, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	dir := b.TempDir()
+	root := filepath.Join(dir, "root")
+	must(b, os.Mkdir(root, 0o555))
+	empty := filepath.Join(dir, "empty")
+	must(b, os.Mkdir(empty, 0o555))
+	conf := filepath.Join(dir, "vsftpd.conf")
+	must(b, os.WriteFile(conf, []byte(strings.Join([]string{
+		"listen=YES", "listen_ipv6=NO", "listen_address=127.0.0.1", fmt.Sprintf("listen_port=%d", port),
+		"background=NO", "anonymous_enable=YES", "no_anon_password=NO", "anon_root=" + root,
+		"local_enable=NO", "write_enable=NO", "max_clients=0", "max_per_ip=0", "secure_chroot_dir=" + empty,
+		"seccomp_sandbox=NO", "isolate=NO", "isolate_network=NO", "xferlog_enable=NO", "syslog_enable=NO",
+		"vsftpd_log_file=" + filepath.Join(dir, "log"), "dual_log_enable=NO", "ftp_username=ftp",
+	}, "\n")+"\n"), 0o644))
+	cmd := exec.Command(bin, conf)
+	out := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	must(b, cmd.Start())
+	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for i := 0; i < 200; i++ {
+		if err := loginOnce(addr); err == nil {
+			return addr
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	b.Fatalf("vsftpd did not come up on %s: %s", addr, out.String())
+	return ""
+}

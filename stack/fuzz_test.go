@@ -1,0 +1,76 @@
+package stack_test
+
+import (
+	"context"
+	"encoding/hex"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/netxsim/netxsim/stack/link"
+)
+
+// hexFrame decodes a test frame written as hex with spaces.
+func hexFrame(s string) []byte {
+	b, err := hex.DecodeString(stripSpaces(s))
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func stripSpaces(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != ' ' && s[i] != '\n' && s[i] != '\t' {
+			out = append(out, s[i])
+		}
+	}
+	return string(out)
+}
+
+// FuzzInjectFrame throws arbitrary Ethernet frames at a running device from the wire side: the stack
+// and the link's frame handling must neither panic nor stop answering.
+func FuzzInjectFrame(f *testing.F) {
+	// ARP request for 198.51.100.2 from 198.51.100.1.
+	f.Add(hexFrame(`ffffffffffff 020000000001 0806 0001 0800 06 04 0001 020000000001 c6336401 000000000000 c6336402`))
+	// IPv4 TCP SYN 198.51.100.1:40000 -> 198.51.100.2:21 (checksums zero: the stack must reject, not crash).
+	f.Add(hexFrame(`020000000002 020000000001 0800 45000028 00004000 40060000 c6336401 c6336402
+		9c400015 00000001 00000000 5002ffff 00000000`))
+	// IPv6 neighbour solicitation header only, truncated.
+	f.Add(hexFrame(`3333ff000002 020000000001 86dd 6000000000203aff fe800000000000000000000000000001`))
+	f.Add([]byte{})
+	f.Add(make([]byte, 14))
+
+	arpFromHost := hexFrame(`ffffffffffff 020000000001 0806 0001 0800 06 04 0001 020000000001 c6336401 000000000000 c6336402`)
+	dev, host, p := newPair(f, link.PairConfig{}, true)
+	ln, err := dev.Listen(context.Background(), netip.AddrPortFrom(netip.Addr{}, 21))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	n := 0
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		p.A().Inject(frame)
+		n++
+		if n%64 == 0 { // now and then, the device must still answer
+			// A fuzzed ARP frame may legitimately have re-pointed 198.51.100.1 to another MAC (ARP
+			// spoofing works on a real device too): restore the truth the way the real host would.
+			p.A().Inject(arpFromHost)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if _, err := host.Ping(ctx, devV4); err != nil {
+				t.Fatalf("device stopped answering after a fuzzed frame: %v", err)
+			}
+		}
+	})
+}

@@ -1,0 +1,258 @@
+package stack_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netxsim/netxsim/stack"
+	"github.com/netxsim/netxsim/stack/link"
+)
+
+func TestPing(t *testing.T) {
+	dev, host, _ := newPair(t, link.PairConfig{}, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, dst := range []netip.Addr{devV4, devV6, dev.LinkLocal(), dev.LinkLocal().WithZone("host0")} {
+		if _, err := host.Ping(ctx, dst); err != nil {
+			t.Errorf("host ping %s: %v", dst, err)
+		}
+	}
+	if _, err := dev.Ping(ctx, hostV4); err != nil {
+		t.Errorf("dev ping %s: %v", hostV4, err)
+	}
+	if _, err := host.Ping(ctx, dev.LinkLocal().WithZone("eth9")); err == nil || !strings.Contains(err.Error(), "zone") {
+		t.Errorf("ping with a foreign zone: got %v, want a zone error", err)
+	}
+	st := dev.Stats()
+	if st.ICMPEchoRequestsIn < 4 || st.ICMPEchoRepliesOut < 4 || st.ICMPEchoRequestsOut < 1 {
+		t.Errorf("echo counters after pings: %+v", st)
+	}
+	if st.ARPRequestsIn+st.ARPRepliesIn == 0 || st.NeighborSolicitsIn+st.NeighborAdvertsIn == 0 {
+		t.Errorf("no ARP/NDP counted: %+v", st)
+	}
+	// An address nobody has: Ping must give up with the context.
+	short, cancel2 := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel2()
+	if _, err := host.Ping(short, netip.MustParseAddr("198.51.100.77")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("ping to an absent host: got %v, want DeadlineExceeded", err)
+	}
+}
+
+func TestAddrs(t *testing.T) {
+	dev, _, _ := newPair(t, link.PairConfig{}, true)
+	want := map[string]bool{"198.51.100.2/24": false, "2001:db8::2/64": false, "fe80::ff:fe00:2/64": false}
+	for _, p := range dev.Addrs() {
+		if _, ok := want[p.String()]; ok {
+			want[p.String()] = true
+		}
+	}
+	for a, seen := range want {
+		if !seen {
+			t.Errorf("Addrs() = %v lacks %s", dev.Addrs(), a)
+		}
+	}
+	if got := dev.LinkLocal().String(); got != "fe80::ff:fe00:2" {
+		t.Errorf("LinkLocal() = %s, want EUI-64 fe80::ff:fe00:2", got)
+	}
+}
+
+// FTP active mode: the server dials from port 20, again and again, while old connections sit in TIME-WAIT.
+func TestDialFromPort20(t *testing.T) {
+	dev, host, _ := newPair(t, link.PairConfig{}, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, remote := range []netip.Addr{hostV4, hostV6} {
+		for i := range 3 {
+			ln, err := host.Listen(ctx, netip.AddrPortFrom(remote, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			accepted := make(chan net.Conn, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err == nil {
+					accepted <- c
+				}
+				close(accepted)
+			}()
+			rp := netip.AddrPortFrom(remote, uint16(ln.Addr().(*net.TCPAddr).Port))
+			c, err := dev.Dial(ctx, netip.AddrPortFrom(netip.Addr{}, 20), rp)
+			if err != nil {
+				t.Fatalf("dial %d from port 20 to %s: %v", i, rp, err)
+			}
+			if p := c.LocalAddr().(*net.TCPAddr).Port; p != 20 {
+				t.Errorf("local port %d, want 20", p)
+			}
+			sc := <-accepted
+			if sc == nil {
+				t.Fatal("accept failed")
+			}
+			if p := sc.RemoteAddr().(*net.TCPAddr).Port; p != 20 {
+				t.Errorf("server sees remote port %d, want 20", p)
+			}
+			c.Close() // the active closer enters TIME-WAIT on port 20
+			sc.Close()
+			ln.Close()
+		}
+	}
+}
+
+func TestDialTimeoutOnTotalLoss(t *testing.T) {
+	dev, host, p := newPair(t, link.PairConfig{}, true)
+	// Resolve neighbours first so the test is about TCP, then cut the wire both ways.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := host.Ping(ctx, devV4); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := dev.Listen(ctx, netip.AddrPortFrom(netip.Addr{}, 2121))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	all := link.Impairment{Loss: 1}
+	if err := p.SetImpairment(all, all); err != nil {
+		t.Fatal(err)
+	}
+	for _, dst := range []netip.Addr{devV4, devV6} {
+		dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		done := make(chan error, 1)
+		go func() {
+			_, err := host.Dial(dctx, netip.AddrPort{}, netip.AddrPortFrom(dst, 2121))
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			var ne net.Error
+			if err == nil || !(errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()) {
+				t.Errorf("dial %s with 100%% loss: got %v, want a timeout error", dst, err)
+			}
+		case <-time.After(30 * time.Second): // a generous guard against a hang, not a timing assertion
+			t.Fatalf("dial %s with 100%% loss hangs past its 2 s context", dst)
+		}
+		dcancel()
+	}
+	ab, ba := p.Stats()
+	if ab.Lost == 0 && ba.Lost == 0 {
+		t.Errorf("no frame was lost: %+v %+v", ab, ba)
+	}
+}
+
+func TestImpairedTransfer(t *testing.T) {
+	imp := link.Impairment{Loss: 0.05, Reorder: 0.05, Duplicate: 0.01}
+	dev, host, p := newPair(t, link.PairConfig{AtoB: imp, BtoA: imp, Seed: 42}, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	transfer(t, ctx, host, dev, hostV4, 16<<20)
+	ab, ba := p.Stats()
+	t.Logf("device->host %+v", ab)
+	t.Logf("host->device %+v", ba)
+	if ab.Lost == 0 || ab.Reordered == 0 || ab.Duplicated == 0 || ba.Lost == 0 {
+		t.Errorf("impairments not applied: %+v / %+v", ab, ba)
+	}
+	if st := dev.Stats(); st.TCPRetransmits == 0 {
+		t.Errorf("5%% loss but no retransmission counted: %+v", st)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	good := devConfig()
+	for name, mut := range map[string]func(*stack.Config){
+		"no MAC":          func(c *stack.Config) { c.MAC = nil },
+		"multicast MAC":   func(c *stack.Config) { c.MAC = net.HardwareAddr{1, 0, 0x5e, 0, 0, 1} },
+		"v6 in IPv4":      func(c *stack.Config) { c.IPv4 = netip.MustParsePrefix("2001:db8::2/64") },
+		"gw off link":     func(c *stack.Config) { c.Gateway4 = netip.MustParseAddr("203.0.113.1") },
+		"globals no IPv6": func(c *stack.Config) { c.IPv6 = false },
+		"link-local global": func(c *stack.Config) {
+			c.IPv6Global = []netip.Prefix{netip.MustParsePrefix("fe80::5/64")}
+		},
+		"tiny MTU": func(c *stack.Config) { c.MTU = 1000 },
+	} {
+		cfg := good
+		mut(&cfg)
+		p, err := link.NewPair(link.PairConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ip, err := stack.New(cfg, p.A())
+		if err == nil {
+			ip.Close()
+			t.Errorf("%s: New accepted %+v", name, cfg)
+		}
+		p.Close()
+	}
+}
+
+func TestDuplicateAddressDetected(t *testing.T) {
+	p, err := link.NewPair(link.PairConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	a, err := stack.New(devConfig(), p.A())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	dup := hostConfig()
+	dup.IPv6Global = devConfig().IPv6Global
+	if b, err := stack.New(dup, p.B()); !errors.Is(err, stack.ErrDuplicateAddress) {
+		if b != nil {
+			b.Close()
+		}
+		t.Fatalf("second owner of 2001:db8::2: got %v, want ErrDuplicateAddress", err)
+	}
+}
+
+func TestStatsAndClose(t *testing.T) {
+	dev, host, _ := newPair(t, link.PairConfig{}, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ln, err := dev.Listen(ctx, netip.AddrPortFrom(netip.Addr{}, 21))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	c, err := host.Dial(ctx, netip.AddrPort{}, netip.AddrPortFrom(devV4, 21))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("USER anonymous\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	hs := host.Stats()
+	if hs.TCPActiveOpens != 1 || hs.FramesOut == 0 || hs.TCPSegmentsOut == 0 {
+		t.Errorf("host stats after one dial: %v", hs)
+	}
+	// The server side counts the passive open once the handshake completes.
+	for dev.Stats().TCPPassiveOpens == 0 && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if ds := dev.Stats(); ds.TCPPassiveOpens != 1 || ds.TCPEstablished != 1 || ds.FramesIn == 0 {
+		t.Errorf("device stats after one accept: %v", ds)
+	}
+	// Close with the connection and listener still open: everything must go (TestMain runs goleak).
+	if err := dev.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := dev.Dial(ctx, netip.AddrPort{}, netip.AddrPortFrom(hostV4, 21)); err == nil {
+		t.Error("Dial after Close succeeded")
+	}
+	c.Close()
+}

@@ -1,0 +1,144 @@
+package stack_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/netxsim/netxsim/stack"
+	"github.com/netxsim/netxsim/stack/link"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+var (
+	devMAC  = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x02}
+	hostMAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x01}
+	devV4   = netip.MustParseAddr("198.51.100.2")
+	hostV4  = netip.MustParseAddr("198.51.100.1")
+	devV6   = netip.MustParseAddr("2001:db8::2")
+	hostV6  = netip.MustParseAddr("2001:db8::1")
+)
+
+func devConfig() stack.Config {
+	return stack.Config{Name: "dev0", MAC: devMAC, IPv4: netip.MustParsePrefix("198.51.100.2/24"), IPv6: true,
+		IPv6Global: []netip.Prefix{netip.MustParsePrefix("2001:db8::2/64")}}
+}
+
+func hostConfig() stack.Config {
+	return stack.Config{Name: "host0", MAC: hostMAC, IPv4: netip.MustParsePrefix("198.51.100.1/24"), IPv6: true,
+		IPv6Global: []netip.Prefix{netip.MustParsePrefix("2001:db8::1/64")}}
+}
+
+// newPair starts device and host instances on an in-memory pair; everything is closed at cleanup.
+func newPair(t testing.TB, cfg link.PairConfig, skipDAD bool) (dev, host *stack.IP, p *link.Pair) {
+	t.Helper()
+	p, err := link.NewPair(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	dc, hc := devConfig(), hostConfig()
+	dc.SkipDAD, hc.SkipDAD = skipDAD, skipDAD
+	dev, err = stack.New(dc, p.A())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dev.Close() })
+	host, err = stack.New(hc, p.B())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { host.Close() })
+	return dev, host, p
+}
+
+// transfer sends n pseudo-random bytes from `from` to `to` over a new connection and checks their SHA-256.
+func transfer(t testing.TB, ctx context.Context, to, from interface {
+	Listen(context.Context, netip.AddrPort) (net.Listener, error)
+	Dial(context.Context, netip.AddrPort, netip.AddrPort) (net.Conn, error)
+}, listenAddr netip.Addr, n int64) {
+	t.Helper()
+	ln, err := to.Listen(ctx, netip.AddrPortFrom(listenAddr.WithZone(""), 0)) // the zone names the dialer's NIC
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	type result struct {
+		sum [32]byte
+		n   int64
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		defer c.Close()
+		h := sha256.New()
+		n, err := io.Copy(h, c)
+		var r result
+		copy(r.sum[:], h.Sum(nil))
+		r.n, r.err = n, err
+		got <- r
+	}()
+	c, err := from.Dial(ctx, netip.AddrPort{}, netip.AddrPortFrom(listenAddr, port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	src := io.TeeReader(io.LimitReader(newRandReader(uint64(n)), n), h)
+	if _, err := io.Copy(c, src); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	select {
+	case r := <-got:
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if r.n != n || !bytes.Equal(r.sum[:], h.Sum(nil)) {
+			t.Fatalf("received %d bytes sha256 %x, sent %d bytes sha256 %x", r.n, r.sum, n, h.Sum(nil))
+		}
+	case <-ctx.Done():
+		t.Fatalf("transfer of %d bytes: %v", n, ctx.Err())
+	}
+}
+
+type randReader struct{ r *rand.ChaCha8 }
+
+func newRandReader(seed uint64) io.Reader {
+	var s [32]byte
+	s[0] = byte(seed)
+	return randReader{rand.NewChaCha8(s)}
+}
+
+func (r randReader) Read(p []byte) (int, error) { return r.r.Read(p) }
+
+func TestListenDialV4V6(t *testing.T) {
+	dev, host, _ := newPair(t, link.PairConfig{}, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		name string
+		addr netip.Addr
+	}{{"v4", devV4}, {"v6", devV6}, {"v6-linklocal", dev.LinkLocal()}, {"v6-linklocal-zone", dev.LinkLocal().WithZone("host0")}} {
+		t.Run(tc.name+"/host-to-dev", func(t *testing.T) { transfer(t, ctx, dev, host, tc.addr, 1<<20) })
+	}
+	for _, a := range []netip.Addr{hostV4, hostV6} {
+		t.Run(a.String()+"/dev-to-host", func(t *testing.T) { transfer(t, ctx, host, dev, a, 1<<20) })
+	}
+}
