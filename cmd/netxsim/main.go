@@ -11,6 +11,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/democmd"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/ftpcmd"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/imagecmd"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/servecmd"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/upcmd"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/verifycmd"
 )
 
 // command is one subcommand: its name, a one-line summary and its entry point.
@@ -20,7 +27,14 @@ type command struct {
 }
 
 func commands() []command {
-	return []command{}
+	return []command{
+		{"demo", "run the whole job in memory: device and host, FTP both ways, capture verified", democmd.Run},
+		{"up", upcmd.Summary, upcmd.Run},
+		{"serve", "run the device's FTP server on a TAP or on the host kernel", servecmd.Run},
+		{"ftp", "use the device's FTP client: get, put, ls, nlst, mkdir, rmdir, rm, mv", ftpcmd.Run},
+		{"image", "make, inspect and change FAT images: mkfs, info, ls, put, get, cat, rm, mkdir, rmdir, mv, check", imagecmd.Run},
+		{"verify", "check the FTP sessions in a pcap or pcapng capture", verifycmd.Run},
+	}
 }
 
 func main() {

@@ -64,6 +64,9 @@ func ParseURL(raw string) (Target, error) {
 		}
 	}
 	t.Host = u.Hostname()
+	if t.Host == "" {
+		return t, fmt.Errorf("URL %q: no host", raw)
+	}
 	t.Port = 21
 	if ps := u.Port(); ps != "" {
 		p, err := strconv.ParseUint(ps, 10, 16)
