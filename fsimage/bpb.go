@@ -38,7 +38,7 @@ type geom struct {
 	fatOff    int64 // first FAT
 	rootOff   int64 // fixed root directory (FAT12/16)
 	rootBytes int64
-	dataOff   int64 // cluster 2
+	dataOff   int64  // cluster 2
 	clusters  uint32 // count of data clusters; valid cluster numbers are 2..clusters+1
 	rootClus  uint32 // FAT32 root directory cluster
 	fsInfo    int64  // FAT32 FSInfo sector, 0 if none

@@ -9,12 +9,12 @@ import (
 // Raw bytes are kept (not decoded entries) so that write-back is a plain copy and FAT12's
 // packing needs no second representation.
 type fatTable struct {
-	g     *geom
-	raw   []byte
-	dirty []uint64 // bit per FAT sector
+	g      *geom
+	raw    []byte
+	dirty  []uint64 // bit per FAT sector
 	nDirty int
-	free  uint32 // free clusters, counted at mount and kept exact
-	next  uint32 // allocation hint
+	free   uint32 // free clusters, counted at mount and kept exact
+	next   uint32 // allocation hint
 }
 
 const (

@@ -151,7 +151,9 @@ func (f *File) writeAt(p []byte, off int64) (int, error) {
 
 // ReadFrom copies r to the file in large chunks (io.Copy uses it).
 func (f *File) ReadFrom(r io.Reader) (int64, error) {
-	buf := make([]byte, 1<<20)
+	bp := f.v.copyBufs.Get().(*[]byte)
+	defer f.v.copyBufs.Put(bp)
+	buf := *bp
 	var total int64
 	for {
 		n, err := io.ReadFull(r, buf)

@@ -16,10 +16,10 @@ func hostFixture(t testing.TB, nMany int) string {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "src")
 	files := map[string][]byte{
-		"README.TXT":                         []byte("short upper name\n"),
-		"readme lower.md":                    bytes.Repeat([]byte("lower "), 500),
-		".dotfile":                           []byte("dot"),
-		"empty":                              nil,
+		"README.TXT":      []byte("short upper name\n"),
+		"readme lower.md": bytes.Repeat([]byte("lower "), 500),
+		".dotfile":        []byte("dot"),
+		"empty":           nil,
 		"A Long Directory Name/nested/deeper/file with spaces.txt": bytes.Repeat([]byte{7}, 9000),
 		"A Long Directory Name/nested/.hidden":                     nil,
 		"A Long Directory Name/Ünïcødé.txt":                        []byte("unicode"),

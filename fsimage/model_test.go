@@ -101,7 +101,7 @@ func TestModel(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.typ.String(), func(t *testing.T) {
 			t.Parallel()
-			runModel(t, c, 12, 300, uint64(c.typ))
+			runModel(t, c, 20, 300, uint64(c.typ))
 		})
 	}
 }
@@ -238,6 +238,8 @@ func modelStep(t *testing.T, v *FS, m *model, r *rand.Rand, c modelCase) string 
 				m.m[fold(p)] = &mEntry{path: p, dir: true}
 			case !isNoSpace(err):
 				fail("mkdir %q: %v", p, err)
+			default:
+				return op + ":full"
 			}
 			return op
 		}
@@ -251,7 +253,7 @@ func modelStep(t *testing.T, v *FS, m *model, r *rand.Rand, c modelCase) string 
 		}
 		if err != nil {
 			if isNoSpace(err) {
-				return op
+				return op + ":full"
 			}
 			fail("create %q: %v", p, err)
 		}
@@ -265,6 +267,8 @@ func modelStep(t *testing.T, v *FS, m *model, r *rand.Rand, c modelCase) string 
 			ex.data = data
 		} else if !isNoSpace(err) {
 			fail("write %q: %v", p, err)
+		} else {
+			op += ":full"
 		}
 		if err := w.Close(); err != nil {
 			fail("close: %v", err)
@@ -285,7 +289,7 @@ func modelStep(t *testing.T, v *FS, m *model, r *rand.Rand, c modelCase) string 
 			data := randBytes(r, r.IntN(c.maxFile/2))
 			if _, err := fl.WriteAt(data, int64(off)); err != nil {
 				if isNoSpace(err) {
-					return op
+					return op + ":full"
 				}
 				fail("%q: %v", e.path, err)
 			}
@@ -302,7 +306,7 @@ func modelStep(t *testing.T, v *FS, m *model, r *rand.Rand, c modelCase) string 
 			}
 			if _, err := fl.Write(data); err != nil {
 				if isNoSpace(err) {
-					return op
+					return op + ":full"
 				}
 				fail("%q: %v", e.path, err)
 			}
@@ -311,7 +315,7 @@ func modelStep(t *testing.T, v *FS, m *model, r *rand.Rand, c modelCase) string 
 			n := r.IntN(len(e.data) + c.maxFile/4 + 1)
 			if err := fl.Truncate(int64(n)); err != nil {
 				if isNoSpace(err) {
-					return op
+					return op + ":full"
 				}
 				fail("%q: %v", e.path, err)
 			}
@@ -347,7 +351,7 @@ func modelStep(t *testing.T, v *FS, m *model, r *rand.Rand, c modelCase) string 
 			return op
 		case err != nil:
 			if isNoSpace(err) {
-				return op
+				return op + ":full"
 			}
 			fail("rename %q -> %q: %v", e.path, dst, err)
 		}

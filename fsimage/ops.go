@@ -304,6 +304,7 @@ func (v *FS) rename(oldname, newname string) error {
 			}
 		}
 	}
+	var victim *node
 	if t := d.byName[fold(base)]; t != nil && t != n {
 		switch {
 		case t.isDir():
@@ -315,7 +316,10 @@ func (v *FS) rename(oldname, newname string) error {
 		case t.attr&AttrReadOnly != 0:
 			return ErrReadOnly
 		}
-		v.destroy(t)
+		// The replaced file goes only once the new entry exists, so a failed rename
+		// (no room for the new name) loses nothing.
+		victim = t
+		d.unindex(t)
 	} else if t == n && n.name == base {
 		return nil
 	}
@@ -325,9 +329,15 @@ func (v *FS) rename(oldname, newname string) error {
 	if err := v.link(d, n, base); err != nil {
 		n.parent, n.slot, n.nslots, n.name, n.sn, n.ntres = old, slot, nslots, oldName, oldSn, oldNt
 		old.add(n)
+		if victim != nil {
+			d.add(victim)
+		}
 		return err
 	}
 	v.unlinkSlots(old, slot, nslots)
+	if victim != nil {
+		v.destroy(victim)
+	}
 	if n.isDir() && old != d {
 		cd, err := v.loadDir(n)
 		if err != nil {

@@ -25,20 +25,21 @@ type Options struct {
 // FS is an open FAT volume. All methods are safe for concurrent use; one mutex serializes
 // them, which is what several FTP sessions on one FileX media get too.
 type FS struct {
-	mu        sync.Mutex
-	dev       Device // volume-relative
-	base      Device // what the caller gave
-	partOff   int64
-	g         *geom
-	fat       *fatTable
-	root      *node
-	opt       Options
-	closed    bool
-	diskFree  uint32 // FSInfo free count as last written
-	diskNext  uint32
-	dirty     map[*dir]struct{}
-	zero      []byte
-	volLabel  string
+	mu       sync.Mutex
+	dev      Device // volume-relative
+	base     Device // what the caller gave
+	partOff  int64
+	g        *geom
+	fat      *fatTable
+	root     *node
+	opt      Options
+	closed   bool
+	diskFree uint32 // FSInfo free count as last written
+	diskNext uint32
+	dirty    map[*dir]struct{}
+	zero     []byte
+	copyBufs sync.Pool // *[]byte for ReadFrom: one large buffer per file would dominate small copies
+	volLabel string
 }
 
 // node is one directory entry in memory. Open files and cached directories point at it,
@@ -155,6 +156,7 @@ func Open(dev Device, opt Options) (*FS, error) {
 		}
 	}
 	v.zero = make([]byte, max(64<<10, g.cs))
+	v.copyBufs.New = func() any { b := make([]byte, 1<<20); return &b }
 	v.root = &node{attr: AttrDirectory, name: "."}
 	if g.typ == FAT32 {
 		v.root.cluster = g.rootClus
@@ -195,7 +197,7 @@ func (v *FS) loadDir(n *node) (*dir, error) {
 			}
 		}
 	}
-	d.dirty = make([]uint64, (int64(len(d.buf))/v.g.bps+63)/64)
+	d.dirty = make([]uint64, (v.sectors(len(d.buf))+63)/64)
 	v.parseDir(d)
 	n.d = d
 	return d, nil
@@ -387,8 +389,11 @@ func (v *FS) markDirty(d *dir, off, n int) {
 }
 
 // flushDir writes d's dirty sectors.
+// sectors is the number of (possibly partial) sectors n bytes span.
+func (v *FS) sectors(n int) int64 { return (int64(n) + v.g.bps - 1) / v.g.bps }
+
 func (v *FS) flushDir(d *dir) error {
-	nsec := int64(len(d.buf)) / v.g.bps
+	nsec := v.sectors(len(d.buf))
 	spc := v.g.spc
 	for s := int64(0); s < nsec; {
 		if d.dirty[s/64]&(1<<(s%64)) == 0 {
@@ -411,7 +416,8 @@ func (v *FS) flushDir(d *dir) error {
 			}
 			off = v.g.clusterOff(x.start+ci-x.idx) + (s%spc)*v.g.bps
 		}
-		if _, err := v.dev.WriteAt(d.buf[s*v.g.bps:e*v.g.bps], off); err != nil {
+		// A fixed root of an odd entry count can end inside a sector.
+		if _, err := v.dev.WriteAt(d.buf[s*v.g.bps:min(e*v.g.bps, int64(len(d.buf)))], off); err != nil {
 			return fmt.Errorf("write directory %q: %w", d.n.name, err)
 		}
 		s = e

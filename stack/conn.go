@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"sync/atomic"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -164,8 +163,6 @@ func (timeoutError) Error() string   { return "connection timed out" }
 func (timeoutError) Timeout() bool   { return true }
 func (timeoutError) Temporary() bool { return true }
 
-var pingSeq atomic.Uint32
-
 // Ping sends ICMP echo requests to dst (IPv4, IPv6 global, or IPv6 link-local with an optional zone
 // naming this NIC), one a second, until a reply arrives or ctx ends; it returns the round-trip time.
 func (ip *IP) Ping(ctx context.Context, dst netip.Addr) (time.Duration, error) {
@@ -195,7 +192,7 @@ func (ip *IP) Ping(ctx context.Context, dst netip.Addr) (time.Duration, error) {
 
 	sent := map[uint16]time.Time{}
 	send := func() error {
-		seq := uint16(pingSeq.Add(1))
+		seq := uint16(ip.pingSeq.Add(1))
 		msg := make([]byte, 8+16)
 		if transport == icmp.ProtocolNumber4 {
 			msg[0] = byte(header.ICMPv4Echo)

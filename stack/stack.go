@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -53,6 +54,8 @@ type IP struct {
 	ll   netip.Addr // link-local, zero when IPv6 is off
 	log  *slog.Logger
 	once sync.Once
+
+	pingSeq atomic.Uint32 // echo sequence numbers, unique per instance
 }
 
 func (c *Config) validate() error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -118,6 +119,11 @@ func BenchmarkVsftpdTAP(b *testing.B) {
 		}
 		os.Remove(filepath.Join(p.root, "upload", "curlup"))
 	}
+	// The same stack and TAP without FTP: raw TCP from the kernel side to the device, 256 MiB, to tell
+	// the client's share of the gap from the stack's.
+	rawDown := rawTCPDown(b, env, pattern)
+	b.ReportMetric(rawDown, "raw-tcp-down-MB/s")
+	b.ReportMetric(oursDown/rawDown, "down-vs-raw")
 	b.ReportMetric(oursDown, "ours-down-MB/s")
 	b.ReportMetric(curlDown, "curl-down-MB/s")
 	b.ReportMetric(oursDown/curlDown, "down-ratio")
@@ -134,4 +140,32 @@ func seconds(b *testing.B, out []byte) float64 {
 		b.Fatalf("curl time %q: %v", out, err)
 	}
 	return s
+}
+
+func rawTCPDown(b *testing.B, env *taptest.Env, pattern []byte) float64 {
+	ctx := context.Background()
+	ln, err := env.KernelDialer().Listen(ctx, netip.AddrPortFrom(env.HostV4, 0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.Copy(c, &repeatReader{buf: pattern, left: benchSize})
+	}()
+	start := time.Now()
+	c, err := env.Device.Dial(ctx, netip.AddrPort{}, netip.MustParseAddrPort(ln.Addr().String()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	n, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, c, make([]byte, copyBuf))
+	if err != nil || n != benchSize {
+		b.Fatalf("raw TCP: %d bytes, %v", n, err)
+	}
+	return float64(n) / 1e6 / time.Since(start).Seconds()
 }

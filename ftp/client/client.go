@@ -122,8 +122,9 @@ type Client struct {
 	feats    map[string]string // nil until FEAT was asked
 	greeting string
 
-	open   bool  // a Download, Upload or Lines is open
-	broken error // the control connection is unusable (I/O error, timeout, protocol desync)
+	open   bool      // a Download, Upload or Lines is open
+	cur    *transfer // that transfer
+	broken error     // the control connection is unusable (I/O error, timeout, protocol desync)
 	closed bool
 }
 
@@ -293,6 +294,9 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.closed = true
+	if c.cur != nil {
+		c.cur.data.Close()
+	}
 	err := c.conn.Close()
 	if errors.Is(err, net.ErrClosed) {
 		return nil

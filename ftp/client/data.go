@@ -221,8 +221,8 @@ func (c *Client) passive(ctx context.Context) (net.Conn, error) {
 	}
 	conn, err := c.network.Dial(ctx, netip.AddrPort{}, target)
 	if err != nil {
-		// The server waits for a connection that will not come: resync by aborting the pending passive
-		// state is not possible in NetX, so just report; the next command still works on most servers.
+		// The server keeps waiting on its passive port; its next command drops that (NetX, vsftpd and
+		// pyftpdlib all do), so the session stays usable.
 		return nil, fmt.Errorf("passive data connection to %v: %w", target, ctxErr(ctx, err))
 	}
 	return conn, nil

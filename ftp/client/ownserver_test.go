@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"testing"
@@ -47,7 +48,7 @@ func inMemory(t *testing.T) (dev, host *stack.IP) {
 }
 
 // ownServer serves a fresh directory with ftp/server on ip, port 21, both families.
-func ownServer(t *testing.T, ip *stack.IP, profile ftp.Profile) {
+func ownServer(t *testing.T, ip *stack.IP, profile ftp.Profile) *server.Server {
 	t.Helper()
 	fsys, err := hostfs.New(t.TempDir())
 	if err != nil {
@@ -69,6 +70,7 @@ func ownServer(t *testing.T, ip *stack.IP, profile ftp.Profile) {
 		go srv.Serve(ln)
 	}
 	t.Cleanup(func() { srv.Close() })
+	return srv
 }
 
 // TestOwnServerInMemory: every client service against ftp/server over in-memory IP instances, for each
@@ -254,5 +256,37 @@ func TestOwnServerBlockModeListing(t *testing.T) {
 	}
 	if err != nil || len(got) != 1 || got[0] != "f" {
 		t.Fatalf("nlst in block mode = %q, %v", got, err)
+	}
+}
+
+// A server that goes away in the middle of a download: an error, never a short success.
+func TestOwnServerClosesMidDownload(t *testing.T) {
+	for _, passive := range []bool{false, true} {
+		dev, host := inMemory(t)
+		srv := ownServer(t, host, ftp.ProfileExtended)
+		ctx := testCtx(t)
+		c, err := Dial(ctx, dev, netip.AddrPortFrom(hostV4.Addr(), 21), WithPassive(passive))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Login(ctx, "user", "secret"); err != nil {
+			t.Fatal(err)
+		}
+		put(t, ctx, c, "big", randomBytes(8*MiB, 3))
+		d, err := c.Retr(ctx, "big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, MiB)
+		if _, err := io.ReadFull(d, buf); err != nil {
+			t.Fatal(err)
+		}
+		srv.Close()
+		n, err := io.Copy(io.Discard, d)
+		if err == nil {
+			t.Fatalf("passive %v: download ended with success after %d more bytes although the server closed", passive, n)
+		}
+		t.Logf("passive %v: %v", passive, err)
 	}
 }

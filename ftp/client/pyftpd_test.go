@@ -3,27 +3,12 @@ package client
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/netxsim/netxsim/stack"
 )
-
-// kernel is the host's own TCP/IP stack as a Network.
-type kernel struct{}
-
-func (kernel) Listen(ctx context.Context, ap netip.AddrPort) (net.Listener, error) {
-	var lc net.ListenConfig
-	return lc.Listen(ctx, "tcp", ap.String())
-}
-
-func (kernel) Dial(ctx context.Context, local, remote netip.AddrPort) (net.Conn, error) {
-	var d net.Dialer
-	if local.IsValid() {
-		d.LocalAddr = net.TCPAddrFromAddrPort(local)
-	}
-	return d.DialContext(ctx, "tcp", remote.String())
-}
 
 // TestPyftpdlibLoopback runs every service against pyftpdlib on the loopback addresses, over the
 // host kernel: both profiles, active and passive, IPv4 and IPv6.
@@ -41,7 +26,7 @@ func TestPyftpdlibLoopback(t *testing.T) {
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
-				c, err := Dial(ctx, kernel{}, srv, v.opts...)
+				c, err := Dial(ctx, stack.Kernel{}, srv, v.opts...)
 				if err != nil {
 					t.Fatal(err)
 				}

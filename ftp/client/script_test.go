@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/netxsim/netxsim/ftp"
+	"github.com/netxsim/netxsim/stack"
 )
 
 // A scripted peer: a loopback TCP server that plays one exact dialogue, for behaviours no real server
@@ -93,7 +94,7 @@ func (s *session) pasv() net.Listener {
 
 func dialLogin(t *testing.T, ctx context.Context, srv netip.AddrPort, opts ...Option) *Client {
 	t.Helper()
-	c, err := Dial(ctx, kernel{}, srv, opts...)
+	c, err := Dial(ctx, stack.Kernel{}, srv, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestRepliesSplitMultilineExtra220(t *testing.T) {
 	})
 	ctx := testCtx(t)
 	var trace strings.Builder
-	c, err := Dial(ctx, kernel{}, srv, WithTrace(&trace))
+	c, err := Dial(ctx, stack.Kernel{}, srv, WithTrace(&trace))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +264,7 @@ func TestSilentServerTimesOutInsideContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := Dial(ctx, kernel{}, srv)
+	_, err := Dial(ctx, stack.Kernel{}, srv)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("dial to a silent server: %v, want context.DeadlineExceeded", err)
 	}
@@ -383,7 +384,7 @@ func TestTypedErrors(t *testing.T) {
 func TestWrongPassword530(t *testing.T) {
 	srv := startPyftpd(t, netip.MustParseAddr("127.0.0.1"), t.TempDir(), false, nil)
 	ctx := testCtx(t)
-	c, err := Dial(ctx, kernel{}, srv)
+	c, err := Dial(ctx, stack.Kernel{}, srv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,5 +461,45 @@ func TestParseMDTM(t *testing.T) {
 		if _, err := ParseMDTM(bad); err == nil {
 			t.Errorf("ParseMDTM(%q): no error", bad)
 		}
+	}
+}
+
+// Without a context deadline the idle timeout still ends a download whose server stalls.
+func TestIdleTimeoutStalledDownload(t *testing.T) {
+	srv := scripted(t, func(s *session) {
+		s.login()
+		s.expect("TYPE I")
+		s.send("200 ok\r\n")
+		ln := s.pasv()
+		if ln == nil {
+			return
+		}
+		defer ln.Close()
+		s.expect("RETR f")
+		data, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer data.Close()
+		s.send("150 go\r\n")
+		data.Write([]byte("partial"))
+		s.r.ReadString('\n') // stall until the client goes
+	})
+	ctx := context.Background()
+	c, err := Dial(ctx, stack.Kernel{}, srv, WithPassive(true), WithIdleTimeout(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(ctx, "u", "p"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := c.Retr(ctx, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(d)
+	if err == nil || string(b) != "partial" {
+		t.Fatalf("stalled download: %q, %v; want the partial data and an error", b, err)
 	}
 }

@@ -9,18 +9,42 @@ import (
 	"iter"
 	"net"
 	"strings"
+	"time"
 )
 
 // transfer is the part shared by Download, Upload and Lines: the data connection, the context watch
 // over both connections, and the completion reply.
 type transfer struct {
-	c       *Client
-	ctx     context.Context
-	what    string
-	data    net.Conn
-	unwatch func()
-	closed  bool
-	err     error // the transfer's outcome once finished
+	c         *Client
+	ctx       context.Context
+	what      string
+	data      net.Conn
+	unwatch   func()
+	closed    bool
+	err       error     // the transfer's outcome once finished
+	idle      bool      // no context deadline: keep an idle deadline on the data connection
+	refreshed time.Time // when the idle deadline was last pushed back
+}
+
+// keepAlive pushes the data connection's idle deadline back (when the context has no deadline), so a
+// server that stalls mid-transfer ends the call instead of hanging it. It reports a cancellation that
+// came before the new deadline was set.
+func (t *transfer) keepAlive(write bool) error {
+	if !t.idle {
+		return nil
+	}
+	idle := t.c.cfg.idle
+	now := time.Now()
+	if now.Sub(t.refreshed) < idle/8 {
+		return nil
+	}
+	t.refreshed = now
+	if write {
+		t.data.SetWriteDeadline(now.Add(idle))
+	} else {
+		t.data.SetReadDeadline(now.Add(idle))
+	}
+	return t.ctx.Err()
 }
 
 // begin starts a data transfer: checks, watches ctx over the control connection while the command
@@ -41,7 +65,11 @@ func (c *Client) beginTransfer(ctx context.Context, what string, r request) (*tr
 		return t, op, nil
 	}
 	t.unwatch = c.watch(ctx, c.conn, op.data)
+	if _, ok := ctx.Deadline(); !ok && c.cfg.idle > 0 {
+		t.idle = true
+	}
 	c.open = true
+	c.cur = t
 	return t, op, nil
 }
 
@@ -55,6 +83,7 @@ func (t *transfer) finish(cause error) error {
 	c := t.c
 	defer func() {
 		c.open = false
+		c.cur = nil
 		if t.unwatch != nil {
 			t.unwatch()
 		}
@@ -91,6 +120,7 @@ func (t *transfer) abort() error {
 	c := t.c
 	defer func() {
 		c.open = false
+		c.cur = nil
 		if t.unwatch != nil {
 			t.unwatch()
 		}
@@ -159,7 +189,10 @@ func (d *Download) Read(p []byte) (int, error) {
 	if d.err != nil {
 		return 0, d.err
 	}
-	n, err := d.r.Read(p)
+	n, err := 0, d.t.keepAlive(false)
+	if err == nil {
+		n, err = d.r.Read(p)
+	}
 	d.n += int64(n)
 	if err == nil {
 		return n, nil
@@ -312,6 +345,9 @@ func (u *Upload) Write(p []byte) (int, error) {
 	if u.size >= 0 && u.n+int64(len(p)) > u.size {
 		return 0, fmt.Errorf("write: %d bytes would pass the declared size %d", u.n+int64(len(p)), u.size)
 	}
+	if err := u.t.keepAlive(true); err != nil {
+		return 0, u.fail(err)
+	}
 	n, err := u.w.Write(p)
 	u.n += int64(n)
 	if err != nil {
@@ -437,6 +473,10 @@ func (c *Client) listing(ctx context.Context, verb, path string) (*Lines, error)
 // confirmed the listing complete; any other error means the listing is incomplete. Empty lines are skipped.
 func (l *Lines) Next() (string, error) {
 	for l.err == nil {
+		if err := l.t.keepAlive(false); err != nil {
+			l.err = l.t.finish(err)
+			break
+		}
 		if l.sc.Scan() {
 			line := strings.TrimSuffix(l.sc.Text(), "\r")
 			if line == "" {

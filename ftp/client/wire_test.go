@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/netxsim/netxsim/ftp"
+	"github.com/netxsim/netxsim/stack"
 )
 
 // recorder relays one TCP connection to target and records what the client sent.
@@ -84,7 +85,7 @@ func TestWireBytesPerProfile(t *testing.T) {
 		t.Run(profile, func(t *testing.T) {
 			proxy, rec := recordingProxy(t, srv)
 			ctx := testCtx(t)
-			c, err := Dial(ctx, kernel{}, proxy, WithProfile(ftpProfile(profile)))
+			c, err := Dial(ctx, stack.Kernel{}, proxy, WithProfile(ftpProfile(profile)))
 			if err != nil {
 				t.Fatal(err)
 			}

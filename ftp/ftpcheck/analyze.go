@@ -100,6 +100,7 @@ func Analyze(ctx context.Context, r io.Reader, opts Options) (*Report, error) {
 	var d decoded
 	var actx assemblerContext
 	var n int64
+	var linkErr error
 	for {
 		if n&4095 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -129,7 +130,10 @@ func Analyze(ctx context.Context, r io.Reader, opts Options) (*Report, error) {
 			case errors.Is(err, errSkip):
 				rep.Capture.Skipped++
 			case strings.HasPrefix(err.Error(), "link type"):
-				return nil, fmt.Errorf("packet %d: %w", n, err)
+				rep.Capture.Skipped++
+				if linkErr == nil {
+					linkErr = fmt.Errorf("packet %d: %w", n, err)
+				}
 			default:
 				rep.Capture.Malformed++
 			}
@@ -138,6 +142,9 @@ func Analyze(ctx context.Context, r io.Reader, opts Options) (*Report, error) {
 		rep.Capture.TCPSegments++
 		actx = assemblerContext(ci)
 		asm.AssembleWithContext(d.netFlow, &d.tcp, &actx)
+	}
+	if linkErr != nil && rep.Capture.TCPSegments == 0 {
+		return nil, linkErr // nothing readable at all: say why
 	}
 	asm.FlushAll()
 	rep.Capture.Connections = len(a.conns)
@@ -424,6 +431,7 @@ func (a *analyzer) matchData(s *Session, others []*conn) {
 			}
 			c.used = true
 			t.Data = dataConn(c)
+			a.log.Debug("ftpcheck: data connection", "session", s.ID, "transfer", t.Verb, "conn", c.id, "endpoint", want)
 			break
 		}
 		if t.Data == nil {

@@ -374,3 +374,6 @@ func TestProfileDetection(t *testing.T) {
 		t.Errorf("vsftpd-like: profile %s, %d violations", s.Profile, rep.Violations)
 	}
 }
+
+func netip6(port uint16) netip.AddrPort  { return netip.AddrPortFrom(host6, port) }
+func netip6s(port uint16) netip.AddrPort { return netip.AddrPortFrom(dev6, port) }

@@ -253,6 +253,7 @@ func (a *analyzer) classify(c *conn, i int) {
 	}
 	c.kind = kindControl
 	c.ctl = newControl(a, c, server)
+	a.log.Debug("ftpcheck: control connection", "id", c.id, "client", c.ep[1-server], "server", c.ep[server], "packet", a.mark.Packet)
 	// Replay what arrived before the decision, the server's side first (a client speaks second).
 	for _, j := range []int{server, 1 - server} {
 		h := &c.half[j]

@@ -45,9 +45,11 @@ type dialer interface {
 
 // rawTCP measures moving n bytes over one TCP connection each way: device to host, then host to device.
 func rawTCP(b *testing.B, dev *stack.IP, host dialer, devAddr netip.Addr, n int64) (down, up time.Duration) {
-	ln, err := dev.Listen(context.Background(), netip.AddrPortFrom(devAddr, 5001))
+	ln, err := dev.Listen(context.Background(), netip.AddrPortFrom(devAddr, 0))
 	must(b, err)
 	defer ln.Close()
+	target, err := netip.ParseAddrPort(ln.Addr().String())
+	must(b, err)
 	for dir := 0; dir < 2; dir++ {
 		errc := make(chan error, 1)
 		go func() {
@@ -65,7 +67,7 @@ func rawTCP(b *testing.B, dev *stack.IP, host dialer, devAddr netip.Addr, n int6
 			errc <- err
 		}()
 		start := time.Now()
-		c, err := host.Dial(context.Background(), netip.AddrPort{}, netip.AddrPortFrom(devAddr, 5001))
+		c, err := host.Dial(context.Background(), netip.AddrPort{}, target)
 		must(b, err)
 		if dir == 0 {
 			_, err = io.CopyBuffer(io.Discard, c, make([]byte, 64<<10))
@@ -115,6 +117,22 @@ func ftpTransfers(b *testing.B, ctrl netip.AddrPort, host dialer, n int64) (stor
 	return stor, retr
 }
 
+// bestOf runs round k times, raw and FTP interleaved so both see the same machine load (the
+// build machines are shared), and reports the best time of each.
+func bestOf(b *testing.B, k int, round func() (rawDown, rawUp, stor, retr time.Duration)) {
+	var best [4]time.Duration
+	for i := 0; i < k; i++ {
+		d := [4]time.Duration{}
+		d[0], d[1], d[2], d[3] = round()
+		for j := range d {
+			if i == 0 || d[j] < best[j] {
+				best[j] = d[j]
+			}
+		}
+	}
+	report(b, benchSize, best[0], best[1], best[2], best[3])
+}
+
 func report(b *testing.B, n int64, rawDown, rawUp, stor, retr time.Duration) {
 	mb := func(d time.Duration) float64 { return float64(n) / d.Seconds() / 1e6 }
 	b.ReportMetric(mb(rawDown), "raw-down-MB/s")
@@ -158,9 +176,11 @@ func BenchmarkMemLink256MiB(b *testing.B) {
 			b.SetBytes(benchSize)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				rawDown, rawUp := rawTCP(b, dev, host, devV4.Addr(), benchSize)
-				stor, retr := ftpTransfers(b, netip.AddrPortFrom(devV4.Addr(), 21), host, benchSize)
-				report(b, benchSize, rawDown, rawUp, stor, retr)
+				bestOf(b, 3, func() (time.Duration, time.Duration, time.Duration, time.Duration) {
+					rawDown, rawUp := rawTCP(b, dev, host, devV4.Addr(), benchSize)
+					stor, retr := ftpTransfers(b, netip.AddrPortFrom(devV4.Addr(), 21), host, benchSize)
+					return rawDown, rawUp, stor, retr
+				})
 			}
 		})
 	}
@@ -180,9 +200,11 @@ func BenchmarkTAP256MiB(b *testing.B) {
 	b.SetBytes(benchSize)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		rawDown, rawUp := rawTCP(b, e.Device, host, e.DevV4, benchSize)
-		stor, retr := ftpTransfers(b, netip.AddrPortFrom(e.DevV4, 21), host, benchSize)
-		report(b, benchSize, rawDown, rawUp, stor, retr)
+		bestOf(b, 3, func() (time.Duration, time.Duration, time.Duration, time.Duration) {
+			rawDown, rawUp := rawTCP(b, e.Device, host, e.DevV4, benchSize)
+			stor, retr := ftpTransfers(b, netip.AddrPortFrom(e.DevV4, 21), host, benchSize)
+			return rawDown, rawUp, stor, retr
+		})
 	}
 }
 

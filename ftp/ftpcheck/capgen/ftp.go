@@ -55,8 +55,8 @@ type Transfer struct {
 	Setup  string // PORT, EPRT, PASV or EPSV
 	Data   []byte
 	Reader io.Reader // if set, the data is streamed from it (for captures too large for memory)
-	Prelim string // the 1xx reply line; "" = the netxduo profile's (125 active, 150 passive)
-	Final  string // the 2xx reply line; "" = the netxduo profile's (250 active, 226 passive)
+	Prelim string    // the 1xx reply line; "" = the netxduo profile's (125 active, 150 passive)
+	Final  string    // the 2xx reply line; "" = the netxduo profile's (250 active, 226 passive)
 
 	AnnounceAddr netip.Addr // PORT/EPRT/PASV address to announce instead of the peer's own (bounce)
 	DataFrom     netip.Addr // address that opens the data connection instead of the right peer

@@ -1,0 +1,196 @@
+package scenario
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Scalar types of the scenario file. Each decodes itself from a YAML node and reports a bad value with
+// its line, in the form yaml.v3 uses for its own errors, so all decoding errors read alike.
+
+func typeErr(n *yaml.Node, format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %s", n.Line, fmt.Sprintf(format, args...))}}
+}
+
+func scalar(n *yaml.Node, what string) (string, error) {
+	if n.Kind != yaml.ScalarNode {
+		return "", typeErr(n, "%s: want a single value, not a list or mapping", what)
+	}
+	return strings.TrimSpace(n.Value), nil
+}
+
+// MAC is an Ethernet address such as 02:00:5e:10:00:02.
+type MAC net.HardwareAddr
+
+func (m *MAC) UnmarshalYAML(n *yaml.Node) error {
+	s, err := scalar(n, "mac")
+	if err != nil {
+		return err
+	}
+	hw, err := net.ParseMAC(s)
+	if err != nil || len(hw) != 6 {
+		return typeErr(n, "mac %q: want six hex bytes like 02:00:5e:10:00:02", s)
+	}
+	if hw[0]&1 != 0 {
+		return typeErr(n, "mac %s is a multicast address: use a unicast one (first octet even, e.g. 02:...)", s)
+	}
+	*m = MAC(hw)
+	return nil
+}
+
+func (m MAC) MarshalYAML() (any, error) { return net.HardwareAddr(m).String(), nil }
+
+// Prefix is an IPv4 address with its prefix length, such as 198.51.100.2/24.
+type Prefix struct{ netip.Prefix }
+
+func (p *Prefix) UnmarshalYAML(n *yaml.Node) error {
+	s, err := scalar(n, "ipv4")
+	if err != nil {
+		return err
+	}
+	v, err := netip.ParsePrefix(s)
+	if err != nil || !v.Addr().Is4() {
+		return typeErr(n, "ipv4 %q: want an IPv4 address with prefix length, like 198.51.100.2/24", s)
+	}
+	p.Prefix = v
+	return nil
+}
+
+func (p Prefix) MarshalYAML() (any, error) { return p.String(), nil }
+
+// Prefix6 is one or more global IPv6 addresses with prefix lengths, such as 2001:db8::2/64.
+type Prefix6 []netip.Prefix
+
+func (p *Prefix6) UnmarshalYAML(n *yaml.Node) error {
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		items = n.Content
+	}
+	var out Prefix6
+	for _, it := range items {
+		s, err := scalar(it, "ipv6")
+		if err != nil {
+			return err
+		}
+		v, err := netip.ParsePrefix(s)
+		if err != nil || !v.Addr().Is6() || v.Addr().Is4In6() {
+			return typeErr(it, "ipv6 %q: want an IPv6 address with prefix length, like 2001:db8::2/64", s)
+		}
+		if v.Addr().IsLinkLocalUnicast() || v.Addr().IsMulticast() {
+			return typeErr(it, "ipv6 %s: give global addresses; the link-local one is derived from the MAC", s)
+		}
+		out = append(out, v)
+	}
+	*p = out
+	return nil
+}
+
+func (p Prefix6) MarshalYAML() (any, error) {
+	s := make([]string, len(p))
+	for i, v := range p {
+		s[i] = v.String()
+	}
+	return s, nil
+}
+
+// Size is a byte count: 65536, "64KiB", "4 MiB", "1GiB", "10kB" (1000s), "1.5MiB".
+type Size int64
+
+var sizeUnits = []struct {
+	suffix string
+	mult   float64
+}{
+	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30},
+	{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9},
+	{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30},
+	{"b", 1},
+}
+
+// ParseSize parses a size as the scenario file writes it.
+func ParseSize(s string) (Size, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	mult := 1.0
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) || f*mult > 1<<50 {
+		return 0, fmt.Errorf("size %q: want bytes like 65536, 64KiB, 4MiB or 1GiB (at most 1 PiB)", s)
+	}
+	v := f * mult
+	if v != math.Trunc(v) {
+		return 0, fmt.Errorf("size %q is not a whole number of bytes", s)
+	}
+	return Size(v), nil
+}
+
+func (sz *Size) UnmarshalYAML(n *yaml.Node) error {
+	s, err := scalar(n, "size")
+	if err != nil {
+		return err
+	}
+	v, err := ParseSize(s)
+	if err != nil {
+		return typeErr(n, "%v", err)
+	}
+	*sz = v
+	return nil
+}
+
+// Prob is a probability: 0.05 or "5%".
+type Prob float64
+
+func (p *Prob) UnmarshalYAML(n *yaml.Node) error {
+	s, err := scalar(n, "probability")
+	if err != nil {
+		return err
+	}
+	div := 1.0
+	if strings.HasSuffix(s, "%") {
+		s, div = strings.TrimSpace(strings.TrimSuffix(s, "%")), 100
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	f /= div
+	if err != nil || !(f >= 0 && f <= 1) {
+		return typeErr(n, "probability %q: want a number between 0 and 1, or a percentage like 5%%", n.Value)
+	}
+	*p = Prob(f)
+	return nil
+}
+
+// Rate is a link rate in bits per second: 10000000, "10Mbit", "100kbit", "1Gbit".
+type Rate uint64
+
+func (r *Rate) UnmarshalYAML(n *yaml.Node) error {
+	s, err := scalar(n, "rate")
+	if err != nil {
+		return err
+	}
+	t := strings.ToLower(s)
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "/s"), "ps")
+	t = strings.TrimSuffix(t, "bit")
+	mult := 1.0
+	switch {
+	case strings.HasSuffix(t, "k"):
+		mult, t = 1e3, strings.TrimSuffix(t, "k")
+	case strings.HasSuffix(t, "m"):
+		mult, t = 1e6, strings.TrimSuffix(t, "m")
+	case strings.HasSuffix(t, "g"):
+		mult, t = 1e9, strings.TrimSuffix(t, "g")
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
+	if err != nil || !(f > 0) || f*mult > 1e12 {
+		return typeErr(n, "rate %q: want bits per second like 10Mbit, 512kbit or 1Gbit", s)
+	}
+	*r = Rate(f * mult)
+	return nil
+}
