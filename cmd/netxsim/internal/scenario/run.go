@@ -119,8 +119,11 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Result, error) {
 	case <-time.After(w.settle):
 	case <-ctx.Done():
 	}
+	// The capture ends with the FTP traffic: closing the stacks afterwards resets connections still in
+	// TIME-WAIT, which is teardown, not part of any session.
 	res.Frames = w.capture.Frames()
-	closeErr := w.close()
+	capErr := w.capture.Close()
+	closeErr := errors.Join(capErr, w.close())
 	if runErr != nil {
 		return nil, runErr
 	}

@@ -42,12 +42,18 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var pos []string
 	rest := args
 	for {
-		if err := fs.Parse(rest); err != nil {
+		// Parse silently, then print once: help to stdout, errors with usage to stderr.
+		fs.SetOutput(io.Discard)
+		err := fs.Parse(rest)
+		fs.SetOutput(stderr)
+		if err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				fs.SetOutput(stdout)
 				fs.Usage()
 				return 0
 			}
+			fmt.Fprintf(stderr, "netxsim verify: %v\n", err)
+			fs.Usage()
 			return 2
 		}
 		if fs.NArg() == 0 {
