@@ -9,7 +9,7 @@ import (
 )
 
 // File is an open file or directory of a volume. It implements fs.File, fs.ReadDirFile,
-// io.Reader, io.Writer, io.Seeker, io.ReaderAt, io.WriterAt and io.ReaderFrom.
+// io.Reader, io.Writer, io.Seeker, io.ReaderAt, io.WriterAt, io.ReaderFrom and io.WriterTo.
 type File struct {
 	v      *FS
 	n      *node
@@ -165,6 +165,29 @@ func (f *File) ReadFrom(r io.Reader) (int64, error) {
 			}
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// WriteTo copies the file from the current offset to w in large chunks (io.Copy uses it).
+func (f *File) WriteTo(w io.Writer) (int64, error) {
+	bp := f.v.copyBufs.Get().(*[]byte)
+	defer f.v.copyBufs.Put(bp)
+	var total int64
+	for {
+		n, err := f.Read(*bp)
+		if n > 0 {
+			m, werr := w.Write((*bp)[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
 			return total, nil
 		}
 		if err != nil {

@@ -95,8 +95,8 @@ func TestModel(t *testing.T) {
 	needTool(t, "fsck.fat", "mdir", "mcopy")
 	cases := []modelCase{
 		{FAT12, 1440 << 10, 512, 6 << 10},
-		{FAT16, 8 << 20, 1024, 24 << 10},
-		{FAT32, 34 << 20, 512, 20 << 10},
+		{FAT16, 5 << 19, 512, 24 << 10},
+		{FAT32, 33 << 20, 512, 96 << 10},
 	}
 	for _, c := range cases {
 		t.Run(c.typ.String(), func(t *testing.T) {

@@ -248,6 +248,16 @@ func exerciseOpts(t *testing.T, ctx context.Context, c *Client, dir string, feat
 			t.Fatalf("nlst %s = %v: %s missing", dir, ls, name)
 		}
 	}
+	// leaving the iterator early closes the listing and keeps the session in step
+	for _, err := range c.Names(ctx, dir) {
+		if err != nil {
+			t.Fatalf("nlst: %v", err)
+		}
+		break
+	}
+	if err := c.Noop(ctx); err != nil {
+		t.Fatalf("noop after an abandoned listing: %v", err)
+	}
 	// the stream form
 	l, err := c.NameList(ctx, dir)
 	if err != nil {

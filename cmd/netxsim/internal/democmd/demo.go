@@ -1,8 +1,10 @@
-// Package democmd implements `netxsim demo`: two IP instances (the simulated device and a host) on an
-// in-memory Ethernet link, every frame captured to pcapng, and a sequence of phases (pings, TCP
-// streams, and later FTP sessions) whose results are printed as a short summary. No root needed.
+// Package democmd implements `netxsim demo`, the README's main job: the simulated NetX Duo device and a
+// host on an in-memory Ethernet link (or, with --tap, the device on a Linux TAP and the kernel as host),
+// every frame captured to one pcapng; pings and TCP streams, then the FTP scenario of
+// scenario.Demo (the seed's read and write sequences in all four ways, listing, mkdir, rename,
+// delete), the capture verified by ftpcheck and the FAT image checked. No root needed without --tap.
 //
-// The demo is a list of Phase values run in order against one Env; a new scenario is a new Phase.
+// The pre-FTP part is a list of Phase values run in order against one Env; a new check is a new Phase.
 package democmd
 
 import (
@@ -14,11 +16,11 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/scenario"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/capture"
 	"github.com/netxsim/netxsim/stack/link"
@@ -26,33 +28,35 @@ import (
 
 // Default addresses (the same as in TAP mode).
 var (
-	DeviceV4   = netip.MustParsePrefix("198.51.100.2/24")
-	DeviceV6   = netip.MustParsePrefix("2001:db8::2/64")
-	HostV4     = netip.MustParsePrefix("198.51.100.1/24")
-	HostV6     = netip.MustParsePrefix("2001:db8::1/64")
+	DeviceV4   = scenario.DemoDeviceV4
+	DeviceV6   = scenario.DemoDeviceV6
+	HostV4     = scenario.DemoHostV4
+	HostV6     = scenario.DemoHostV6
 	DeviceMAC  = net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, 0x02}
 	HostMAC    = net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, 0x01}
-	DeviceName = "dev0"
-	HostName   = "host0"
+	DeviceName = scenario.DemoDevice
+	HostName   = scenario.DemoHost
 )
 
 // Options are the demo's settings, filled from flags.
 type Options struct {
-	Out        string         // directory for output files
+	Out        string         // directory for the capture and the reports
 	Pcap       string         // capture file; relative names are inside Out
 	Format     capture.Format // pcapng (default) or pcap
-	StreamSize int64          // bytes per TCP stream
-	Seed       uint64         // link randomness and stream contents
+	StreamSize int64          // bytes per TCP stream; 0 skips the streams
+	Seed       uint64         // stream contents
 	Verbose    bool
+	TAP        bool   // device on a TAP in a new network namespace, the Linux kernel as host (root)
+	NetNS      string // the namespace's name; "" picks one
 }
 
 // Env is what every phase works with.
 type Env struct {
 	Opts    Options
-	Device  *stack.IP // the simulated NetX Duo device
-	Host    *stack.IP // the peer on the other end of the link
-	Link    *link.Pair
-	Capture *capture.Writer // records at the device's port: each frame once, both directions
+	Device  *stack.IP  // the simulated NetX Duo device
+	Host    *stack.IP  // the peer on the other end of the link; nil in TAP mode, where the kernel is the host
+	HostNet Peer       // the host's Listen/Dial: Host, or the kernel inside the namespace
+	Link    *link.Pair // nil in TAP mode
 	Log     *slog.Logger
 
 	report []string
@@ -63,13 +67,14 @@ func (e *Env) Reportf(format string, args ...any) {
 	e.report = append(e.report, fmt.Sprintf(format, args...))
 }
 
-// Phase is one step of the demo. Run returns an error when the step failed; the demo stops there.
+// Phase is one step of the demo before the FTP sessions. Run returns an error when the step failed;
+// the demo stops there.
 type Phase struct {
 	Name string
 	Run  func(ctx context.Context, env *Env) error
 }
 
-// Phases returns the demo's steps in order. Later steps (FTP sessions) append themselves here.
+// Phases returns the demo's steps before FTP, in order.
 func Phases() []Phase {
 	return []Phase{
 		{Name: "ping", Run: PingPhase},
@@ -79,10 +84,17 @@ func Phases() []Phase {
 
 const usageText = `usage: netxsim demo [flags]
 
-Runs the simulated device (198.51.100.2/24, 2001:db8::2/64) and a host (198.51.100.1/24,
-2001:db8::1/64) on an in-memory Ethernet link: pings over IPv4, IPv6 link-local and IPv6 global,
-then a TCP stream each way over IPv4 and IPv6 with SHA-256 compared. Every frame is written to
-a capture file. Needs no root.
+Runs the simulated NetX Duo device (198.51.100.2/24, 2001:db8::2/64) and a host (198.51.100.1/24,
+2001:db8::1/64) on an in-memory Ethernet link, every frame captured:
+  1. pings over IPv4, IPv6 link-local and IPv6 global (ARP and NDP on the way);
+  2. a TCP stream each way over IPv4 and IPv6, SHA-256 compared (--size MiB each; 0 skips them);
+  3. FTP: the device serves a FAT image in RAM with sample files (netxduo profile); the host's client
+     runs the seed's write and read sequences in all four ways (IPv4 active PORT, IPv4 passive PASV,
+     IPv6 active EPRT, IPv6 passive EPSV), then listing, mkdir, rename, delete, rmdir;
+  4. the capture is verified with ftpcheck, the image checked, and a table of sessions printed.
+Artifacts in --out: the capture, report.txt, report.json, scenario.json, junit.xml, svg/.
+Needs no root. With --tap the device sits on a Linux TAP in a new network namespace and the host is
+the Linux kernel in that namespace (needs root; everything is removed at the end).
 
 flags:
 `
@@ -94,11 +106,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var opts Options
 	var format string
 	var sizeMiB float64
-	fs.StringVar(&opts.Out, "out", ".", "directory for the capture file")
+	fs.StringVar(&opts.Out, "out", "netxsim-demo", "directory for the capture and the reports")
 	fs.StringVar(&opts.Pcap, "pcap", "netxsim-demo.pcapng", "capture file (relative names go inside --out)")
 	fs.StringVar(&format, "format", "pcapng", "capture format: pcapng or pcap")
-	fs.Float64Var(&sizeMiB, "size", 64, "MiB per TCP stream")
-	fs.Uint64Var(&opts.Seed, "seed", 1, "seed for stream contents and link randomness")
+	fs.Float64Var(&sizeMiB, "size", 8, "MiB per TCP stream (0: no streams)")
+	fs.Uint64Var(&opts.Seed, "seed", 1, "seed for stream contents")
+	fs.BoolVar(&opts.TAP, "tap", false, "put the device on a TAP in a new network namespace, the Linux kernel as host (needs root)")
+	fs.StringVar(&opts.NetNS, "netns", "", "with --tap: `name` of the network namespace to create (implies --tap)")
 	fs.BoolVar(&opts.Verbose, "v", false, "log protocol events to stderr")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageText)
@@ -122,14 +136,23 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	opts.Format = f
-	if !(sizeMiB > 0) || sizeMiB > 1<<14 {
-		fmt.Fprintf(stderr, "netxsim demo: --size %v: need a size in MiB between 0 and 16384\n", sizeMiB)
+	if !(sizeMiB >= 0) || sizeMiB > 1<<14 {
+		fmt.Fprintf(stderr, "netxsim demo: --size %v: need a size in MiB from 0 to 16384\n", sizeMiB)
 		return 2
 	}
 	opts.StreamSize = int64(sizeMiB * (1 << 20))
 	if opts.Pcap == "" {
 		fmt.Fprintln(stderr, "netxsim demo: --pcap must name a file")
 		return 2
+	}
+	if opts.NetNS != "" {
+		opts.TAP = true
+	}
+	if opts.TAP {
+		if why := scenario.TAPSupported(); why != "" {
+			fmt.Fprintf(stderr, "netxsim demo: --tap: %s\n", why)
+			return 2
+		}
 	}
 	level := slog.LevelWarn
 	if opts.Verbose {
@@ -151,89 +174,82 @@ func (o Options) PcapPath() string {
 	return filepath.Join(o.Out, o.Pcap)
 }
 
-// Setup brings up the link, the capture and both instances (with DAD, as a real device does).
-// The returned close function releases everything and flushes the capture.
-func Setup(opts Options, log *slog.Logger) (*Env, func() error, error) {
-	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
-		return nil, nil, fmt.Errorf("output directory: %w", err)
-	}
-	w, err := capture.Create(opts.PcapPath(), opts.Format)
-	if err != nil {
-		return nil, nil, err
-	}
-	env := &Env{Opts: opts, Capture: w, Log: log}
-	var closers []func() error
-	closeAll := func() error {
-		var errs []error
-		for i := len(closers) - 1; i >= 0; i-- {
-			errs = append(errs, closers[i]())
-		}
-		errs = append(errs, w.Close())
-		return errors.Join(errs...)
-	}
-	fail := func(err error) (*Env, func() error, error) {
-		closeAll()
-		return nil, nil, err
-	}
-	p, err := link.NewPair(link.PairConfig{Seed: opts.Seed})
-	if err != nil {
-		return fail(err)
-	}
-	env.Link = p
-	closers = append(closers, p.Close)
-	devEP, err := capture.New(p.A(), w, DeviceName)
-	if err != nil {
-		return fail(err)
-	}
-	env.Device, err = stack.New(stack.Config{Name: DeviceName, MAC: DeviceMAC, IPv4: DeviceV4, IPv6: true,
-		IPv6Global: []netip.Prefix{DeviceV6}, Logger: log.With("ip", "device")}, devEP)
-	if err != nil {
-		return fail(fmt.Errorf("device: %w", err))
-	}
-	closers = append(closers, env.Device.Close)
-	env.Host, err = stack.New(stack.Config{Name: HostName, MAC: HostMAC, IPv4: HostV4, IPv6: true,
-		IPv6Global: []netip.Prefix{HostV6}, Logger: log.With("ip", "host")}, p.B())
-	if err != nil {
-		return fail(fmt.Errorf("host: %w", err))
-	}
-	closers = append(closers, env.Host.Close)
-	return env, closeAll, nil
-}
-
-// Demo sets up the Env, runs the phases and prints the summary to out.
-func Demo(ctx context.Context, opts Options, phases []Phase, out io.Writer, log *slog.Logger) (err error) {
+// Demo runs the demo scenario with the phases before its FTP sessions and prints the summary to out.
+// It fails when a phase fails or when any FTP expectation (session verdicts, file hashes, image check)
+// does not hold.
+func Demo(ctx context.Context, opts Options, phases []Phase, out io.Writer, log *slog.Logger) error {
 	start := time.Now()
-	env, closeEnv, err := Setup(opts, log)
+	sc := scenario.Demo(scenario.DemoOptions{TAP: opts.TAP, NetNS: opts.NetNS})
+	env := &Env{Opts: opts, Log: log}
+	before := func(ctx context.Context, n *scenario.Net) error {
+		env.Device, env.Host, env.HostNet, env.Link = n.IP(DeviceName), n.IP(HostName), n.Network(HostName), n.Pair(0)
+		fmt.Fprintf(out, "device %s %s: %s\n", DeviceName, DeviceMAC, prefixes(env.Device.Addrs()))
+		if env.Host != nil {
+			fmt.Fprintf(out, "host   %s %s: %s\n", HostName, HostMAC, prefixes(env.Host.Addrs()))
+		} else {
+			fmt.Fprintf(out, "host   the Linux kernel in network namespace %s: %s %s\n", tapNS(sc), HostV4, HostV6)
+		}
+		for _, ph := range phases {
+			n := len(env.report)
+			perr := ph.Run(ctx, env)
+			for _, line := range env.report[n:] {
+				fmt.Fprintf(out, "%-5s %s\n", ph.Name, line)
+			}
+			if perr != nil {
+				return fmt.Errorf("phase %s: %w", ph.Name, perr)
+			}
+		}
+		return nil
+	}
+	after := func(ctx context.Context, n *scenario.Net) error {
+		fmt.Fprintf(out, "device stats: %s\n", env.Device.Stats())
+		if env.Host != nil {
+			fmt.Fprintf(out, "host stats:   %s\n", env.Host.Stats())
+		}
+		if env.Link != nil {
+			ab, ba := env.Link.Stats()
+			fmt.Fprintf(out, "link dev->host: %d frames, %d delivered, %d queue drops; host->dev: %d frames, %d delivered, %d queue drops\n",
+				ab.Frames, ab.Delivered, ab.QueueDrops, ba.Frames, ba.Delivered, ba.QueueDrops)
+		}
+		return nil
+	}
+	res, err := scenario.Run(ctx, sc, scenario.Options{
+		Out: opts.Out, Capture: opts.Pcap, CaptureFormat: opts.Format, Logger: log,
+		Progress: prefixWriter{out, "ftp   "}, Before: before, After: after,
+	})
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if cerr := closeEnv(); cerr != nil && err == nil {
-			err = fmt.Errorf("close: %w", cerr)
-		}
-		if err == nil {
-			fmt.Fprintf(out, "capture: %s (%d frames, %s)\n", opts.PcapPath(), env.Capture.Frames(), opts.Format)
-			fmt.Fprintf(out, "demo finished in %s\n", time.Since(start).Round(time.Millisecond))
-		}
-	}()
-	fmt.Fprintf(out, "device %s %s: %s\n", DeviceName, DeviceMAC, prefixes(env.Device.Addrs()))
-	fmt.Fprintf(out, "host   %s %s: %s\n", HostName, HostMAC, prefixes(env.Host.Addrs()))
-	for _, ph := range phases {
-		n := len(env.report)
-		perr := ph.Run(ctx, env)
-		for _, line := range env.report[n:] {
-			fmt.Fprintf(out, "%-5s %s\n", ph.Name, line)
-		}
-		if perr != nil {
-			return fmt.Errorf("phase %s: %w", ph.Name, perr)
-		}
+	fmt.Fprintln(out)
+	if err := res.WriteTable(out); err != nil {
+		return err
 	}
-	fmt.Fprintf(out, "device stats: %s\n", env.Device.Stats())
-	fmt.Fprintf(out, "host stats:   %s\n", env.Host.Stats())
-	ab, ba := env.Link.Stats()
-	fmt.Fprintf(out, "link dev->host: %d frames, %d delivered, %d queue drops; host->dev: %d frames, %d delivered, %d queue drops\n",
-		ab.Frames, ab.Delivered, ab.QueueDrops, ba.Frames, ba.Delivered, ba.QueueDrops)
+	fmt.Fprintf(out, "capture: %s (%d frames, %s)\n", res.Artifacts.Capture, res.Frames, opts.Format)
+	if !res.OK {
+		return fmt.Errorf("FTP verification failed: see the table above and %s", res.Artifacts.Text)
+	}
+	fmt.Fprintf(out, "demo finished in %s\n", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+func tapNS(sc *scenario.Scenario) string {
+	if sc.Links[0].NetNS != "" {
+		return sc.Links[0].NetNS
+	}
+	return "(random name)"
+}
+
+// prefixWriter prefixes each write (a whole line) with a tag.
+type prefixWriter struct {
+	w   io.Writer
+	tag string
+}
+
+func (p prefixWriter) Write(b []byte) (int, error) {
+	if _, err := io.WriteString(p.w, p.tag); err != nil {
+		return 0, err
+	}
+	return p.w.Write(b)
 }
 
 func prefixes(ps []netip.Prefix) string {

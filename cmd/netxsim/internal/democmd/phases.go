@@ -13,18 +13,26 @@ import (
 )
 
 // PingPhase pings the device from the host over IPv4, IPv6 link-local (zoned with the host's NIC)
-// and IPv6 global; the first pings also resolve neighbours (ARP, NDP).
+// and IPv6 global; the first pings also resolve neighbours (ARP, NDP). In TAP mode the host is the
+// kernel, so the device pings the kernel's IPv4 and IPv6 addresses instead.
 func PingPhase(ctx context.Context, env *Env) error {
-	for _, t := range []struct {
+	type target struct {
 		what string
 		dst  netip.Addr
-	}{
+	}
+	from := env.Host
+	targets := []target{
 		{"IPv4", DeviceV4.Addr()},
 		{"IPv6 link-local", env.Device.LinkLocal().WithZone(HostName)},
 		{"IPv6 global", DeviceV6.Addr()},
-	} {
+	}
+	if from == nil {
+		from = env.Device
+		targets = []target{{"IPv4 dev->kernel", HostV4.Addr()}, {"IPv6 dev->kernel", HostV6.Addr()}}
+	}
+	for _, t := range targets {
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		rtt, err := env.Host.Ping(pctx, t.dst)
+		rtt, err := from.Ping(pctx, t.dst)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("%s: %w", t.what, err)
@@ -41,16 +49,21 @@ type Peer interface {
 }
 
 // TCPPhase sends a stream of Options.StreamSize bytes each way over IPv4 and IPv6 and compares SHA-256.
+// A size of 0 skips it.
 func TCPPhase(ctx context.Context, env *Env) error {
+	if env.Opts.StreamSize == 0 {
+		env.Reportf("streams skipped (--size 0)")
+		return nil
+	}
 	for i, t := range []struct {
 		what     string
 		from, to Peer
 		dst      netip.Addr
 	}{
-		{"IPv4 dev->host", env.Device, env.Host, HostV4.Addr()},
-		{"IPv4 host->dev", env.Host, env.Device, DeviceV4.Addr()},
-		{"IPv6 dev->host", env.Device, env.Host, HostV6.Addr()},
-		{"IPv6 host->dev", env.Host, env.Device, DeviceV6.Addr()},
+		{"IPv4 dev->host", env.Device, env.HostNet, HostV4.Addr()},
+		{"IPv4 host->dev", env.HostNet, env.Device, DeviceV4.Addr()},
+		{"IPv6 dev->host", env.Device, env.HostNet, HostV6.Addr()},
+		{"IPv6 host->dev", env.HostNet, env.Device, DeviceV6.Addr()},
 	} {
 		res, err := Stream(ctx, t.from, t.to, t.dst, env.Opts.StreamSize, env.Opts.Seed+uint64(i))
 		if err != nil {

@@ -313,9 +313,12 @@ func do(ctx context.Context, c *client.Client, cmd string, tg Target, pos []stri
 // whole file, so a failed download never leaves a file that looks complete.
 func get(ctx context.Context, c *client.Client, remote, local string, stdout io.Writer) error {
 	var total int64 = -1
-	if ok, _ := c.HasFeature(ctx, "SIZE", ""); ok {
-		if n, err := c.Size(ctx, remote); err == nil {
-			total = n
+	// The size only feeds the progress bar; the netxduo profile keeps to NetX's own commands.
+	if local != "-" && isTerminal(stdout) && c.Profile() != ftp.ProfileNetXDuo {
+		if ok, _ := c.HasFeature(ctx, "SIZE", ""); ok {
+			if n, err := c.Size(ctx, remote); err == nil {
+				total = n
+			}
 		}
 	}
 	d, err := c.Retr(ctx, remote)

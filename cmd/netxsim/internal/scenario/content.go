@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"bytes"
+	crand "crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -201,4 +202,11 @@ func (hw *hashWriter) ReadFrom(r io.Reader) (int64, error) {
 
 func (hw *hashWriter) state() fileState {
 	return fileState{sha: hex.EncodeToString(hw.h.Sum(nil)), size: hw.n}
+}
+
+// randomName returns prefix plus random hex, at most 15 bytes (an interface or namespace name).
+func randomName(prefix string) string {
+	b := make([]byte, (15-len(prefix))/2)
+	crand.Read(b)
+	return prefix + hex.EncodeToString(b)
 }

@@ -13,6 +13,12 @@ var (
 	DemoHostV6   = netip.MustParsePrefix("2001:db8::1/64")
 )
 
+// Device names of the demo: they name the interfaces in the capture.
+const (
+	DemoDevice = "dev0"
+	DemoHost   = "host0"
+)
+
 // Demo user of the device's server.
 const (
 	DemoUser     = "netx"
@@ -46,7 +52,7 @@ func Demo(o DemoOptions) *Scenario {
 		Description: "NetX Duo device with a FAT image and the netxduo FTP server; the host's client reads and writes in all four ways",
 		Devices: []Device{
 			{
-				Name: "device", MAC: MAC(net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, 0x02}),
+				Name: DemoDevice, MAC: MAC(net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, 0x02}),
 				IPv4: Prefix{DemoDeviceV4}, IPv6: Prefix6{DemoDeviceV6}, DAD: true,
 				Server: &Server{
 					Profile: "netxduo",
@@ -63,25 +69,29 @@ func Demo(o DemoOptions) *Scenario {
 				},
 			},
 			{
-				Name: "host", MAC: MAC(net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, 0x01}),
+				Name: DemoHost, MAC: MAC(net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, 0x01}),
 				IPv4: Prefix{DemoHostV4}, IPv6: Prefix6{DemoHostV6}, DAD: true,
 			},
 		},
-		Links: []Link{{Between: []string{"device", "host"}, Seed: 1}},
+		Links: []Link{{Between: []string{DemoDevice, DemoHost}, Seed: 1}},
 		Expect: Expect{
 			Files: []FileExpect{
-				{Device: "device", Path: "incoming/renamed-v4-active.bin", SHA256: "same"},
-				{Device: "device", Path: "up-v4-active.bin", Absent: true},
-				{Device: "device", Path: "up-v6-passive.bin", Absent: true},
-				{Device: "device", Path: "up-v4-passive.bin", SHA256: "same"},
-				{Device: "device", Path: "up-v6-active.bin", SHA256: "same"},
-				{Device: "device", Path: "tmp", Absent: true},
+				{Device: DemoDevice, Path: "incoming/renamed-v4-active.bin", SHA256: "same"},
+				{Device: DemoDevice, Path: "up-v4-active.bin", Absent: true},
+				{Device: DemoDevice, Path: "up-v6-passive.bin", Absent: true},
+				{Device: DemoDevice, Path: "up-v4-passive.bin", SHA256: "same"},
+				{Device: DemoDevice, Path: "up-v6-active.bin", SHA256: "same"},
+				{Device: DemoDevice, Path: "tmp", Absent: true},
 			},
 		},
 	}
 	if o.TAP {
 		sc.Name = "demo-tap"
-		sc.Links[0] = Link{Between: []string{"device", "host"}, Type: "tap", NetNS: o.NetNS}
+		ns := o.NetNS
+		if ns == "" {
+			ns = randomName("nxdemo")
+		}
+		sc.Links[0] = Link{Between: []string{DemoDevice, DemoHost}, Type: "tap", NetNS: ns}
 		// The kernel does its own DAD (skipped by the TAP helpers); the device skips it to start at once.
 		sc.Devices[0].DAD = false
 	}
@@ -93,7 +103,7 @@ func Demo(o DemoOptions) *Scenario {
 	}
 	for i, w := range ways {
 		remote := "up-" + w.tag + ".bin"
-		base := Step{Client: "host", Server: "device", Family: w.family, Mode: w.mode, Profile: "netxduo",
+		base := Step{Client: DemoHost, Server: DemoDevice, Family: w.family, Mode: w.mode, Profile: "netxduo",
 			User: DemoUser, Password: DemoPassword}
 		wr := base
 		wr.Name = "write " + w.family + " " + w.mode + " (" + w.setup + ")"
@@ -104,7 +114,7 @@ func Demo(o DemoOptions) *Scenario {
 		sc.Steps = append(sc.Steps, wr, rd)
 	}
 	sc.Steps = append(sc.Steps, Step{
-		Name: "list, mkdir, rename, delete (IPv4 passive)", Client: "host", Server: "device",
+		Name: "list, mkdir, rename, delete (IPv4 passive)", Client: DemoHost, Server: DemoDevice,
 		Family: "ipv4", Mode: "passive", Profile: "netxduo", User: DemoUser, Password: DemoPassword,
 		Do: []Op{
 			{Ls: str("/"), Contains: []string{"readme.txt", "data.bin", "logs", "up-v4-active.bin"}},
@@ -118,7 +128,7 @@ func Demo(o DemoOptions) *Scenario {
 			{Delete: str("up-v6-passive.bin"), Error: 550},
 		},
 	}, Step{
-		Name: "list and read back (IPv6 active)", Client: "host", Server: "device",
+		Name: "list and read back (IPv6 active)", Client: DemoHost, Server: DemoDevice,
 		Family: "ipv6", Mode: "active", Profile: "netxduo", User: DemoUser, Password: DemoPassword,
 		Do: []Op{
 			{Nlst: str("/"), Contains: []string{"incoming", "readme.txt"}, Lacks: []string{"up-v6-passive.bin", "tmp"}},

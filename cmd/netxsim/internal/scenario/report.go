@@ -235,6 +235,9 @@ func (res *Result) sessionVerdict(s *ftpcheck.Session) string {
 	case len(exp) > 0:
 		return "EXPECTED-FAIL " + strings.Join(exp, ",")
 	case s.Warnings > 0:
+		if s.Warnings == 1 {
+			return "PASS (1 warning)"
+		}
 		return fmt.Sprintf("PASS (%d warnings)", s.Warnings)
 	}
 	return "PASS"

@@ -18,6 +18,7 @@ import (
 
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/ftpcheck"
+	"github.com/netxsim/netxsim/stack/capture"
 )
 
 // Options tune Run.
@@ -26,6 +27,12 @@ type Options struct {
 	JUnit    string       // also write the JUnit XML here (besides Out/junit.xml)
 	Logger   *slog.Logger // nil: quiet
 	Progress io.Writer    // one line per step as it finishes; nil: none
+	// Capture names the capture file: "" is capture.pcapng; a relative name is inside Out.
+	Capture       string
+	CaptureFormat capture.Format // pcapng (default) or pcap
+	// Before runs once the network is up, before the FTP servers start (the demo's pings and TCP
+	// streams); its error stops the run. After runs after the last step, before the network stops.
+	Before, After func(ctx context.Context, n *Net) error
 }
 
 // Artifacts are the files a run wrote.
@@ -91,15 +98,27 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Result, error) {
 	}
 	a := &res.Artifacts
 	a.Dir = out
-	a.Capture = filepath.Join(out, "capture.pcapng")
+	a.Capture = opts.Capture
+	if a.Capture == "" {
+		a.Capture = "capture." + opts.CaptureFormat.String()
+	}
+	if !filepath.IsAbs(a.Capture) {
+		a.Capture = filepath.Join(out, a.Capture)
+	}
 
-	w, err := build(ctx, sc, a.Capture, log)
+	w, err := build(ctx, sc, a.Capture, opts.CaptureFormat, log)
 	if err != nil {
 		return nil, err
 	}
 	names := newByBase()
 	r := &runner{sc: sc, w: w, out: out, names: names}
-	runErr := w.startServers(ctx, sc, names)
+	var runErr error
+	if opts.Before != nil {
+		runErr = opts.Before(ctx, &Net{w})
+	}
+	if runErr == nil {
+		runErr = w.startServers(ctx, sc, names)
+	}
 	if runErr == nil {
 		for i := range sc.Steps {
 			sr := r.step(ctx, i, &sc.Steps[i])
@@ -112,6 +131,9 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Result, error) {
 				fmt.Fprintf(opts.Progress, "step %d %s: %s (%s)\n", sr.Index, sr.Name, verdict, sr.Elapsed.Round(time.Millisecond))
 			}
 		}
+	}
+	if runErr == nil && opts.After != nil {
+		runErr = opts.After(ctx, &Net{w})
 	}
 	stopErr := w.stopServers()
 	// Let the last FINs and ACKs cross the links before the capture closes.

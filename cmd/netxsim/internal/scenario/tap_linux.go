@@ -4,8 +4,6 @@ package scenario
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -27,12 +25,6 @@ func TAPSupported() string {
 		return fmt.Sprintf("TAP links need %s (modprobe tun): %v", tapdev.TunDevice, err)
 	}
 	return ""
-}
-
-func randomName(prefix string) string {
-	b := make([]byte, (15-len(prefix))/2)
-	rand.Read(b)
-	return prefix + hex.EncodeToString(b)
 }
 
 // buildTAP creates a namespace with a TAP in it: device a is a user-space IP instance on the TAP

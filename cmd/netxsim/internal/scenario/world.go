@@ -46,7 +46,7 @@ type node struct {
 type world struct {
 	nodes   map[string]*node
 	capture *capture.Writer
-	pairs   []*link.Pair
+	pairs   map[int]*link.Pair // memory links by index
 	closers []func() error
 	settle  time.Duration // how long frames may still be in flight on the slowest link
 	log     *slog.Logger
@@ -80,12 +80,12 @@ func stackConfig(d *Device, mtu uint32, log *slog.Logger) stack.Config {
 }
 
 // build brings up every link and device, recording frames at each link's first device.
-func build(ctx context.Context, sc *Scenario, pcap string, log *slog.Logger) (w *world, err error) {
-	cw, err := capture.Create(pcap, capture.PcapNG)
+func build(ctx context.Context, sc *Scenario, pcap string, format capture.Format, log *slog.Logger) (w *world, err error) {
+	cw, err := capture.Create(pcap, format)
 	if err != nil {
 		return nil, err
 	}
-	w = &world{nodes: map[string]*node{}, capture: cw, log: log, settle: 50 * time.Millisecond}
+	w = &world{nodes: map[string]*node{}, pairs: map[int]*link.Pair{}, capture: cw, log: log, settle: 50 * time.Millisecond}
 	w.closers = append(w.closers, cw.Close)
 	defer func() {
 		if err != nil {
@@ -101,14 +101,14 @@ func build(ctx context.Context, sc *Scenario, pcap string, log *slog.Logger) (w 
 			}
 			continue
 		}
-		if err := w.buildMemory(l, a, b); err != nil {
+		if err := w.buildMemory(i, l, a, b); err != nil {
 			return nil, fmt.Errorf("links[%d] (%s-%s): %w", i, a.Name, b.Name, err)
 		}
 	}
 	return w, nil
 }
 
-func (w *world) buildMemory(l *Link, a, b *Device) error {
+func (w *world) buildMemory(idx int, l *Link, a, b *Device) error {
 	ab, ba := l.Impair.impairment(), l.Impair.impairment()
 	if l.AtoB != nil {
 		ab = l.AtoB.impairment()
@@ -124,7 +124,7 @@ func (w *world) buildMemory(l *Link, a, b *Device) error {
 	if err != nil {
 		return err
 	}
-	w.pairs = append(w.pairs, p)
+	w.pairs[idx] = p
 	w.closers = append(w.closers, p.Close)
 	for _, im := range []link.Impairment{ab, ba} {
 		rd := im.ReorderDelay
@@ -317,3 +317,28 @@ func writeFile(fsys *fsimage.FS, name string, c content) (fileState, error) {
 	}
 	return hw.state(), nil
 }
+
+// Net is the running network as Options.Before and Options.After see it.
+type Net struct{ w *world }
+
+// IP returns the device's user-space IP instance, or nil for the kernel side of a TAP link.
+func (n *Net) IP(device string) *stack.IP {
+	if nd := n.w.nodes[device]; nd != nil {
+		return nd.ip
+	}
+	return nil
+}
+
+// Network returns the device's Listen/Dial: its IP instance, or the kernel inside the TAP's namespace.
+func (n *Net) Network(device string) Network {
+	if nd := n.w.nodes[device]; nd != nil {
+		return nd.net
+	}
+	return nil
+}
+
+// Pair returns memory link i (its statistics, its impairments), or nil for a TAP link.
+func (n *Net) Pair(i int) *link.Pair { return n.w.pairs[i] }
+
+// Frames is the number of frames captured so far.
+func (n *Net) Frames() uint64 { return n.w.capture.Frames() }

@@ -1,0 +1,102 @@
+// Package runcmd implements `netxsim run SCENARIO.yaml`: build the scenario's network, run its FTP
+// sessions, verify the capture and the images, write the artifacts, and exit with the verdict.
+package runcmd
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/scenario"
+)
+
+// Summary is the one-line description for the command list.
+const Summary = "run a YAML scenario (devices, links, FTP sessions, expectations); the exit code is the verdict"
+
+const usage = `usage: netxsim run SCENARIO.yaml [--out DIR] [--junit FILE] [-q] [-v]
+
+Builds the scenario's devices and links (in memory with impairments, or a TAP with the Linux kernel
+as peer, which needs root), starts the FTP servers on their FAT images, runs the FTP sessions in
+order, captures every frame to one pcapng, verifies the capture with ftpcheck and the images with a
+consistency check, and checks the scenario's expectations.
+
+Artifacts in --out: capture.pcapng, report.txt (ladders), report.json (ftpcheck), scenario.json
+(steps and expectations), junit.xml, svg/session-N.svg.
+
+Exit status: 0 every expectation held, 1 one did not (or the run failed), 2 usage or scenario error.
+The format is described in docs/scenarios.md; examples are in testdata/scenarios/.
+
+flags:
+`
+
+// Run is the entry point of the subcommand.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "directory for the artifacts (default netxsim-out/NAME)")
+	junit := fs.String("junit", "", "also write the JUnit XML to `FILE`")
+	quiet := fs.Bool("q", false, "print only the verdict and the artifact paths")
+	verbose := fs.Bool("v", false, "debug logs of stacks, server and client on stderr")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	var pos []string
+	rest := args
+	for {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(stdout)
+				fs.Usage()
+				return 0
+			}
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(pos) != 1 {
+		fmt.Fprintf(stderr, "netxsim run: want exactly one scenario file, got %d (see --help)\n", len(pos))
+		return 2
+	}
+	sc, err := scenario.Load(pos[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "netxsim run: %v\n", err)
+		return 2
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("netxsim-out", sc.Name)
+	}
+	opts := scenario.Options{Out: dir, JUnit: *junit}
+	if !*quiet {
+		opts.Progress = stdout
+	}
+	if *verbose {
+		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	res, err := scenario.Run(ctx, sc, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "netxsim run: %s: %v\n", pos[0], err)
+		var se *scenario.Error
+		if errors.As(err, &se) || errors.Is(err, scenario.ErrNeedsRoot) {
+			return 2
+		}
+		return 1
+	}
+	if err := res.WriteTable(stdout); err != nil {
+		fmt.Fprintf(stderr, "netxsim run: %v\n", err)
+		return 1
+	}
+	if !res.OK {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,86 @@
+package runcmd
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const examples = "../../../../testdata/scenarios/"
+
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	junit := filepath.Join(dir, "ci.xml")
+	code, out, errs := run(t, examples+"basic.yaml", "--out", filepath.Join(dir, "basic"), "--junit", junit)
+	if code != 0 {
+		t.Fatalf("basic: exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{"step 1 write IPv4 active (PORT): ok", "PORT", "PASV", "EPRT", "EPSV", "PASS: 9/9 steps ok", "junit.xml"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if fi, err := os.Stat(junit); err != nil || fi.Size() == 0 {
+		t.Errorf("--junit file: %v", err)
+	}
+	code, out, _ = run(t, "-q", "--out", filepath.Join(dir, "v-exp"), examples+"violation-expected.yaml")
+	if code != 0 || !strings.Contains(out, "EXPECTED-FAIL profile-codes") {
+		t.Errorf("violation-expected: exit %d, want 0:\n%s", code, out)
+	}
+	code, out, _ = run(t, "-q", "--out", filepath.Join(dir, "v-unexp"), examples+"violation-unexpected.yaml")
+	if code != 1 || !strings.Contains(out, "FAIL profile-codes") || !strings.Contains(out, "expectation verdicts FAILED") {
+		t.Errorf("violation-unexpected: exit %d, want 1:\n%s", code, out)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("name: x\ndevices:\n  - name: d\n    colour: blue\n"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--help"}, 0, "usage: netxsim run"},
+		{nil, 2, "want exactly one scenario file"},
+		{[]string{"a.yaml", "b.yaml"}, 2, "want exactly one scenario file"},
+		{[]string{"--bogus"}, 2, "flag provided but not defined"},
+		{[]string{filepath.Join(dir, "missing.yaml")}, 2, "no such file"},
+		{[]string{bad}, 2, "bad.yaml:4: field colour not found"},
+	} {
+		code, out, errs := run(t, tc.args...)
+		if code != tc.code || !strings.Contains(out+errs, tc.want) {
+			t.Errorf("run %q: exit %d, output %q; want exit %d mentioning %q", tc.args, code, out+errs, tc.code, tc.want)
+		}
+	}
+}
+
+func TestTAPNeedsRoot(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("running as root: the TAP scenario would run (see scenario.TestDemoTAP)")
+	}
+	dir := t.TempDir()
+	f := filepath.Join(dir, "tap.yaml")
+	os.WriteFile(f, []byte(`
+devices:
+  - {name: d, ipv4: 198.51.100.2/24, server: {users: {u: p}}}
+  - {name: h, ipv4: 198.51.100.1/24}
+links: [{between: [d, h], type: tap}]
+steps: [{client: h, server: d, do: [{ls: /}]}]
+`), 0o644)
+	code, out, errs := run(t, f, "--out", dir)
+	if code != 2 || !strings.Contains(errs, "root") {
+		t.Errorf("tap scenario as non-root: exit %d, %s%s", code, out, errs)
+	}
+}
