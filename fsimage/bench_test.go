@@ -47,3 +47,20 @@ func BenchmarkFuzzBody(b *testing.B) {
 		v.Close()
 	}
 }
+
+// BenchmarkBigWrite writes 256 MiB through File.ReadFrom onto a RAM disk.
+func BenchmarkBigWrite(b *testing.B) {
+	src := bytes.Repeat([]byte{3}, 256<<20)
+	b.SetBytes(int64(len(src)))
+	for range b.N {
+		dev := NewRAM(300 << 20)
+		if err := Format(dev, 300<<20, FormatOptions{Type: FAT32, ClusterSize: 4096}); err != nil {
+			b.Fatal(err)
+		}
+		v, _ := Open(dev, Options{})
+		w, _ := v.Create("big")
+		w.(*File).ReadFrom(bytes.NewReader(src))
+		w.Close()
+		v.Close()
+	}
+}

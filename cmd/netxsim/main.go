@@ -15,6 +15,7 @@ import (
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/democmd"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/ftpcmd"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/imagecmd"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/runcmd"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/servecmd"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/upcmd"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/verifycmd"
@@ -34,6 +35,7 @@ func commands() []command {
 		{"ftp", "use the device's FTP client: get, put, ls, nlst, mkdir, rmdir, rm, mv", ftpcmd.Run},
 		{"image", "make, inspect and change FAT images: mkfs, info, ls, put, get, cat, rm, mkdir, rmdir, mv, check", imagecmd.Run},
 		{"verify", "check the FTP sessions in a pcap or pcapng capture", verifycmd.Run},
+		{"run", runcmd.Summary, runcmd.Run},
 	}
 }
 

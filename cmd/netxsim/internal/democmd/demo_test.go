@@ -26,7 +26,8 @@ func TestDemoCapture(t *testing.T) {
 		t.Fatalf("demo exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
 	}
 	t.Logf("demo output:\n%s", out.String())
-	for _, want := range []string{"IPv4 dev->host", "IPv6 host->dev", "IPv6 link-local", "match", "capture:"} {
+	for _, want := range []string{"IPv4 dev->host", "IPv6 host->dev", "IPv6 link-local", "match", "capture:",
+		"PORT", "PASV", "EPRT", "EPSV", "PASS: 10/10 steps ok, 9/9 expectations hold", "junit.xml", "svg"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q", want)
 		}
@@ -93,7 +94,7 @@ func TestDemoCapture(t *testing.T) {
 			t.Errorf("capture has no %s frame", k)
 		}
 	}
-	if counts["syn"] < 8 { // 4 streams: SYN and SYN-ACK each
+	if counts["syn"] < 8+2*24 { // 4 streams and 24 FTP connections: SYN and SYN-ACK each
 		t.Errorf("%d SYN segments, want at least 8", counts["syn"])
 	}
 	tshark, err := exec.LookPath("tshark")
@@ -147,7 +148,6 @@ func TestUsage(t *testing.T) {
 		{[]string{"--bogus"}, 2, "flag provided but not defined"},
 		{[]string{"extra"}, 2, "unexpected argument"},
 		{[]string{"--format", "erf"}, 2, "use pcapng or pcap"},
-		{[]string{"--size", "0"}, 2, "--size"},
 		{[]string{"--size", "-3"}, 2, "--size"},
 		{[]string{"--pcap", ""}, 2, "--pcap"},
 	} {
@@ -167,5 +167,25 @@ func TestUnwritableOutput(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := Run(context.Background(), []string{"--out", file, "--size", "1"}, &out, &errb); code != 1 {
 		t.Errorf("demo with --out on a file: exit %d (%s), want 1", code, errb.String())
+	}
+}
+
+func TestDemoTAPFlag(t *testing.T) {
+	var out, errb bytes.Buffer
+	args := []string{"--tap", "--out", t.TempDir(), "--size", "1"}
+	code := Run(context.Background(), args, &out, &errb)
+	if os.Geteuid() != 0 {
+		if code != 2 || !strings.Contains(errb.String(), "root") {
+			t.Errorf("--tap as non-root: exit %d, %s", code, errb.String())
+		}
+		return
+	}
+	if code != 0 {
+		t.Fatalf("demo --tap: exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	for _, want := range []string{"the Linux kernel in network namespace", "dev->kernel", "PASS: 10/10 steps ok"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--tap output lacks %q:\n%s", want, out.String())
+		}
 	}
 }

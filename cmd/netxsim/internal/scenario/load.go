@@ -114,7 +114,11 @@ func yamlErrors(file string, err error) error {
 		return &Error{File: file, Msg: cleanYAMLError(err)}
 	}
 	var errs []error
-	for _, m := range te.Errors {
+	msgs := te.Errors
+	if len(msgs) > 10 {
+		msgs = append(msgs[:10:10], fmt.Sprintf("... and %d more problems", len(te.Errors)-10))
+	}
+	for _, m := range msgs {
 		e := &Error{File: file, Msg: m}
 		if rest, ok := strings.CutPrefix(m, "line "); ok {
 			if num, msg, ok := strings.Cut(rest, ": "); ok {

@@ -173,4 +173,3 @@ func TestLossyRecovers(t *testing.T) {
 		t.Fatalf("lossy scenario failed:\n%s", b.String())
 	}
 }
-

@@ -20,8 +20,8 @@ func TestUsage(t *testing.T) {
 		t.Fatalf("--help: %d %q", code, out.String())
 	}
 	for _, args := range [][]string{
-		{},                                    // no back end
-		{"--root", "x"},                       // nobody can log in
+		{},              // no back end
+		{"--root", "x"}, // nobody can log in
 		{"--root", "x", "--ram", "1M", "--anonymous"},
 		{"--root", "x", "--anonymous", "--profile", "vsftpd"},
 		{"--root", "x", "--user", "nopass"},
