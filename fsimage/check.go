@@ -105,7 +105,7 @@ func (c *checker) claim(path string, first uint32) []uint32 {
 		case clusterEOC:
 			return chain
 		case clusterFree:
-			c.problem("%s: chain runs into free cluster %d (after %d)", path, next, cl)
+			c.problem("%s: chain runs into a free cluster after cluster %d", path, cl)
 			return chain
 		case clusterBad:
 			c.problem("%s: chain contains a bad cluster after %d", path, cl)

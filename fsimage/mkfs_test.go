@@ -53,6 +53,7 @@ func TestMkfsImages(t *testing.T) {
 	}{
 		{"FAT12-1.44MB", 1440 << 10, []string{"-F", "12"}},
 		{"FAT16-64MiB", 64 << 20, []string{"-F", "16"}},
+		{"FAT16-64MiB-4KiB-sectors", 64 << 20, []string{"-F", "16", "-S", "4096", "-s", "1"}},
 		{"FAT32-256MiB-512B", 256 << 20, []string{"-F", "32", "-s", "1"}},
 		// mtools 4.0 takes the FAT type from the cluster count, so it cannot write mkfs.fat's FAT32
 		// volumes of fewer than 65,525 clusters (256 MiB with 4 or 32 KiB clusters); for the tool

@@ -1,9 +1,7 @@
 package fsimage
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -32,7 +30,6 @@ func (m *model) get(p string) *mEntry {
 	return m.m[fold(p)]
 }
 
-// real returns p with every element in the stored case.
 func (m *model) children(dir string) []*mEntry {
 	var out []*mEntry
 	for _, e := range m.m {
@@ -390,6 +387,3 @@ func modelStep(t *testing.T, v *FS, m *model, r *rand.Rand, c modelCase) string 
 	}
 	return op
 }
-
-var _ = bytes.Equal
-var _ = fmt.Sprint

@@ -161,11 +161,9 @@ func Open(dev Device, opt Options) (*FS, error) {
 	if g.typ == FAT32 {
 		v.root.cluster = g.rootClus
 	}
-	d, err := v.loadDir(v.root)
-	if err != nil {
+	if _, err := v.loadDir(v.root); err != nil {
 		return nil, fmt.Errorf("fsimage: root directory: %w", err)
 	}
-	_ = d
 	return v, nil
 }
 

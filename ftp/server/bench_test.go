@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -150,30 +151,29 @@ func ftpTransfers(b *testing.B, ctrl netip.AddrPort, host dialer, n int64) (stor
 	return stor, retr
 }
 
-// bestOf runs round k times, raw and FTP interleaved so both see the same machine load (the
-// build machines are shared), and reports the best time of each.
+// bestOf runs round k times, raw and FTP interleaved so both see the same machine load (the build
+// machines are shared), and reports the median of each throughput and of each round's ratio.
 func bestOf(b *testing.B, k int, round func() (rawDown, rawUp, stor, retr time.Duration)) {
-	var best [4]time.Duration
+	var rd, ru, st, rt, retrRatio, storRatio []float64
+	mb := func(d time.Duration) float64 { return float64(benchSize) / d.Seconds() / 1e6 }
 	for i := 0; i < k; i++ {
-		d := [4]time.Duration{}
-		d[0], d[1], d[2], d[3] = round()
-		for j := range d {
-			if i == 0 || d[j] < best[j] {
-				best[j] = d[j]
-			}
-		}
+		d0, d1, d2, d3 := round()
+		rd, ru, st, rt = append(rd, mb(d0)), append(ru, mb(d1)), append(st, mb(d2)), append(rt, mb(d3))
+		retrRatio = append(retrRatio, d0.Seconds()/d3.Seconds())
+		storRatio = append(storRatio, d1.Seconds()/d2.Seconds())
 	}
-	report(b, benchSize, best[0], best[1], best[2], best[3])
+	b.ReportMetric(median(rd), "raw-down-MB/s")
+	b.ReportMetric(median(ru), "raw-up-MB/s")
+	b.ReportMetric(median(rt), "retr-MB/s")
+	b.ReportMetric(median(st), "stor-MB/s")
+	b.ReportMetric(median(retrRatio), "retr/raw")
+	b.ReportMetric(median(storRatio), "stor/raw")
 }
 
-func report(b *testing.B, n int64, rawDown, rawUp, stor, retr time.Duration) {
-	mb := func(d time.Duration) float64 { return float64(n) / d.Seconds() / 1e6 }
-	b.ReportMetric(mb(rawDown), "raw-down-MB/s")
-	b.ReportMetric(mb(rawUp), "raw-up-MB/s")
-	b.ReportMetric(mb(retr), "retr-MB/s")
-	b.ReportMetric(mb(stor), "stor-MB/s")
-	b.ReportMetric(rawDown.Seconds()/retr.Seconds(), "retr/raw")
-	b.ReportMetric(rawUp.Seconds()/stor.Seconds(), "stor/raw")
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return v[len(v)/2]
 }
 
 // benchImage is a FAT RAM disk big enough for one 256 MiB file plus its temporary upload.
