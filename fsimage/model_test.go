@@ -98,7 +98,7 @@ func TestModel(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.typ.String(), func(t *testing.T) {
 			t.Parallel()
-			runModel(t, c, 20, 300, uint64(c.typ))
+			runModel(t, c, 25, 400, uint64(c.typ))
 		})
 	}
 }

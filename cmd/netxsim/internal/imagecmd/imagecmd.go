@@ -93,15 +93,15 @@ type cmd struct {
 
 func (c *cmd) flags(name string) *flag.FlagSet {
 	fl := flag.NewFlagSet("image "+name, flag.ContinueOnError)
-	fl.SetOutput(c.stderr)
+	fl.SetOutput(io.Discard) // Run prints the error; --help prints usageText to stdout
 	fl.StringVar(&c.image, "i", c.image, "image file")
-	fl.Usage = func() { fmt.Fprint(c.stderr, usageText) }
 	return fl
 }
 
 func (c *cmd) parse(fl *flag.FlagSet, args []string) error {
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(c.stdout, usageText)
 			return err
 		}
 		return usagef("%v", err)

@@ -81,8 +81,13 @@ func TestCommands(t *testing.T) {
 			t.Fatalf("%q: exit %d, want 2", args, code)
 		}
 	}
-	if code, out, _ := run(t, "--help"); code != 0 || !strings.Contains(out, "usage:") {
-		t.Fatalf("--help: %d", code)
+	for _, args := range [][]string{{"--help"}, {"ls", "--help"}, {"help"}} {
+		if code, out, _ := run(t, args...); code != 0 || !strings.Contains(out, "usage:") {
+			t.Fatalf("%q: exit %d, output %q", args, code, out)
+		}
+	}
+	if code, _, e := run(t, "ls", "-i", img, "-bogus"); code != 2 || !strings.Contains(e, "-bogus") {
+		t.Fatalf("bad flag: %d %q", code, e)
 	}
 	mustRun(t, "rm", "-i", img, "/docs/hello.txt", "/docs/nested dir/Renamed Copy.txt")
 	mustRun(t, "rmdir", "-i", img, "/docs/nested dir")
