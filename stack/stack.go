@@ -54,6 +54,7 @@ type IP struct {
 	ll   netip.Addr // link-local, zero when IPv6 is off
 	log  *slog.Logger
 	once sync.Once
+	gate *gate // between the link endpoint and the stack; shut by Close
 
 	pingSeq atomic.Uint32 // echo sequence numbers, unique per instance
 }
@@ -151,8 +152,8 @@ func New(cfg Config, ep gstack.LinkEndpoint) (*IP, error) {
 		TransportProtocols: transProtos,
 		HandleLocal:        true,
 	})
-	ip := &IP{s: s, cfg: cfg, log: log}
-	if err := ip.configure(ep); err != nil {
+	ip := &IP{s: s, cfg: cfg, log: log, gate: newGate(ep)}
+	if err := ip.configure(ip.gate); err != nil {
 		// The stack owns ep once CreateNIC succeeded; Destroy closes it. Before that we close it.
 		if _, ok := s.NICInfo()[nicID]; !ok {
 			ep.Close()
@@ -294,6 +295,7 @@ func (ip *IP) Addrs() []netip.Prefix {
 // goroutines to end. It is safe to call more than once.
 func (ip *IP) Close() error {
 	ip.once.Do(func() {
+		ip.gate.shut()
 		ip.s.Destroy()
 	})
 	return nil
