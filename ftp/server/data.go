@@ -565,8 +565,21 @@ func (ss *session) cmdList(arg string, kind listKind) {
 	if !ok {
 		return
 	}
+	block := ss.block
 	ss.runData(plan, "Sending List", func(ctx context.Context, data io.ReadWriter) (string, error) {
-		if _, err := data.Write(body); err != nil {
+		// RFC 959 applies the transfer mode to every data transfer, listings included, and NetX's
+		// client reads listings in block mode with block headers.
+		w := io.Writer(data)
+		var bw *blockWriter
+		if block {
+			bw = &blockWriter{w: w}
+			w = bw
+		}
+		_, err := w.Write(body)
+		if err == nil && bw != nil {
+			err = bw.finish()
+		}
+		if err != nil {
 			return "", &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
 		}
 		return "List End", nil
