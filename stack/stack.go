@@ -44,6 +44,9 @@ const DADTimeout = 5 * time.Second
 
 const nicID tcpip.NICID = 1
 
+// maxRTO bounds TCP's retransmission timeout (see configure for why).
+const maxRTO = time.Second
+
 // ErrDuplicateAddress reports that DAD found another node using one of the configured IPv6 addresses.
 var ErrDuplicateAddress = errors.New("duplicate address detected")
 
@@ -171,7 +174,30 @@ func (ip *IP) configure(ep gstack.LinkEndpoint) error {
 	// Buffers start small (idle connections stay cheap) and grow to 4 MiB, enough to fill the in-memory link.
 	snd := tcpip.TCPSendBufferSizeRangeOption{Min: 4 << 10, Default: 256 << 10, Max: 4 << 20}
 	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: 4 << 10, Default: 256 << 10, Max: 4 << 20}
-	for _, o := range []tcpip.SettableTransportProtocolOption{&sack, &mod, &snd, &rcv} {
+	// Two workarounds for gVisor v0.0.0-20260905035102-160fafc42237 (pkg/tcpip/transport/tcp), without
+	// which a short transfer over a lossy link stalls at its close for seconds or for ever
+	// (TestShortTransfersCloseUnderLoss, testdata/scenarios/lossy.yaml).
+	//
+	// RACK-TLP is off. The sender's count of packets in flight (sender.Outstanding) drifts: an RTO sets
+	// it to 0, then ACKs covering segments sent before the RTO subtract them again (clamped at 0, see
+	// the comment in snd.go handleRcvdSegment), so it reads 0 while data and the FIN are unacknowledged.
+	// With RACK, an ACK schedules the tail loss probe, which disables the RTO timer (rack.go
+	// schedulePTO); after sending the probe, probeTimerExpired -> postXmit re-arms the RTO timer only
+	// "if s.Outstanding > 0" (snd.go postXmit). If the probe is lost as well, no timer is left and the
+	// FIN is never sent again. Without RACK every ACK of new data re-arms the RTO timer and an RTO
+	// always retransmits; SACK-based recovery (RFC 6675) still runs.
+	//
+	// The RTO is capped at 1 s, RFC 6298's initial RTO; our links have RTTs of milliseconds. A
+	// retransmitted SYN or SYN-ACK carries its original timestamp (connect.go retransmitHandlerLocked
+	// resends h.sendSYNOpts), so the handshake's RTT sample includes the 1 s SYN timeout
+	// (transitionToStateEstablishedLocked) and the RTO starts near 3 s, decaying slowly (RFC 7323
+	// per-ACK weighting) and doubling on every timeout. Timeouts are frequent at the end of a transfer:
+	// a FIN that overtakes a lost segment is queued, then dropped when the gap fills (rcv.go
+	// handleRcvdSegment: "segSeq.Add(segLen-1).LessThan(r.RcvNxt)" holds for a zero-length FIN at
+	// RcvNxt), so only an RTO delivers it.
+	recovery := tcpip.TCPRecovery(0)
+	rtoCap := tcpip.TCPMaxRTOOption(maxRTO)
+	for _, o := range []tcpip.SettableTransportProtocolOption{&sack, &mod, &snd, &rcv, &recovery, &rtoCap} {
 		if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, o); err != nil {
 			return fmt.Errorf("stack: set TCP option %T: %s", o, err)
 		}
