@@ -11,6 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	gvlog "gvisor.dev/gvisor/pkg/log"
 
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/democmd"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/ftpcmd"
@@ -39,7 +42,17 @@ func commands() []command {
 	}
 }
 
+// gvisorQuiet drops gVisor's own log lines (warnings such as "handleListenSegment() failed" for a
+// connection the peer aborted): they are not for users, and the CLI is quiet by default. Set
+// NETXSIM_GVISOR_LOG=1 to see them on stderr when debugging the stack.
+type gvisorQuiet struct{}
+
+func (gvisorQuiet) Emit(int, gvlog.Level, time.Time, string, ...any) {}
+
 func main() {
+	if os.Getenv("NETXSIM_GVISOR_LOG") == "" {
+		gvlog.SetTarget(gvisorQuiet{})
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
