@@ -1,20 +1,17 @@
 package client
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/netxsim/netxsim/ftp/ftpcheck"
+	"github.com/netxsim/netxsim/internal/tsharktest"
 	"github.com/netxsim/netxsim/tapdev/taptest"
 )
 
@@ -23,9 +20,7 @@ import (
 // ftpcheck and with tshark. Both must see the same FTP sessions with the same commands and reply codes
 // in the same order, and ftpcheck must find every session well formed.
 func TestCaptureAgreesWithTshark(t *testing.T) {
-	if _, err := exec.LookPath("tshark"); err != nil {
-		t.Skip("needs tshark (Debian package)")
-	}
+	tsharktest.Need(t)
 	pcap := filepath.Join(t.TempDir(), "client.pcapng")
 	var ports []uint16
 	sessions := 0
@@ -85,97 +80,10 @@ func TestCaptureAgreesWithTshark(t *testing.T) {
 		rep.WriteText(&b)
 		t.Errorf("ftpcheck: %d violations on real peers:\n%s", rep.Violations, b.String())
 	}
-	ours := commandsAndReplies(rep)
-	theirs := tsharkCommandsAndReplies(t, pcap, ports)
-	if len(ours) != len(theirs) {
-		t.Fatalf("ftpcheck sees %d sessions, tshark %d FTP streams", len(ours), len(theirs))
-	}
-	for i := range ours {
-		if !slices.Equal(ours[i], theirs[i]) {
-			t.Errorf("session %d:\nftpcheck %v\ntshark   %v", i+1, ours[i], theirs[i])
-		}
-	}
-	t.Logf("%d sessions, ftpcheck and tshark agree on every command and reply code", len(ours))
-}
-
-// commandsAndReplies lists, per session, "C:VERB" and "R:code" in packet order.
-func commandsAndReplies(rep *ftpcheck.Report) [][]string {
-	var res [][]string
+	var ours [][]string
 	for _, s := range rep.Sessions {
-		var seq []string
-		for _, e := range s.Events {
-			switch e.Kind {
-			case "command":
-				v, _, _ := strings.Cut(e.Text, " ")
-				seq = append(seq, "C:"+strings.ToUpper(v))
-			case "reply":
-				if c, _, ok := strings.Cut(e.Text, " "); ok && len(c) == 3 {
-					seq = append(seq, "R:"+c)
-				}
-			}
-		}
-		res = append(res, foldRepeats(seq))
+		ours = append(ours, s.Dialogue())
 	}
-	return res
-}
-
-// tsharkCommandsAndReplies is the same from tshark's FTP dissector, one list per TCP stream in order of
-// first appearance; ports other than 21 are decoded as FTP with -d.
-func tsharkCommandsAndReplies(t *testing.T, pcap string, ports []uint16) [][]string {
-	t.Helper()
-	args := []string{"-r", pcap, "-Y", "ftp", "-T", "fields", "-E", "separator=/t",
-		"-e", "tcp.stream", "-e", "ftp.request.command", "-e", "ftp.response.code"}
-	for _, p := range ports {
-		if p != 21 {
-			args = append(args, "-d", fmt.Sprintf("tcp.port==%d,ftp", p))
-		}
-	}
-	out, err := exec.Command("tshark", args...).Output()
-	if err != nil {
-		t.Fatalf("tshark %v: %v", args, err)
-	}
-	var order []int
-	streams := map[int][]string{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		f := strings.Split(sc.Text(), "\t")
-		if len(f) < 3 {
-			continue
-		}
-		id, err := strconv.Atoi(f[0])
-		if err != nil {
-			continue
-		}
-		if _, ok := streams[id]; !ok {
-			order = append(order, id)
-		}
-		for _, c := range strings.Split(f[1], ",") {
-			if c != "" {
-				streams[id] = append(streams[id], "C:"+strings.ToUpper(c))
-			}
-		}
-		for _, c := range strings.Split(f[2], ",") {
-			if c != "" {
-				streams[id] = append(streams[id], "R:"+c)
-			}
-		}
-	}
-	var res [][]string
-	for _, id := range order {
-		res = append(res, foldRepeats(streams[id]))
-	}
-	return res
-}
-
-// foldRepeats folds a reply code repeated with no command between (one multi-line reply that tshark,
-// working per packet, may count once per segment).
-func foldRepeats(seq []string) []string {
-	var out []string
-	for _, s := range seq {
-		if len(out) > 0 && s[0] == 'R' && out[len(out)-1] == s {
-			continue
-		}
-		out = append(out, s)
-	}
-	return out
+	tsharktest.Compare(t, pcap, ours, ports...)
+	t.Logf("%d sessions, ftpcheck and tshark agree on every command and reply code", len(ours))
 }

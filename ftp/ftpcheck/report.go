@@ -3,6 +3,7 @@ package ftpcheck
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/netxsim/netxsim/ftp"
@@ -157,4 +158,23 @@ type Event struct {
 	From string `json:"from"` // "client" or "server"
 	Text string `json:"text"`
 	Fail bool   `json:"fail,omitempty"` // drawn in red: part of a violation
+}
+
+// Dialogue is the session's control dialogue in packet order, the way a dissector sees it: "C:VERB" for
+// each command and "R:code" for each reply. Other tools' readings of the same capture (tshark's
+// ftp.request.command and ftp.response.code) can be compared with it.
+func (s *Session) Dialogue() []string {
+	var seq []string
+	for _, e := range s.Events {
+		switch e.Kind {
+		case "command":
+			v, _, _ := strings.Cut(e.Text, " ")
+			seq = append(seq, "C:"+strings.ToUpper(v))
+		case "reply":
+			if c, _, ok := strings.Cut(e.Text, " "); ok && len(c) == 3 {
+				seq = append(seq, "R:"+c)
+			}
+		}
+	}
+	return seq
 }

@@ -1,101 +1,19 @@
 package ftpcheck
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/netxsim/netxsim/ftp/ftpcheck/capgen"
+	"github.com/netxsim/netxsim/internal/tsharktest"
 )
-
-// tsharkSessions returns, per TCP stream in order of first appearance, the FTP commands ("C:VERB")
-// and reply codes ("R:code") tshark decodes. tshark dissects per packet, so a multi-line reply split
-// over two packets shows its code twice: normalize() folds such repeats on both sides.
-func tsharkSessions(t *testing.T, file string, ports ...uint16) [][]string {
-	t.Helper()
-	args := []string{"-r", file, "-Y", "ftp", "-T", "fields", "-E", "separator=/t", "-e", "tcp.stream", "-e", "ftp.request.command", "-e", "ftp.response.code"}
-	for _, p := range ports {
-		args = append(args, "-d", fmt.Sprintf("tcp.port==%d,ftp", p))
-	}
-	out, err := exec.Command("tshark", args...).Output()
-	if err != nil {
-		t.Fatalf("tshark %v: %v", args, err)
-	}
-	var order []int
-	streams := map[int][]string{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		f := strings.Split(sc.Text(), "\t")
-		if len(f) < 3 {
-			continue
-		}
-		id, err := strconv.Atoi(f[0])
-		if err != nil {
-			continue
-		}
-		if _, ok := streams[id]; !ok {
-			order = append(order, id)
-			streams[id] = []string{}
-		}
-		for _, c := range strings.Split(f[1], ",") {
-			if c != "" {
-				streams[id] = append(streams[id], "C:"+strings.ToUpper(c))
-			}
-		}
-		for _, c := range strings.Split(f[2], ",") {
-			if c != "" {
-				streams[id] = append(streams[id], "R:"+c)
-			}
-		}
-	}
-	var res [][]string
-	for _, id := range order {
-		res = append(res, normalize(streams[id]))
-	}
-	return res
-}
-
-// ourSessions lists the same for ftpcheck's sessions, in packet order.
-func ourSessions(rep *Report) [][]string {
-	var res [][]string
-	for _, s := range rep.Sessions {
-		var seq []string
-		for _, e := range s.Events {
-			switch e.Kind {
-			case "command":
-				v, _, _ := strings.Cut(e.Text, " ")
-				seq = append(seq, "C:"+v)
-			case "reply":
-				if c, _, ok := strings.Cut(e.Text, " "); ok && len(c) == 3 {
-					seq = append(seq, "R:"+c)
-				}
-			}
-		}
-		res = append(res, normalize(seq))
-	}
-	return res
-}
-
-// normalize folds repeated reply codes with no command between them (one multi-line reply).
-func normalize(seq []string) []string {
-	var out []string
-	for _, s := range seq {
-		if len(out) > 0 && s[0] == 'R' && out[len(out)-1] == s {
-			continue
-		}
-		out = append(out, s)
-	}
-	return out
-}
 
 func needTool(t *testing.T, names ...string) {
 	t.Helper()
@@ -106,18 +24,14 @@ func needTool(t *testing.T, names ...string) {
 	}
 }
 
+// compareWithTshark checks that tshark reads the same FTP dialogues out of file as ftpcheck did.
 func compareWithTshark(t *testing.T, file string, rep *Report, ports ...uint16) {
 	t.Helper()
-	theirs := tsharkSessions(t, file, ports...)
-	ours := ourSessions(rep)
-	if len(theirs) != len(ours) {
-		t.Fatalf("tshark sees %d FTP streams, ftpcheck %d sessions\ntshark: %v\nours:   %v", len(theirs), len(ours), theirs, ours)
+	var ours [][]string
+	for _, s := range rep.Sessions {
+		ours = append(ours, s.Dialogue())
 	}
-	for i := range ours {
-		if !slices.Equal(ours[i], theirs[i]) {
-			t.Errorf("session %d differs\ntshark:   %v\nftpcheck: %v", i+1, theirs[i], ours[i])
-		}
-	}
+	tsharktest.Compare(t, file, ours, ports...)
 }
 
 func TestTsharkAgreesOnSynthetic(t *testing.T) {
