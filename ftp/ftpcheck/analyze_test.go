@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/ftpcheck/capgen"
@@ -254,6 +255,27 @@ func TestWarnings(t *testing.T) {
 	}
 	if rep.Sessions[0].Transfers[0].Bytes != 8000 {
 		t.Errorf("bytes %d with a retransmission, want 8000", rep.Sessions[0].Transfers[0].Bytes)
+	}
+}
+
+// A zero window that reopens at once is flow control, not a stall: noted, not warned.
+func TestBriefZeroWindowIsNoted(t *testing.T) {
+	data := build(t, func(c *capgen.Capture) {
+		f := c.FTP(c4, s4)
+		f.Login("u", "p")
+		f.Transfer(capgen.Transfer{Verb: "STOR", Arg: "a.bin", Setup: "PASV", Data: payload(8000), ZeroWindowFor: 3 * time.Millisecond})
+		f.Quit()
+	})
+	rep := analyze(t, data, Options{})
+	if rep.Violations != 0 || rep.Warnings != 0 {
+		t.Fatalf("violations %d, warnings %d; want none", rep.Violations, rep.Warnings)
+	}
+	for _, ch := range rep.Sessions[0].Checks {
+		if ch.Name == "tcp-zero-window" {
+			if ch.Status != StatusPass || len(ch.Notes) != 1 || !strings.Contains(ch.Notes[0], "flow control") {
+				t.Errorf("tcp-zero-window: %s %q, want pass with a flow-control note", ch.Status, ch.Notes)
+			}
+		}
 	}
 }
 

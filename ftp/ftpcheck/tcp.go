@@ -43,8 +43,11 @@ type half struct {
 	fin, rst  Mark
 	syn       Mark
 	retrans   int
-	zeroWin   int
-	zeroFirst Mark
+	zeroWin   int           // zero-window advertisements
+	zeroFirst Mark          // the first of them
+	zeroSince Mark          // start of the episode in progress; unset when the window is open
+	zeroMax   time.Duration // longest episode that ended (the window reopened)
+	zeroOpen  bool          // the capture ended (or the side closed) with the window still at zero
 	lost      int64 // bytes never captured (holes skipped by the reassembler)
 	packets   int64
 	sniff     []byte
@@ -166,6 +169,13 @@ func (s *stream) Accept(t *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 			h.zeroFirst = m
 		}
 		h.zeroWin++
+		if !h.zeroSince.Seen() {
+			h.zeroSince = m
+		}
+	} else if h.zeroSince.Seen() && !t.RST {
+		// The receiver reopened its window: the episode's length tells flow control from a stall.
+		h.zeroMax = max(h.zeroMax, m.Time.Sub(h.zeroSince.Time))
+		h.zeroSince = Mark{}
 	}
 	if nextSeq == -1 {
 		if !t.SYN {

@@ -156,11 +156,14 @@ func (k *Conn) Retransmit(s Side) {
 	k.Ack(1 - s)
 }
 
-// ZeroWindow makes side s advertise a zero window once, then a full one again.
-func (k *Conn) ZeroWindow(s Side) {
+// ZeroWindow makes side s advertise a zero window for half a second (a stalled receiver), then a full one.
+func (k *Conn) ZeroWindow(s Side) { k.ZeroWindowFor(s, 500*time.Millisecond) }
+
+// ZeroWindowFor makes side s advertise a zero window for d, then a full one again.
+func (k *Conn) ZeroWindowFor(s Side, d time.Duration) {
 	k.window[s] = 0
 	k.Ack(s)
-	k.c.Sleep(5 * time.Millisecond)
+	k.c.Sleep(d)
 	k.window[s] = 65535
 	k.Ack(s)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"time"
 )
 
 // FTP scripts one FTP session over a control connection: the greeting, commands, replies and
@@ -58,12 +59,13 @@ type Transfer struct {
 	Prelim string    // the 1xx reply line; "" = the netxduo profile's (125 active, 150 passive)
 	Final  string    // the 2xx reply line; "" = the netxduo profile's (250 active, 226 passive)
 
-	AnnounceAddr netip.Addr // PORT/EPRT/PASV address to announce instead of the peer's own (bounce)
-	DataFrom     netip.Addr // address that opens the data connection instead of the right peer
-	ResetAfter   int        // >0: the sender resets the data connection after this many bytes
-	Retransmit   bool       // retransmit one data segment
-	ZeroWindow   bool       // the receiver advertises a zero window once
-	NoDataConn   bool       // announce and reply but never open a data connection
+	AnnounceAddr  netip.Addr    // PORT/EPRT/PASV address to announce instead of the peer's own (bounce)
+	DataFrom      netip.Addr    // address that opens the data connection instead of the right peer
+	ResetAfter    int           // >0: the sender resets the data connection after this many bytes
+	Retransmit    bool          // retransmit one data segment
+	ZeroWindow    bool          // the receiver advertises a zero window for 500 ms (a stall)
+	ZeroWindowFor time.Duration // the receiver advertises a zero window for this long (brief: flow control)
+	NoDataConn    bool          // announce and reply but never open a data connection
 }
 
 // Transfer plays a PORT/EPRT/PASV/EPSV setup, the transfer command, its data connection and replies.
@@ -163,7 +165,10 @@ func (f *FTP) Transfer(t Transfer) {
 	if t.Retransmit {
 		data.Retransmit(snd)
 	}
-	if t.ZeroWindow {
+	switch {
+	case t.ZeroWindowFor > 0:
+		data.ZeroWindowFor(1-snd, t.ZeroWindowFor)
+	case t.ZeroWindow:
 		data.ZeroWindow(1 - snd)
 	}
 	data.Send(snd, body[half:])
