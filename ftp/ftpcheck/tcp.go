@@ -47,7 +47,6 @@ type half struct {
 	zeroFirst Mark          // the first of them
 	zeroSince Mark          // start of the episode in progress; unset when the window is open
 	zeroMax   time.Duration // longest episode that ended (the window reopened)
-	zeroOpen  bool          // the capture ended (or the side closed) with the window still at zero
 	lost      int64         // bytes never captured (holes skipped by the reassembler)
 	packets   int64
 	sniff     []byte
