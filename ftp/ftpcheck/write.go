@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/netxsim/netxsim/internal/junit"
 )
 
 // WriteJSON writes the whole report as indented JSON.
@@ -121,59 +123,12 @@ func writeCheck(w io.Writer, ch Check, indent string) {
 	}
 }
 
-// JUnit XML (the schema Jenkins, GitLab and GitHub understand).
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name      string      `xml:"name,attr"`
-	Tests     int         `xml:"tests,attr"`
-	Failures  int         `xml:"failures,attr"`
-	Errors    int         `xml:"errors,attr"`
-	Skipped   int         `xml:"skipped,attr"`
-	Timestamp string      `xml:"timestamp,attr,omitempty"`
-	Cases     []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitFailure `xml:"failure,omitempty"`
-	Skipped   *struct{}     `xml:"skipped,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
-}
-
-type junitFailure struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
-}
-
-func (s *junitSuite) add(c junitCase) {
-	s.Cases = append(s.Cases, c)
-	s.Tests++
-	if c.Failure != nil {
-		s.Failures++
-	}
-	if c.Skipped != nil {
-		s.Skipped++
-	}
-}
-
-func checkCase(class string, ch Check) junitCase {
-	c := junitCase{Name: ch.Name, Classname: class, Time: "0"}
+func checkCase(class string, ch Check) junit.Case {
+	c := junit.Case{Name: ch.Name, Classname: class, Time: "0"}
 	all := append(append([]string{}, ch.Messages...), ch.Notes...)
 	switch ch.Status {
 	case StatusFail:
-		c.Failure = &junitFailure{Message: ch.Messages[0], Type: ch.Name, Text: strings.Join(ch.Messages, "\n")}
+		c.Failure = &junit.Failure{Message: ch.Messages[0], Type: ch.Name, Text: strings.Join(ch.Messages, "\n")}
 		if len(ch.Notes) > 0 {
 			c.SystemOut = strings.Join(ch.Notes, "\n")
 		}
@@ -190,16 +145,16 @@ func checkCase(class string, ch Check) junitCase {
 // WriteJUnit writes JUnit XML: a suite "sessions" with a test case per session, then a suite per
 // session with a test case per check, and a suite for the capture-level checks.
 func (r *Report) WriteJUnit(w io.Writer) error {
-	root := junitSuites{Name: "ftpcheck"}
-	capSuite := junitSuite{Name: "capture"}
+	root := junit.Suites{Name: "ftpcheck"}
+	capSuite := junit.Suite{Name: "capture"}
 	for _, ch := range r.Checks {
-		capSuite.add(checkCase("ftpcheck.capture", ch))
+		capSuite.Add(checkCase("ftpcheck.capture", ch))
 	}
-	sessions := junitSuite{Name: "sessions"}
-	var per []junitSuite
+	sessions := junit.Suite{Name: "sessions"}
+	var per []junit.Suite
 	for _, s := range r.Sessions {
 		class := fmt.Sprintf("ftpcheck.session%d", s.ID)
-		sc := junitCase{Name: s.Name(), Classname: "ftpcheck.sessions", Time: seconds(s)}
+		sc := junit.Case{Name: s.Name(), Classname: "ftpcheck.sessions", Time: seconds(s)}
 		var failed []string
 		for _, ch := range s.Checks {
 			if ch.Status == StatusFail {
@@ -207,34 +162,20 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 			}
 		}
 		if len(failed) > 0 {
-			sc.Failure = &junitFailure{Message: fmt.Sprintf("%d checks failed", len(failed)), Type: "session", Text: strings.Join(failed, "\n")}
+			sc.Failure = &junit.Failure{Message: fmt.Sprintf("%d checks failed", len(failed)), Type: "session", Text: strings.Join(failed, "\n")}
 		}
-		sessions.add(sc)
-		suite := junitSuite{Name: s.Name()}
+		sessions.Add(sc)
+		suite := junit.Suite{Name: s.Name()}
 		if !s.Open.Time.IsZero() {
 			suite.Timestamp = s.Open.Time.UTC().Format("2006-01-02T15:04:05")
 		}
 		for _, ch := range s.Checks {
-			suite.add(checkCase(class, ch))
+			suite.Add(checkCase(class, ch))
 		}
 		per = append(per, suite)
 	}
-	root.Suites = append([]junitSuite{capSuite, sessions}, per...)
-	for _, s := range root.Suites {
-		root.Tests += s.Tests
-		root.Failures += s.Failures
-		root.Skipped += s.Skipped
-	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return fmt.Errorf("writing JUnit report: %w", err)
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(root); err != nil {
-		return fmt.Errorf("writing JUnit report: %w", err)
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	root.Suites = append([]junit.Suite{capSuite, sessions}, per...)
+	return root.Write(w)
 }
 
 func seconds(s *Session) string {

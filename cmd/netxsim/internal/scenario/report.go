@@ -1,7 +1,6 @@
 package scenario
 
 import (
-	"encoding/xml"
 	"fmt"
 	"io"
 	"strings"
@@ -9,54 +8,8 @@ import (
 	"time"
 
 	"github.com/netxsim/netxsim/ftp/ftpcheck"
+	"github.com/netxsim/netxsim/internal/junit"
 )
-
-// JUnit XML as Jenkins, GitLab and GitHub read it.
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Skipped  int         `xml:"skipped,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitFailure `xml:"failure,omitempty"`
-	Skipped   *struct{}     `xml:"skipped,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
-}
-
-type junitFailure struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
-}
-
-func (s *junitSuite) add(c junitCase) {
-	s.Cases = append(s.Cases, c)
-	s.Tests++
-	if c.Failure != nil {
-		s.Failures++
-	}
-	if c.Skipped != nil {
-		s.Skipped++
-	}
-}
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.6f", d.Seconds()) }
 
@@ -64,11 +17,11 @@ func secs(d time.Duration) string { return fmt.Sprintf("%.6f", d.Seconds()) }
 // expectation), one for the capture-level checks, and one per FTP session (a test case per check). A
 // check that fails as the scenario expects is a passing test case, its messages in system-out.
 func (res *Result) WriteJUnit(w io.Writer) error {
-	root := junitSuites{Name: "netxsim scenario " + res.Scenario, Time: secs(res.Elapsed)}
-	main := junitSuite{Name: "scenario " + res.Scenario}
+	root := junit.Suites{Name: "netxsim scenario " + res.Scenario, Time: secs(res.Elapsed)}
+	main := junit.Suite{Name: "scenario " + res.Scenario}
 	class := "netxsim.scenario." + res.Scenario
 	for _, st := range res.Steps {
-		c := junitCase{Name: fmt.Sprintf("step %d: %s", st.Index, st.Name), Classname: class, Time: secs(st.Elapsed)}
+		c := junit.Case{Name: fmt.Sprintf("step %d: %s", st.Index, st.Name), Classname: class, Time: secs(st.Elapsed)}
 		var ops []string
 		for _, op := range st.Ops {
 			line := op.Op
@@ -82,53 +35,39 @@ func (res *Result) WriteJUnit(w io.Writer) error {
 		}
 		c.SystemOut = strings.Join(ops, "\n")
 		if !st.OK {
-			c.Failure = &junitFailure{Message: st.Error, Type: "step", Text: st.Error}
+			c.Failure = &junit.Failure{Message: st.Error, Type: "step", Text: st.Error}
 		}
-		main.add(c)
+		main.Add(c)
 	}
 	for _, o := range res.Expectations {
-		c := junitCase{Name: "expect " + o.Name, Classname: class, Time: "0", SystemOut: o.Detail}
+		c := junit.Case{Name: "expect " + o.Name, Classname: class, Time: "0", SystemOut: o.Detail}
 		if !o.OK {
-			c.Failure = &junitFailure{Message: o.Detail, Type: "expectation", Text: o.Detail}
+			c.Failure = &junit.Failure{Message: o.Detail, Type: "expectation", Text: o.Detail}
 			c.SystemOut = ""
 		}
-		main.add(c)
+		main.Add(c)
 	}
 	root.Suites = append(root.Suites, main)
 	if rep := res.Report; rep != nil {
-		capSuite := junitSuite{Name: "capture"}
+		capSuite := junit.Suite{Name: "capture"}
 		for _, ch := range rep.Checks {
-			capSuite.add(res.checkCase("ftpcheck.capture", ch))
+			capSuite.Add(res.checkCase("ftpcheck.capture", ch))
 		}
 		root.Suites = append(root.Suites, capSuite)
 		for _, s := range rep.Sessions {
-			suite := junitSuite{Name: s.Name()}
+			suite := junit.Suite{Name: s.Name()}
 			cl := fmt.Sprintf("ftpcheck.session%d", s.ID)
 			for _, ch := range s.Checks {
-				suite.add(res.checkCase(cl, ch))
+				suite.Add(res.checkCase(cl, ch))
 			}
 			root.Suites = append(root.Suites, suite)
 		}
 	}
-	for _, s := range root.Suites {
-		root.Tests += s.Tests
-		root.Failures += s.Failures
-		root.Skipped += s.Skipped
-	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(root); err != nil {
-		return fmt.Errorf("encoding JUnit: %w", err)
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return root.Write(w)
 }
 
-func (res *Result) checkCase(class string, ch ftpcheck.Check) junitCase {
-	c := junitCase{Name: ch.Name, Classname: class, Time: "0"}
+func (res *Result) checkCase(class string, ch ftpcheck.Check) junit.Case {
+	c := junit.Case{Name: ch.Name, Classname: class, Time: "0"}
 	all := append(append([]string{}, ch.Messages...), ch.Notes...)
 	switch {
 	case ch.Status == ftpcheck.StatusFail && res.expected[ch.Name]:
@@ -138,7 +77,7 @@ func (res *Result) checkCase(class string, ch ftpcheck.Check) junitCase {
 		if len(ch.Messages) > 0 {
 			msg = ch.Messages[0]
 		}
-		c.Failure = &junitFailure{Message: msg, Type: ch.Name, Text: strings.Join(all, "\n")}
+		c.Failure = &junit.Failure{Message: msg, Type: ch.Name, Text: strings.Join(all, "\n")}
 	case ch.Status == ftpcheck.StatusSkip:
 		c.Skipped = &struct{}{}
 	case len(all) > 0:
