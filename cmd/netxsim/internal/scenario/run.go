@@ -136,11 +136,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Result, error) {
 		runErr = opts.After(ctx, &Net{w})
 	}
 	stopErr := w.stopServers()
-	// Let the last FINs and ACKs cross the links before the capture closes.
-	select {
-	case <-time.After(w.settle):
-	case <-ctx.Done():
-	}
+	w.waitQuiet(ctx)
 	// The capture ends with the FTP traffic: closing the stacks afterwards resets connections still in
 	// TIME-WAIT, which is teardown, not part of any session.
 	res.Frames = w.capture.Frames()
@@ -386,4 +382,24 @@ func (res *Result) writeArtifacts(junit string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	})
+}
+
+// waitQuiet lets the last FINs and ACKs cross the links before the capture closes: it returns once no
+// frame has been captured for w.settle. A fixed pause is not enough on a loaded machine, where the
+// stacks' goroutines may run late; a bound keeps stray periodic traffic (MLD reports) from holding it.
+func (w *world) waitQuiet(ctx context.Context) {
+	deadline := time.Now().Add(w.settle + 3*time.Second)
+	last, quietSince := w.capture.Frames(), time.Now()
+	for time.Now().Before(deadline) {
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-ctx.Done():
+			return
+		}
+		if n := w.capture.Frames(); n != last {
+			last, quietSince = n, time.Now()
+		} else if time.Since(quietSince) >= w.settle {
+			return
+		}
+	}
 }
