@@ -220,24 +220,8 @@ const copyBuf = 256 << 10
 
 // WriteTo copies the rest of the file to w (io.Copy uses it), with a buffer sized for bulk transfers.
 func (d *Download) WriteTo(w io.Writer) (int64, error) {
-	buf := make([]byte, copyBuf)
-	var total int64
-	for {
-		n, err := d.Read(buf)
-		if n > 0 {
-			m, werr := w.Write(buf[:n])
-			total += int64(m)
-			if werr != nil {
-				return total, werr
-			}
-		}
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
+	// The anonymous structs hide ReaderFrom/WriterTo, so CopyBuffer uses buf instead of calling back here.
+	return io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{d}, make([]byte, copyBuf))
 }
 
 // N returns the number of bytes read so far.
@@ -363,24 +347,8 @@ func (u *Upload) fail(err error) error {
 
 // ReadFrom copies r to the file until r's EOF (io.Copy uses it), with a buffer sized for bulk transfers.
 func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
-	buf := make([]byte, copyBuf)
-	var total int64
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			m, werr := u.Write(buf[:n])
-			total += int64(m)
-			if werr != nil {
-				return total, werr
-			}
-		}
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
+	// The anonymous structs hide ReaderFrom/WriterTo, so CopyBuffer uses buf instead of calling back here.
+	return io.CopyBuffer(struct{ io.Writer }{u}, struct{ io.Reader }{r}, make([]byte, copyBuf))
 }
 
 // N returns the number of bytes written so far.

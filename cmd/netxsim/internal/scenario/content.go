@@ -180,24 +180,8 @@ func (hw *hashWriter) Write(p []byte) (int, error) {
 
 // ReadFrom copies r with a large buffer (the image and the FTP data connection like big writes).
 func (hw *hashWriter) ReadFrom(r io.Reader) (int64, error) {
-	buf := make([]byte, 256<<10)
-	var total int64
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			m, werr := hw.Write(buf[:n])
-			total += int64(m)
-			if werr != nil {
-				return total, werr
-			}
-		}
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
+	// The anonymous structs hide ReaderFrom/WriterTo, so CopyBuffer uses buf instead of calling back here.
+	return io.CopyBuffer(struct{ io.Writer }{hw}, struct{ io.Reader }{r}, make([]byte, 256<<10))
 }
 
 func (hw *hashWriter) state() fileState {
