@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli"
+
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/scenario"
 )
 
@@ -45,22 +47,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
 	}
-	var pos []string
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(stdout)
-				fs.Usage()
-				return 0
-			}
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+	pos, exit := cli.ParseInterspersed(fs, args, stdout, stderr)
+	if exit != nil {
+		return *exit
 	}
 	if len(pos) != 1 {
 		fmt.Fprintf(stderr, "netxsim run: want exactly one scenario file, got %d (see --help)\n", len(pos))

@@ -4,12 +4,13 @@ package verifycmd
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli"
 
 	"github.com/netxsim/netxsim/ftp/ftpcheck"
 )
@@ -38,29 +39,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
 	}
-	// allow flags after the capture name too
-	var pos []string
-	rest := args
-	for {
-		// Parse silently, then print once: help to stdout, errors with usage to stderr.
-		fs.SetOutput(io.Discard)
-		err := fs.Parse(rest)
-		fs.SetOutput(stderr)
-		if err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(stdout)
-				fs.Usage()
-				return 0
-			}
-			fmt.Fprintf(stderr, "netxsim verify: %v\n", err)
-			fs.Usage()
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+	pos, exit := cli.ParseInterspersed(fs, args, stdout, stderr)
+	if exit != nil {
+		return *exit
 	}
 	if len(pos) != 1 {
 		fmt.Fprintf(stderr, "netxsim verify: want exactly one capture file, got %d\n", len(pos))

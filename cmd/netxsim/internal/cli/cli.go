@@ -1,0 +1,37 @@
+// Package cli holds what netxsim's subcommands share about their command lines.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+)
+
+// ParseInterspersed parses args with fs, allowing flags after positional arguments too
+// (`netxsim verify cap.pcapng --json -`), and returns the positional arguments. The flag set's
+// messages are printed once: --help's usage to stdout, an error with the usage to stderr. A non-nil
+// exit code means the caller should return it: 0 after --help, 2 after a usage error.
+func ParseInterspersed(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (pos []string, exit *int) {
+	code := func(c int) *int { return &c }
+	for {
+		fs.SetOutput(io.Discard)
+		err := fs.Parse(args)
+		fs.SetOutput(stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return nil, code(0)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "netxsim %s: %v\n", fs.Name(), err)
+			fs.Usage()
+			return nil, code(2)
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
