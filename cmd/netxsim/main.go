@@ -18,6 +18,7 @@ import (
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/democmd"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/ftpcmd"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/imagecmd"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/replaycmd"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/runcmd"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/servecmd"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/upcmd"
@@ -39,6 +40,7 @@ func commands() []command {
 		{"image", "make, inspect and change FAT images: mkfs, info, ls, put, get, cat, rm, mkdir, rmdir, mv, check", imagecmd.Run},
 		{"verify", "check the FTP sessions in a pcap or pcapng capture", verifycmd.Run},
 		{"run", runcmd.Summary, runcmd.Run},
+		{"replay", replaycmd.Summary, replaycmd.Run},
 	}
 }
 

@@ -13,8 +13,10 @@ import (
 	"io/fs"
 	"net"
 	"net/netip"
+	"os"
 	"path"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,7 +59,110 @@ type dataPlan struct {
 type earlyConn struct {
 	ln   net.Listener
 	done chan struct{}
-	conn net.Conn // valid once done is closed; nil when the accept failed
+	conn *watchedConn // valid once done is closed; nil when the accept failed
+}
+
+// watchedConn is an early passive connection read ahead by a goroutine, so that the client closing
+// it before any transfer takes it is seen: NetX's disconnect processing then closes the data socket
+// too. At most one data window (2,048 bytes) is read ahead, as NetX's socket would hold.
+type watchedConn struct {
+	net.Conn
+	mu       sync.Mutex
+	cond     *sync.Cond
+	buf      []byte
+	err      error // the read error (io.EOF: the client's FIN)
+	taken    bool
+	deadline time.Time
+}
+
+func newWatchedConn(c net.Conn) *watchedConn {
+	w := &watchedConn{Conn: c}
+	w.cond = sync.NewCond(&w.mu)
+	go w.run()
+	return w
+}
+
+func (w *watchedConn) run() {
+	b := make([]byte, netxDataWindow)
+	for {
+		w.mu.Lock()
+		for len(w.buf) >= netxDataWindow && w.err == nil {
+			w.cond.Wait()
+		}
+		room := netxDataWindow - len(w.buf)
+		w.mu.Unlock()
+		n, err := w.Conn.Read(b[:room])
+		w.mu.Lock()
+		w.buf = append(w.buf, b[:n]...)
+		if err != nil {
+			w.err = err
+			if !w.taken { // the client closed before a transfer took it: NetX closes it too
+				w.Conn.Close()
+			}
+		}
+		w.cond.Broadcast()
+		w.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// take hands the connection to a transfer; false when the client has closed it meanwhile.
+func (w *watchedConn) take() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil && len(w.buf) == 0 {
+		return false
+	}
+	w.taken = true
+	return true
+}
+
+func (w *watchedConn) SetReadDeadline(t time.Time) error {
+	w.mu.Lock()
+	w.deadline = t
+	w.mu.Unlock()
+	return nil
+}
+
+func (w *watchedConn) SetDeadline(t time.Time) error {
+	w.SetReadDeadline(t)
+	return w.Conn.SetWriteDeadline(t)
+}
+
+func (w *watchedConn) Read(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var timer *time.Timer
+	for len(w.buf) == 0 && w.err == nil {
+		if !w.deadline.IsZero() {
+			d := time.Until(w.deadline)
+			if d <= 0 {
+				return 0, os.ErrDeadlineExceeded
+			}
+			if timer == nil {
+				timer = time.AfterFunc(d, func() { w.mu.Lock(); w.cond.Broadcast(); w.mu.Unlock() })
+				defer timer.Stop()
+			}
+		}
+		w.cond.Wait()
+	}
+	if len(w.buf) > 0 {
+		n := copy(p, w.buf)
+		w.buf = w.buf[n:]
+		w.cond.Broadcast()
+		return n, nil
+	}
+	return 0, w.err
+}
+
+func (w *watchedConn) Close() error {
+	err := w.Conn.Close()
+	w.mu.Lock()
+	w.cond.Broadcast()
+	w.mu.Unlock()
+	return err
 }
 
 // acceptEarly starts accepting the one passive connection of ln from the control peer.
@@ -71,8 +176,10 @@ func (ss *session) acceptEarly(ln net.Listener) {
 			if err != nil {
 				return
 			}
-			if from := addrPortOf(c.RemoteAddr()); sameHost(from.Addr(), ss.peer.Addr()) {
-				e.conn = c
+			// PASV on IPv6 listens on IPv4: the client's IPv4 address cannot be checked
+			from := addrPortOf(c.RemoteAddr())
+			if sameHost(from.Addr(), ss.peer.Addr()) || from.Addr().Is4() != ss.peer.Addr().Is4() {
+				e.conn = newWatchedConn(c)
 				ln.Close()
 				return
 			}
@@ -92,6 +199,16 @@ func (e *earlyConn) connected() bool {
 	}
 }
 
+// closedByClient reports whether the client made the connection and closed it again.
+func (e *earlyConn) closedByClient() bool {
+	if !e.connected() {
+		return false
+	}
+	e.conn.mu.Lock()
+	defer e.conn.mu.Unlock()
+	return e.conn.err != nil && len(e.conn.buf) == 0 && !e.conn.taken
+}
+
 // drop closes the listener and, once the accept has ended, the connection.
 func (e *earlyConn) drop() {
 	e.ln.Close()
@@ -104,6 +221,9 @@ func (e *earlyConn) drop() {
 }
 
 func (ss *session) takeDataPlan() (dataPlan, bool) {
+	if e := ss.early; e != nil && e.closedByClient() {
+		ss.closePasv() // the client closed it: nothing left for this transfer
+	}
 	if e := ss.early; e != nil && (e.connected() || !ss.activeAfterPasv) {
 		p := dataPlan{early: e, epsv: ss.pasvEPSV}
 		ss.early, ss.pasv, ss.pasvEPSV = nil, nil, false
@@ -175,8 +295,8 @@ func (ss *session) openData(ctx context.Context, p dataPlan, prelim int, text st
 			e.drop()
 			return nil, ctx.Err()
 		}
-		if e.conn == nil {
-			return nil, errors.New("passive data listener closed before the client connected")
+		if e.conn == nil || !e.conn.take() {
+			return nil, errors.New("passive data connection closed before the transfer")
 		}
 		return e.conn, nil
 	}
@@ -394,7 +514,13 @@ func (ss *session) cmdPASV() {
 			return
 		}
 	}
-	port, err := ss.listenPassive(addr)
+	listenOn := addr
+	if ss.isV6() {
+		// NetX binds ports, not addresses: the client may come back over IPv6 to the control
+		// address or over IPv4 to the announced one
+		listenOn = netip.Addr{}
+	}
+	port, err := ss.listenPassive(listenOn)
 	if err != nil {
 		ss.log.Warn("ftp: PASV", "err", err)
 		ss.reply(501, "PASV Fail")

@@ -1,0 +1,377 @@
+// Package replaycmd is `netxsim replay`: replay the client side of the FTP sessions in a capture
+// against a fresh simulated device (or any server) and compare every reply byte for byte.
+package replaycmd
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli"
+	"github.com/netxsim/netxsim/fsimage"
+	"github.com/netxsim/netxsim/ftp"
+	"github.com/netxsim/netxsim/ftp/ftpcheck"
+	"github.com/netxsim/netxsim/ftp/replay"
+	"github.com/netxsim/netxsim/ftp/server"
+	"github.com/netxsim/netxsim/stack"
+	"github.com/netxsim/netxsim/stack/link"
+)
+
+// Summary is the one-line description for netxsim's command list.
+const Summary = "replay the client side of a capture's FTP sessions against a device and compare every reply"
+
+const usage = `usage: netxsim replay CAPTURE [flags]
+
+Replays the client side of every FTP session in CAPTURE (pcap or pcapng), each captured client
+segment as one write, data connections included, and compares every reply line and every
+transferred byte with the capture. By default the server is a fresh simulated device on an
+in-memory link, seeded like the real NetX Duo device of testdata/netxduo-6.4.2 (hello.txt,
+data.bin, pub/readme.txt; user netx, password secret); --against replays against any server.
+Only what cannot match is normalised (dates in LIST lines, ports and addresses of 227/229 replies
+and of the client's PORT/EPRT), each normalisation named and counted in the report.
+Exit status: 0 no difference, 1 differences (or a capture that cannot be replayed), 2 usage.
+
+flags:
+`
+
+type options struct {
+	profile, against, image, root string
+	users                         []string
+	json, junit                   string
+	wait                          time.Duration
+	quiet, verbose                bool
+	loginDelay                    time.Duration // tests: the device's Server.LoginFailDelay
+}
+
+// Run is the entry point of `netxsim replay`.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return run(ctx, options{}, args, stdout, stderr)
+}
+
+func run(ctx context.Context, o options, args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.StringVar(&o.profile, "profile", string(ftp.ProfileNetXDuo64), "the device's `profile` (netxduo-6.4, netxduo, extended); with --against, the profile the server claims (its documented exceptions are excused), \"\" for none")
+	fl.StringVar(&o.against, "against", "", "replay against this server `ftp://host[:port]` instead of a simulated device")
+	fl.StringVar(&o.image, "image", "", "seed the device from this FAT image `file` (copied into memory, the file is not changed)")
+	fl.StringVar(&o.root, "root", "", "seed the device from this host `directory` (copied into a RAM FAT disk)")
+	fl.Func("user", "device login `NAME:PASSWORD` (repeatable; default netx:secret as on the captured device)", func(s string) error {
+		if n, _, ok := strings.Cut(s, ":"); !ok || n == "" {
+			return fmt.Errorf("want NAME:PASSWORD, got %q", s)
+		}
+		o.users = append(o.users, s)
+		return nil
+	})
+	fl.StringVar(&o.json, "json", "", "write the report as JSON to `FILE` (- for stdout)")
+	fl.StringVar(&o.junit, "junit", "", "write JUnit XML to `FILE` (a test case per session)")
+	fl.DurationVar(&o.wait, "wait", 3*time.Second, "how long to wait for each reply the capture shows (`duration`)")
+	fl.BoolVar(&o.quiet, "q", false, "print only the verdict line")
+	fl.BoolVar(&o.verbose, "v", false, "log the device's FTP sessions to stderr")
+	fl.Usage = func() {
+		fmt.Fprint(fl.Output(), usage)
+		fl.PrintDefaults()
+	}
+	pos, exit := cli.ParseInterspersed(fl, args, stdout, stderr)
+	if exit != nil {
+		return *exit
+	}
+	fail := func(code int, format string, a ...any) int {
+		fmt.Fprintf(stderr, "netxsim replay: "+format+"\n", a...)
+		return code
+	}
+	if len(pos) != 1 {
+		fl.Usage()
+		return fail(2, "want exactly one capture file, got %d", len(pos))
+	}
+	var prof ftp.Profile
+	if o.profile != "" {
+		p, err := ftp.ParseProfile(o.profile)
+		if err != nil {
+			return fail(2, "--profile: %v", err)
+		}
+		prof = p
+	}
+	if o.image != "" && o.root != "" {
+		return fail(2, "--image and --root both given: seed the device from one")
+	}
+	if o.against != "" && (o.image != "" || o.root != "") {
+		return fail(2, "--against replays against another server: --image and --root seed only the simulated device")
+	}
+	var ap netip.AddrPort
+	if o.against != "" {
+		var err error
+		if ap, err = parseAgainst(ctx, o.against); err != nil {
+			return fail(2, "--against: %v", err)
+		}
+	}
+	f, err := os.Open(pos[0])
+	if err != nil {
+		return fail(1, "cannot read the capture: %v", err)
+	}
+	segs, sum, err := ftpcheck.ReadSegments(ctx, f)
+	f.Close()
+	if err != nil {
+		return fail(1, "%s: %v", pos[0], err)
+	}
+	sc, err := replay.Load(segs, sum)
+	if err != nil {
+		return fail(1, "%s: %v", pos[0], err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	if o.verbose {
+		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	ropts := replay.Options{Wait: o.wait, Profile: prof, Logger: log}
+	var target string
+	if o.against != "" {
+		ropts.Net = stack.Kernel{}
+		ropts.V4, ropts.V6 = ap, ap
+		target = "ftp://" + ap.String()
+	} else {
+		dev, err := startDevice(ctx, &o, prof, log)
+		if err != nil {
+			return fail(1, "%v", err)
+		}
+		defer dev.close()
+		ropts.Net = dev.host
+		ropts.V4, ropts.V6 = dev.v4, dev.v6
+		target = fmt.Sprintf("a simulated %s device (%s, %s)", prof, dev.v4.Addr(), dev.v6.Addr())
+	}
+	rep := replay.Run(ctx, sc, ropts)
+	rep.Capture, rep.Target = filepath.Base(pos[0]), target
+	if !o.quiet && o.json != "-" {
+		if err := rep.WriteText(stdout); err != nil {
+			return fail(1, "%v", err)
+		}
+	}
+	if err := writeFile(o.json, stdout, rep.WriteJSON); err != nil {
+		return fail(1, "%v", err)
+	}
+	if err := writeFile(o.junit, stdout, rep.WriteJUnit); err != nil {
+		return fail(1, "%v", err)
+	}
+	fmt.Fprintf(stderr, "netxsim replay: %s\n", rep.Summary())
+	if rep.Failed() {
+		return 1
+	}
+	return 0
+}
+
+func writeFile(p string, stdout io.Writer, fn func(io.Writer) error) error {
+	switch p {
+	case "":
+		return nil
+	case "-":
+		return fn(stdout)
+	}
+	f, err := os.Create(p)
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// parseAgainst reads ftp://host[:port] (port 21 by default); a host name is resolved.
+func parseAgainst(ctx context.Context, s string) (netip.AddrPort, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "ftp" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.User != nil {
+		return netip.AddrPort{}, fmt.Errorf("%q: want ftp://host[:port] (no user, no path: the capture's client logs in itself)", s)
+	}
+	port := uint16(21)
+	if p := u.Port(); p != "" {
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil || n == 0 {
+			return netip.AddrPort{}, fmt.Errorf("%q: bad port %q", s, p)
+		}
+		port = uint16(n)
+	}
+	host := u.Hostname()
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		addrs, lerr := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		if lerr != nil || len(addrs) == 0 {
+			return netip.AddrPort{}, fmt.Errorf("%q: cannot resolve %q: %v", s, host, lerr)
+		}
+		a = addrs[0]
+	}
+	return netip.AddrPortFrom(a.Unmap(), port), nil
+}
+
+// device is the simulated NetX device and the host it is replayed from, on an in-memory link.
+type device struct {
+	host   *stack.IP
+	v4, v6 netip.AddrPort
+	close  func()
+}
+
+var (
+	devV4  = netip.MustParsePrefix("198.51.100.2/24")
+	devV6  = netip.MustParsePrefix("2001:db8::2/64")
+	hostV4 = netip.MustParsePrefix("198.51.100.1/24")
+	hostV6 = netip.MustParsePrefix("2001:db8::1/64")
+)
+
+// seedFiles is the captured device's disk, in the order its files were written (README of the captures).
+func seedFiles() []struct{ name, content string } {
+	data := strings.Repeat("abcdefghijklmnopqrstuvwxyz", 116)[:3000]
+	return []struct{ name, content string }{
+		{"hello.txt", "hello\n"},
+		{"data.bin", data},
+		{"pub/readme.txt", "NetX Duo oracle\r\n"},
+	}
+}
+
+func startDevice(ctx context.Context, o *options, prof ftp.Profile, log *slog.Logger) (*device, error) {
+	fsys, err := seed(o)
+	if err != nil {
+		return nil, err
+	}
+	var undo []func()
+	closeAll := func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	undo = append(undo, func() { fsys.Close() })
+	p, err := link.NewPair(link.PairConfig{})
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("in-memory link: %w", err)
+	}
+	undo = append(undo, func() { p.Close() })
+	dev, err := stack.New(stack.Config{Name: "dev", MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 2}, IPv4: devV4,
+		IPv6: true, IPv6Global: []netip.Prefix{devV6}, SkipDAD: true}, p.A())
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("device stack: %w", err)
+	}
+	undo = append(undo, func() { dev.Close() })
+	host, err := stack.New(stack.Config{Name: "host", MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 1}, IPv4: hostV4,
+		IPv6: true, IPv6Global: []netip.Prefix{hostV6}, SkipDAD: true}, p.B())
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("host stack: %w", err)
+	}
+	undo = append(undo, func() { host.Close() })
+	users := map[string]string{"netx": "secret"}
+	if len(o.users) > 0 {
+		users = map[string]string{}
+		for _, u := range o.users {
+			n, pw, _ := strings.Cut(u, ":")
+			users[n] = pw
+		}
+	}
+	srv := &server.Server{FS: fsys, Profile: prof, Network: dev, Login: server.Users(users, server.Deny), Logger: log,
+		LoginFailDelay: o.loginDelay}
+	d := &device{host: host, v4: netip.AddrPortFrom(devV4.Addr(), 21), v6: netip.AddrPortFrom(devV6.Addr(), 21)}
+	for _, ap := range []netip.AddrPort{d.v4, d.v6} {
+		ln, err := dev.Listen(ctx, ap)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("device listen %s: %w", ap, err)
+		}
+		go srv.Serve(ln)
+	}
+	// the server goes first: its sessions end before the stacks close
+	undo = append(undo, func() { srv.Close() })
+	d.close = closeAll
+	return d, nil
+}
+
+// seed builds the device's RAM disk: an 8 MiB FAT16 volume like the captured device's, holding the
+// captured device's three files, a copy of --image, or a copy of the --root directory tree.
+func seed(o *options) (*fsimage.FS, error) {
+	if o.image != "" {
+		b, err := os.ReadFile(o.image)
+		if err != nil {
+			return nil, fmt.Errorf("--image: %w", err)
+		}
+		v, err := fsimage.Open(fsimage.RAMFrom(b), fsimage.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("--image %s: %w", o.image, err)
+		}
+		return v, nil
+	}
+	const size = 8 << 20
+	ram := fsimage.NewRAM(size)
+	if err := fsimage.Format(ram, size, fsimage.FormatOptions{Type: fsimage.FAT16}); err != nil {
+		return nil, fmt.Errorf("formatting the device's RAM disk: %w", err)
+	}
+	v, err := fsimage.Open(ram, fsimage.Options{})
+	if err != nil {
+		return nil, err
+	}
+	put := func(name string, r io.Reader) error {
+		if dir := path.Dir(name); dir != "." {
+			if _, err := v.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+				if err := v.Mkdir(dir); err != nil {
+					return err
+				}
+			}
+		}
+		w, err := v.Create(name)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(w, r); err != nil {
+			w.Close()
+			return err
+		}
+		return w.Close()
+	}
+	if o.root == "" {
+		for _, f := range seedFiles() {
+			if err := put(f.name, strings.NewReader(f.content)); err != nil {
+				v.Close()
+				return nil, fmt.Errorf("seeding %s: %w", f.name, err)
+			}
+		}
+		return v, nil
+	}
+	root, err := os.OpenRoot(o.root)
+	if err != nil {
+		v.Close()
+		return nil, fmt.Errorf("--root: %w", err)
+	}
+	defer root.Close()
+	// the directory's own order (ls -U): the order mcopy would write the entries
+	err = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == "." {
+			return err
+		}
+		if d.IsDir() {
+			return v.Mkdir(p)
+		}
+		if !d.Type().IsRegular() {
+			return nil // symbolic links and devices are not copied
+		}
+		f, err := root.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return put(p, f)
+	})
+	if err != nil {
+		v.Close()
+		return nil, fmt.Errorf("--root %s: copying into the RAM disk: %w", o.root, err)
+	}
+	return v, nil
+}
