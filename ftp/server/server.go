@@ -90,6 +90,7 @@ type Server struct {
 	closed    bool
 	wg        sync.WaitGroup
 	pasvNext  atomic.Uint32
+	locks     fileLocks // per-file change locks (APPE against STOR, DELE, RNTO, APPE)
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
