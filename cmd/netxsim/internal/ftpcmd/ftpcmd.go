@@ -217,7 +217,7 @@ func (o *options) network(ctx context.Context, stderr io.Writer) (client.Network
 		}
 		return nil, nil, fmt.Errorf("TAP %s: %w (%s)", name, err, tapdev.SetupHint)
 	}
-	ip, err := stack.New(cfg, tap.Endpoint())
+	ip, err := stack.New(ctx, cfg, tap.Endpoint())
 	if err != nil {
 		tap.Close()
 		if ns != nil {
