@@ -40,6 +40,9 @@ type Options struct {
 	Profile ftp.Profile
 	// Files maps a file's base name to its expected content, for RETR/STOR/APPE transfers of that name.
 	Files map[string]FileExpect
+	// Strict checks the seed's sequence to the letter: a session that ends without QUIT fails
+	// quit-221 instead of warning (clients such as wget just close the connection).
+	Strict bool
 	// Logger receives debug traces; nil is quiet.
 	Logger *slog.Logger
 }
@@ -92,7 +95,7 @@ func Analyze(ctx context.Context, r io.Reader, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Capture: CaptureSummary{Format: cp.format}}
+	rep := &Report{Capture: CaptureSummary{Format: cp.format}, Strict: opts.Strict}
 	asm := reassembly.NewAssembler(reassembly.NewStreamPool(a))
 	// Bound memory spent on out-of-order data (pages of 1900 bytes): about 8 MB per connection, 64 MB in all.
 	asm.MaxBufferedPagesPerConnection = 4096
@@ -316,10 +319,29 @@ func transfers(s *Session) []*Transfer {
 	var out []*Transfer
 	var setup *Exchange
 	sizes := map[string]int64{}
+	var rest int64 // offset of an accepted REST, for the next transfer
+	ascii := true  // RFC 959's default type, and NetX's after every login
 	for _, ex := range s.Exchanges {
 		switch ex.Verb {
 		case "PORT", "EPRT", "PASV", "EPSV":
 			setup = ex
+			continue
+		case "REST":
+			if ex.Final != nil && ex.Final.Code == 350 {
+				if n, err := strconv.ParseInt(strings.TrimSpace(ex.arg), 10, 64); err == nil && n >= 0 {
+					rest = n
+				}
+			}
+			continue
+		case "TYPE":
+			if ex.Final != nil && ex.Final.Code == 200 {
+				ascii = !isBinaryType(ex.arg)
+			}
+			continue
+		case "PASS", "USER":
+			if ex.Final != nil && ex.Final.Code == 230 {
+				ascii = true
+			}
 			continue
 		case "SIZE":
 			if ex.Final != nil && ex.Final.Code == 213 {
@@ -333,6 +355,10 @@ func transfers(s *Session) []*Transfer {
 			continue
 		}
 		t := &Transfer{Verb: ex.Verb, Arg: ex.Arg, Download: isDownload(ex.Verb), ExpectedSize: -1, ex: ex, setup: setup}
+		if ex.Verb == "RETR" || ex.Verb == "STOR" || ex.Verb == "APPE" || ex.Verb == "STOU" {
+			t.Offset, t.ASCII = rest, ascii
+		}
+		rest = 0 // REST applies to the next transfer command only (RFC 3659 section 5)
 		if len(ex.Prelim) > 0 {
 			t.Prelim = ex.Prelim[0].Code
 			if m := bytesRE.FindStringSubmatch(ex.Prelim[0].Text); m != nil && ex.Verb == "RETR" {
