@@ -125,4 +125,3 @@ func TestSIGHUPCleansUp(t *testing.T) {
 		})
 	}
 }
-
