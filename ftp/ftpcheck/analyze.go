@@ -36,7 +36,8 @@ type FileExpect struct {
 
 // Options tune Analyze. The zero value auto-detects the profile.
 type Options struct {
-	// Profile is the server's profile: "", ProfileAuto, ftp.ProfileNetXDuo, ftp.ProfileExtended or ProfileRFC959.
+	// Profile is the server's profile: "", ProfileAuto, ftp.ProfileNetXDuo, ftp.ProfileNetXDuo64,
+	// ftp.ProfileExtended or ProfileRFC959.
 	Profile ftp.Profile
 	// Files maps a file's base name to its expected content, for RETR/STOR/APPE transfers of that name.
 	Files map[string]FileExpect
@@ -52,10 +53,10 @@ func ParseProfile(s string) (ftp.Profile, error) {
 	switch p := ftp.Profile(strings.ToLower(s)); p {
 	case "", ProfileAuto:
 		return ProfileAuto, nil
-	case ftp.ProfileNetXDuo, ftp.ProfileExtended, ProfileRFC959:
+	case ftp.ProfileNetXDuo, ftp.ProfileNetXDuo64, ftp.ProfileExtended, ProfileRFC959:
 		return p, nil
 	}
-	return "", fmt.Errorf("unknown profile %q: use auto, netxduo, extended or rfc959", s)
+	return "", fmt.Errorf("unknown profile %q: use auto, netxduo, netxduo-6.4, extended or rfc959", s)
 }
 
 // analyzer is the state of one Analyze call.
@@ -278,11 +279,17 @@ func (a *analyzer) session(c *conn, id int) *Session {
 // detectProfile: NetX's greeting "220 Connection Ready" marks our server (netxduo or extended; both
 // greet alike). What tells them apart is behaviour NetX has and the extended profile corrects: MKD
 // answered 200 (NetX) or 257, FEAT refused or answered 211, active transfers starting with 125 or 150.
-// Without such evidence it is netxduo (passive transfers use 150/226 in both). Any other greeting
+// Without such evidence it is netxduo (passive transfers use 150/226 in both). A passive transfer
+// answered 125 is the shipped NetX Duo code (netxduo-6.4). Any other greeting
 // means a standard server, checked against RFC 959 only.
 func detectProfile(s *Session) (ftp.Profile, string) {
 	if s.Greeting == nil || !strings.HasPrefix(strings.TrimSpace(s.Greeting.Text), "Connection Ready") {
 		return ProfileRFC959, "default"
+	}
+	for _, t := range s.Transfers {
+		if t.Mode == "passive" && t.Prelim == 125 { // the shipped NetX code, not the seed's 150
+			return ftp.ProfileNetXDuo64, "greeting and passive 125"
+		}
 	}
 	for _, ex := range s.Exchanges {
 		if ex.Final == nil {

@@ -76,7 +76,9 @@ func (b *builder) done() Check {
 	return b.c
 }
 
-func seedProfile(p ftp.Profile) bool { return p == ftp.ProfileNetXDuo || p == ftp.ProfileExtended }
+func seedProfile(p ftp.Profile) bool {
+	return p == ftp.ProfileNetXDuo || p == ftp.ProfileNetXDuo64 || p == ftp.ProfileExtended
+}
 
 func cmdName(ex *Exchange) string {
 	if ex.Unknown {
@@ -146,7 +148,7 @@ func checkLogin(s *Session, _ Options, b *builder) {
 		case "USER":
 			b.applies = true
 			logged = false
-			if s.Profile == ftp.ProfileNetXDuo && code != 0 && code != 331 {
+			if s.Profile.NetXLike() && code != 0 && code != 331 {
 				b.fail("USER (packet %d) answered %s; the netxduo server always answers 331", ex.At.Packet, replyName(ex.Final))
 			}
 			if code == 230 {
@@ -249,7 +251,7 @@ func checkDataConn(s *Session, _ Options, b *builder) {
 		if d.End == "open" && t.Final/100 == 2 {
 			b.fail("%s completed (%d) but data connection %d was never closed", trName(t), t.Final, d.ID)
 		}
-		if t.Mode == "active" && !d.FromPort20 && s.Profile == ftp.ProfileNetXDuo {
+		if t.Mode == "active" && !d.FromPort20 && s.Profile.NetXLike() {
 			b.note("%s: the server connected from port %d, not 20 (NetX falls back when 20 is busy)", trName(t), d.Initiator.Port())
 		}
 	}
@@ -427,6 +429,8 @@ func checkContent(s *Session, opts Options, b *builder) {
 // profileCodes are the preliminary and completion codes of a successful transfer.
 func profileCodes(p ftp.Profile, mode string) (int, int, bool) {
 	switch {
+	case p == ftp.ProfileNetXDuo64: // the shipped code: 125/250 in both modes
+		return 125, 250, true
 	case p == ftp.ProfileNetXDuo && mode == "active":
 		return 125, 250, true
 	case p == ftp.ProfileNetXDuo && mode == "passive", p == ftp.ProfileExtended:
@@ -486,7 +490,7 @@ func checkReplyCodes(s *Session, _ Options, b *builder) {
 			if ftp.ReplyCodeAllowed(verb, r.Code) {
 				continue
 			}
-			if why, ok := netxDeviation(verb, r.Code, logged); ok && s.Profile == ftp.ProfileNetXDuo {
+			if why, ok := netxDeviation(verb, r.Code, logged); ok && s.Profile.NetXLike() {
 				b.note("%s answered %d (packet %d): %s", cmdName(ex), r.Code, r.At.Packet, why)
 				continue
 			}
