@@ -55,12 +55,12 @@ func TestImpairedLinkWorksOnWireFrames(t *testing.T) {
 	}
 	dcfg, hcfg := devConfig(), hostConfig()
 	dcfg.SkipDAD, hcfg.SkipDAD = true, true
-	dev, err := stack.New(dcfg, ca)
+	dev, err := stack.New(context.Background(), dcfg, ca)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dev.Close() })
-	host, err := stack.New(hcfg, cb)
+	host, err := stack.New(context.Background(), hcfg, cb)
 	if err != nil {
 		t.Fatal(err)
 	}
