@@ -128,3 +128,18 @@ func (w Windows) resolved(sig Signature) Windows {
 	}
 	return w
 }
+
+// UnmarshalText implements encoding.TextUnmarshaler with ParseWindows' "CONTROL,DATA".
+func (w *Windows) UnmarshalText(b []byte) error {
+	ctl := w.ControlPort
+	v, err := ParseWindows(string(b))
+	if err != nil {
+		return err
+	}
+	v.ControlPort = ctl
+	*w = v
+	return nil
+}
+
+// String gives "CONTROL,DATA" (0 for a default).
+func (w Windows) String() string { return strconv.Itoa(w.Control) + "," + strconv.Itoa(w.Data) }
