@@ -36,11 +36,11 @@ func netxPair(t *testing.T, win stack.Windows) (dev, host *stack.IP, pcap *bytes
 	dc, hc := devConfig(), hostConfig()
 	dc.SkipDAD, hc.SkipDAD = true, true
 	dc.Signature, dc.Windows = stack.SignatureNetX, win
-	dev, err = stack.New(dc, ep)
+	dev, err = stack.New(context.Background(), dc, ep)
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, err = stack.New(hc, p.B())
+	host, err = stack.New(context.Background(), hc, p.B())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestParseWindowsAndSignature(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if _, err := stack.New(stack.Config{MAC: devMAC, Signature: "bsd"}, p.A()); err == nil {
+	if _, err := stack.New(context.Background(), stack.Config{MAC: devMAC, Signature: "bsd"}, p.A()); err == nil {
 		t.Error("New accepted an unknown signature")
 	}
 }
