@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"syscall"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -146,22 +147,25 @@ func (ip *IP) dialTCP(ctx context.Context, local, remote tcpip.FullAddress, prot
 	return gonet.NewTCPConn(&wq, ep), nil
 }
 
-// tcpErr maps gVisor's errors to the syscall-flavoured ones callers test for.
+// tcpErr maps gVisor's errors to the errno values the kernel's sockets give, so callers test both
+// stacks alike with errors.Is(err, syscall.ECONNREFUSED) (or ETIMEDOUT, ECONNRESET, ...).
 func tcpErr(e tcpip.Error) error {
 	switch e.(type) {
 	case *tcpip.ErrConnectionRefused:
-		return fmt.Errorf("connection refused: %s", e)
+		return syscall.ECONNREFUSED
 	case *tcpip.ErrTimeout:
-		return timeoutError{}
+		return syscall.ETIMEDOUT
+	case *tcpip.ErrConnectionReset:
+		return syscall.ECONNRESET
+	case *tcpip.ErrConnectionAborted:
+		return syscall.ECONNABORTED
+	case *tcpip.ErrNetworkUnreachable:
+		return syscall.ENETUNREACH
+	case *tcpip.ErrHostUnreachable:
+		return syscall.EHOSTUNREACH
 	}
 	return errors.New(e.String())
 }
-
-type timeoutError struct{}
-
-func (timeoutError) Error() string   { return "connection timed out" }
-func (timeoutError) Timeout() bool   { return true }
-func (timeoutError) Temporary() bool { return true }
 
 // Ping sends ICMP echo requests to dst (IPv4, IPv6 global, or IPv6 link-local with an optional zone
 // naming this NIC), one a second, until a reply arrives or ctx ends; it returns the round-trip time.

@@ -39,6 +39,11 @@ type Config struct {
 	Logger     *slog.Logger     // nil: discard
 }
 
+// LinkEndpoint is an Ethernet-level link endpoint (gVisor's stack.LinkEndpoint): stack/link's
+// endpoints, a tapdev TAP, either wrapped by stack/capture. The alias lets the root package and the
+// commands pass endpoints around without importing gVisor.
+type LinkEndpoint = gstack.LinkEndpoint
+
 // DADTimeout bounds how long New waits for duplicate address detection (one probe of 1 s per RFC 4862).
 const DADTimeout = 5 * time.Second
 
@@ -110,9 +115,9 @@ func (c *Config) validate() error {
 
 // New starts an IP instance on ep, an Ethernet-level endpoint that adds and parses the Ethernet header
 // itself (fdbased with EthernetHeader: true, stack/link endpoints, optionally wrapped by stack/capture).
-// With IPv6 and DAD on, New returns only after every IPv6 address passed DAD, so Dial and Listen work at once.
-// On error ep is closed.
-func New(cfg Config, ep gstack.LinkEndpoint) (*IP, error) {
+// With IPv6 and DAD on, New returns only after every IPv6 address passed DAD (bounded by ctx and by
+// DADTimeout), so Dial and Listen work at once. On error ep is closed.
+func New(ctx context.Context, cfg Config, ep LinkEndpoint) (*IP, error) {
 	if ep == nil {
 		return nil, errors.New("stack: New needs a link endpoint")
 	}
@@ -156,7 +161,7 @@ func New(cfg Config, ep gstack.LinkEndpoint) (*IP, error) {
 		HandleLocal:        true,
 	})
 	ip := &IP{s: s, cfg: cfg, log: log, gate: newGate(ep)}
-	if err := ip.configure(ip.gate); err != nil {
+	if err := ip.configure(ctx, ip.gate); err != nil {
 		// The stack owns ep once CreateNIC succeeded; Destroy closes it. Before that we close it.
 		if _, ok := s.NICInfo()[nicID]; !ok {
 			ep.Close()
@@ -167,7 +172,7 @@ func New(cfg Config, ep gstack.LinkEndpoint) (*IP, error) {
 	return ip, nil
 }
 
-func (ip *IP) configure(ep gstack.LinkEndpoint) error {
+func (ip *IP) configure(ctx context.Context, ep gstack.LinkEndpoint) error {
 	s, cfg := ip.s, ip.cfg
 	sack := tcpip.TCPSACKEnabled(true)
 	mod := tcpip.TCPModerateReceiveBufferOption(true)
@@ -245,7 +250,7 @@ func (ip *IP) configure(ep gstack.LinkEndpoint) error {
 	s.SetRouteTable(routes)
 
 	if !cfg.SkipDAD && len(waits) > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), DADTimeout)
+		ctx, cancel := context.WithTimeout(ctx, DADTimeout)
 		defer cancel()
 		for _, w := range waits {
 			if err := w.wait(ctx); err != nil {

@@ -103,14 +103,14 @@ func build(ctx context.Context, sc *Scenario, pcap string, format capture.Format
 			}
 			continue
 		}
-		if err := w.buildMemory(i, l, a, b); err != nil {
+		if err := w.buildMemory(ctx, i, l, a, b); err != nil {
 			return nil, fmt.Errorf("links[%d] (%s-%s): %w", i, a.Name, b.Name, err)
 		}
 	}
 	return w, nil
 }
 
-func (w *world) buildMemory(idx int, l *Link, a, b *Device) error {
+func (w *world) buildMemory(ctx context.Context, idx int, l *Link, a, b *Device) error {
 	ab, ba := l.Impair.impairment(), l.Impair.impairment()
 	if l.AtoB != nil {
 		ab = l.AtoB.impairment()
@@ -146,8 +146,8 @@ func (w *world) buildMemory(idx int, l *Link, a, b *Device) error {
 	var ipA, ipB *stack.IP
 	var errA, errB error
 	wg.Add(2)
-	go func() { defer wg.Done(); ipA, errA = stack.New(stackConfig(a, l.MTU, w.log), aep) }()
-	go func() { defer wg.Done(); ipB, errB = stack.New(stackConfig(b, l.MTU, w.log), p.B()) }()
+	go func() { defer wg.Done(); ipA, errA = stack.New(ctx, stackConfig(a, l.MTU, w.log), aep) }()
+	go func() { defer wg.Done(); ipB, errB = stack.New(ctx, stackConfig(b, l.MTU, w.log), p.B()) }()
 	wg.Wait()
 	for _, r := range []struct {
 		d  *Device

@@ -501,7 +501,7 @@ func upTAP(ctx context.Context, o *options, log *slog.Logger) (*stack.IP, string
 	if v6.IsValid() {
 		cfg.IPv6Global = []netip.Prefix{v6}
 	}
-	dev, err := stack.New(cfg, ep)
+	dev, err := stack.New(ctx, cfg, ep)
 	if err != nil {
 		return nil, "", undo, fmt.Errorf("device stack: %w", err)
 	}
