@@ -74,8 +74,9 @@ type config struct {
 	idle     time.Duration
 }
 
-// WithProfile selects the wire behaviour: ftp.ProfileNetXDuo (byte for byte NetX) or
-// ftp.ProfileExtended (the default: what modern clients send).
+// WithProfile selects the wire behaviour: ftp.ProfileNetXDuo or "netxduo-6.4" (byte for byte what NetX
+// Duo's client sends; the two profiles differ only on the server side) or ftp.ProfileExtended (the
+// default: what modern clients send).
 func WithProfile(p ftp.Profile) Option { return func(c *config) { c.profile = p } }
 
 // WithPassive turns passive data connections on (PASV/EPSV); the default is active (PORT/EPRT), as in NetX.
@@ -118,6 +119,7 @@ type Client struct {
 	// what the server was last told; 0 = unknown
 	typ        byte
 	serverMode Mode
+	dataPort   uint16 // last active data port in the netxduo profiles; 0: none yet
 
 	feats    map[string]string // nil until FEAT was asked
 	greeting string
@@ -195,6 +197,13 @@ func (c *Client) readGreeting(ctx context.Context) error {
 
 // Greeting returns the text of the server's 220 reply.
 func (c *Client) Greeting() string { return c.greeting }
+
+// netx reports whether the client sends NetX's bytes: both NetX-like profiles do.
+func (c *Client) netx() bool { return netxLike(c.cfg.profile) }
+
+// netxLike reports whether p is one of the NetX-like profiles ("" counts as netxduo).
+// TODO(netx-stack): use ftp.Profile.NetXLike once netx-server's profile lands.
+func netxLike(p ftp.Profile) bool { return p == "" || p == ftp.ProfileNetXDuo || p == "netxduo-6.4" }
 
 // Profile returns the client's wire profile.
 func (c *Client) Profile() ftp.Profile { return c.cfg.profile }

@@ -16,6 +16,7 @@ import (
 	"path"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/netxsim/netxsim/ftp"
@@ -50,13 +51,72 @@ func (ss *session) abortTransfer() {
 // transfer command arrives (passive is one-shot).
 type dataPlan struct {
 	pasv   net.Listener
+	early  *earlyConn // shipped: the passive connection accepted when the client made it
+	epsv   bool       // the passive listener came from EPSV
 	active netip.AddrPort
 }
 
+// earlyConn is a passive data connection as the shipped NetX code has it: accepted as soon as the
+// client connects, whatever command follows, and kept until a transfer uses it or a new PASV/EPSV
+// drops it (so a failed RETR leaves it for the next transfer, even after a PORT).
+type earlyConn struct {
+	ln   net.Listener
+	done chan struct{}
+	conn net.Conn // valid once done is closed; nil when the accept failed
+}
+
+// acceptEarly starts accepting the one passive connection of ln from the control peer.
+func (ss *session) acceptEarly(ln net.Listener) {
+	e := &earlyConn{ln: ln, done: make(chan struct{})}
+	ss.early = e
+	go func() {
+		defer close(e.done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if from := addrPortOf(c.RemoteAddr()); sameHost(from.Addr(), ss.peer.Addr()) {
+				e.conn = c
+				ln.Close()
+				return
+			}
+			ss.log.Warn("ftp: refused passive data connection from a foreign address", "from", c.RemoteAddr())
+			c.Close()
+		}
+	}()
+}
+
+// connected reports whether the client has made the connection already.
+func (e *earlyConn) connected() bool {
+	select {
+	case <-e.done:
+		return e.conn != nil
+	default:
+		return false
+	}
+}
+
+// drop closes the listener and, once the accept has ended, the connection.
+func (e *earlyConn) drop() {
+	e.ln.Close()
+	go func() {
+		<-e.done
+		if e.conn != nil {
+			e.conn.Close()
+		}
+	}()
+}
+
 func (ss *session) takeDataPlan() (dataPlan, bool) {
-	if ss.pasv != nil {
-		p := dataPlan{pasv: ss.pasv}
-		ss.pasv = nil
+	if e := ss.early; e != nil && (e.connected() || !ss.activeAfterPasv) {
+		p := dataPlan{early: e, epsv: ss.pasvEPSV}
+		ss.early, ss.pasv, ss.pasvEPSV = nil, nil, false
+		return p, true
+	}
+	if ss.pasv != nil && ss.early == nil {
+		p := dataPlan{pasv: ss.pasv, epsv: ss.pasvEPSV}
+		ss.pasv, ss.pasvEPSV = nil, false
 		return p, true
 	}
 	if ss.active.IsValid() {
@@ -70,12 +130,20 @@ func (p dataPlan) release() {
 	if p.pasv != nil {
 		p.pasv.Close()
 	}
+	if p.early != nil {
+		p.early.ln.Close()
+	}
 }
+
+func (p dataPlan) passive() bool { return p.pasv != nil || p.early != nil }
 
 // codes returns the preliminary and completion codes: NetX's seed says 125/250 for active and
 // 150/226 for passive transfers; the extended profile uses 150/226 always.
 func (ss *session) codes(p dataPlan) (int, int) {
-	if p.pasv == nil && !ss.extended() {
+	if ss.shipped() || (!p.passive() && !ss.extended()) { // the shipped code: 125/250 always
+		return 125, 250
+	}
+	if !p.passive() && !ss.extended() {
 		return 125, 250
 	}
 	return 150, 226
@@ -99,6 +167,24 @@ func (ss *session) startTransfer(fn func(ctx context.Context, x *transfer)) {
 // from the active port (falling back to any port if it is busy), then 1xx.
 func (ss *session) openData(ctx context.Context, p dataPlan, prelim int, text string) (net.Conn, error) {
 	timeout := ss.srv.dataTimeout()
+	if e := p.early; e != nil {
+		ss.reply(prelim, text)
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		select {
+		case <-e.done:
+		case <-t.C:
+			e.drop()
+			return nil, fmt.Errorf("passive data connection not made within %v", timeout)
+		case <-ctx.Done():
+			e.drop()
+			return nil, ctx.Err()
+		}
+		if e.conn == nil {
+			return nil, errors.New("passive data listener closed before the client connected")
+		}
+		return e.conn, nil
+	}
 	if p.pasv != nil {
 		ss.reply(prelim, text)
 		actx, cancel := context.WithTimeout(ctx, timeout)
@@ -126,7 +212,7 @@ func (ss *session) openData(ctx context.Context, p dataPlan, prelim int, text st
 	defer cancel()
 	local := netip.AddrPortFrom(ss.local.Addr(), ss.srv.activePort())
 	c, err := ss.srv.network().Dial(dctx, local, p.active)
-	if err != nil && dctx.Err() == nil && !strings.Contains(err.Error(), "refused") {
+	if err != nil && dctx.Err() == nil && !errors.Is(err, syscall.ECONNREFUSED) {
 		ss.log.Debug("ftp: active data port busy, using any port", "port", local.Port(), "err", err)
 		c, err = ss.srv.network().Dial(dctx, netip.AddrPortFrom(ss.local.Addr(), 0), p.active)
 	}
@@ -209,14 +295,13 @@ func (ss *session) cmdPORT(arg string) {
 		return
 	}
 	ap, err := ftp.ParsePORT(arg)
-	if err != nil || !ap.Addr().IsValid() || ap.Addr().IsUnspecified() || ap.Port() == 0 ||
+	if err != nil || !ap.Addr().IsValid() || ap.Addr().IsUnspecified() || (ap.Port() == 0 && !ss.shipped()) ||
 		!sameHost(ap.Addr(), ss.peer.Addr()) || (ss.extended() && ap.Port() < 1024) {
 		ss.log.Info("ftp: PORT refused", "arg", arg, "peer", ss.peer)
 		ss.reply(501, "Port Fail")
 		return
 	}
-	ss.closePasv()
-	ss.active = ap
+	ss.setActive(ap)
 	ss.reply(200, "Port set")
 }
 
@@ -248,31 +333,52 @@ func (ss *session) cmdEPRT(arg string) {
 		return
 	}
 	// NetX connects back to the control peer whatever address was announced: no bounce possible.
-	ss.closePasv()
-	ss.active = netip.AddrPortFrom(ss.peer.Addr(), ap.Port())
+	ss.setActive(netip.AddrPortFrom(ss.peer.Addr(), ap.Port()))
 	ss.reply(200, "EPRT command set")
 }
 
+// setActive records a PORT/EPRT target. It drops a pending passive listener, except in the shipped
+// code, where a passive connection the client has made stays and carries the next transfer.
+func (ss *session) setActive(ap netip.AddrPort) {
+	if ss.shipped() && ss.early != nil {
+		ss.activeAfterPasv = true
+	} else {
+		ss.closePasv()
+	}
+	ss.active = ap
+}
+
 func (ss *session) closePasv() {
+	if ss.early != nil {
+		ss.early.drop()
+		ss.early = nil
+	}
 	if ss.pasv != nil {
 		ss.pasv.Close()
 		ss.pasv = nil
 	}
+	ss.pasvEPSV, ss.activeAfterPasv = false, false
 }
 
 // listenPassive opens a passive listener on the control connection's local address, on the next free
 // port of the range (NetX: upward from 49152). A previous passive listener is dropped.
-func (ss *session) listenPassive() (uint16, error) {
+func (ss *session) listenPassive(addr netip.Addr) (uint16, error) {
 	ss.closePasv()
 	lo, hi := ss.srv.passiveRange()
 	n := uint32(hi) - uint32(lo) + 1
-	start := ss.srv.pasvNext.Add(1)
+	start := ss.srv.pasvNext.Add(1) - 1 // the first PASV of a server gets lo (NetX: 49152)
 	var lastErr error
 	for i := uint32(0); i < min(n, 256); i++ {
 		port := uint16(uint32(lo) + (start+i)%n)
-		ln, err := ss.srv.network().Listen(ss.ctx, netip.AddrPortFrom(ss.local.Addr(), port))
+		ln, err := ss.srv.network().Listen(ss.ctx, netip.AddrPortFrom(addr, port))
 		if err == nil {
 			ss.pasv = ln
+			if i > 0 {
+				ss.srv.pasvNext.Store(start + i + 1)
+			}
+			if ss.shipped() {
+				ss.acceptEarly(ln)
+			}
 			return port, nil
 		}
 		lastErr = err
@@ -285,17 +391,21 @@ func (ss *session) cmdPASV() {
 		ss.reply(501, "PASV not allowed after EPSV ALL")
 		return
 	}
+	addr := ss.local.Addr()
 	if ss.isV6() {
-		ss.reply(501, "PASV Fail")
-		return
+		// NetX answers PASV on IPv6 with the device's IPv4 address, and the transfer runs over IPv4.
+		if addr = ss.srv.ipv4(); !ss.netx() || !addr.IsValid() {
+			ss.reply(501, "PASV Fail")
+			return
+		}
 	}
-	port, err := ss.listenPassive()
+	port, err := ss.listenPassive(addr)
 	if err != nil {
 		ss.log.Warn("ftp: PASV", "err", err)
 		ss.reply(501, "PASV Fail")
 		return
 	}
-	ss.reply(227, ftp.Format227(netip.AddrPortFrom(ss.local.Addr(), port)))
+	ss.reply(227, ftp.Format227(netip.AddrPortFrom(addr, port)))
 }
 
 func (ss *session) cmdEPSV(arg string) {
@@ -313,7 +423,10 @@ func (ss *session) cmdEPSV(arg string) {
 			return
 		}
 	}
-	port, err := ss.listenPassive()
+	port, err := ss.listenPassive(ss.local.Addr())
+	if err == nil {
+		ss.pasvEPSV = true
+	}
 	if err != nil {
 		ss.log.Warn("ftp: EPSV", "err", err)
 		ss.reply(501, "EPSV Fail")
@@ -479,6 +592,14 @@ func (ss *session) cmdSTOR(arg string, appendMode bool) {
 		ss.sync()
 	}
 	writeFailed := &ftp.Error{Code: 550, Msg: "File Write Failed"}
+	if ss.shipped() && plan.epsv {
+		ss.log.Warn("ftp: EPSV upload not stored: NetX Duo 6.4.2's EPSV handler registers no receive notify on the data socket, so the real device never reads an upload over EPSV and the file stays empty (uploads over 2,048 bytes are never answered)",
+			"path", target, "defect", "nx_ftp_server EPSV STOR")
+		ss.runData(plan, "File Open for Write", func(ctx context.Context, data io.ReadWriter) (string, error) {
+			return ss.unreadUpload(ctx, data, w, tmp, target)
+		}, cleanup)
+		return
+	}
 	ss.runData(plan, "File Open for Write", func(ctx context.Context, data io.ReadWriter) (string, error) {
 		r := io.Reader(data)
 		if block {
@@ -574,6 +695,35 @@ func mergeAppend(fsys FileSystem, target, tmp string) (string, error) {
 	return merged, nil
 }
 
+// netxDataWindow is NetX's data socket window: what a client can send before a server that never
+// reads stops it.
+const netxDataWindow = 2048
+
+// unreadUpload is the shipped code's EPSV upload: the data is never taken. Up to the 2,048-byte data
+// window it is discarded and, when the client closes, the (empty) file is stored and 250 sent; a
+// larger upload stalls, as on the real device, until the session ends.
+func (ss *session) unreadUpload(ctx context.Context, data io.Reader, w io.WriteCloser, tmp, target string) (string, error) {
+	n, err := io.Copy(io.Discard, io.LimitReader(data, netxDataWindow+1))
+	switch {
+	case n > netxDataWindow:
+		<-ctx.Done()
+		return "", ctx.Err()
+	case err != nil:
+		return "", &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
+	case ctx.Err() != nil:
+		return "", ctx.Err()
+	}
+	fsys := ss.srv.FS
+	if err := w.Close(); err != nil {
+		return "", &ftp.Error{Code: 550, Msg: "File Write Failed"}
+	}
+	if err := fsys.Rename(fsName(tmp), fsName(target)); err != nil {
+		return "", &ftp.Error{Code: 550, Msg: "File Write Failed"}
+	}
+	ss.sync()
+	return "File Written", nil
+}
+
 // copyPrefix copies the first n bytes of name to w; n < 0 copies all of it.
 func copyPrefix(fsys FileSystem, name string, w io.Writer, n int64) error {
 	f, err := fsys.Open(name)
@@ -618,7 +768,7 @@ func (ss *session) cmdList(arg string, kind listKind) {
 		arg = stripListOptions(arg)
 	}
 	body, notDir, err := ss.listing(arg, kind)
-	if err != nil || (kind == listMLSD && notDir) {
+	if err != nil || (kind == listMLSD && notDir) || (kind == listNLST && notDir && ss.shipped()) {
 		ss.log.Info("ftp: list failed", "arg", arg, "err", err)
 		switch kind {
 		case listNLST:
@@ -694,16 +844,20 @@ func (ss *session) listing(arg string, kind listKind) (body []byte, notDir bool,
 		line(fi, name)
 		return b.Bytes(), true, nil
 	}
-	entries, err := fsys.ReadDir(fsName(p))
+	var entries []fs.DirEntry
+	if _, ok := ss.srv.FS.(unsortedDirReader); ok && ss.netx() {
+		entries, err = fsys.ReadDirUnsorted(fsName(p)) // NetX lists in FAT directory order
+	} else {
+		entries, err = fsys.ReadDir(fsName(p))
+	}
 	if err != nil {
 		return nil, false, err
 	}
 	if !ss.extended() && p != "/" && kind != listMLSD {
-		// FAT subdirectories hold "." and ".." and NetX lists them.
+		// FAT subdirectories hold "." and ".." and NetX lists them; mkdir gives both the new
+		// directory's own date, so ".." carries it too, not the parent's.
 		line(fi, ".")
-		if parent, err := fsys.Stat(fsName(path.Dir(p))); err == nil {
-			line(parent, "..")
-		}
+		line(fi, "..")
 	}
 	for _, e := range entries {
 		info, err := e.Info()

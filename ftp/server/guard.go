@@ -82,6 +82,19 @@ func (v visibleFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	return slices.DeleteFunc(es, func(e fs.DirEntry) bool { return isTempName(e.Name()) }), err
 }
 
+// ReadDirUnsorted is the back end's own order (FAT directory order) when it has one.
+func (v visibleFS) ReadDirUnsorted(name string) ([]fs.DirEntry, error) {
+	u, ok := v.raw.(unsortedDirReader)
+	if !ok {
+		return v.ReadDir(name)
+	}
+	if v.hidden(name) {
+		return nil, hiddenErr("readdir", name)
+	}
+	es, err := u.ReadDirUnsorted(name)
+	return slices.DeleteFunc(es, func(e fs.DirEntry) bool { return isTempName(e.Name()) }), err
+}
+
 func (v visibleFS) Remove(name string) error {
 	if v.hidden(name) {
 		return hiddenErr("remove", name)

@@ -117,6 +117,18 @@ func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
 	return entries, nil
 }
 
+// ReadDirUnsorted lists a directory in the order the operating system returns it (as `ls -U`): the
+// order mcopy would write the entries into a FAT image made from the directory, which is what a NetX
+// device holding these files would list. It is not creation order on most Linux file systems.
+func (f *FS) ReadDirUnsorted(name string) ([]fs.DirEntry, error) {
+	d, err := f.open("readdir", name, os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.ReadDir(-1)
+}
+
 // Remove removes a file or an empty directory.
 func (f *FS) Remove(name string) error {
 	if err := check("remove", name); err != nil {

@@ -9,7 +9,6 @@ package democmd
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,7 +19,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/netxsim/netxsim/cmd/netxsim/internal/scenario"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli"
+	"github.com/netxsim/netxsim/scenario"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/capture"
 	"github.com/netxsim/netxsim/stack/link"
@@ -118,16 +118,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(fs.Output(), usageText)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 2
+	pos, exit := cli.ParseInterspersed(fs, args, stdout, stderr) // prints the usage once
+	if exit != nil {
+		return *exit
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "netxsim demo: unexpected argument %q (the demo takes flags only; see --help)\n", fs.Arg(0))
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "netxsim demo: unexpected argument %q (the demo takes flags only; see --help)\n", pos[0])
 		return 2
 	}
 	f, err := capture.ParseFormat(format)

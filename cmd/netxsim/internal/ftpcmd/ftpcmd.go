@@ -41,6 +41,16 @@ zone as [fe80::1%tap0]; the path is relative to the login directory, "//abs" or 
 The client runs on the device's stack on a TAP (--tap, optionally inside --netns) or, without them,
 on the host kernel (e.g. against a local netxsim serve --listen).
 
+--netns NS is self-contained: a missing namespace is created, and a missing TAP is created in it with
+the kernel side's addresses (--host-ipv4, --host-ipv6) and brought up; what the command made is removed
+on exit. A kernel FTP server started in NS beforehand (listening on any address) is then reachable:
+  ip netns add ftpns; ip netns exec ftpns python3 -m pyftpdlib -p 2121 &
+  netxsim ftp --netns ftpns --skip-dad ls ftp://198.51.100.1:2121/
+
+--skip-dad starts at once instead of waiting about 1 s for IPv6 duplicate address detection of the
+device's addresses. DAD matters on a shared segment (a bridge or switch with other hosts) where another
+node could hold the same address; on a TAP only the device and the kernel side use, it cannot find one.
+
 flags:
 `
 
@@ -62,6 +72,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.gw4, "gw", "", "device IPv4 default gateway")
 	fs.StringVar(&o.gw6, "gw6", "", "device IPv6 default gateway")
 	fs.StringVar(&o.mac, "mac", "02:4e:58:00:00:02", "device MAC address on the TAP")
+	fs.BoolVar(&o.skipDAD, "skip-dad", false, "do not wait ~1 s for IPv6 duplicate address detection (safe on a TAP no other host shares)")
+	fs.StringVar(&o.hostV4, "host-ipv4", "198.51.100.1/24", "with --netns: kernel-side IPv4 `CIDR` on a TAP this command creates; \"none\" for none")
+	fs.StringVar(&o.hostV6, "host-ipv6", "2001:db8::1/64", "with --netns: kernel-side IPv6 `CIDR` on a TAP this command creates; \"none\" for none")
 	fs.Usage = func() {
 		io.WriteString(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -70,12 +83,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var pos []string
 	rest := args
 	for {
-		if err := fs.Parse(rest); err != nil {
+		fs.SetOutput(io.Discard) // the flag package would print the usage itself: print it once, below
+		err := fs.Parse(rest)
+		fs.SetOutput(stderr)
+		if err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				fs.SetOutput(stdout)
 				fs.Usage()
 				return 0
 			}
+			fmt.Fprintf(stderr, "netxsim ftp: %v\n", err)
+			fs.Usage()
 			return 2
 		}
 		left := fs.Args()
@@ -137,6 +155,8 @@ type options struct {
 	timeout                    time.Duration
 	tap, netns                 string
 	ip4, ip6, gw4, gw6, mac    string
+	hostV4, hostV6             string
+	skipDAD                    bool
 }
 
 func (o *options) check() error {
@@ -202,36 +222,70 @@ func (o *options) network(ctx context.Context, stderr io.Writer) (client.Network
 			return nil, nil, fmt.Errorf("--gw6 %q: %w", o.gw6, err)
 		}
 	}
+	cfg.SkipDAD = o.skipDAD
+	var host []netip.Prefix
+	for _, f := range []struct{ name, v string }{{"host-ipv4", o.hostV4}, {"host-ipv6", o.hostV6}} {
+		if f.v == "" || f.v == "none" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f.v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--%s %q: want an address with prefix length, like 198.51.100.1/24, or \"none\"", f.name, f.v)
+		}
+		host = append(host, p)
+	}
+	// Everything made here is undone in reverse order, on error now or by release later.
+	var undo []func() error
+	release := func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
 	tcfg := tapdev.Config{Name: name, MAC: mac}
 	var ns *tapdev.NetNS
 	if o.netns != "" {
-		if ns, err = tapdev.OpenNetNS(o.netns); err != nil {
+		if tapdev.NetNSExists(o.netns) {
+			ns, err = tapdev.OpenNetNS(o.netns)
+			if err == nil {
+				undo = append(undo, ns.Close)
+			}
+		} else {
+			ns, err = tapdev.CreateNetNS(o.netns)
+			if err == nil {
+				undo = append(undo, ns.Delete)
+			}
+		}
+		if err != nil {
 			return nil, nil, fmt.Errorf("--netns %s: %w", o.netns, err)
 		}
 		tcfg.NetNS = ns
 	}
 	tap, err := tapdev.Open(tcfg)
 	if err != nil {
-		if ns != nil {
-			ns.Close()
-		}
+		release()
 		return nil, nil, fmt.Errorf("TAP %s: %w (%s)", name, err, tapdev.SetupHint)
 	}
-	ip, err := stack.New(cfg, tap.Endpoint())
-	if err != nil {
-		tap.Close()
-		if ns != nil {
-			ns.Close()
+	undo = append(undo, tap.Close)
+	// A TAP made here in a namespace gets the kernel side too, or the device would talk to a link
+	// without a peer (and time out in DAD). Never in the root namespace: its interfaces are the host's.
+	if ns != nil && tap.Created() {
+		for _, p := range host {
+			if err := ns.AddAddr(name, p); err != nil {
+				release()
+				return nil, nil, err
+			}
 		}
+		if err := ns.LinkUp(name); err != nil {
+			release()
+			return nil, nil, err
+		}
+	}
+	ip, err := stack.New(ctx, cfg, tap.Endpoint())
+	if err != nil {
+		release()
 		return nil, nil, fmt.Errorf("device stack on %s: %w", name, err)
 	}
-	release := func() {
-		ip.Close()
-		tap.Close()
-		if ns != nil {
-			ns.Close()
-		}
-	}
+	undo = append(undo, ip.Close)
 	return ip, release, nil
 }
 
