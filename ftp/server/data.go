@@ -16,6 +16,7 @@ import (
 	"path"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/netxsim/netxsim/ftp"
@@ -207,7 +208,7 @@ func (ss *session) openData(ctx context.Context, p dataPlan, prelim int, text st
 	defer cancel()
 	local := netip.AddrPortFrom(ss.local.Addr(), ss.srv.activePort())
 	c, err := ss.srv.network().Dial(dctx, local, p.active)
-	if err != nil && dctx.Err() == nil && !strings.Contains(err.Error(), "refused") {
+	if err != nil && dctx.Err() == nil && !errors.Is(err, syscall.ECONNREFUSED) {
 		ss.log.Debug("ftp: active data port busy, using any port", "port", local.Port(), "err", err)
 		c, err = ss.srv.network().Dial(dctx, netip.AddrPortFrom(ss.local.Addr(), 0), p.active)
 	}

@@ -13,9 +13,10 @@ import (
 // to stack.New in place of the wrapped endpoint.
 type Endpoint struct {
 	nested.Endpoint
-	w       *Writer
-	ifIndex int
-	name    string
+	w        *Writer
+	ifIndex  int
+	name     string
+	sendOnly bool // records only what the station sends (see NewSendOnly)
 }
 
 var _ stack.LinkEndpoint = (*Endpoint)(nil)
@@ -36,13 +37,27 @@ func New(ep stack.LinkEndpoint, w *Writer, name string) (*Endpoint, error) {
 	return e, nil
 }
 
+// NewSendOnly is New for a station on a shared segment (a switch): only the frames the station sends
+// are recorded. With every station of a segment wrapped so, each frame is in the capture exactly once,
+// as it left its sender, where recording both directions at every port would show it twice.
+func NewSendOnly(ep stack.LinkEndpoint, w *Writer, name string) (*Endpoint, error) {
+	e, err := New(ep, w, name)
+	if err != nil {
+		return nil, err
+	}
+	e.sendOnly = true
+	return e, nil
+}
+
 // InterfaceIndex is the pcapng interface id of this endpoint's frames (always 0 for classic pcap).
 func (e *Endpoint) InterfaceIndex() int { return e.ifIndex }
 
 // DeliverNetworkPacket records an inbound frame and passes it up. The child has consumed the Ethernet
 // header into the packet's link header, which ToView/AsSlices still include, so the frame is whole.
 func (e *Endpoint) DeliverNetworkPacket(protocol tcpip.NetworkProtocolNumber, pkt *stack.PacketBuffer) {
-	e.w.write(e.ifIndex, pkt.AsSlices())
+	if !e.sendOnly {
+		e.w.write(e.ifIndex, pkt.AsSlices())
+	}
 	e.Endpoint.DeliverNetworkPacket(protocol, pkt)
 }
 

@@ -26,6 +26,10 @@ type Impairment struct {
 	QueueLen     int           // frames that may wait in this direction before tail drop; 0: 4096
 }
 
+// MaxQueueLen bounds QueueLen: the queue is allocated up front, and more frames than this waiting
+// in one direction is no longer a link but a memory leak.
+const MaxQueueLen = 1 << 16
+
 // Validate reports an impairment that makes no sense.
 func (im Impairment) Validate() error {
 	for _, p := range []struct {
@@ -39,8 +43,8 @@ func (im Impairment) Validate() error {
 	if im.Delay < 0 || im.Jitter < 0 || im.ReorderDelay < 0 {
 		return fmt.Errorf("link: negative delay, jitter or reorder delay")
 	}
-	if im.QueueLen < 0 {
-		return fmt.Errorf("link: negative QueueLen %d", im.QueueLen)
+	if im.QueueLen < 0 || im.QueueLen > MaxQueueLen {
+		return fmt.Errorf("link: QueueLen %d: give 0 (the default, 4096) to %d frames", im.QueueLen, MaxQueueLen)
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli"
-	"github.com/netxsim/netxsim/cmd/netxsim/internal/scenario"
+	"github.com/netxsim/netxsim/scenario"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/capture"
 	"github.com/netxsim/netxsim/stack/link"

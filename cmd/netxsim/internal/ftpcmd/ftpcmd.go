@@ -280,7 +280,7 @@ func (o *options) network(ctx context.Context, stderr io.Writer) (client.Network
 			return nil, nil, err
 		}
 	}
-	ip, err := stack.New(cfg, tap.Endpoint())
+	ip, err := stack.New(ctx, cfg, tap.Endpoint())
 	if err != nil {
 		release()
 		return nil, nil, fmt.Errorf("device stack on %s: %w", name, err)

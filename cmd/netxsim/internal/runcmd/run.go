@@ -13,7 +13,7 @@ import (
 
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli"
 
-	"github.com/netxsim/netxsim/cmd/netxsim/internal/scenario"
+	"github.com/netxsim/netxsim/scenario"
 )
 
 // Summary is the one-line description for the command list.

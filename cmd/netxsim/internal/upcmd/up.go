@@ -139,7 +139,7 @@ func up(ctx context.Context, o *options, stdout, stderr io.Writer) (err error) {
 	if o.ipv6.IsValid() {
 		cfg.IPv6Global = []netip.Prefix{o.ipv6}
 	}
-	dev, err := stack.New(cfg, ep)
+	dev, err := stack.New(ctx, cfg, ep)
 	if err != nil {
 		return fmt.Errorf("device stack: %w", err)
 	}

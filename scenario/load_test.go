@@ -93,7 +93,7 @@ func TestLoadLimits(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(goodYAML))
 	for _, p := range []string{"basic", "lossy", "extended", "violation-expected"} {
-		if b, err := os.ReadFile("../../../../testdata/scenarios/" + p + ".yaml"); err == nil {
+		if b, err := os.ReadFile("../testdata/scenarios/" + p + ".yaml"); err == nil {
 			f.Add(b)
 		}
 	}

@@ -74,7 +74,7 @@ func (w *world) buildTAP(ctx context.Context, l *Link, a, b *Device) error {
 	if err != nil {
 		return err
 	}
-	ip, err := stack.New(stackConfig(a, l.MTU, w.log), ep)
+	ip, err := stack.New(ctx, stackConfig(a, l.MTU, w.log), ep)
 	if err != nil {
 		return fmt.Errorf("device %s: %w", a.Name, err)
 	}

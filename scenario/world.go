@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -16,6 +17,7 @@ import (
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/server"
+	isize "github.com/netxsim/netxsim/internal/size"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/capture"
 	"github.com/netxsim/netxsim/stack/link"
@@ -76,7 +78,37 @@ func stackConfig(d *Device, mtu uint32, log *slog.Logger) stack.Config {
 		SkipDAD:    !d.DAD,
 		MTU:        mtu,
 		Logger:     log.With("ip", d.Name),
+		Signature:  d.signature(),
+		Windows:    d.windows(),
 	}
+}
+
+// signature: NetX's for a device serving FTP with a NetX-like profile, unless the scenario says.
+func (d *Device) signature() stack.Signature {
+	if d.Stack != nil && d.Stack.Signature != nil {
+		return *d.Stack.Signature
+	}
+	if d.Server != nil && netxLike(d.Server.Profile) {
+		return stack.SignatureNetX
+	}
+	return stack.SignatureGVisor
+}
+
+// netxLike: the NetX-like server profiles ("" is netxduo).
+// TODO(netx-stack): ftp.Profile.NetXLike once netx-server's profiles land.
+func netxLike(p string) bool {
+	return p == "" || p == string(ftp.ProfileNetXDuo) || p == "netxduo-6.4"
+}
+
+func (d *Device) windows() stack.Windows {
+	var w stack.Windows
+	if d.Stack != nil {
+		w = d.Stack.Windows
+	}
+	if d.Server != nil && d.Server.Port != 0 {
+		w.ControlPort = d.Server.Port
+	}
+	return w
 }
 
 // build brings up every link and device, recording frames at each link's first device.
@@ -101,14 +133,14 @@ func build(ctx context.Context, sc *Scenario, pcap string, format capture.Format
 			}
 			continue
 		}
-		if err := w.buildMemory(i, l, a, b); err != nil {
+		if err := w.buildMemory(ctx, i, l, a, b); err != nil {
 			return nil, fmt.Errorf("links[%d] (%s-%s): %w", i, a.Name, b.Name, err)
 		}
 	}
 	return w, nil
 }
 
-func (w *world) buildMemory(idx int, l *Link, a, b *Device) error {
+func (w *world) buildMemory(ctx context.Context, idx int, l *Link, a, b *Device) error {
 	ab, ba := l.Impair.impairment(), l.Impair.impairment()
 	if l.AtoB != nil {
 		ab = l.AtoB.impairment()
@@ -144,8 +176,8 @@ func (w *world) buildMemory(idx int, l *Link, a, b *Device) error {
 	var ipA, ipB *stack.IP
 	var errA, errB error
 	wg.Add(2)
-	go func() { defer wg.Done(); ipA, errA = stack.New(stackConfig(a, l.MTU, w.log), aep) }()
-	go func() { defer wg.Done(); ipB, errB = stack.New(stackConfig(b, l.MTU, w.log), p.B()) }()
+	go func() { defer wg.Done(); ipA, errA = stack.New(ctx, stackConfig(a, l.MTU, w.log), aep) }()
+	go func() { defer wg.Done(); ipB, errB = stack.New(ctx, stackConfig(b, l.MTU, w.log), p.B()) }()
 	wg.Wait()
 	for _, r := range []struct {
 		d  *Device
@@ -233,12 +265,40 @@ func parseFATType(s string) fsimage.FATType {
 	return 0
 }
 
+// readImage reads an image file into memory; checkImageFile's bounds hold even if the file changed
+// since Load (a regular file, at most what fits in memory).
+func readImage(name string) ([]byte, error) {
+	if err := checkImageFile(name); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() || isize.FitsMemory(fi.Size()) != nil {
+		return nil, fmt.Errorf("%s changed since the scenario was loaded", name)
+	}
+	b := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, err
+	}
+	if n, _ := f.Read(make([]byte, 1)); n > 0 {
+		return nil, fmt.Errorf("%s grew while being read", name)
+	}
+	return b, nil
+}
+
 // makeImage creates the server's FAT volume in RAM and the scenario's directories and files on it.
 func (n *node) makeImage(dir string, names *byBase) error {
 	im := &n.dev.Server.Image
 	n.model = newModel()
 	if im.Path != "" {
-		b, err := os.ReadFile(resolve(dir, im.Path))
+		b, err := readImage(resolve(dir, im.Path))
 		if err != nil {
 			return fmt.Errorf("read image: %w", err)
 		}
@@ -247,6 +307,9 @@ func (n *node) makeImage(dir string, names *byBase) error {
 		size := int64(im.Size)
 		if size == 0 {
 			size = defaultImageSize
+		}
+		if err := isize.FitsMemory(size); err != nil {
+			return err
 		}
 		n.ram = fsimage.NewRAM(size)
 		if err := fsimage.Format(n.ram, size, fsimage.FormatOptions{Type: parseFATType(im.Type), Label: im.Label}); err != nil {
