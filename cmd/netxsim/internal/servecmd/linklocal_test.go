@@ -37,9 +37,9 @@ type served struct {
 	stop      func() int // cancels and returns the exit code; idempotent
 }
 
-// startServe runs `netxsim serve --tap NS --netns NS args...` in this process and waits until it runs.
+// startServeTAP runs `netxsim serve --tap NS --netns NS args...` in this process and waits until it runs.
 // Cleanup stops it and fails the test if the namespace survives.
-func startServe(t *testing.T, args ...string) *served {
+func startServeTAP(t *testing.T, args ...string) *served {
 	t.Helper()
 	if why := taptest.Skip(); why != "" {
 		t.Skip(why)
@@ -167,7 +167,7 @@ func linkLocalClients(t *testing.T, prof ftp.Profile) {
 	os.WriteFile(up, upData, 0o644)
 	fileSHA, upSHA := shaFile(t, filepath.Join(root, "f.bin")), shaFile(t, up)
 	pcap := filepath.Join(work, "ll.pcapng")
-	s := startServe(t, "--root", root, "--user", "u:p", "--profile", string(prof), "--pcap", pcap)
+	s := startServeTAP(t, "--root", root, "--user", "u:p", "--profile", string(prof), "--pcap", pcap)
 	waitKernelLinkLocal(t, s.ns)
 	ll := s.linkLocal.Addr()
 	host := ll.String() // fe80::…%TAP, as getaddrinfo takes it
@@ -332,7 +332,7 @@ func TestHintsRun(t *testing.T) {
 			}
 			t.Cleanup(func() { os.RemoveAll(root) })
 			os.WriteFile(filepath.Join(root, "hello.txt"), []byte("hello"), 0o644)
-			s := startServe(t, append([]string{"--root", root}, login...)...)
+			s := startServeTAP(t, append([]string{"--root", root}, login...)...)
 			waitKernelLinkLocal(t, s.ns)
 			if len(s.hints) < 3 {
 				t.Fatalf("hints %q: want curl, lftp and curl on the link-local address", s.hints)
