@@ -3,6 +3,7 @@ package upcmd
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -188,6 +189,13 @@ func TestUpNetNS(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("up did not stop after cancel")
+	}
+	// the stop line shows the pings answered, not just requests in and out (issue 11 item 8)
+	var answered, received int
+	if _, after, ok := strings.Cut(out.String(), "pings answered "); !ok {
+		t.Errorf("stop line lacks the pings answered:\n%s", out.String())
+	} else if _, err := fmt.Sscanf(after, "%d of %d received", &answered, &received); err != nil || answered == 0 || answered != received {
+		t.Errorf("stop line: pings answered %d of %d (%v); the test's pings were all answered:\n%s", answered, received, err, out.String())
 	}
 	if _, err := os.Stat(filepath.Join("/run/netns", name)); err == nil {
 		t.Errorf("namespace %s left behind", name)
