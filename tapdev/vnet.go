@@ -289,18 +289,40 @@ func (e *vnetEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Err
 	return n, nil
 }
 
-// bufSize holds the largest super-segment the kernel sends (64 KiB of IP) with its headers.
-const bufSize = vnetHdrLen + header.EthernetMinimumSize + link.GSOMaxSize
+// The reader scatters each frame: the headers land in a small view and the payload in pooled
+// 32 KiB views, as gVisor's fdbased does, because gVisor copies a whole view when it takes a
+// private copy of a header (PullUp of a shared chunk), and 64 KiB views are not pooled.
+const (
+	headView = 256
+	bodyView = 32 << 10
+	bodies   = 2 // 256 + 64 KiB holds the largest super-segment (64 KiB of IP) and its Ethernet header
+)
 
 func (e *vnetEndpoint) readLoop(stop chan struct{}) {
 	defer e.wg.Done()
-	big := buffer.NewViewSize(bufSize)
-	defer func() { big.Release() }()
+	var hdr [vnetHdrLen]byte
+	views := make([]*buffer.View, 1+bodies)
+	sizes := [1 + bodies]int{headView, bodyView, bodyView}
+	defer func() {
+		for _, v := range views {
+			if v != nil {
+				v.Release()
+			}
+		}
+	}()
+	iovs := make([][]byte, 1+len(views))
+	iovs[0] = hdr[:]
 	for {
+		for i := range views {
+			if views[i] == nil {
+				views[i] = buffer.NewViewSize(sizes[i])
+			}
+			iovs[1+i] = views[i].AsSlice()
+		}
 		var n int
 		var rerr error
 		err := e.rc.Read(func(fd uintptr) bool {
-			n, rerr = unix.Read(int(fd), big.AsSlice())
+			n, rerr = unix.Readv(int(fd), iovs)
 			return rerr != unix.EAGAIN
 		})
 		select {
@@ -318,36 +340,41 @@ func (e *vnetEndpoint) readLoop(stop chan struct{}) {
 			e.log.Debug("tap reader stopped", "tap", e.name, "err", err)
 			return
 		}
-		if n < vnetHdrLen+header.EthernetMinimumSize {
+		n -= vnetHdrLen
+		if n < header.EthernetMinimumSize {
 			continue
 		}
-		var v *buffer.View
-		if n <= 4096 {
-			v = buffer.NewViewWithData(big.AsSlice()[:n]) // small frames do not pin 64 KiB
-		} else {
-			v, big = big, buffer.NewViewSize(bufSize)
-			v.CapLength(n)
+		var buf buffer.Buffer
+		for i := range views {
+			if n <= 0 {
+				break
+			}
+			v := views[i]
+			views[i] = nil
+			if n < v.Size() {
+				v.CapLength(n)
+			}
+			n -= v.Size()
+			buf.Append(v)
 		}
-		e.deliver(v)
+		e.deliver(hdr, buf)
 	}
 }
 
-// deliver hands one frame (virtio-net header first) to the stack; it consumes v.
-func (e *vnetEndpoint) deliver(v *buffer.View) {
-	b := v.AsSlice()
-	flags, gsoType := b[0], b[1]&^vnetGSOECN
-	gsoSize := binary.LittleEndian.Uint16(b[4:])
-	csumStart, csumOff := binary.LittleEndian.Uint16(b[6:]), binary.LittleEndian.Uint16(b[8:])
-	v.TrimFront(vnetHdrLen)
-	frame := v.AsSlice()
+// deliver hands one frame with its virtio-net header to the stack; it consumes buf.
+func (e *vnetEndpoint) deliver(vh [vnetHdrLen]byte, buf buffer.Buffer) {
+	flags, gsoType := vh[0], vh[1]&^vnetGSOECN
+	gsoSize := binary.LittleEndian.Uint16(vh[4:])
+	csumStart, csumOff := binary.LittleEndian.Uint16(vh[6:]), binary.LittleEndian.Uint16(vh[8:])
 	e.mu.RLock()
 	d, mac := e.dispatcher, e.mac
 	e.mu.RUnlock()
-	if d == nil {
-		v.Release()
+	hv, ok := buf.PullUp(0, header.EthernetMinimumSize)
+	if d == nil || !ok {
+		buf.Release()
 		return
 	}
-	eth := header.Ethernet(frame)
+	eth := header.Ethernet(hv.AsSlice())
 	var typ tcpip.PacketType
 	switch dst := eth.DestinationAddress(); {
 	case dst == header.EthernetBroadcastAddress:
@@ -357,9 +384,10 @@ func (e *vnetEndpoint) deliver(v *buffer.View) {
 	case dst == mac:
 		typ = tcpip.PacketHost
 	default:
-		v.Release()
+		buf.Release()
 		return
 	}
+	proto := eth.Type()
 	var gso stack.GSO
 	switch {
 	case flags&vnetFlagNeedsCsum != 0:
@@ -370,9 +398,9 @@ func (e *vnetEndpoint) deliver(v *buffer.View) {
 		}
 	case flags&vnetFlagDataValid == 0:
 		// Neither partial nor checked: check it here, as the stack trusts the endpoint.
-		if !link.ChecksumsValid(frame) {
+		if !link.ChecksumsValid(buf.Flatten()) {
 			e.checksumDrops.Add(1)
-			v.Release()
+			buf.Release()
 			return
 		}
 	}
@@ -383,15 +411,15 @@ func (e *vnetEndpoint) deliver(v *buffer.View) {
 		gso.Type, gso.MSS = stack.GSOTCPv6, gsoSize
 	case vnetGSONone:
 	default:
-		v.Release() // UDP segmentation was not offered
+		buf.Release() // UDP segmentation was not offered
 		return
 	}
-	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithView(v)})
+	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buf})
 	defer pkt.DecRef()
 	if !e.ParseHeader(pkt) {
 		return
 	}
 	pkt.PktType = typ
 	pkt.GSOOptions = gso
-	d.DeliverNetworkPacket(eth.Type(), pkt)
+	d.DeliverNetworkPacket(proto, pkt)
 }
