@@ -34,6 +34,8 @@ type TAPConfig struct {
 	MAC net.HardwareAddr
 	// MTU of the link; 0: 1500.
 	MTU uint32
+	// Kernel names the kernel side's Device; "": "kernel:" and the segment's name.
+	Kernel string
 	// Persist, Owner and Group are passed to tapdev.Config for a TAP that is created.
 	Persist      bool
 	Owner, Group *uint
@@ -151,7 +153,10 @@ func (n *Network) TAP(ctx context.Context, name string, cfg TAPConfig) (seg *Seg
 	}
 	seg.tap = side
 	k := tapdev.Kernel{NS: side.ns}
-	kname := "kernel:" + name
+	kname := cfg.Kernel
+	if kname == "" {
+		kname = "kernel:" + name
+	}
 	if side.kernel, err = n.addKernelDevice(kname, seg, k); err != nil {
 		return nil, err
 	}

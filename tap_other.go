@@ -15,6 +15,7 @@ import (
 type TAPConfig struct {
 	Name, NetNS  string
 	CreateNetNS  bool
+	Kernel       string
 	HostAddrs    []netip.Prefix
 	MAC          net.HardwareAddr
 	MTU          uint32
