@@ -16,8 +16,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/ftpcheck"
+	"github.com/netxsim/netxsim/internal/size"
 	"github.com/netxsim/netxsim/stack/link"
 	"gopkg.in/yaml.v3"
 )
@@ -70,7 +72,46 @@ func Load(file string) (*Scenario, error) {
 		return nil, err
 	}
 	sc.Dir = filepath.Dir(file)
+	if err := sc.checkImageFiles(); err != nil {
+		return nil, err
+	}
 	return sc, nil
+}
+
+// maxFATFile is FAT's largest file: sizes are 32-bit.
+const maxFATFile = 1<<32 - 1
+
+// checkImageFiles checks the image files a scenario names: each must be a regular file (not
+// /dev/zero or a FIFO, which would never end) small enough to be read into RAM.
+func (sc *Scenario) checkImageFiles() error {
+	for i := range sc.Devices {
+		im := sc.Devices[i].image()
+		if im == nil || im.Path == "" {
+			continue
+		}
+		p := fmt.Sprintf("devices[%d].image.path", i)
+		if sc.Devices[i].Server != nil {
+			p = fmt.Sprintf("devices[%d].server.image.path", i)
+		}
+		if err := checkImageFile(resolve(sc.Dir, im.Path)); err != nil {
+			return &Error{File: sc.File, Path: p, Msg: err.Error()}
+		}
+	}
+	return nil
+}
+
+func checkImageFile(name string) error {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is %s, not a regular file: give a FAT image file", name, fsimage.FileKind(fi.Mode()))
+	}
+	if err := size.FitsMemory(fi.Size()); err != nil {
+		return fmt.Errorf("%s: images are read into RAM: %w", name, err)
+	}
+	return nil
 }
 
 // Parse decodes a scenario strictly (unknown fields are errors) and checks it. file names it in errors.
@@ -292,8 +333,8 @@ func (v *validator) image(ip string, im *Image) {
 	if im.Size != 0 && im.Size < 64<<10 {
 		v.fail(ip+".size", "image size %d is too small: at least 64KiB", im.Size)
 	}
-	if im.Size > 4<<30 {
-		v.fail(ip+".size", "image size %d: images live in RAM, keep them at most 4GiB", im.Size)
+	if im.Size > size.MaxMemory {
+		v.fail(ip+".size", "image size %d: images live in RAM, keep them at most %s", im.Size, size.Format(size.MaxMemory))
 	}
 	for i, d := range im.Dirs {
 		if !validRemote(d) {
@@ -316,6 +357,9 @@ func (v *validator) image(ip string, im *Image) {
 		}
 		if f.Seed != 0 && f.Size == 0 {
 			v.fail(fp+".seed", "seed without size: give the size of the generated content")
+		}
+		if f.Size > maxFATFile {
+			v.fail(fp+".size", "size %d: a FAT file holds at most %d bytes", f.Size, int64(maxFATFile))
 		}
 	}
 }
@@ -620,6 +664,9 @@ func (v *validator) op(p string, op *Op) {
 		}
 		if op.Put.Seed != 0 && op.Put.Size == 0 {
 			v.fail(p+".put.seed", "seed without size")
+		}
+		if op.Put.Size > maxFATFile {
+			v.fail(p+".put.size", "size %d: a FAT file holds at most %d bytes", op.Put.Size, int64(maxFATFile))
 		}
 	case op.Get != nil:
 		remote("get.remote", op.Get.Remote)

@@ -7,6 +7,7 @@ package scenario
 
 import (
 	"fmt"
+	"github.com/netxsim/netxsim/stack"
 	"net/netip"
 	"time"
 )
@@ -45,6 +46,15 @@ type Device struct {
 	// Listen opens TCP ports on the device that count the connections they get (see
 	// expect.connections): a third host that an FTP bounce would target.
 	Listen []uint16 `yaml:"listen,omitempty"`
+	// Stack is the TCP/IP signature; by default a device whose server has a NetX-like profile
+	// (netxduo, netxduo-6.4) looks like NetX Duo on the wire, every other device like Linux.
+	Stack *StackSpec `yaml:"stack,omitempty"`
+}
+
+// StackSpec overrides a device's TCP/IP signature (docs/stack.md).
+type StackSpec struct {
+	Signature *stack.Signature `yaml:"signature,omitempty"` // netx or gvisor
+	Windows   stack.Windows    `yaml:"windows,omitempty"`   // "CONTROL,DATA" receive windows, e.g. "400,65535"
 }
 
 // image is the device's FAT volume: its server's, or its own.

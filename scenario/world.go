@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -16,6 +17,7 @@ import (
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/server"
+	isize "github.com/netxsim/netxsim/internal/size"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/link"
 )
@@ -60,7 +62,37 @@ func stackConfig(d *Device, mtu uint32, log *slog.Logger) stack.Config {
 		SkipDAD:    !d.DAD,
 		MTU:        mtu,
 		Logger:     log.With("ip", d.Name),
+		Signature:  d.signature(),
+		Windows:    d.windows(),
 	}
+}
+
+// signature: NetX's for a device serving FTP with a NetX-like profile, unless the scenario says.
+func (d *Device) signature() stack.Signature {
+	if d.Stack != nil && d.Stack.Signature != nil {
+		return *d.Stack.Signature
+	}
+	if d.Server != nil && netxLike(d.Server.Profile) {
+		return stack.SignatureNetX
+	}
+	return stack.SignatureGVisor
+}
+
+// netxLike: the NetX-like server profiles ("" is netxduo).
+// TODO(netx-stack): ftp.Profile.NetXLike once netx-server's profiles land.
+func netxLike(p string) bool {
+	return p == "" || p == string(ftp.ProfileNetXDuo) || p == "netxduo-6.4"
+}
+
+func (d *Device) windows() stack.Windows {
+	var w stack.Windows
+	if d.Stack != nil {
+		w = d.Stack.Windows
+	}
+	if d.Server != nil && d.Server.Port != 0 {
+		w.ControlPort = d.Server.Port
+	}
+	return w
 }
 
 // build brings up every segment and its devices on one netxsim.Network with one capture.
@@ -243,12 +275,40 @@ func parseFATType(s string) fsimage.FATType {
 	return 0
 }
 
+// readImage reads an image file into memory; checkImageFile's bounds hold even if the file changed
+// since Load (a regular file, at most what fits in memory).
+func readImage(name string) ([]byte, error) {
+	if err := checkImageFile(name); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() || isize.FitsMemory(fi.Size()) != nil {
+		return nil, fmt.Errorf("%s changed since the scenario was loaded", name)
+	}
+	b := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, err
+	}
+	if n, _ := f.Read(make([]byte, 1)); n > 0 {
+		return nil, fmt.Errorf("%s grew while being read", name)
+	}
+	return b, nil
+}
+
 // makeImage creates the device's FAT volume in RAM and the scenario's directories and files on it.
 func (n *node) makeImage(dir string, im *Image, names *byBase) error {
 	n.model = newModel()
 	var err error
 	if im.Path != "" {
-		b, rerr := os.ReadFile(resolve(dir, im.Path))
+		b, rerr := readImage(resolve(dir, im.Path))
 		if rerr != nil {
 			return fmt.Errorf("read image: %w", rerr)
 		}
@@ -257,6 +317,9 @@ func (n *node) makeImage(dir string, im *Image, names *byBase) error {
 		size := int64(im.Size)
 		if size == 0 {
 			size = defaultImageSize
+		}
+		if err := isize.FitsMemory(size); err != nil {
+			return err
 		}
 		n.fs, err = n.d.FormatRAM(size, fsimage.FormatOptions{Type: parseFATType(im.Type), Label: im.Label})
 	}

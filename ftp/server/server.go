@@ -101,6 +101,7 @@ type Server struct {
 	closed    bool
 	wg        sync.WaitGroup
 	pasvNext  atomic.Uint32
+	reclaim   sync.Once // stale upload temporaries are removed before the first session
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -247,6 +248,11 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.listeners[ln] = struct{}{}
 	s.mu.Unlock()
+	s.reclaim.Do(func() {
+		if _, err := ReclaimTempFiles(s.FS, s.logger()); err != nil {
+			s.logger().Warn("ftp: reclaiming stale upload temporary files", "err", err)
+		}
+	})
 	defer func() {
 		s.mu.Lock()
 		delete(s.listeners, ln)

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -22,6 +23,7 @@ import (
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/server"
 	"github.com/netxsim/netxsim/ftp/server/hostfs"
+	"github.com/netxsim/netxsim/internal/size"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/capture"
 	"github.com/netxsim/netxsim/tapdev"
@@ -177,6 +179,14 @@ func validate(o *options, fs *flag.FlagSet) error {
 	if _, _, err := parseRange(o.pasvPorts); err != nil {
 		return usageError{err.Error()}
 	}
+	if _, _, err := parseSizes(o); err != nil {
+		return err
+	}
+	if o.image != "" {
+		if fi, err := os.Stat(o.image); err == nil && !fi.Mode().IsRegular() {
+			return usageError{fmt.Sprintf("--image %s is %s, not a regular file: give a FAT image file", o.image, fsimage.FileKind(fi.Mode()))}
+		}
+	}
 	return nil
 }
 
@@ -193,22 +203,26 @@ func parseRange(s string) (lo, hi uint16, err error) {
 	return uint16(x), uint16(y), nil
 }
 
-// parseSize reads 64M, 512K, 1G or a byte count.
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	switch {
-	case strings.HasSuffix(strings.ToUpper(s), "K"):
-		mult, s = 1<<10, s[:len(s)-1]
-	case strings.HasSuffix(strings.ToUpper(s), "M"):
-		mult, s = 1<<20, s[:len(s)-1]
-	case strings.HasSuffix(strings.ToUpper(s), "G"):
-		mult, s = 1<<30, s[:len(s)-1]
+// maxImageSize is FAT's largest volume: 2^32 sectors of 4096 bytes (image files are sparse).
+const maxImageSize = 1 << 44
+
+// minVolume is the smallest size worth formatting (Format refuses less room for data anyway).
+const minVolume = 64 << 10
+
+// parseSizes checks --ram and --image-size before anything is opened: a size that cannot be held
+// is a usage error (exit 2) naming the flag, never a makeslice panic or an out-of-memory kill.
+func parseSizes(o *options) (ram, image int64, err error) {
+	if o.ram != "" {
+		if ram, err = size.ParseMemory(o.ram, minVolume); err != nil {
+			return 0, 0, usageError{"--ram: " + err.Error()}
+		}
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("size %q: want a positive number with an optional K, M or G suffix", s)
+	if o.imageSize != "" {
+		if image, err = size.Parse(o.imageSize, minVolume, maxImageSize); err != nil {
+			return 0, 0, usageError{"--image-size: " + err.Error()}
+		}
 	}
-	return n * mult, nil
+	return ram, image, nil
 }
 
 func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error) {
@@ -230,6 +244,13 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 		return err
 	}
 	undo = append(undo, closeFS)
+	// Uploads interrupted by a crash or kill leave temporary files; they were never acknowledged.
+	if n, rerr := server.ReclaimTempFiles(fsys, log); n > 0 || rerr != nil {
+		fmt.Fprintf(stderr, "netxsim serve: removed %d stale upload temporary files left by interrupted uploads\n", n)
+		if rerr != nil {
+			fmt.Fprintf(stderr, "netxsim serve: %v\n", rerr)
+		}
+	}
 
 	prof, _ := ftp.ParseProfile(o.profile)
 	lo, hi, _ := parseRange(o.pasvPorts)
@@ -343,12 +364,12 @@ func openFS(o *options) (server.FileSystem, string, func() error, error) {
 		}
 		return h, "directory " + o.root, h.Close, nil
 	case o.ram != "":
-		size, err := parseSize(o.ram)
+		ram, _, err := parseSizes(o)
 		if err != nil {
-			return nil, "", nil, usageError{"--ram: " + err.Error()}
+			return nil, "", nil, err
 		}
-		dev := fsimage.NewRAM(size)
-		if err := fsimage.Format(dev, size, fsimage.FormatOptions{Label: "NETXSIM"}); err != nil {
+		dev := fsimage.NewRAM(ram)
+		if err := fsimage.Format(dev, ram, fsimage.FormatOptions{Label: "NETXSIM"}); err != nil {
 			return nil, "", nil, err
 		}
 		v, err := fsimage.Open(dev, fsimage.Options{})
@@ -357,32 +378,47 @@ func openFS(o *options) (server.FileSystem, string, func() error, error) {
 		}
 		return v, fmt.Sprintf("a %s FAT RAM disk", o.ram), v.Close, nil
 	}
-	f, err := os.OpenFile(o.image, os.O_RDWR, 0)
-	if errors.Is(err, os.ErrNotExist) && o.imageSize != "" {
-		size, serr := parseSize(o.imageSize)
-		if serr != nil {
-			return nil, "", nil, usageError{"--image-size: " + serr.Error()}
-		}
-		if f, err = os.OpenFile(o.image, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644); err == nil {
-			if err = f.Truncate(size); err == nil {
-				err = fsimage.Format(f, size, fsimage.FormatOptions{Label: "NETXSIM"})
-			}
-			if err != nil {
-				f.Close()
-				os.Remove(o.image)
-				return nil, "", nil, fmt.Errorf("create image %s: %w", o.image, err)
-			}
+	if _, err := os.Lstat(o.image); errors.Is(err, fs.ErrNotExist) && o.imageSize != "" {
+		if err := createImage(o); err != nil {
+			return nil, "", nil, err
 		}
 	}
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("open image %s: %w (create one with --image-size or `netxsim image`)", o.image, err)
+	// OpenFile refuses a FIFO or device and locks the image: a second writer (serve or
+	// `netxsim image`) gets an error naming this process instead of silently losing files.
+	v, err := fsimage.OpenFile(o.image, fsimage.Options{})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", nil, fmt.Errorf("open image %s: %w (create one with --image-size or `netxsim image mkfs`)", o.image, err)
 	}
-	v, err := fsimage.Open(f, fsimage.Options{})
 	if err != nil {
-		f.Close()
 		return nil, "", nil, fmt.Errorf("image %s: %w", o.image, err)
 	}
-	return v, "image " + o.image, func() error { return errors.Join(v.Close(), f.Close()) }, nil
+	return v, "image " + o.image, v.Close, nil
+}
+
+// createImage makes and formats the --image file of --image-size; a failure leaves no file.
+func createImage(o *options) error {
+	_, n, err := parseSizes(o)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(o.image, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("create image %s: %w", o.image, err)
+	}
+	if err = f.Truncate(n); err == nil {
+		err = fsimage.Format(f, n, fsimage.FormatOptions{Label: "NETXSIM"})
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(o.image)
+		return fmt.Errorf("create image %s: %w", o.image, err)
+	}
+	return nil
 }
 
 func parsePrefix(flagName, s string) (netip.Prefix, error) {
