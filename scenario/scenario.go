@@ -7,6 +7,7 @@ package scenario
 
 import (
 	"fmt"
+	"github.com/netxsim/netxsim/stack"
 	"net/netip"
 	"time"
 )
@@ -36,6 +37,15 @@ type Device struct {
 	// DAD runs IPv6 duplicate address detection at start-up (as a real device does; costs a second).
 	DAD    bool    `yaml:"dad,omitempty"`
 	Server *Server `yaml:"server,omitempty"`
+	// Stack is the TCP/IP signature; by default a device whose server has a NetX-like profile
+	// (netxduo, netxduo-6.4) looks like NetX Duo on the wire, every other device like Linux.
+	Stack *StackSpec `yaml:"stack,omitempty"`
+}
+
+// StackSpec overrides a device's TCP/IP signature (docs/stack.md).
+type StackSpec struct {
+	Signature *stack.Signature `yaml:"signature,omitempty"` // netx or gvisor
+	Windows   stack.Windows    `yaml:"windows,omitempty"`   // "CONTROL,DATA" receive windows, e.g. "400,65535"
 }
 
 // Server is an FTP server on a device, serving a FAT image.

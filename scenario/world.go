@@ -78,7 +78,37 @@ func stackConfig(d *Device, mtu uint32, log *slog.Logger) stack.Config {
 		SkipDAD:    !d.DAD,
 		MTU:        mtu,
 		Logger:     log.With("ip", d.Name),
+		Signature:  d.signature(),
+		Windows:    d.windows(),
 	}
+}
+
+// signature: NetX's for a device serving FTP with a NetX-like profile, unless the scenario says.
+func (d *Device) signature() stack.Signature {
+	if d.Stack != nil && d.Stack.Signature != nil {
+		return *d.Stack.Signature
+	}
+	if d.Server != nil && netxLike(d.Server.Profile) {
+		return stack.SignatureNetX
+	}
+	return stack.SignatureGVisor
+}
+
+// netxLike: the NetX-like server profiles ("" is netxduo).
+// TODO(netx-stack): ftp.Profile.NetXLike once netx-server's profiles land.
+func netxLike(p string) bool {
+	return p == "" || p == string(ftp.ProfileNetXDuo) || p == "netxduo-6.4"
+}
+
+func (d *Device) windows() stack.Windows {
+	var w stack.Windows
+	if d.Stack != nil {
+		w = d.Stack.Windows
+	}
+	if d.Server != nil && d.Server.Port != 0 {
+		w.ControlPort = d.Server.Port
+	}
+	return w
 }
 
 // build brings up every link and device, recording frames at each link's first device.

@@ -69,11 +69,33 @@ func (ip *IP) Listen(ctx context.Context, addr netip.AddrPort) (net.Listener, er
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	ln, err := gonet.ListenTCP(ip.s, fa, proto)
+	ln, err := ip.listenTCP(fa, proto)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s on %s: %w", addr, ip.cfg.Name, err)
 	}
 	return ln, nil
+}
+
+// listenTCP is gonet.ListenTCP plus the control window on the control port: accepted connections
+// inherit the listener's receive buffer (tcp accept.go), so the SYN-ACK already advertises it.
+func (ip *IP) listenTCP(fa tcpip.FullAddress, proto tcpip.NetworkProtocolNumber) (*gonet.TCPListener, error) {
+	var wq waiter.Queue
+	ep, terr := ip.s.NewEndpoint(tcp.ProtocolNumber, proto, &wq)
+	if terr != nil {
+		return nil, errors.New(terr.String())
+	}
+	if ip.win.Control != 0 && fa.Port == ip.win.ControlPort {
+		ep.SocketOptions().SetReceiveBufferSize(int64(2*ip.win.Control), true)
+	}
+	if terr := ep.Bind(fa); terr != nil {
+		ep.Close()
+		return nil, &net.OpError{Op: "bind", Net: "tcp", Addr: &net.TCPAddr{IP: net.IP(fa.Addr.AsSlice()), Port: int(fa.Port)}, Err: errors.New(terr.String())}
+	}
+	if terr := ep.Listen(listenBacklog); terr != nil {
+		ep.Close()
+		return nil, &net.OpError{Op: "listen", Net: "tcp", Addr: &net.TCPAddr{IP: net.IP(fa.Addr.AsSlice()), Port: int(fa.Port)}, Err: errors.New(terr.String())}
+	}
+	return gonet.NewTCPListener(ip.s, &wq, ep), nil
 }
 
 // Dial opens a TCP connection to remote. local may be the zero AddrPort (any address, ephemeral port),
@@ -246,3 +268,6 @@ func (ip *IP) Ping(ctx context.Context, dst netip.Addr) (time.Duration, error) {
 		}
 	}
 }
+
+// listenBacklog is gonet.ListenTCP's backlog.
+const listenBacklog = 4096

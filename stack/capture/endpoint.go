@@ -3,6 +3,8 @@ package capture
 import (
 	"fmt"
 
+	"github.com/netxsim/netxsim/stack/link"
+
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/link/nested"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
@@ -56,16 +58,30 @@ func (e *Endpoint) InterfaceIndex() int { return e.ifIndex }
 // header into the packet's link header, which ToView/AsSlices still include, so the frame is whole.
 func (e *Endpoint) DeliverNetworkPacket(protocol tcpip.NetworkProtocolNumber, pkt *stack.PacketBuffer) {
 	if !e.sendOnly {
-		e.w.write(e.ifIndex, pkt.AsSlices())
+		e.record(pkt)
 	}
 	e.Endpoint.DeliverNetworkPacket(protocol, pkt)
+}
+
+// record writes pkt as the wire carries it: a TCP super-segment (segmentation offload, in memory or
+// from the kernel through a TAP) is written as the MTU-sized frames with full checksums that a
+// 1,500-byte wire carries, cut exactly as an impairment would cut it. The packet itself passes on
+// whole: capturing changes nothing on the link.
+func (e *Endpoint) record(pkt *stack.PacketBuffer) {
+	if !link.NeedsWire(pkt.GSOOptions) {
+		e.w.write(e.ifIndex, pkt.AsSlices())
+		return
+	}
+	for _, f := range link.PacketFrames(pkt, e.Endpoint.MTU()) {
+		e.w.write(e.ifIndex, [][]byte{f})
+	}
 }
 
 // WritePackets records outbound frames (the stack has already called AddHeader, so the Ethernet
 // header is in place) and hands them to the child.
 func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 	for _, pkt := range pkts.AsSlice() {
-		e.w.write(e.ifIndex, pkt.AsSlices())
+		e.record(pkt)
 	}
 	return e.Endpoint.WritePackets(pkts)
 }
