@@ -101,6 +101,7 @@ type Server struct {
 	closed    bool
 	wg        sync.WaitGroup
 	pasvNext  atomic.Uint32
+	locks     fileLocks // per-file change locks (APPE against STOR, DELE, RNTO, APPE)
 	reclaim   sync.Once // stale upload temporaries are removed before the first session
 }
 

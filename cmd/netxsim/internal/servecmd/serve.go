@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -278,7 +279,8 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 	}
 
 	var listeners []net.Listener
-	var where string
+	var addrs []netip.AddrPort // what clients dial, link-local ones with their zone
+	var where, zoneNote string
 	if o.tap == "" {
 		addr := o.listen
 		if addr == "" {
@@ -294,6 +296,11 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 			return fmt.Errorf("listen on %s: %w (ports below 1024 need root)", ap, err)
 		}
 		listeners = append(listeners, ln)
+		la := addrPortOf(ln.Addr())
+		if ap.Addr().Zone() != "" {
+			la = netip.AddrPortFrom(la.Addr().WithZone(ap.Addr().Zone()), la.Port())
+		}
+		addrs = append(addrs, la)
 		where = "the host kernel"
 	} else {
 		dev, w, cleanup, err := upTAP(ctx, o, log)
@@ -303,15 +310,20 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 		}
 		srv.Network = dev
 		where = w
+		// A NetX device serves on every address it has, the link-local one included.
 		for _, p := range dev.Addrs() {
-			if p.Addr().IsLinkLocalUnicast() {
-				continue
-			}
 			ln, err := dev.Listen(ctx, netip.AddrPortFrom(p.Addr(), uint16(o.port)))
 			if err != nil {
 				return fmt.Errorf("listen on %s port %d: %w", p.Addr(), o.port, err)
 			}
 			listeners = append(listeners, ln)
+			a := p.Addr()
+			if a.IsLinkLocalUnicast() {
+				// The kernel side's interface is the TAP, of the same name: that is the zone clients use.
+				a = a.WithZone(dev.Name())
+				zoneNote = fmt.Sprintf("  (link-local: the zone %%%s is the TAP's name on the kernel side)", dev.Name())
+			}
+			addrs = append(addrs, netip.AddrPortFrom(a, uint16(o.port)))
 		}
 		if len(listeners) == 0 {
 			return errors.New("the device has no address to serve on: give --ipv4 or --ipv6")
@@ -319,20 +331,17 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 	}
 
 	fmt.Fprintf(stdout, "netxsim FTP server (profile %s) serving %s on %s\n", prof, what, where)
-	for _, ln := range listeners {
-		fmt.Fprintf(stdout, "  listening on %s\n", ln.Addr())
+	for _, a := range addrs {
+		note := ""
+		if a.Addr().IsLinkLocalUnicast() {
+			note = zoneNote
+		}
+		fmt.Fprintf(stdout, "  listening on %s%s\n", a, note)
 	}
-	user, pass := "anonymous", "guest@example.com"
-	for u, p := range o.users {
-		user, pass = u, p
-		break
+	fmt.Fprintln(stdout, "connect with:")
+	for _, h := range hints(o, addrs) {
+		fmt.Fprintf(stdout, "  %s\n", h)
 	}
-	first := listeners[0].Addr().String()
-	prefix := ""
-	if o.netns != "" {
-		prefix = "ip netns exec " + o.netns + " "
-	}
-	fmt.Fprintf(stdout, "connect with:\n  %scurl ftp://%s:%s@%s/\n  %slftp -u %s,%s ftp://%s\n", prefix, user, pass, first, prefix, user, pass, first)
 	fmt.Fprintln(stdout, "running; interrupt (Ctrl-C) to stop")
 
 	errc := make(chan error, len(listeners))
@@ -352,6 +361,83 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 	}
 	fmt.Fprintln(stdout, "stopped")
 	return nil
+}
+
+// hints are shell commands that reach the server: curl and lftp on its first address, and curl on its
+// link-local address (the zone written %25 in a URL, RFC 6874). Each line must work as printed: a test
+// runs them all.
+func hints(o *options, addrs []netip.AddrPort) []string {
+	user, pass := "anonymous", "guest@example.com"
+	if len(o.users) > 0 {
+		names := make([]string, 0, len(o.users))
+		for u := range o.users {
+			names = append(names, u)
+		}
+		slices.Sort(names)
+		user, pass = names[0], o.users[names[0]]
+	}
+	prefix := ""
+	if o.netns != "" {
+		prefix = "ip netns exec " + o.netns + " "
+	}
+	url := func(a netip.AddrPort) string {
+		host := a.Addr().String()
+		if a.Addr().Is6() {
+			host = "[" + strings.Replace(host, "%", "%25", 1) + "]"
+		}
+		return fmt.Sprintf("ftp://%s:%d/", host, a.Port())
+	}
+	first := addrs[0]
+	out := []string{
+		// -u keeps the password out of the URL, where an @ (as in guest@example.com) would end the user part
+		fmt.Sprintf("%scurl -sS -u %s %s", prefix, shellQuote(user+":"+pass), shellQuote(url(first))),
+		fmt.Sprintf("%slftp -u %s -e %s %s", prefix, shellQuote(user+","+pass), shellQuote("ls; bye"), shellQuote(url(first))),
+	}
+	for _, a := range addrs {
+		if a.Addr().IsLinkLocalUnicast() {
+			out = append(out, fmt.Sprintf("%scurl -sS -g -u %s %s", prefix, shellQuote(user+":"+pass), shellQuote(url(a))))
+			break
+		}
+	}
+	return out
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but safe characters.
+func shellQuote(s string) string {
+	safe := true
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe && s != "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func addrPortOf(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}
+
+// closeQuietly closes a capture once the link has gone quiet (no frame for 200 ms, at most 3 s), so
+// the last FINs and ACKs of the sessions just shut down are in it.
+func closeQuietly(w *capture.Writer) error {
+	last, still := w.Frames(), 0
+	for i := 0; i < 60 && still < 4; i++ {
+		time.Sleep(50 * time.Millisecond)
+		if n := w.Frames(); n == last {
+			still++
+		} else {
+			last, still = n, 0
+		}
+	}
+	return w.Close()
 }
 
 // openFS opens the back end chosen on the command line.
@@ -485,12 +571,14 @@ func upTAP(ctx context.Context, o *options, log *slog.Logger) (*stack.IP, string
 		}
 	}
 	var ep gstack.LinkEndpoint = tap.Endpoint()
+	var closeCapture func() error
 	if o.pcap != "" {
 		w, err := capture.Create(o.pcap, capture.PcapNG)
 		if err != nil {
 			return nil, "", undo, err
 		}
-		undo = append(undo, w.Close)
+		closeCapture = func() error { return closeQuietly(w) }
+		undo = append(undo, closeCapture)
 		cep, err := capture.New(ep, w, tap.Name())
 		if err != nil {
 			return nil, "", undo, fmt.Errorf("capture to %s: %w", o.pcap, err)
@@ -505,7 +593,13 @@ func upTAP(ctx context.Context, o *options, log *slog.Logger) (*stack.IP, string
 	if err != nil {
 		return nil, "", undo, fmt.Errorf("device stack: %w", err)
 	}
-	undo = append(undo, dev.Close)
+	if closeCapture != nil {
+		// The capture is closed before the stack: a stack's teardown resets the connections still in
+		// TIME_WAIT, and those RSTs are not part of any session (they would read as resets in verify).
+		undo = append(undo[:len(undo)-1], dev.Close, closeCapture)
+	} else {
+		undo = append(undo, dev.Close)
+	}
 	where := "TAP " + tap.Name()
 	if ns != nil {
 		where += " (kernel side in namespace " + ns.Name + ")"

@@ -109,14 +109,16 @@ func up(ctx context.Context, o *options, stdout, stderr io.Writer) (err error) {
 	}
 
 	var ep gstack.LinkEndpoint = tap.Endpoint()
+	var closeCapture func() error
 	if o.pcap != "" {
 		w, err := capture.Create(o.pcap, capture.PcapNG)
 		if err != nil {
 			return err
 		}
-		// Closed after the stack (undo runs in reverse): the last frames
-		// are written before the file is flushed.
-		undo = append(undo, w.Close)
+		// Closed before the stack (see below), or the stack's teardown would
+		// add an RST for every connection still in TIME_WAIT to the capture.
+		closeCapture = w.Close
+		undo = append(undo, closeCapture)
 		cep, err := capture.New(ep, w, o.tap)
 		if err != nil {
 			return fmt.Errorf("capture to %s: %w", o.pcap, err)
@@ -141,11 +143,16 @@ func up(ctx context.Context, o *options, stdout, stderr io.Writer) (err error) {
 	if err != nil {
 		return fmt.Errorf("device stack: %w", err)
 	}
-	undo = append(undo, dev.Close)
+	if closeCapture != nil {
+		undo = append(undo[:len(undo)-1], dev.Close, closeCapture)
+	} else {
+		undo = append(undo, dev.Close)
+	}
 
-	where := ""
+	where, nsPrefix := "", ""
 	if ns != nil {
 		where = " in namespace " + ns.Name
+		nsPrefix = "ip netns exec " + ns.Name + " "
 	}
 	fmt.Fprintf(stdout, "netxsim device up on TAP %s%s\n", tap.Name(), where)
 	fmt.Fprintf(stdout, "  mac   %s  mtu %d\n", o.mac, o.mtu)
@@ -156,7 +163,7 @@ func up(ctx context.Context, o *options, stdout, stderr io.Writer) (err error) {
 		}
 		note := ""
 		if p.Addr().IsLinkLocalUnicast() {
-			note = fmt.Sprintf("  (link-local: ping -6 %s%%%s)", p.Addr().WithZone(""), tap.Name())
+			note = fmt.Sprintf("  (link-local: %sping -6 -c 3 %s%%%s)", nsPrefix, p.Addr().WithZone(""), tap.Name())
 		}
 		fmt.Fprintf(stdout, "  %s  %s%s\n", kind, p, note)
 	}
@@ -164,7 +171,7 @@ func up(ctx context.Context, o *options, stdout, stderr io.Writer) (err error) {
 		fmt.Fprintf(stdout, "  pcap  %s\n", o.pcap)
 	}
 	if ns != nil && o.ipv4.IsValid() {
-		fmt.Fprintf(stdout, "try: ip netns exec %s ping %s\n", ns.Name, o.ipv4.Addr())
+		fmt.Fprintf(stdout, "try: ip netns exec %s ping -c 3 %s\n", ns.Name, o.ipv4.Addr())
 	}
 	fmt.Fprintln(stdout, "running; interrupt (Ctrl-C) to stop")
 	<-ctx.Done()
