@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/netxsim/netxsim/stack"
+	"github.com/netxsim/netxsim/stack/link"
 	"github.com/netxsim/netxsim/tapdev"
 )
 
@@ -34,6 +35,10 @@ type TAPConfig struct {
 	MAC net.HardwareAddr
 	// MTU of the link; 0: 1500.
 	MTU uint32
+	// Tx and Rx impair the frames the device sends to the kernel and those it receives (a
+	// link.Impaired wrapper on the TAP's endpoint); Seed seeds them (0: the Network's).
+	Tx, Rx link.Impairment
+	Seed   uint64
 	// Kernel names the kernel side's Device; "": "kernel:" and the segment's name.
 	Kernel string
 	// Persist, Owner and Group are passed to tapdev.Config for a TAP that is created.
@@ -145,9 +150,16 @@ func (n *Network) TAP(ctx context.Context, name string, cfg TAPConfig) (seg *Seg
 			return nil, fmt.Errorf("netxsim: tap %s: %w", name, err)
 		}
 	}
-	seg, err = n.AddSegment(name, []stack.LinkEndpoint{tap.Endpoint()}, SegmentOptions{
-		Kind: "tap", Capture: CaptureEveryPort, Kernel: true, Close: release,
-	})
+	var ep stack.LinkEndpoint = tap.Endpoint()
+	opt := SegmentOptions{Kind: "tap", Capture: CaptureEveryPort, Kernel: true, Close: release}
+	if !cfg.Tx.IsZero() || !cfg.Rx.IsZero() {
+		imp, err := link.Impair(ep, link.ImpairConfig{Tx: cfg.Tx, Rx: cfg.Rx, Seed: n.seed(cfg.Seed)})
+		if err != nil {
+			return nil, fmt.Errorf("netxsim: tap %s: %w", name, err)
+		}
+		ep, opt.Settle = imp, settle(cfg.Tx, cfg.Rx)
+	}
+	seg, err = n.AddSegment(name, []stack.LinkEndpoint{ep}, opt)
 	if err != nil {
 		return nil, err
 	}

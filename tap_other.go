@@ -9,6 +9,7 @@ import (
 	"net/netip"
 
 	"github.com/netxsim/netxsim/stack"
+	"github.com/netxsim/netxsim/stack/link"
 )
 
 // TAPConfig describes a TAP segment; TAP segments need Linux.
@@ -16,6 +17,8 @@ type TAPConfig struct {
 	Name, NetNS  string
 	CreateNetNS  bool
 	Kernel       string
+	Tx, Rx       link.Impairment
+	Seed         uint64
 	HostAddrs    []netip.Prefix
 	MAC          net.HardwareAddr
 	MTU          uint32

@@ -21,6 +21,7 @@ import (
 	"github.com/netxsim/netxsim/ftp/ftpcheck"
 	"github.com/netxsim/netxsim/internal/size"
 	"github.com/netxsim/netxsim/stack/link"
+	"github.com/netxsim/netxsim/tapdev"
 	"gopkg.in/yaml.v3"
 )
 
@@ -271,6 +272,11 @@ func (sc *Scenario) validate() error {
 		if !d.IPv4.IsValid() && len(d.IPv6) == 0 {
 			v.fail(p, "device %s has no address: give ipv4 and/or ipv6", d.Name)
 		}
+		// Refused on every kind of link, not only where it reaches a kernel: a scenario written for
+		// memory links runs on a TAP too.
+		if err := tapdev.CheckPrefix(d.IPv4.Prefix); err != nil {
+			v.fail(p+".ipv4", "%v", err)
+		}
 		if d.Server != nil {
 			v.server(p+".server", d.Server)
 			if d.Image != nil {
@@ -412,8 +418,14 @@ func (v *validator) links() {
 				v.fail(p, "netns and tap are for type: tap links")
 			}
 		case "tap":
-			if l.Impair != nil || l.AtoB != nil || l.BtoA != nil {
-				v.fail(p, "impairments work on memory links only (the TAP is a real interface)")
+			// Impairments wrap the TAP's endpoint on the device's side (a_to_b: device to kernel).
+			for _, im := range []struct {
+				name string
+				im   *Impair
+			}{{"impair", l.Impair}, {"a_to_b", l.AtoB}, {"b_to_a", l.BtoA}} {
+				if err := im.im.impairment().Validate(); im.im != nil && err != nil {
+					v.fail(p+"."+im.name, "%v", err)
+				}
 			}
 			for _, n := range []struct{ key, val string }{{"netns", l.NetNS}, {"tap", l.TAP}} {
 				if n.val != "" && !nameRE.MatchString(n.val) {
@@ -470,8 +482,10 @@ func (v *validator) segments() {
 			if len(sg.Devices) != 2 {
 				v.fail(p+".devices", "a tap segment has two devices: the one on the TAP and the kernel side")
 			}
-			if len(sg.Ports) > 0 {
-				v.fail(p+".ports", "impairments work on in-memory segments only (the TAP is a real interface)")
+			for name := range sg.Ports {
+				if len(sg.Devices) > 0 && name != sg.Devices[0] {
+					v.fail(p+".ports", "port of %q: on a tap segment only the device on the TAP (%s) has a port to impair", name, sg.Devices[0])
+				}
 			}
 			for _, n := range []struct{ key, val string }{{"netns", sg.NetNS}, {"tap", sg.TAP}} {
 				if n.val != "" && !nameRE.MatchString(n.val) {

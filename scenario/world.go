@@ -172,6 +172,10 @@ func (w *world) buildTAP(ctx context.Context, sc *Scenario, sg *Segment) error {
 		return fmt.Errorf("%w: %s", ErrNeedsRoot, why)
 	}
 	a, b := sc.device(sg.Devices[0]), sc.device(sg.Devices[1])
+	tx, rx := sg.atob, sg.btoa // a links entry
+	if pi, ok := sg.Ports[a.Name]; ok {
+		tx, rx = pi.In, pi.Out
+	}
 	var host []netip.Prefix
 	if b.IPv4.IsValid() {
 		host = append(host, b.IPv4.Prefix)
@@ -179,7 +183,7 @@ func (w *world) buildTAP(ctx context.Context, sc *Scenario, sg *Segment) error {
 	host = append(host, b.IPv6...)
 	seg, err := w.n.TAP(ctx, sg.Name, netxsim.TAPConfig{
 		Name: sg.TAP, NetNS: sg.NetNS, CreateNetNS: true, HostAddrs: host, MTU: sg.MTU, MAC: net.HardwareAddr(a.MAC),
-		Kernel: b.Name,
+		Kernel: b.Name, Tx: tx.impairment(), Rx: rx.impairment(), Seed: sg.Seed,
 	})
 	if err != nil {
 		return err
