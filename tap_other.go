@@ -26,7 +26,7 @@ type TAPConfig struct {
 	Owner, Group *uint
 }
 
-type tapSide struct{ cfg TAPConfig }
+type tapSide struct{ host []netip.Prefix }
 
 func (*tapSide) waitKernel(context.Context, *Device) error { return nil }
 
