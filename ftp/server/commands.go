@@ -252,7 +252,7 @@ func (ss *session) cmdCWD(arg string) {
 		return
 	}
 	p := ss.abs(arg)
-	fi, err := ss.srv.FS.Stat(fsName(p))
+	fi, err := ss.fs.Stat(fsName(p))
 	if err != nil || !fi.IsDir() {
 		ss.reply(550, "Change Dir Fail")
 		return
@@ -267,7 +267,7 @@ func (ss *session) cmdMKD(arg string) {
 		ss.reply(550, "Directory Create failed")
 		return
 	}
-	if err := ss.srv.FS.Mkdir(fsName(p)); err != nil {
+	if err := ss.fs.Mkdir(fsName(p)); err != nil {
 		ss.log.Info("ftp: mkdir failed", "path", p, "err", err)
 		ss.reply(550, "Directory Create failed")
 		return
@@ -282,12 +282,12 @@ func (ss *session) cmdMKD(arg string) {
 
 func (ss *session) cmdRMD(arg string) {
 	p := ss.abs(arg)
-	fi, err := ss.srv.FS.Stat(fsName(p))
+	fi, err := ss.fs.Stat(fsName(p))
 	if arg == "" || p == "/" || err != nil || !fi.IsDir() {
 		ss.reply(550, "Delete Directory Fail")
 		return
 	}
-	if err := ss.srv.FS.Remove(fsName(p)); err != nil {
+	if err := ss.fs.Remove(fsName(p)); err != nil {
 		ss.log.Info("ftp: rmdir failed", "path", p, "err", err)
 		ss.reply(550, "Delete Directory Fail")
 		return
@@ -301,12 +301,17 @@ func (ss *session) cmdRMD(arg string) {
 
 func (ss *session) cmdDELE(arg string) {
 	p := ss.abs(arg)
-	fi, err := ss.srv.FS.Stat(fsName(p))
+	unlock, err := ss.lockFiles(ss.ctx, fsName(p))
+	if err != nil {
+		return // the session is ending
+	}
+	defer unlock()
+	fi, err := ss.fs.Stat(fsName(p))
 	if arg == "" || err != nil || fi.IsDir() {
 		ss.reply(550, "Delete Failed")
 		return
 	}
-	if err := ss.srv.FS.Remove(fsName(p)); err != nil {
+	if err := ss.fs.Remove(fsName(p)); err != nil {
 		ss.log.Info("ftp: delete failed", "path", p, "err", err)
 		ss.reply(550, "Delete Failed")
 		return
@@ -317,7 +322,7 @@ func (ss *session) cmdDELE(arg string) {
 
 func (ss *session) cmdRNFR(arg string) {
 	p := ss.abs(arg)
-	if _, err := ss.srv.FS.Stat(fsName(p)); arg == "" || p == "/" || err != nil {
+	if _, err := ss.fs.Stat(fsName(p)); arg == "" || p == "/" || err != nil {
 		ss.reply(550, "Rename File not found")
 		return
 	}
@@ -345,11 +350,16 @@ func (ss *session) cmdRNTO(arg string) {
 		ss.reply(550, "Rename failed")
 		return
 	}
-	if _, err := ss.srv.FS.Stat(fsName(to)); err == nil && ss.shipped() { // FileX never replaces
+	unlock, err := ss.lockFiles(ss.ctx, fsName(from), fsName(to))
+	if err != nil {
+		return // the session is ending
+	}
+	defer unlock()
+	if _, err := ss.fs.Stat(fsName(to)); err == nil && ss.shipped() { // FileX never replaces
 		ss.reply(550, "Rename failed")
 		return
 	}
-	if err := ss.srv.FS.Rename(fsName(from), fsName(to)); err != nil {
+	if err := ss.fs.Rename(fsName(from), fsName(to)); err != nil {
 		ss.log.Info("ftp: rename failed", "from", from, "to", to, "err", err)
 		ss.reply(550, "Rename failed")
 		return
@@ -430,7 +440,7 @@ func (ss *session) cmdSTAT(arg string) {
 }
 
 func (ss *session) cmdSIZE(arg string) {
-	fi, err := ss.srv.FS.Stat(fsName(ss.abs(arg)))
+	fi, err := ss.fs.Stat(fsName(ss.abs(arg)))
 	if arg == "" || err != nil || fi.IsDir() {
 		ss.reply(550, "Could not get file size")
 		return
@@ -439,7 +449,7 @@ func (ss *session) cmdSIZE(arg string) {
 }
 
 func (ss *session) cmdMDTM(arg string) {
-	fi, err := ss.srv.FS.Stat(fsName(ss.abs(arg)))
+	fi, err := ss.fs.Stat(fsName(ss.abs(arg)))
 	if arg == "" || err != nil || fi.IsDir() {
 		ss.reply(550, "Could not get file modification time")
 		return
@@ -462,7 +472,7 @@ func (ss *session) cmdMLST(arg string) {
 	if arg != "" {
 		p = ss.abs(arg)
 	}
-	fi, err := ss.srv.FS.Stat(fsName(p))
+	fi, err := ss.fs.Stat(fsName(p))
 	if err != nil {
 		ss.reply(550, "No such file or directory")
 		return

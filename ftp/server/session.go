@@ -19,6 +19,7 @@ import (
 // session is one control connection.
 type session struct {
 	srv   *Server
+	fs    visibleFS // the back end without upload temporaries
 	conn  net.Conn
 	prof  ftp.Profile
 	peer  netip.AddrPort // control connection's remote end (IPv4 unmapped)
@@ -64,6 +65,7 @@ func newSession(s *Server, conn net.Conn) *session {
 	ctx, cancel := context.WithCancel(context.Background())
 	ss := &session{
 		srv:    s,
+		fs:     visibleFS{s.FS},
 		conn:   conn,
 		prof:   s.profile(),
 		peer:   addrPortOf(conn.RemoteAddr()),
