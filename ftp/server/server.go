@@ -46,11 +46,8 @@ type unsortedDirReader interface {
 // syncer is the optional flush a back end offers; the server calls it after every completed change.
 type syncer interface{ Sync() error }
 
-// Network opens data connections: *stack.IP and stack.Kernel both satisfy it.
-type Network interface {
-	Listen(ctx context.Context, addr netip.AddrPort) (net.Listener, error)
-	Dial(ctx context.Context, local, remote netip.AddrPort) (net.Conn, error)
-}
+// Network opens data connections (ftp.Network): *stack.IP, stack.Kernel, a netxsim.Device.
+type Network = ftp.Network
 
 // Access is a login callback's verdict.
 type Access int
