@@ -558,8 +558,6 @@ func (v *FS) Close() error {
 	return err
 }
 
-
-
 // Info describes a volume.
 type Info struct {
 	Type            FATType
