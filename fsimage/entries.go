@@ -160,17 +160,21 @@ func (v *FS) growDir(d *dir) error {
 	if err != nil {
 		return err
 	}
-	c, err := v.fat.alloc(1, extLast(ext), nil)
+	c, err := v.alloc(1, extLast(ext), nil)
 	if err != nil {
 		return err
 	}
+	// Zero the new cluster on the medium before the FAT links it into the directory (durable.go).
+	if _, err := v.dev.WriteAt(make([]byte, v.g.cs), v.g.clusterOff(c)); err != nil {
+		v.fat.set(extLast(ext), clusterEOC)
+		v.fat.freeChain(c)
+		return fmt.Errorf("zero directory cluster: %w", err)
+	}
 	d.n.ext = extAppend(ext, c)
-	old := len(d.buf)
 	d.buf = append(d.buf, make([]byte, v.g.cs)...)
 	for int64(len(d.dirty))*64*v.g.bps < int64(len(d.buf)) {
 		d.dirty = append(d.dirty, 0)
 	}
-	v.markDirty(d, old, int(v.g.cs))
 	return nil
 }
 
