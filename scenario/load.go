@@ -308,7 +308,7 @@ func (sc *Scenario) validate() error {
 }
 
 func (v *validator) server(p string, s *Server) {
-	if _, err := ftp.ParseProfile(s.Profile); err != nil {
+	if _, err := ftp.ParseProfile(string(s.Profile)); err != nil {
 		v.fail(p+".profile", "%v", err)
 	}
 	switch s.Anonymous {
@@ -603,7 +603,7 @@ func (v *validator) step(p string, st *Step) {
 	default:
 		v.fail(p+".mode", "mode %q: use active or passive", st.Mode)
 	}
-	if _, err := ftp.ParseProfile(st.Profile); err != nil {
+	if _, err := ftp.ParseProfile(string(st.Profile)); err != nil {
 		v.fail(p+".profile", "%v", err)
 	}
 	if st.Timeout < 0 {
