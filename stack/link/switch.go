@@ -42,9 +42,9 @@ type Switch struct {
 	// groups is MLD snooping: IPv6 multicast MAC -> *members, the ports whose stations reported
 	// listening to a group with that MAC (learned from MLDv1 and MLDv2 reports).
 	groups sync.Map
-	wg    sync.WaitGroup
-	idle  tracker
-	once  sync.Once
+	wg     sync.WaitGroup
+	idle   tracker
+	once   sync.Once
 
 	floods, suppressed, snooped atomic.Uint64
 }
