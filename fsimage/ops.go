@@ -383,7 +383,9 @@ func (v *FS) rename(oldname, newname string) error {
 		}
 		return err
 	}
-	v.unlinkSlots(old, slot, nslots)
+	if old != d || n.slot != slot { // else link reused the entry's own slots
+		v.unlinkSlots(old, slot, nslots)
+	}
 	if victim != nil {
 		v.destroy(victim)
 	}
