@@ -141,6 +141,9 @@ func (c *checker) claim(path string, first uint32) []uint32 {
 func (c *checker) bootChecks() {
 	v := c.v
 	g := v.g
+	if g.extBoot && g.state&1 != 0 {
+		c.problem("boot sector: dirty flag set: the volume was not closed cleanly (the next writable open repairs it)")
+	}
 	if g.media != 0xF0 && g.media < 0xF8 {
 		c.problem("boot sector: media byte %#02x is not a valid media descriptor (0xF0, 0xF8-0xFF)", g.media)
 	}

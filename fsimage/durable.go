@@ -129,7 +129,7 @@ func (v *FS) Recovery() Recovery {
 
 // recoverable are the checker's findings an interrupted flush can leave and recover repairs.
 func recoverable(p string) bool {
-	for _, s := range []string{"lost clusters", "differs from FAT 1", "FSInfo free cluster count",
+	for _, s := range []string{"dirty flag set", "lost clusters", "differs from FAT 1", "FSInfo free cluster count",
 		"long-name entries without their short entry", "long-name entries at the end without",
 		"does not match its short entry", "second entry of the same file"} {
 		if strings.Contains(p, s) {

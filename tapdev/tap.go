@@ -87,8 +87,8 @@ func Open(cfg Config) (*TAP, error) {
 	if mtu == 0 {
 		mtu = 1500
 	}
-	if mtu < 1280 || mtu > 65535-14 {
-		return nil, fmt.Errorf("open TAP %s: MTU %d out of range 1280..65521 (IPv6 needs at least 1280)", cfg.Name, mtu)
+	if err := CheckMTU(mtu); err != nil {
+		return nil, fmt.Errorf("open TAP %s: %w", cfg.Name, err)
 	}
 	if _, err := os.Stat(TunDevice); err != nil {
 		return nil, fmt.Errorf("open TAP: %s is missing: load the tun module (modprobe tun) or, in a container, pass the device in (docker run --device /dev/net/tun --cap-add NET_ADMIN): %w", TunDevice, err)
