@@ -180,7 +180,7 @@ func Open(dev Device, opt Options) (*FS, error) {
 	if g.extBoot && g.state&1 != 0 {
 		v.dirtyOnDisk = true
 		if opt.ReadOnly {
-			v.recovery = Recovery{Dirty: true, Problems: []string{"opened read-only: not repaired"}}
+			v.recovery = Recovery{Dirty: true, ReadOnly: true}
 		} else if err := v.recover(); err != nil {
 			return nil, fmt.Errorf("fsimage: repair a volume that was not closed cleanly: %w", err)
 		}
