@@ -115,9 +115,69 @@ func (c *checker) claim(path string, first uint32) []uint32 {
 	}
 }
 
+// bootChecks checks what fsck.fat checks in the boot sector and the FAT's first entries before it
+// trusts the layout: a reserved-sector count that moves the FAT (513 instead of 1) shows as a FAT
+// that does not start with the media byte.
+func (c *checker) bootChecks() {
+	v := c.v
+	g := v.g
+	if g.media != 0xF0 && g.media < 0xF8 {
+		c.problem("boot sector: media byte %#02x is not a valid media descriptor (0xF0, 0xF8-0xFF)", g.media)
+	}
+	fatBytes := g.fatSz * g.bps
+	first := make([]byte, 4)
+	for i := int64(0); i < g.nfats; i++ {
+		if _, err := v.dev.ReadAt(first, g.fatOff+i*fatBytes); err != nil {
+			c.problem("FAT %d unreadable: %v", i+1, err)
+			continue
+		}
+		ok := first[0] == g.media && first[1]&0x0F == 0x0F
+		if g.typ != FAT12 {
+			ok = ok && first[1] == 0xFF
+		}
+		if !ok {
+			c.problem("FAT %d does not start with the media byte %#02x (found % x): reserved sectors (%d) or FAT size wrong, or the FAT is damaged", i+1, g.media, first[:2], g.rsvd)
+		}
+	}
+	if need := (int64(g.clusters)+2)*int64(g.typ)/8 + 1; fatBytes < need {
+		c.problem("boot sector: the FAT (%d bytes) is too small for %d clusters (%d bytes)", fatBytes, g.clusters, need)
+	}
+	if g.typ == FAT32 {
+		bs := make([]byte, 512)
+		bk := make([]byte, 512)
+		if _, err := v.dev.ReadAt(bs, 0); err == nil {
+			if backup := int64(binary.LittleEndian.Uint16(bs[50:])); backup != 0 && backup != 0xFFFF {
+				if backup >= g.rsvd {
+					c.problem("boot sector: backup boot sector %d is outside the %d reserved sectors", backup, g.rsvd)
+				} else if _, err := v.dev.ReadAt(bk, backup*g.bps); err == nil && !bytes.Equal(bs[:90], bk[:90]) {
+					c.problem("boot sector and its backup (sector %d) differ", backup)
+				}
+			}
+		}
+	}
+}
+
+// badShortName reports a short name fsck.fat renames: a control character, DEL, one of
+// *?<>|"\/:. anywhere, or a leading space (0x05 in the first byte stands for 0xE5 and is allowed).
+func badShortName(sn []byte) bool {
+	if sn[0] == ' ' {
+		return true
+	}
+	for i, ch := range sn[:11] {
+		if i == 0 && ch == 0x05 {
+			continue
+		}
+		if ch < ' ' || ch == 0x7F || strings.IndexByte(`*?<>|"\/:.`, ch) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *checker) run() {
 	v := c.v
 	f := v.fat
+	c.bootChecks()
 	// FAT copies must agree.
 	fatBytes := v.g.fatSz * v.g.bps
 	if v.g.activeFAT < 0 {
@@ -252,6 +312,9 @@ func (c *checker) entries(path string, buf []byte, isRoot bool, self, parent uin
 			continue
 		}
 		sn := string(e[:11])
+		if badShortName(e[:11]) {
+			c.problem("%s: bad short name %q (control character, one of *?<>|\"\\/:. or a leading space)", path, sn)
+		}
 		if shorts[sn] {
 			c.problem("%s: duplicate short name %q", path, strings.TrimSpace(sn))
 		}
@@ -266,6 +329,9 @@ func (c *checker) entries(path string, buf []byte, isRoot bool, self, parent uin
 		size := binary.LittleEndian.Uint32(e[28:])
 		if e[11]&AttrDirectory != 0 {
 			c.rep.Dirs++
+			if size != 0 {
+				c.problem("%s: directory has non-zero size %d (directories record 0)", p, size)
+			}
 			if cl == 0 {
 				c.problem("%s: directory without a cluster", p)
 				continue

@@ -20,19 +20,43 @@ type FormatOptions struct {
 	Clock       func() time.Time
 }
 
-// Format writes a new, empty FAT volume of size bytes to dev (only metadata is written,
-// so an image file stays sparse).
-func Format(dev Device, size int64, opt FormatOptions) error {
+// formatPlan is a validated layout: everything Format decides before it writes a byte.
+type formatPlan struct {
+	bps, partStart, size, totSec     int64
+	typ                              FATType
+	nfats, rootEnt, rsvd, spc, fatSz int64
+	clusters                         int64
+	label                            string
+}
+
+// CheckFormat reports the error Format would return for these arguments, without writing
+// anything: callers that must not touch a file on a bad option check first.
+func CheckFormat(size int64, opt FormatOptions) error {
+	_, err := planFormat(size, opt)
+	return err
+}
+
+// planFormat validates every option and computes the layout.
+func planFormat(size int64, opt FormatOptions) (formatPlan, error) {
+	var p formatPlan
+	if size <= 0 {
+		return p, fmt.Errorf("fsimage: format: size %d: give a positive size", size)
+	}
+	if opt.RootEntries < 0 || opt.RootEntries > 0xFFFF {
+		return p, fmt.Errorf("fsimage: format: %d root entries: use 1 to 65535 (0: the default)", opt.RootEntries)
+	}
+	if opt.FATs < 0 || opt.FATs > 2 {
+		return p, fmt.Errorf("fsimage: format: %d FATs: use 1 or 2 (0: 2)", opt.FATs)
+	}
+	if opt.ClusterSize < 0 || opt.SectorSize < 0 {
+		return p, fmt.Errorf("fsimage: format: negative cluster or sector size")
+	}
 	bps := int64(opt.SectorSize)
 	if bps == 0 {
 		bps = 512
 	}
 	if bps < 512 || bps > 4096 || !isPow2(bps) {
-		return fmt.Errorf("fsimage: format: sector size %d: use 512, 1024, 2048 or 4096", bps)
-	}
-	clock := opt.Clock
-	if clock == nil {
-		clock = time.Now
+		return p, fmt.Errorf("fsimage: format: sector size %d: use 512, 1024, 2048 or 4096", bps)
 	}
 	var partStart int64
 	if opt.MBR {
@@ -41,13 +65,13 @@ func Format(dev Device, size int64, opt FormatOptions) error {
 			partStart = 63 * 512
 		}
 		if size <= partStart+64*1024 {
-			return fmt.Errorf("fsimage: format: %d bytes is too small for a partitioned image", size)
+			return p, fmt.Errorf("fsimage: format: %d bytes is too small for a partitioned image", size)
 		}
 		size -= partStart
 	}
 	totSec := size / bps
 	if totSec > 0xFFFFFFFF {
-		return fmt.Errorf("fsimage: format: %d bytes is beyond FAT's 2^32 sectors", size)
+		return p, fmt.Errorf("fsimage: format: %d bytes is beyond FAT's 2^32 sectors", size)
 	}
 	typ := opt.Type
 	if typ == 0 {
@@ -61,7 +85,7 @@ func Format(dev Device, size int64, opt FormatOptions) error {
 		}
 	}
 	if typ != FAT12 && typ != FAT16 && typ != FAT32 {
-		return fmt.Errorf("fsimage: format: FAT type %d: use 12, 16 or 32", typ)
+		return p, fmt.Errorf("fsimage: format: FAT type %d: use 12, 16 or 32", typ)
 	}
 	nfats := int64(opt.FATs)
 	if nfats == 0 {
@@ -80,13 +104,13 @@ func Format(dev Device, size int64, opt FormatOptions) error {
 	// Round the root directory up to whole sectors.
 	rootEnt = (rootEnt*32 + bps - 1) / bps * bps / 32
 	if rootEnt > 0xFFFF {
-		return fmt.Errorf("fsimage: format: %d root entries is more than 65535", rootEnt)
+		return p, fmt.Errorf("fsimage: format: %d root entries is more than 65535", rootEnt)
 	}
 	var spc int64
 	if opt.ClusterSize != 0 {
 		cs := int64(opt.ClusterSize)
 		if !isPow2(cs) || cs < bps || cs/bps > 128 {
-			return fmt.Errorf("fsimage: format: cluster size %d: use a power of two from the sector size %d to %d", cs, bps, 128*bps)
+			return p, fmt.Errorf("fsimage: format: cluster size %d: use a power of two from the sector size %d to %d", cs, bps, 128*bps)
 		}
 		spc = cs / bps
 	} else {
@@ -129,26 +153,43 @@ func Format(dev Device, size int64, opt FormatOptions) error {
 	}
 	switch {
 	case clusters < 1:
-		return fmt.Errorf("fsimage: format: %d bytes leaves no room for data", size)
+		return p, fmt.Errorf("fsimage: format: %d bytes leaves no room for data", size)
 	case typ == FAT12 && clusters > maxClusters12:
-		return fmt.Errorf("fsimage: format: %d clusters is too many for FAT12 (max %d): use a larger cluster size or FAT16", clusters, maxClusters12)
+		return p, fmt.Errorf("fsimage: format: %d clusters is too many for FAT12 (max %d): use a larger cluster size or FAT16", clusters, maxClusters12)
 	case typ == FAT16 && clusters <= maxClusters12:
-		return fmt.Errorf("fsimage: format: %d clusters is too few for FAT16 (min %d): use a smaller cluster size, a larger image or FAT12", clusters, maxClusters12+1)
+		return p, fmt.Errorf("fsimage: format: %d clusters is too few for FAT16 (min %d): use a smaller cluster size, a larger image or FAT12", clusters, maxClusters12+1)
 	case typ == FAT16 && clusters > maxClusters16:
-		return fmt.Errorf("fsimage: format: %d clusters is too many for FAT16 (max %d): use a larger cluster size or FAT32", clusters, maxClusters16)
+		return p, fmt.Errorf("fsimage: format: %d clusters is too many for FAT16 (max %d): use a larger cluster size or FAT32", clusters, maxClusters16)
 	case typ == FAT32 && clusters <= maxClusters16:
-		return fmt.Errorf("fsimage: format: %d clusters is too few for FAT32 (min %d): use a smaller cluster size, a larger image or FAT16", clusters, maxClusters16+1)
+		return p, fmt.Errorf("fsimage: format: %d clusters is too few for FAT32 (min %d): use a smaller cluster size, a larger image or FAT16", clusters, maxClusters16+1)
 	case typ == FAT32 && clusters > maxClusters32:
-		return fmt.Errorf("fsimage: format: too many clusters for FAT32: use a larger cluster size")
+		return p, fmt.Errorf("fsimage: format: too many clusters for FAT32: use a larger cluster size")
 	}
 	label := strings.ToUpper(opt.Label)
 	if len(label) > 11 {
-		return fmt.Errorf("fsimage: format: label %q is longer than 11 characters", opt.Label)
+		return p, fmt.Errorf("fsimage: format: label %q is longer than 11 characters", opt.Label)
 	}
 	for i := 0; i < len(label); i++ {
 		if c := label[i]; c != ' ' && !shortChar(c) || c >= 0x80 {
-			return fmt.Errorf("fsimage: format: label %q: use letters, digits, spaces and %s", opt.Label, shortSpecial)
+			return p, fmt.Errorf("fsimage: format: label %q: use letters, digits, spaces and %s", opt.Label, shortSpecial)
 		}
+	}
+	return formatPlan{bps: bps, partStart: partStart, size: size, totSec: totSec, typ: typ, nfats: nfats,
+		rootEnt: rootEnt, rsvd: rsvd, spc: spc, fatSz: fatSz, clusters: clusters, label: label}, nil
+}
+
+// Format writes a new, empty FAT volume of size bytes to dev (only metadata is written,
+// so an image file stays sparse). Every option is checked before the first write.
+func Format(dev Device, size int64, opt FormatOptions) error {
+	p, err := planFormat(size, opt)
+	if err != nil {
+		return err
+	}
+	bps, partStart, totSec, typ := p.bps, p.partStart, p.totSec, p.typ
+	nfats, rootEnt, rsvd, spc, fatSz, clusters, label := p.nfats, p.rootEnt, p.rsvd, p.spc, p.fatSz, p.clusters, p.label
+	clock := opt.Clock
+	if clock == nil {
+		clock = time.Now
 	}
 	now := clock()
 	volID := opt.VolumeID

@@ -144,6 +144,34 @@ func (v *FS) ReadDir(name string) ([]fs.DirEntry, error) {
 	return list, pathErr("readdir", name, err)
 }
 
+// ReadDirUnsorted lists directory name in FAT directory order, the order of the entries' slots
+// (creation order, deleted slots reused), without "." and "..": the order FileX, and so NetX's FTP
+// server, lists in.
+func (v *FS) ReadDirUnsorted(name string) ([]fs.DirEntry, error) {
+	if err := v.begin(false); err != nil {
+		return nil, pathErr("readdir", name, err)
+	}
+	defer v.mu.Unlock()
+	n, err := v.resolve(name)
+	if err == nil && !n.isDir() {
+		err = ErrNotDir
+	}
+	if err != nil {
+		return nil, pathErr("readdir", name, err)
+	}
+	d, err := v.loadDir(n)
+	if err != nil {
+		return nil, pathErr("readdir", name, err)
+	}
+	nodes := slices.Clone(d.entries)
+	slices.SortStableFunc(nodes, func(a, b *node) int { return a.slot - b.slot })
+	out := make([]fs.DirEntry, 0, len(nodes))
+	for _, c := range nodes {
+		out = append(out, fs.FileInfoToDirEntry(v.info(c)))
+	}
+	return out, nil
+}
+
 func (v *FS) list(n *node) ([]fs.DirEntry, error) {
 	d, err := v.loadDir(n)
 	if err != nil {

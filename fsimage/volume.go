@@ -40,6 +40,7 @@ type FS struct {
 	zero     []byte
 	copyBufs sync.Pool // *[]byte for ReadFrom: one large buffer per file would dominate small copies
 	volLabel string
+	file     io.Closer // the image file when OpenFile opened it; closed (and its lock released) by Close
 }
 
 // node is one directory entry in memory. Open files and cached directories point at it,
@@ -183,6 +184,17 @@ func (v *FS) loadDir(n *node) (*dir, error) {
 		if n.cluster == 0 {
 			return nil, fmt.Errorf("directory %q has no cluster: %w", n.name, ErrCorrupt)
 		}
+		// A directory whose first cluster is one of its ancestors' is a cycle in a corrupt image:
+		// every walk (ReadDir, fs.WalkDir, `image ls -R`) would go round it forever.
+		depth := 0
+		for d := n.parent; d != nil; d = d.n.parent {
+			if d.n.cluster == n.cluster || d.n == v.root && v.g.typ == FAT32 && n.cluster == v.g.rootClus {
+				return nil, fmt.Errorf("directory %q is its own ancestor (cluster %d): a directory cycle: %w", n.name, n.cluster, ErrCorrupt)
+			}
+			if depth++; depth > maxDepth {
+				return nil, fmt.Errorf("directory %q is nested more than %d deep: %w", n.name, maxDepth, ErrCorrupt)
+			}
+		}
 		ext, err := v.extents(n)
 		if err != nil {
 			return nil, err
@@ -200,6 +212,10 @@ func (v *FS) loadDir(n *node) (*dir, error) {
 	n.d = d
 	return d, nil
 }
+
+// maxDepth bounds directory nesting; no real tree is this deep, and a corrupt one must not make a
+// walk take forever.
+const maxDepth = 1024
 
 // maxDirBytes is FAT's directory size limit: 65,536 entries.
 const maxDirBytes = 65536 * 32
@@ -485,10 +501,27 @@ func (v *FS) Close() error {
 		return fs.ErrClosed
 	}
 	v.closed = true
-	if v.opt.ReadOnly {
-		return nil
+	var err error
+	if !v.opt.ReadOnly {
+		err = v.flush()
 	}
-	return v.flush()
+	if v.file != nil {
+		if err == nil && !v.opt.ReadOnly {
+			err = v.syncBase()
+		}
+		if cerr := v.file.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// syncBase syncs the device when it can (an *os.File).
+func (v *FS) syncBase() error {
+	if s, ok := v.base.(interface{ Sync() error }); ok {
+		return s.Sync()
+	}
+	return nil
 }
 
 // Info describes a volume.

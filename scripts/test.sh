@@ -13,6 +13,8 @@ declare -A need=(
   [curl]=curl [lftp]=lftp [python3]=/usr/bin/python3 [vsftpd]=/usr/sbin/vsftpd
   [python3-pyftpdlib]=/usr/lib/python3/dist-packages/pyftpdlib [tshark]=tshark
   [dosfstools]=mkfs.fat [mtools]=mcopy [iproute2]=ip [iputils-ping]=ping [netcat-openbsd]=nc.openbsd
+  # more FTP clients: each has its own PORT/EPRT/REST/QUIT habits (verify corpus, link-local interop)
+  [inetutils-ftp]=inetutils-ftp [tnftp]=tnftp [wget]=wget [ncftp]=ncftpget [busybox]=busybox
 )
 missing=()
 for pkg in "${!need[@]}"; do

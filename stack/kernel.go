@@ -9,13 +9,14 @@ import (
 )
 
 // Kernel offers IP's Listen and Dial over the host operating system's TCP/IP stack; the zero value is
-// ready to use. It serves as the host side in TAP mode and as the reference in benchmarks.
+// ready to use. It is the one kernel dialer: tapdev.Kernel runs it inside a network namespace (with the
+// address guard), ftp/server's default network is the same, and benchmarks use it as the reference.
 type Kernel struct{}
 
 // Listen opens a kernel TCP listener; the zero or unspecified address listens on all addresses.
 func (Kernel) Listen(ctx context.Context, addr netip.AddrPort) (net.Listener, error) {
 	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", hostPort(addr))
+	ln, err := lc.Listen(ctx, tcpNetwork(addr.Addr()), hostPort(addr))
 	if err != nil {
 		return nil, fmt.Errorf("kernel listen %s: %w", addr, err)
 	}
@@ -55,4 +56,16 @@ func hostPort(ap netip.AddrPort) string {
 		return fmt.Sprintf(":%d", ap.Port())
 	}
 	return ap.String()
+}
+
+// tcpNetwork keeps a listener on a v4 address from being dual-stack and vice versa.
+func tcpNetwork(a netip.Addr) string {
+	switch {
+	case !a.IsValid() || a.IsUnspecified():
+		return "tcp"
+	case a.Is4() || a.Is4In6():
+		return "tcp4"
+	default:
+		return "tcp6"
+	}
 }

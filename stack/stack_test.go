@@ -50,12 +50,12 @@ func newPair(t testing.TB, cfg link.PairConfig, skipDAD bool) (dev, host *stack.
 	t.Cleanup(func() { p.Close() })
 	dc, hc := devConfig(), hostConfig()
 	dc.SkipDAD, hc.SkipDAD = skipDAD, skipDAD
-	dev, err = stack.New(dc, p.A())
+	dev, err = stack.New(context.Background(), dc, p.A())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dev.Close() })
-	host, err = stack.New(hc, p.B())
+	host, err = stack.New(context.Background(), hc, p.B())
 	if err != nil {
 		t.Fatal(err)
 	}

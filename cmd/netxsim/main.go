@@ -53,7 +53,7 @@ func main() {
 	if os.Getenv("NETXSIM_GVISOR_LOG") == "" {
 		gvlog.SetTarget(gvisorQuiet{})
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

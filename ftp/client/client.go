@@ -19,12 +19,9 @@ import (
 	"github.com/netxsim/netxsim/ftp"
 )
 
-// Network is what the client needs from an IP stack: TCP listen (for active data connections) and
-// TCP dial (control and passive data connections). *stack.IP and stack.Kernel provide it.
-type Network interface {
-	Listen(ctx context.Context, addr netip.AddrPort) (net.Listener, error)
-	Dial(ctx context.Context, local, remote netip.AddrPort) (net.Conn, error)
-}
+// Network is what the client needs from an IP stack (ftp.Network): TCP listen for active data
+// connections, TCP dial for control and passive ones. *stack.IP, stack.Kernel and netxsim.Device provide it.
+type Network = ftp.Network
 
 // Mode is the transfer mode (RFC 959 MODE).
 type Mode byte
@@ -74,8 +71,9 @@ type config struct {
 	idle     time.Duration
 }
 
-// WithProfile selects the wire behaviour: ftp.ProfileNetXDuo (byte for byte NetX) or
-// ftp.ProfileExtended (the default: what modern clients send).
+// WithProfile selects the wire behaviour: ftp.ProfileNetXDuo or "netxduo-6.4" (byte for byte what NetX
+// Duo's client sends; the two profiles differ only on the server side) or ftp.ProfileExtended (the
+// default: what modern clients send).
 func WithProfile(p ftp.Profile) Option { return func(c *config) { c.profile = p } }
 
 // WithPassive turns passive data connections on (PASV/EPSV); the default is active (PORT/EPRT), as in NetX.
@@ -118,6 +116,7 @@ type Client struct {
 	// what the server was last told; 0 = unknown
 	typ        byte
 	serverMode Mode
+	dataPort   uint16 // last active data port in the netxduo profiles; 0: none yet
 
 	feats    map[string]string // nil until FEAT was asked
 	greeting string
@@ -195,6 +194,13 @@ func (c *Client) readGreeting(ctx context.Context) error {
 
 // Greeting returns the text of the server's 220 reply.
 func (c *Client) Greeting() string { return c.greeting }
+
+// netx reports whether the client sends NetX's bytes: both NetX-like profiles do.
+func (c *Client) netx() bool { return netxLike(c.cfg.profile) }
+
+// netxLike reports whether p is one of the NetX-like profiles ("" counts as netxduo).
+// TODO(netx-stack): use ftp.Profile.NetXLike once netx-server's profile lands.
+func netxLike(p ftp.Profile) bool { return p == "" || p == ftp.ProfileNetXDuo || p == "netxduo-6.4" }
 
 // Profile returns the client's wire profile.
 func (c *Client) Profile() ftp.Profile { return c.cfg.profile }

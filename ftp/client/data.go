@@ -20,8 +20,10 @@ type request struct {
 	offset int64 // REST offset, 0 for none
 }
 
-func (r request) line() string {
-	if r.arg == "" {
+// line is the command line; netx renders it as NetX's client does, which always writes the space
+// after the verb ("NLST " for the working directory).
+func (r request) line(netx bool) string {
+	if r.arg == "" && !netx {
 		return r.verb
 	}
 	return r.verb + " " + r.arg
@@ -55,7 +57,7 @@ func (c *Client) setType(ctx context.Context, t byte, always bool) error {
 // setMode tells the server the transfer mode when needed.
 func (c *Client) setMode(ctx context.Context) error {
 	want := c.cfg.mode
-	if c.cfg.profile == ftp.ProfileNetXDuo && want == ModeBlock {
+	if c.netx() && want == ModeBlock {
 		// NetX sends MODE B on every transfer in block mode.
 	} else if c.serverMode == want {
 		return nil
@@ -72,7 +74,7 @@ func (c *Client) setMode(ctx context.Context) error {
 // and the usual modern order otherwise (TYPE, MODE, EPSV/PASV/PORT/EPRT, REST, verb). On error no
 // data connection or listener is left open.
 func (c *Client) start(ctx context.Context, r request) (op opened, err error) {
-	netx := c.cfg.profile == ftp.ProfileNetXDuo
+	netx := c.netx()
 	switch {
 	case netx && r.file:
 		err = c.setType(ctx, 'I', true)
@@ -120,7 +122,7 @@ func (c *Client) start(ctx context.Context, r request) (op opened, err error) {
 			return op, err
 		}
 	}
-	code, msg, err := c.cmd(ctx, r.line())
+	code, msg, err := c.cmd(ctx, r.line(netx))
 	if err != nil {
 		return op, err
 	}
@@ -231,7 +233,7 @@ func (c *Client) passive(ctx context.Context) (net.Conn, error) {
 // active listens on the control connection's local address and announces it with PORT (IPv4) or EPRT
 // (IPv6).
 func (c *Client) active(ctx context.Context) (net.Listener, error) {
-	ln, err := c.network.Listen(ctx, netip.AddrPortFrom(c.local.Addr(), 0))
+	ln, err := c.listenData(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("active mode: listen on %v: %w", c.local.Addr(), err)
 	}
@@ -239,8 +241,8 @@ func (c *Client) active(ctx context.Context) (net.Listener, error) {
 	ap = netip.AddrPortFrom(c.local.Addr(), ap.Port())
 	var line string
 	if ap.Addr().Is4() {
-		line = "PORT " + ftp.FormatPORT(ap, c.cfg.profile == ftp.ProfileNetXDuo)
-	} else if c.cfg.profile == ftp.ProfileNetXDuo {
+		line = "PORT " + ftp.FormatPORT(ap, c.netx())
+	} else if c.netx() {
 		line = "EPRT " + netxEPRT(ap)
 	} else {
 		line = "EPRT " + ftp.FormatEPRT(ap)
@@ -250,6 +252,33 @@ func (c *Client) active(ctx context.Context) (net.Listener, error) {
 		return nil, fmt.Errorf("active mode refused: %w", err)
 	}
 	return ln, nil
+}
+
+// maxPortTries bounds the search for a free data port above the last one.
+const maxPortTries = 64
+
+// listenData opens the active-mode data listener. NetX's client binds the next free port above the
+// previous data port, starting at the control connection's local port + 1 (nx_tcp_free_port_find from
+// nx_ftp_client_data_port + 1), so its PORT/EPRT numbers count up by one per transfer; the netxduo
+// profiles do the same. Other profiles take an ephemeral port. When no port above is free (or the
+// numbers run past 65535) the netxduo profiles fall back to an ephemeral port too.
+func (c *Client) listenData(ctx context.Context) (net.Listener, error) {
+	if c.netx() {
+		if c.dataPort == 0 {
+			c.dataPort = c.local.Port()
+		}
+		for p, tries := int(c.dataPort)+1, 0; p <= 65535 && tries < maxPortTries; p, tries = p+1, tries+1 {
+			ln, err := c.network.Listen(ctx, netip.AddrPortFrom(c.local.Addr(), uint16(p)))
+			if err == nil {
+				c.dataPort = uint16(p)
+				return ln, nil
+			}
+			if ctx.Err() != nil {
+				return nil, err
+			}
+		}
+	}
+	return c.network.Listen(ctx, netip.AddrPortFrom(c.local.Addr(), 0))
 }
 
 // netxEPRT renders EPRT as NetX's client does: the IPv6 address in full, upper-case, zero-padded

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -73,7 +74,7 @@ func TestWireBytesPerProfile(t *testing.T) {
 		"netxduo": `^USER user\r\nPASS secret\r\n` +
 			`TYPE I\r\nPORT 127,000,000,001,` + port + `\r\nSTOR f\r\n` +
 			`TYPE I\r\nPORT 127,000,000,001,` + port + `\r\nRETR f\r\n` +
-			`PORT 127,000,000,001,` + port + `\r\nNLST\r\n` +
+			`PORT 127,000,000,001,` + port + `\r\nNLST \r\n` +
 			`MKD d\r\nCWD d\r\nCWD /\r\nRNFR f\r\nRNTO g\r\nDELE g\r\nRMD d\r\nQUIT\r\n$`,
 		"extended": `^USER user\r\nPASS secret\r\n` +
 			`TYPE I\r\nPORT 127,0,0,1,\d{1,3},\d{1,3}\r\nSTOR f\r\n` +
@@ -106,10 +107,23 @@ func TestWireBytesPerProfile(t *testing.T) {
 					t.Fatal(step)
 				}
 			}
+			ctl := c.LocalAddr().Port()
 			c.Close()
 			// the proxy finishes copying when the server closes
-			if got := waitFor(rec, "QUIT\r\n"); !regexp.MustCompile(want).MatchString(got) {
+			got := waitFor(rec, "QUIT\r\n")
+			if !regexp.MustCompile(want).MatchString(got) {
 				t.Fatalf("client sent:\n%q\nwant match for\n%q", got, want)
+			}
+			if profile != "netxduo" {
+				return
+			}
+			// NetX's data ports: the control connection's local port + 1, counting up by one.
+			for i, m := range regexp.MustCompile(`PORT \d{3},\d{3},\d{3},\d{3},(\d{3}),(\d{3})`).FindAllStringSubmatch(got, -1) {
+				hi, _ := strconv.Atoi(m[1])
+				lo, _ := strconv.Atoi(m[2])
+				if want := int(ctl) + 1 + i; hi*256+lo != want {
+					t.Errorf("PORT %d announces port %d, want control port %d + %d = %d", i+1, hi*256+lo, ctl, 1+i, want)
+				}
 			}
 		})
 	}

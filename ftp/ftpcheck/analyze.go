@@ -36,10 +36,14 @@ type FileExpect struct {
 
 // Options tune Analyze. The zero value auto-detects the profile.
 type Options struct {
-	// Profile is the server's profile: "", ProfileAuto, ftp.ProfileNetXDuo, ftp.ProfileExtended or ProfileRFC959.
+	// Profile is the server's profile: "", ProfileAuto, ftp.ProfileNetXDuo, ftp.ProfileNetXDuo64,
+	// ftp.ProfileExtended or ProfileRFC959.
 	Profile ftp.Profile
 	// Files maps a file's base name to its expected content, for RETR/STOR/APPE transfers of that name.
 	Files map[string]FileExpect
+	// Strict checks the seed's sequence to the letter: a session that ends without QUIT fails
+	// quit-221 instead of warning (clients such as wget just close the connection).
+	Strict bool
 	// Logger receives debug traces; nil is quiet.
 	Logger *slog.Logger
 }
@@ -49,10 +53,10 @@ func ParseProfile(s string) (ftp.Profile, error) {
 	switch p := ftp.Profile(strings.ToLower(s)); p {
 	case "", ProfileAuto:
 		return ProfileAuto, nil
-	case ftp.ProfileNetXDuo, ftp.ProfileExtended, ProfileRFC959:
+	case ftp.ProfileNetXDuo, ftp.ProfileNetXDuo64, ftp.ProfileExtended, ProfileRFC959:
 		return p, nil
 	}
-	return "", fmt.Errorf("unknown profile %q: use auto, netxduo, extended or rfc959", s)
+	return "", fmt.Errorf("unknown profile %q: use auto, netxduo, netxduo-6.4, extended or rfc959", s)
 }
 
 // analyzer is the state of one Analyze call.
@@ -92,7 +96,7 @@ func Analyze(ctx context.Context, r io.Reader, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Capture: CaptureSummary{Format: cp.format}}
+	rep := &Report{Capture: CaptureSummary{Format: cp.format}, Strict: opts.Strict}
 	asm := reassembly.NewAssembler(reassembly.NewStreamPool(a))
 	// Bound memory spent on out-of-order data (pages of 1900 bytes): about 8 MB per connection, 64 MB in all.
 	asm.MaxBufferedPagesPerConnection = 4096
@@ -275,11 +279,17 @@ func (a *analyzer) session(c *conn, id int) *Session {
 // detectProfile: NetX's greeting "220 Connection Ready" marks our server (netxduo or extended; both
 // greet alike). What tells them apart is behaviour NetX has and the extended profile corrects: MKD
 // answered 200 (NetX) or 257, FEAT refused or answered 211, active transfers starting with 125 or 150.
-// Without such evidence it is netxduo (passive transfers use 150/226 in both). Any other greeting
+// Without such evidence it is netxduo (passive transfers use 150/226 in both). A passive transfer
+// answered 125 is the shipped NetX Duo code (netxduo-6.4). Any other greeting
 // means a standard server, checked against RFC 959 only.
 func detectProfile(s *Session) (ftp.Profile, string) {
 	if s.Greeting == nil || !strings.HasPrefix(strings.TrimSpace(s.Greeting.Text), "Connection Ready") {
 		return ProfileRFC959, "default"
+	}
+	for _, t := range s.Transfers {
+		if t.Mode == "passive" && t.Prelim == 125 { // the shipped NetX code, not the seed's 150
+			return ftp.ProfileNetXDuo64, "greeting and passive 125"
+		}
 	}
 	for _, ex := range s.Exchanges {
 		if ex.Final == nil {
@@ -316,10 +326,29 @@ func transfers(s *Session) []*Transfer {
 	var out []*Transfer
 	var setup *Exchange
 	sizes := map[string]int64{}
+	var rest int64 // offset of an accepted REST, for the next transfer
+	ascii := true  // RFC 959's default type, and NetX's after every login
 	for _, ex := range s.Exchanges {
 		switch ex.Verb {
 		case "PORT", "EPRT", "PASV", "EPSV":
 			setup = ex
+			continue
+		case "REST":
+			if ex.Final != nil && ex.Final.Code == 350 {
+				if n, err := strconv.ParseInt(strings.TrimSpace(ex.arg), 10, 64); err == nil && n >= 0 {
+					rest = n
+				}
+			}
+			continue
+		case "TYPE":
+			if ex.Final != nil && ex.Final.Code == 200 {
+				ascii = !isBinaryType(ex.arg)
+			}
+			continue
+		case "PASS", "USER":
+			if ex.Final != nil && ex.Final.Code == 230 {
+				ascii = true
+			}
 			continue
 		case "SIZE":
 			if ex.Final != nil && ex.Final.Code == 213 {
@@ -333,6 +362,10 @@ func transfers(s *Session) []*Transfer {
 			continue
 		}
 		t := &Transfer{Verb: ex.Verb, Arg: ex.Arg, Download: isDownload(ex.Verb), ExpectedSize: -1, ex: ex, setup: setup}
+		if ex.Verb == "RETR" || ex.Verb == "STOR" || ex.Verb == "APPE" || ex.Verb == "STOU" {
+			t.Offset, t.ASCII = rest, ascii
+		}
+		rest = 0 // REST applies to the next transfer command only (RFC 3659 section 5)
 		if len(ex.Prelim) > 0 {
 			t.Prelim = ex.Prelim[0].Code
 			if m := bytesRE.FindStringSubmatch(ex.Prelim[0].Text); m != nil && ex.Verb == "RETR" {

@@ -36,9 +36,11 @@ type Report struct {
 	// Other lists TCP connections that are neither a control connection nor matched to a transfer.
 	Other []*DataConn `json:"other_connections,omitempty"`
 	// Checks holds capture-level checks (e.g. that any FTP was found at all).
-	Checks     []Check `json:"checks"`
-	Violations int     `json:"violations"` // failed checks, capture-level and per session
-	Warnings   int     `json:"warnings"`
+	Checks []Check `json:"checks"`
+	// Strict is Options.Strict: the seed's sequence checked to the letter (a missing QUIT fails).
+	Strict     bool `json:"strict"`
+	Violations int  `json:"violations"` // failed checks, capture-level and per session
+	Warnings   int  `json:"warnings"`
 }
 
 // CaptureSummary describes the capture file.
@@ -122,6 +124,11 @@ type Transfer struct {
 	SizeFrom     string `json:"size_from,omitempty"` // where ExpectedSize came from
 	Prelim       int    `json:"preliminary_code,omitempty"`
 	Final        int    `json:"final_code,omitempty"`
+	// Offset is the byte offset of a REST the server accepted (350) right before a RETR/STOR/APPE:
+	// a resumed transfer carries the file from there on.
+	Offset int64 `json:"rest_offset,omitempty"`
+	// ASCII: the transfer ran in TYPE A, so line ends may be converted and byte counts differ from the file.
+	ASCII bool `json:"ascii,omitempty"`
 
 	ex    *Exchange
 	setup *Exchange

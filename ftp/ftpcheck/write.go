@@ -40,6 +40,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(bw, "capture: %s, %d packets, %d TCP connections, %s .. %s\n", c.Format, c.Packets, c.Connections,
 		c.First.UTC().Format(time.RFC3339Nano), c.Last.UTC().Format(time.RFC3339Nano))
 	fmt.Fprintf(bw, "%d FTP sessions, %d violations, %d warnings\n", len(r.Sessions), r.Violations, r.Warnings)
+	if r.Strict {
+		fmt.Fprintln(bw, "mode: strict (the seed's sequence to the letter: a session without QUIT fails)")
+	} else {
+		fmt.Fprintln(bw, "mode: lenient (a session closed without QUIT is a warning; --strict makes it a failure)")
+	}
 	for _, ch := range r.Checks {
 		writeCheck(bw, ch, "")
 	}
@@ -110,6 +115,9 @@ func writeCheck(w io.Writer, ch Check, indent string) {
 		return
 	}
 	fmt.Fprintf(w, "%s%-4s %s", indent, statusWord(ch.Status), ch.Name)
+	if ch.Status == StatusFail && len(ch.Messages) == 0 {
+		ch.Messages = []string{"(the check failed without saying why: please report this)"}
+	}
 	if len(ch.Messages) == 1 && len(ch.Notes) == 0 {
 		fmt.Fprintf(w, ": %s\n", ch.Messages[0])
 		return

@@ -77,6 +77,10 @@ func (ss *session) dispatch(cmd ftp.Command) {
 	case "CWD", "XCWD":
 		ss.cmdCWD(arg)
 	case "CDUP", "XCUP":
+		if ss.shipped() && ss.cwd == "/" { // the shipped code fails to go above the root
+			ss.reply(550, "Change Dir Fail")
+			return
+		}
 		ss.cmdCWD("..")
 	case "MKD", "XMKD":
 		ss.cmdMKD(arg)
@@ -156,12 +160,20 @@ func (ss *session) cmdPASS(arg string) {
 	}
 	ss.logout()
 	access := Deny
-	if ss.srv.Login != nil {
+	if !ss.userGiven {
+		// Deliberate exception to NetX 6.4.2, which logs such a PASS in with the user name the
+		// previous connection left in the session slot (a security defect).
+		ss.log.Info("ftp: PASS without USER refused (NetX Duo 6.4.2 would log in with the previous session's user name)")
+	} else if ss.srv.Login != nil {
 		access = ss.srv.Login(ss.ctx, ss.peer, ss.user, arg)
 	}
 	if access != ReadWrite && access != ReadOnly {
 		ss.failures++
 		ss.log.Info("ftp: login failed", "user", ss.user, "failures", ss.failures)
+		if ss.shipped() { // the shipped code never delays and never disconnects
+			ss.reply(530, "Login Fail")
+			return
+		}
 		if d := ss.srv.loginFailDelay(); d > 0 {
 			t := time.NewTimer(d)
 			select {
@@ -202,6 +214,9 @@ func (ss *session) cmdTYPE(arg string) {
 		}
 		return
 	}
+	if ss.shipped() { // only the first letter counts, and it must be upper case
+		a = arg
+	}
 	switch {
 	case strings.HasPrefix(a, "I"):
 		ss.binary = true
@@ -215,7 +230,11 @@ func (ss *session) cmdTYPE(arg string) {
 }
 
 func (ss *session) cmdMODE(arg string) {
-	switch strings.ToUpper(strings.TrimSpace(arg)) {
+	a := strings.ToUpper(strings.TrimSpace(arg))
+	if ss.shipped() && arg != "" { // only the first letter counts, and it must be upper case
+		a = arg[:1]
+	}
+	switch a {
 	case "S":
 		ss.block = false
 		ss.reply(200, "Mode Stream")
@@ -228,8 +247,12 @@ func (ss *session) cmdMODE(arg string) {
 }
 
 func (ss *session) cmdCWD(arg string) {
+	if ss.shipped() && arg == "." {
+		ss.reply(550, "Change Dir Fail")
+		return
+	}
 	p := ss.abs(arg)
-	fi, err := ss.srv.FS.Stat(fsName(p))
+	fi, err := ss.fs.Stat(fsName(p))
 	if err != nil || !fi.IsDir() {
 		ss.reply(550, "Change Dir Fail")
 		return
@@ -244,7 +267,7 @@ func (ss *session) cmdMKD(arg string) {
 		ss.reply(550, "Directory Create failed")
 		return
 	}
-	if err := ss.srv.FS.Mkdir(fsName(p)); err != nil {
+	if err := ss.fs.Mkdir(fsName(p)); err != nil {
 		ss.log.Info("ftp: mkdir failed", "path", p, "err", err)
 		ss.reply(550, "Directory Create failed")
 		return
@@ -259,12 +282,12 @@ func (ss *session) cmdMKD(arg string) {
 
 func (ss *session) cmdRMD(arg string) {
 	p := ss.abs(arg)
-	fi, err := ss.srv.FS.Stat(fsName(p))
+	fi, err := ss.fs.Stat(fsName(p))
 	if arg == "" || p == "/" || err != nil || !fi.IsDir() {
 		ss.reply(550, "Delete Directory Fail")
 		return
 	}
-	if err := ss.srv.FS.Remove(fsName(p)); err != nil {
+	if err := ss.fs.Remove(fsName(p)); err != nil {
 		ss.log.Info("ftp: rmdir failed", "path", p, "err", err)
 		ss.reply(550, "Delete Directory Fail")
 		return
@@ -278,12 +301,17 @@ func (ss *session) cmdRMD(arg string) {
 
 func (ss *session) cmdDELE(arg string) {
 	p := ss.abs(arg)
-	fi, err := ss.srv.FS.Stat(fsName(p))
+	unlock, err := ss.lockFiles(ss.ctx, fsName(p))
+	if err != nil {
+		return // the session is ending
+	}
+	defer unlock()
+	fi, err := ss.fs.Stat(fsName(p))
 	if arg == "" || err != nil || fi.IsDir() {
 		ss.reply(550, "Delete Failed")
 		return
 	}
-	if err := ss.srv.FS.Remove(fsName(p)); err != nil {
+	if err := ss.fs.Remove(fsName(p)); err != nil {
 		ss.log.Info("ftp: delete failed", "path", p, "err", err)
 		ss.reply(550, "Delete Failed")
 		return
@@ -294,7 +322,7 @@ func (ss *session) cmdDELE(arg string) {
 
 func (ss *session) cmdRNFR(arg string) {
 	p := ss.abs(arg)
-	if _, err := ss.srv.FS.Stat(fsName(p)); arg == "" || p == "/" || err != nil {
+	if _, err := ss.fs.Stat(fsName(p)); arg == "" || p == "/" || err != nil {
 		ss.reply(550, "Rename File not found")
 		return
 	}
@@ -305,6 +333,10 @@ func (ss *session) cmdRNFR(arg string) {
 func (ss *session) cmdRNTO(arg string) {
 	from := ss.rnfr
 	ss.rnfr = ""
+	if from == "" && ss.shipped() {
+		ss.netxCrash("RNTO without a pending RNFR")
+		return
+	}
 	if from == "" {
 		if ss.extended() {
 			ss.reply(503, "RNFR required first")
@@ -318,13 +350,34 @@ func (ss *session) cmdRNTO(arg string) {
 		ss.reply(550, "Rename failed")
 		return
 	}
-	if err := ss.srv.FS.Rename(fsName(from), fsName(to)); err != nil {
+	unlock, err := ss.lockFiles(ss.ctx, fsName(from), fsName(to))
+	if err != nil {
+		return // the session is ending
+	}
+	defer unlock()
+	if _, err := ss.fs.Stat(fsName(to)); err == nil && ss.shipped() { // FileX never replaces
+		ss.reply(550, "Rename failed")
+		return
+	}
+	if err := ss.fs.Rename(fsName(from), fsName(to)); err != nil {
 		ss.log.Info("ftp: rename failed", "from", from, "to", to, "err", err)
 		ss.reply(550, "Rename failed")
 		return
 	}
 	ss.sync()
 	ss.reply(250, "File Renamed")
+}
+
+// netxCrash handles a command on which the shipped NetX Duo 6.4.2 server dereferences a NULL pointer
+// and the device dies. Deliberate exception: the simulated server logs the defect and closes only this
+// session, or, with Server.NetXCrash, stops the whole FTP server as the real device would.
+func (ss *session) netxCrash(what string) {
+	ss.log.Error("ftp: "+what+": NetX Duo 6.4.2 dereferences a NULL rename pointer here and the real device crashes; closing this session",
+		"defect", "nx_ftp_server RNTO without RNFR", "stopServer", ss.srv.NetXCrash)
+	ss.quitting = true
+	if ss.srv.NetXCrash {
+		go ss.srv.Close() // Close waits for this session: not from its own goroutine
+	}
 }
 
 func (ss *session) cmdOPTS(arg string) {
@@ -387,7 +440,7 @@ func (ss *session) cmdSTAT(arg string) {
 }
 
 func (ss *session) cmdSIZE(arg string) {
-	fi, err := ss.srv.FS.Stat(fsName(ss.abs(arg)))
+	fi, err := ss.fs.Stat(fsName(ss.abs(arg)))
 	if arg == "" || err != nil || fi.IsDir() {
 		ss.reply(550, "Could not get file size")
 		return
@@ -396,7 +449,7 @@ func (ss *session) cmdSIZE(arg string) {
 }
 
 func (ss *session) cmdMDTM(arg string) {
-	fi, err := ss.srv.FS.Stat(fsName(ss.abs(arg)))
+	fi, err := ss.fs.Stat(fsName(ss.abs(arg)))
 	if arg == "" || err != nil || fi.IsDir() {
 		ss.reply(550, "Could not get file modification time")
 		return
@@ -419,7 +472,7 @@ func (ss *session) cmdMLST(arg string) {
 	if arg != "" {
 		p = ss.abs(arg)
 	}
-	fi, err := ss.srv.FS.Stat(fsName(p))
+	fi, err := ss.fs.Stat(fsName(p))
 	if err != nil {
 		ss.reply(550, "No such file or directory")
 		return

@@ -16,6 +16,7 @@ import (
 	"path"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/netxsim/netxsim/ftp"
@@ -24,7 +25,11 @@ import (
 // tempPrefix marks uploads in progress; such names are hidden from listings and refused as targets.
 const tempPrefix = ".netxsim-upload-"
 
-func isTempName(base string) bool { return strings.HasPrefix(base, tempPrefix) }
+// isTempName tells an upload temporary by its long name, in any case (a case-insensitive host
+// directory or FAT may report another spelling).
+func isTempName(base string) bool {
+	return len(base) >= len(tempPrefix) && strings.EqualFold(base[:len(tempPrefix)], tempPrefix)
+}
 
 // transfer is a running data transfer; the control connection keeps being read meanwhile (ABOR).
 type transfer struct {
@@ -46,13 +51,72 @@ func (ss *session) abortTransfer() {
 // transfer command arrives (passive is one-shot).
 type dataPlan struct {
 	pasv   net.Listener
+	early  *earlyConn // shipped: the passive connection accepted when the client made it
+	epsv   bool       // the passive listener came from EPSV
 	active netip.AddrPort
 }
 
+// earlyConn is a passive data connection as the shipped NetX code has it: accepted as soon as the
+// client connects, whatever command follows, and kept until a transfer uses it or a new PASV/EPSV
+// drops it (so a failed RETR leaves it for the next transfer, even after a PORT).
+type earlyConn struct {
+	ln   net.Listener
+	done chan struct{}
+	conn net.Conn // valid once done is closed; nil when the accept failed
+}
+
+// acceptEarly starts accepting the one passive connection of ln from the control peer.
+func (ss *session) acceptEarly(ln net.Listener) {
+	e := &earlyConn{ln: ln, done: make(chan struct{})}
+	ss.early = e
+	go func() {
+		defer close(e.done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if from := addrPortOf(c.RemoteAddr()); sameHost(from.Addr(), ss.peer.Addr()) {
+				e.conn = c
+				ln.Close()
+				return
+			}
+			ss.log.Warn("ftp: refused passive data connection from a foreign address", "from", c.RemoteAddr())
+			c.Close()
+		}
+	}()
+}
+
+// connected reports whether the client has made the connection already.
+func (e *earlyConn) connected() bool {
+	select {
+	case <-e.done:
+		return e.conn != nil
+	default:
+		return false
+	}
+}
+
+// drop closes the listener and, once the accept has ended, the connection.
+func (e *earlyConn) drop() {
+	e.ln.Close()
+	go func() {
+		<-e.done
+		if e.conn != nil {
+			e.conn.Close()
+		}
+	}()
+}
+
 func (ss *session) takeDataPlan() (dataPlan, bool) {
-	if ss.pasv != nil {
-		p := dataPlan{pasv: ss.pasv}
-		ss.pasv = nil
+	if e := ss.early; e != nil && (e.connected() || !ss.activeAfterPasv) {
+		p := dataPlan{early: e, epsv: ss.pasvEPSV}
+		ss.early, ss.pasv, ss.pasvEPSV = nil, nil, false
+		return p, true
+	}
+	if ss.pasv != nil && ss.early == nil {
+		p := dataPlan{pasv: ss.pasv, epsv: ss.pasvEPSV}
+		ss.pasv, ss.pasvEPSV = nil, false
 		return p, true
 	}
 	if ss.active.IsValid() {
@@ -66,12 +130,20 @@ func (p dataPlan) release() {
 	if p.pasv != nil {
 		p.pasv.Close()
 	}
+	if p.early != nil {
+		p.early.ln.Close()
+	}
 }
+
+func (p dataPlan) passive() bool { return p.pasv != nil || p.early != nil }
 
 // codes returns the preliminary and completion codes: NetX's seed says 125/250 for active and
 // 150/226 for passive transfers; the extended profile uses 150/226 always.
 func (ss *session) codes(p dataPlan) (int, int) {
-	if p.pasv == nil && !ss.extended() {
+	if ss.shipped() || (!p.passive() && !ss.extended()) { // the shipped code: 125/250 always
+		return 125, 250
+	}
+	if !p.passive() && !ss.extended() {
 		return 125, 250
 	}
 	return 150, 226
@@ -95,6 +167,24 @@ func (ss *session) startTransfer(fn func(ctx context.Context, x *transfer)) {
 // from the active port (falling back to any port if it is busy), then 1xx.
 func (ss *session) openData(ctx context.Context, p dataPlan, prelim int, text string) (net.Conn, error) {
 	timeout := ss.srv.dataTimeout()
+	if e := p.early; e != nil {
+		ss.reply(prelim, text)
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		select {
+		case <-e.done:
+		case <-t.C:
+			e.drop()
+			return nil, fmt.Errorf("passive data connection not made within %v", timeout)
+		case <-ctx.Done():
+			e.drop()
+			return nil, ctx.Err()
+		}
+		if e.conn == nil {
+			return nil, errors.New("passive data listener closed before the client connected")
+		}
+		return e.conn, nil
+	}
 	if p.pasv != nil {
 		ss.reply(prelim, text)
 		actx, cancel := context.WithTimeout(ctx, timeout)
@@ -122,7 +212,7 @@ func (ss *session) openData(ctx context.Context, p dataPlan, prelim int, text st
 	defer cancel()
 	local := netip.AddrPortFrom(ss.local.Addr(), ss.srv.activePort())
 	c, err := ss.srv.network().Dial(dctx, local, p.active)
-	if err != nil && dctx.Err() == nil && !strings.Contains(err.Error(), "refused") {
+	if err != nil && dctx.Err() == nil && !errors.Is(err, syscall.ECONNREFUSED) {
 		ss.log.Debug("ftp: active data port busy, using any port", "port", local.Port(), "err", err)
 		c, err = ss.srv.network().Dial(dctx, netip.AddrPortFrom(ss.local.Addr(), 0), p.active)
 	}
@@ -205,14 +295,13 @@ func (ss *session) cmdPORT(arg string) {
 		return
 	}
 	ap, err := ftp.ParsePORT(arg)
-	if err != nil || !ap.Addr().IsValid() || ap.Addr().IsUnspecified() || ap.Port() == 0 ||
+	if err != nil || !ap.Addr().IsValid() || ap.Addr().IsUnspecified() || (ap.Port() == 0 && !ss.shipped()) ||
 		!sameHost(ap.Addr(), ss.peer.Addr()) || (ss.extended() && ap.Port() < 1024) {
 		ss.log.Info("ftp: PORT refused", "arg", arg, "peer", ss.peer)
 		ss.reply(501, "Port Fail")
 		return
 	}
-	ss.closePasv()
-	ss.active = ap
+	ss.setActive(ap)
 	ss.reply(200, "Port set")
 }
 
@@ -244,31 +333,52 @@ func (ss *session) cmdEPRT(arg string) {
 		return
 	}
 	// NetX connects back to the control peer whatever address was announced: no bounce possible.
-	ss.closePasv()
-	ss.active = netip.AddrPortFrom(ss.peer.Addr(), ap.Port())
+	ss.setActive(netip.AddrPortFrom(ss.peer.Addr(), ap.Port()))
 	ss.reply(200, "EPRT command set")
 }
 
+// setActive records a PORT/EPRT target. It drops a pending passive listener, except in the shipped
+// code, where a passive connection the client has made stays and carries the next transfer.
+func (ss *session) setActive(ap netip.AddrPort) {
+	if ss.shipped() && ss.early != nil {
+		ss.activeAfterPasv = true
+	} else {
+		ss.closePasv()
+	}
+	ss.active = ap
+}
+
 func (ss *session) closePasv() {
+	if ss.early != nil {
+		ss.early.drop()
+		ss.early = nil
+	}
 	if ss.pasv != nil {
 		ss.pasv.Close()
 		ss.pasv = nil
 	}
+	ss.pasvEPSV, ss.activeAfterPasv = false, false
 }
 
 // listenPassive opens a passive listener on the control connection's local address, on the next free
 // port of the range (NetX: upward from 49152). A previous passive listener is dropped.
-func (ss *session) listenPassive() (uint16, error) {
+func (ss *session) listenPassive(addr netip.Addr) (uint16, error) {
 	ss.closePasv()
 	lo, hi := ss.srv.passiveRange()
 	n := uint32(hi) - uint32(lo) + 1
-	start := ss.srv.pasvNext.Add(1)
+	start := ss.srv.pasvNext.Add(1) - 1 // the first PASV of a server gets lo (NetX: 49152)
 	var lastErr error
 	for i := uint32(0); i < min(n, 256); i++ {
 		port := uint16(uint32(lo) + (start+i)%n)
-		ln, err := ss.srv.network().Listen(ss.ctx, netip.AddrPortFrom(ss.local.Addr(), port))
+		ln, err := ss.srv.network().Listen(ss.ctx, netip.AddrPortFrom(addr, port))
 		if err == nil {
 			ss.pasv = ln
+			if i > 0 {
+				ss.srv.pasvNext.Store(start + i + 1)
+			}
+			if ss.shipped() {
+				ss.acceptEarly(ln)
+			}
 			return port, nil
 		}
 		lastErr = err
@@ -281,17 +391,21 @@ func (ss *session) cmdPASV() {
 		ss.reply(501, "PASV not allowed after EPSV ALL")
 		return
 	}
+	addr := ss.local.Addr()
 	if ss.isV6() {
-		ss.reply(501, "PASV Fail")
-		return
+		// NetX answers PASV on IPv6 with the device's IPv4 address, and the transfer runs over IPv4.
+		if addr = ss.srv.ipv4(); !ss.netx() || !addr.IsValid() {
+			ss.reply(501, "PASV Fail")
+			return
+		}
 	}
-	port, err := ss.listenPassive()
+	port, err := ss.listenPassive(addr)
 	if err != nil {
 		ss.log.Warn("ftp: PASV", "err", err)
 		ss.reply(501, "PASV Fail")
 		return
 	}
-	ss.reply(227, ftp.Format227(netip.AddrPortFrom(ss.local.Addr(), port)))
+	ss.reply(227, ftp.Format227(netip.AddrPortFrom(addr, port)))
 }
 
 func (ss *session) cmdEPSV(arg string) {
@@ -309,7 +423,10 @@ func (ss *session) cmdEPSV(arg string) {
 			return
 		}
 	}
-	port, err := ss.listenPassive()
+	port, err := ss.listenPassive(ss.local.Addr())
+	if err == nil {
+		ss.pasvEPSV = true
+	}
 	if err != nil {
 		ss.log.Warn("ftp: EPSV", "err", err)
 		ss.reply(501, "EPSV Fail")
@@ -334,7 +451,7 @@ func (ss *session) cmdRETR(arg string) {
 		return
 	}
 	p := ss.abs(arg)
-	f, err := ss.srv.FS.Open(fsName(p))
+	f, err := ss.fs.Open(fsName(p))
 	if err == nil {
 		var fi fs.FileInfo
 		if fi, err = f.Stat(); err == nil && fi.IsDir() {
@@ -412,7 +529,10 @@ func copyData(dst io.Writer, src io.Reader, fromFile bool) error {
 }
 
 // cmdSTOR stores (or appends) through a temporary file in the target's directory, renamed over the
-// target only when the whole upload has arrived: an interrupted STOR keeps the old file.
+// target only when the whole upload has arrived: an interrupted STOR keeps the old file. APPE
+// receives the new data alone, then, under the file's change lock, writes the current content and
+// the new data to a second temporary file and renames that over the target: two APPEs (or an APPE
+// and a STOR, DELE or RNTO) to one file are applied one after the other, none is lost.
 func (ss *session) cmdSTOR(arg string, appendMode bool) {
 	offset := ss.rest
 	ss.rest = 0
@@ -420,20 +540,19 @@ func (ss *session) cmdSTOR(arg string, appendMode bool) {
 		return
 	}
 	target := ss.abs(arg)
-	fsys := ss.srv.FS
-	if arg == "" || target == "/" || isTempName(path.Base(target)) {
+	fsys := ss.srv.FS // the raw back end: the temporary files are ours
+	if arg == "" || target == "/" || ss.fs.hidden(fsName(target)) {
 		ss.reply(550, "File Open Failed")
 		return
 	}
 	old, statErr := fsys.Stat(fsName(target))
-	if statErr == nil && old.IsDir() {
+	if statErr == nil && !old.Mode().IsRegular() { // a directory, a FIFO, a device
 		ss.reply(550, "File Open Failed")
 		return
 	}
-	keep := int64(0) // bytes of the old file that stay in front of the new data
+	keep := int64(0) // bytes of the old file that stay in front of the new data (REST)
 	switch {
-	case appendMode && statErr == nil:
-		keep = old.Size()
+	case appendMode && statErr == nil: // the old content is added at the end, under the lock
 	case offset > 0:
 		if statErr != nil || offset > old.Size() {
 			ss.reply(550, "File Open Failed")
@@ -441,7 +560,7 @@ func (ss *session) cmdSTOR(arg string, appendMode bool) {
 		}
 		keep = offset
 	}
-	tmp := path.Join(path.Dir(target), tempPrefix+randomHex()+".part")
+	tmp := tempFor(target)
 	w, err := fsys.Create(fsName(tmp))
 	if err == nil && keep > 0 {
 		err = copyPrefix(fsys, fsName(target), w, keep)
@@ -472,6 +591,15 @@ func (ss *session) cmdSTOR(arg string, appendMode bool) {
 		}
 		ss.sync()
 	}
+	writeFailed := &ftp.Error{Code: 550, Msg: "File Write Failed"}
+	if ss.shipped() && plan.epsv {
+		ss.log.Warn("ftp: EPSV upload not stored: NetX Duo 6.4.2's EPSV handler registers no receive notify on the data socket, so the real device never reads an upload over EPSV and the file stays empty (uploads over 2,048 bytes are never answered)",
+			"path", target, "defect", "nx_ftp_server EPSV STOR")
+		ss.runData(plan, "File Open for Write", func(ctx context.Context, data io.ReadWriter) (string, error) {
+			return ss.unreadUpload(ctx, data, w, tmp, target)
+		}, cleanup)
+		return
+	}
 	ss.runData(plan, "File Open for Write", func(ctx context.Context, data io.ReadWriter) (string, error) {
 		r := io.Reader(data)
 		if block {
@@ -491,17 +619,38 @@ func (ss *session) cmdSTOR(arg string, appendMode bool) {
 		}
 		if conv != nil {
 			if err := conv.flush(); err != nil {
-				return "", &ftp.Error{Code: 550, Msg: "File Write Failed"}
+				return "", writeFailed
 			}
 		}
 		closed = true
 		if err := w.Close(); err != nil { // a full disk shows here
 			ss.log.Info("ftp: stor close failed", "path", target, "err", err)
-			return "", &ftp.Error{Code: 550, Msg: "File Write Failed"}
+			return "", writeFailed
 		}
-		if err := fsys.Rename(fsName(tmp), fsName(target)); err != nil {
+		unlock, err := ss.lockFiles(ctx, fsName(target))
+		if err != nil {
+			return "", err
+		}
+		defer unlock()
+		if ss.fs.hidden(fsName(target)) { // the name came to alias another upload meanwhile
+			return "", writeFailed
+		}
+		src := tmp
+		if appendMode {
+			merged, err := mergeAppend(fsys, target, tmp)
+			if err != nil {
+				ss.log.Info("ftp: appe merge failed", "path", target, "err", err)
+				return "", writeFailed
+			}
+			fsys.Remove(fsName(tmp))
+			src = merged
+		}
+		if err := fsys.Rename(fsName(src), fsName(target)); err != nil {
 			ss.log.Info("ftp: stor rename failed", "path", target, "err", err)
-			return "", &ftp.Error{Code: 550, Msg: "File Write Failed"}
+			if src != tmp {
+				fsys.Remove(fsName(src))
+			}
+			return "", writeFailed
 		}
 		if err := ss.sync(); err != nil {
 			return "", &ftp.Error{Code: 451, Msg: "File written but not flushed to the medium"}
@@ -510,13 +659,83 @@ func (ss *session) cmdSTOR(arg string, appendMode bool) {
 	}, cleanup)
 }
 
+// tempFor names a fresh upload temporary next to target.
+func tempFor(target string) string {
+	return path.Join(path.Dir(target), tempPrefix+randomHex()+".part")
+}
+
+// mergeAppend writes target's current content (if it still exists) followed by the new data in
+// tmp to another temporary file and returns that file's name; the caller holds target's lock.
+func mergeAppend(fsys FileSystem, target, tmp string) (string, error) {
+	merged := tempFor(target)
+	w, err := fsys.Create(fsName(merged))
+	if err != nil {
+		return "", err
+	}
+	if fi, err := fsys.Stat(fsName(target)); err == nil {
+		if !fi.Mode().IsRegular() {
+			err = fmt.Errorf("%s is no longer a regular file", target)
+		} else {
+			err = copyPrefix(fsys, fsName(target), w, fi.Size())
+		}
+		if err != nil {
+			w.Close()
+			fsys.Remove(fsName(merged))
+			return "", err
+		}
+	}
+	err = copyPrefix(fsys, fsName(tmp), w, -1)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		fsys.Remove(fsName(merged))
+		return "", err
+	}
+	return merged, nil
+}
+
+// netxDataWindow is NetX's data socket window: what a client can send before a server that never
+// reads stops it.
+const netxDataWindow = 2048
+
+// unreadUpload is the shipped code's EPSV upload: the data is never taken. Up to the 2,048-byte data
+// window it is discarded and, when the client closes, the (empty) file is stored and 250 sent; a
+// larger upload stalls, as on the real device, until the session ends.
+func (ss *session) unreadUpload(ctx context.Context, data io.Reader, w io.WriteCloser, tmp, target string) (string, error) {
+	n, err := io.Copy(io.Discard, io.LimitReader(data, netxDataWindow+1))
+	switch {
+	case n > netxDataWindow:
+		<-ctx.Done()
+		return "", ctx.Err()
+	case err != nil:
+		return "", &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
+	case ctx.Err() != nil:
+		return "", ctx.Err()
+	}
+	fsys := ss.srv.FS
+	if err := w.Close(); err != nil {
+		return "", &ftp.Error{Code: 550, Msg: "File Write Failed"}
+	}
+	if err := fsys.Rename(fsName(tmp), fsName(target)); err != nil {
+		return "", &ftp.Error{Code: 550, Msg: "File Write Failed"}
+	}
+	ss.sync()
+	return "File Written", nil
+}
+
+// copyPrefix copies the first n bytes of name to w; n < 0 copies all of it.
 func copyPrefix(fsys FileSystem, name string, w io.Writer, n int64) error {
 	f, err := fsys.Open(name)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	_, err = io.CopyN(w, f, n)
+	if n < 0 {
+		_, err = io.Copy(w, f)
+	} else {
+		_, err = io.CopyN(w, f, n)
+	}
 	return err
 }
 
@@ -549,7 +768,7 @@ func (ss *session) cmdList(arg string, kind listKind) {
 		arg = stripListOptions(arg)
 	}
 	body, notDir, err := ss.listing(arg, kind)
-	if err != nil || (kind == listMLSD && notDir) {
+	if err != nil || (kind == listMLSD && notDir) || (kind == listNLST && notDir && ss.shipped()) {
 		ss.log.Info("ftp: list failed", "arg", arg, "err", err)
 		switch kind {
 		case listNLST:
@@ -600,7 +819,7 @@ func (ss *session) listing(arg string, kind listKind) (body []byte, notDir bool,
 	if arg != "" {
 		p = ss.abs(arg)
 	}
-	fsys := ss.srv.FS
+	fsys := ss.fs
 	fi, err := fsys.Stat(fsName(p))
 	if err != nil {
 		return nil, false, err
@@ -625,21 +844,22 @@ func (ss *session) listing(arg string, kind listKind) (body []byte, notDir bool,
 		line(fi, name)
 		return b.Bytes(), true, nil
 	}
-	entries, err := fsys.ReadDir(fsName(p))
+	var entries []fs.DirEntry
+	if _, ok := ss.srv.FS.(unsortedDirReader); ok && ss.netx() {
+		entries, err = fsys.ReadDirUnsorted(fsName(p)) // NetX lists in FAT directory order
+	} else {
+		entries, err = fsys.ReadDir(fsName(p))
+	}
 	if err != nil {
 		return nil, false, err
 	}
 	if !ss.extended() && p != "/" && kind != listMLSD {
-		// FAT subdirectories hold "." and ".." and NetX lists them.
+		// FAT subdirectories hold "." and ".." and NetX lists them; mkdir gives both the new
+		// directory's own date, so ".." carries it too, not the parent's.
 		line(fi, ".")
-		if parent, err := fsys.Stat(fsName(path.Dir(p))); err == nil {
-			line(parent, "..")
-		}
+		line(fi, "..")
 	}
 	for _, e := range entries {
-		if isTempName(e.Name()) {
-			continue
-		}
 		info, err := e.Info()
 		if err != nil {
 			continue // removed meanwhile

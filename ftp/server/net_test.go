@@ -32,13 +32,13 @@ func memPair(t testing.TB) (dev, host *stack.IP) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	dev, err = stack.New(stack.Config{Name: "dev", MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 2}, IPv4: devV4,
+	dev, err = stack.New(context.Background(), stack.Config{Name: "dev", MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 2}, IPv4: devV4,
 		IPv6: true, IPv6Global: []netip.Prefix{devV6}, SkipDAD: true}, p.A())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dev.Close() })
-	host, err = stack.New(stack.Config{Name: "host", MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 1}, IPv4: hostV4,
+	host, err = stack.New(context.Background(), stack.Config{Name: "host", MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 1}, IPv4: hostV4,
 		IPv6: true, IPv6Global: []netip.Prefix{hostV6}, SkipDAD: true}, p.B())
 	if err != nil {
 		t.Fatal(err)

@@ -36,14 +36,18 @@ type FileSystem interface {
 	Mkdir(name string) error
 }
 
+// unsortedDirReader is the optional listing in the back end's own order: FAT directory order for
+// fsimage (creation order, deleted slots reused), the operating system's order for hostfs. NetX lists
+// directories in FAT order; back ends without it are listed sorted by name.
+type unsortedDirReader interface {
+	ReadDirUnsorted(name string) ([]fs.DirEntry, error)
+}
+
 // syncer is the optional flush a back end offers; the server calls it after every completed change.
 type syncer interface{ Sync() error }
 
-// Network opens data connections: *stack.IP and stack.Kernel both satisfy it.
-type Network interface {
-	Listen(ctx context.Context, addr netip.AddrPort) (net.Listener, error)
-	Dial(ctx context.Context, local, remote netip.AddrPort) (net.Conn, error)
-}
+// Network opens data connections (ftp.Network): *stack.IP, stack.Kernel, a netxsim.Device.
+type Network = ftp.Network
 
 // Access is a login callback's verdict.
 type Access int
@@ -79,7 +83,14 @@ type Server struct {
 	LoginFailDelay     time.Duration // pause before answering a failed PASS; 0: 1 s; < 0: none
 	MaxLoginFailures   int           // failed PASSes before the connection is closed; 0: 3; < 0: unlimited
 	MaxLineLen         int           // longest command line; 0: 2048
-	Logger             *slog.Logger  // nil: silent
+	// NetXCrash makes a netxduo-6.4 server stop entirely where the real NetX Duo 6.4.2 crashes (RNTO
+	// without RNFR); false: only that session is closed, with an error logged.
+	NetXCrash bool
+	// IPv4 is the device's IPv4 address, which netxduo profiles announce in a 227 reply to PASV on an
+	// IPv6 control connection (as NetX does). Unset: the first IPv4 address of Network when it has an
+	// Addrs method (as *stack.IP); none: such a PASV gets 501.
+	IPv4   netip.Addr
+	Logger *slog.Logger // nil: silent
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -90,14 +101,17 @@ type Server struct {
 	closed    bool
 	wg        sync.WaitGroup
 	pasvNext  atomic.Uint32
+	locks     fileLocks // per-file change locks (APPE against STOR, DELE, RNTO, APPE)
+	reclaim   sync.Once // stale upload temporaries are removed before the first session
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = errors.New("ftp server: closed")
 
 func (s *Server) profile() ftp.Profile {
-	if s.Profile == ftp.ProfileExtended {
-		return ftp.ProfileExtended
+	switch s.Profile {
+	case ftp.ProfileExtended, ftp.ProfileNetXDuo64:
+		return s.Profile
 	}
 	return ftp.ProfileNetXDuo
 }
@@ -179,6 +193,21 @@ func (s *Server) passiveRange() (lo, hi uint16) {
 	return lo, hi
 }
 
+// ipv4 is the device's IPv4 address for PASV on IPv6 (see the IPv4 field).
+func (s *Server) ipv4() netip.Addr {
+	if s.IPv4.IsValid() {
+		return s.IPv4
+	}
+	if a, ok := s.network().(interface{ Addrs() []netip.Prefix }); ok {
+		for _, p := range a.Addrs() {
+			if p.Addr().Is4() {
+				return p.Addr()
+			}
+		}
+	}
+	return netip.Addr{}
+}
+
 func (s *Server) network() Network {
 	if s.Network != nil {
 		return s.Network
@@ -199,7 +228,7 @@ func (s *Server) init() {
 		s.listeners = make(map[net.Listener]struct{})
 		s.sessions = make(map[*session]struct{})
 		s.perAddr = make(map[netip.Addr]int)
-		if limit := s.maxSessions(); limit > 0 && s.profile() == ftp.ProfileNetXDuo {
+		if limit := s.maxSessions(); limit > 0 && s.profile().NetXLike() {
 			s.slots = make(chan struct{}, limit)
 		}
 	}
@@ -220,6 +249,11 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.listeners[ln] = struct{}{}
 	s.mu.Unlock()
+	s.reclaim.Do(func() {
+		if _, err := ReclaimTempFiles(s.FS, s.logger()); err != nil {
+			s.logger().Warn("ftp: reclaiming stale upload temporary files", "err", err)
+		}
+	})
 	defer func() {
 		s.mu.Lock()
 		delete(s.listeners, ln)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -18,6 +19,7 @@ import (
 // session is one control connection.
 type session struct {
 	srv   *Server
+	fs    visibleFS // the back end without upload temporaries
 	conn  net.Conn
 	prof  ftp.Profile
 	peer  netip.AddrPort // control connection's remote end (IPv4 unmapped)
@@ -46,8 +48,12 @@ type session struct {
 	epsvAll  bool
 	active   netip.AddrPort // PORT/EPRT target; persists as in RFC 959
 	pasv     net.Listener   // PASV/EPSV listener; one-shot
-	xfer     *transfer      // the running transfer, if any
-	quitting bool
+	pasvEPSV bool           // pasv came from EPSV
+	early    *earlyConn     // shipped: the passive connection, accepted early
+	// activeAfterPasv: shipped, a PORT/EPRT came after the PASV/EPSV whose connection is still pending
+	activeAfterPasv bool
+	xfer            *transfer // the running transfer, if any
+	quitting        bool
 }
 
 type lineItem struct {
@@ -59,6 +65,7 @@ func newSession(s *Server, conn net.Conn) *session {
 	ctx, cancel := context.WithCancel(context.Background())
 	ss := &session{
 		srv:    s,
+		fs:     visibleFS{s.FS},
 		conn:   conn,
 		prof:   s.profile(),
 		peer:   addrPortOf(conn.RemoteAddr()),
@@ -80,13 +87,20 @@ func (ss *session) kill() {
 
 func (ss *session) extended() bool { return ss.prof == ftp.ProfileExtended }
 
+// netx tells whether the session speaks NetX's bytes (netxduo and netxduo-6.4).
+func (ss *session) netx() bool { return ss.prof.NetXLike() }
+
+// shipped tells whether the session reproduces the shipped NetX Duo 6.4.2 code's quirks.
+func (ss *session) shipped() bool { return ss.prof.Shipped() }
+
 // isV6 tells whether the control connection runs over IPv6 (which decides PORT vs EPRT as in NetX).
 func (ss *session) isV6() bool { return !ss.local.Addr().Unmap().Is4() }
 
-// reply sends one reply. NetX puts a space before the CRLF; the netxduo profile does too.
+// reply sends one reply. NetX puts a space before the CRLF of every reply except 227 and 229 (their
+// texts are built by other code in NetX); the NetX-like profiles do the same.
 func (ss *session) reply(code int, text string) {
 	var msg string
-	if ss.prof == ftp.ProfileNetXDuo && !strings.Contains(text, "\n") {
+	if ss.netx() && code != 227 && code != 229 && !strings.Contains(text, "\n") {
 		msg = ftp.FormatReply(code, text+" ")
 	} else {
 		msg = ftp.FormatReply(code, text)
@@ -116,6 +130,43 @@ func (ss *session) readLoop() {
 	}
 }
 
+// readSegments is the shipped NetX code's reader: every TCP segment is one command. The command is
+// the segment's bytes up to the first CR or LF (all of them when it has none); the rest of the
+// segment is dropped, as NetX parses one command per packet and releases the packet.
+//
+// The segment boundaries are those of the reads: a Read on a gVisor connection returns what the
+// segments queued since the previous Read delivered, so while the reader keeps up (it waits in Read
+// when a segment arrives) each Read is one segment. Two segments arriving before the reader runs
+// again are read as one; docs/ftp-server.md says so.
+func (ss *session) readSegments() {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := ss.conn.Read(buf)
+		if n > 0 {
+			seg := buf[:n]
+			cmd := seg
+			if i := bytes.IndexAny(seg, "\r\n"); i >= 0 {
+				cmd = seg[:i]
+				if rest := bytes.TrimLeft(seg[i:], "\r\n"); len(rest) > 0 {
+					ss.log.Debug("ftp: rest of the segment dropped (NetX reads one command per segment)", "bytes", len(rest))
+				}
+			}
+			select {
+			case ss.lines <- lineItem{line: string(cmd)}:
+			case <-ss.ctx.Done():
+				return
+			}
+		}
+		if err != nil {
+			select {
+			case ss.lines <- lineItem{err: err}:
+			case <-ss.ctx.Done():
+			}
+			return
+		}
+	}
+}
+
 func (ss *session) serve() {
 	defer func() {
 		if ss.xfer != nil {
@@ -128,7 +179,11 @@ func (ss *session) serve() {
 	}()
 	ss.log.Info("ftp: session start", "local", ss.local.String())
 	ss.reply(220, "Connection Ready")
-	go ss.readLoop()
+	if ss.shipped() {
+		go ss.readSegments()
+	} else {
+		go ss.readLoop()
+	}
 
 	idle := ss.srv.idleTimeout()
 	var idleC <-chan time.Time
@@ -214,7 +269,7 @@ func (ss *session) logout() {
 func (ss *session) handleLine(line string) {
 	// Clients send ABOR after Telnet IP/Synch (IAC IP IAC DM); drop those bytes.
 	line = strings.TrimLeft(line, "\xff\xf4\xf2\xfd\xfb\xfe\xfc")
-	cmd, err := ftp.ParseCommand(line)
+	cmd, err := ss.parse(line)
 	if err != nil {
 		var fe *ftp.Error
 		if errors.As(err, &fe) {
@@ -239,6 +294,26 @@ func (ss *session) handleLine(line string) {
 		}
 	}
 	ss.dispatch(cmd)
+}
+
+// parse splits a command line. NetX knows no syntax error: a line whose command word is empty or not
+// a word is an unknown command (502 Not Implemented, 530 before login), as the empty line is on the
+// real device. The shipped code takes the argument as it follows the first space (spaces and all)
+// and ends it at a NUL; netxduo drops leading spaces and refuses control characters.
+func (ss *session) parse(line string) (ftp.Command, error) {
+	if !ss.netx() {
+		return ftp.ParseCommand(line)
+	}
+	if ss.shipped() {
+		line, _, _ = strings.Cut(line, "\x00")
+	} else if strings.ContainsAny(line, "\r\n\x00") {
+		return ftp.Command{}, &ftp.Error{Code: 501, Msg: "Control characters not allowed in command"}
+	}
+	verb, arg, _ := strings.Cut(line, " ")
+	if !ss.shipped() {
+		arg = strings.TrimLeft(arg, " ")
+	}
+	return ftp.Command{Verb: strings.ToUpper(verb), Arg: arg}, nil
 }
 
 func redact(c ftp.Command) string {

@@ -3,6 +3,7 @@ package link
 import (
 	"testing"
 
+	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 )
@@ -25,7 +26,7 @@ func FuzzSwitchForward(f *testing.F) {
 	f.Fuzz(func(t *testing.T, fr []byte) {
 		_, before1 := s.Stats(1)
 		_, before2 := s.Stats(2)
-		s.forward(0, fr)
+		s.forward(0, wireFrame{buf: buffer.MakeWithData(fr)})
 		_, after1 := s.Stats(1)
 		_, after2 := s.Stats(2)
 		offered := after1.Frames - before1.Frames + after2.Frames - before2.Frames

@@ -135,12 +135,12 @@ func BenchmarkTCPThroughput(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer pair.Close()
-	memDev, err := stack.New(stack.Config{Name: "mdev", MAC: DevMAC, IPv4: DevPrefix4}, pair.A())
+	memDev, err := stack.New(context.Background(), stack.Config{Name: "mdev", MAC: DevMAC, IPv4: DevPrefix4}, pair.A())
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer memDev.Close()
-	memHost, err := stack.New(stack.Config{Name: "mhost", MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 1}, IPv4: HostPrefix4}, pair.B())
+	memHost, err := stack.New(context.Background(), stack.Config{Name: "mhost", MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 1}, IPv4: HostPrefix4}, pair.B())
 	if err != nil {
 		b.Fatal(err)
 	}

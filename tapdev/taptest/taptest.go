@@ -161,7 +161,7 @@ func New(t testing.TB, opt Options) *Env {
 	if !opt.NoIPv6 {
 		cfg.IPv6Global = []netip.Prefix{DevPrefix6}
 	}
-	dev, err := stack.New(cfg, ep)
+	dev, err := stack.New(context.Background(), cfg, ep)
 	if err != nil {
 		ep.Close()
 		t.Fatalf("taptest: device stack: %v", err)

@@ -13,7 +13,8 @@ import (
 
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli"
 
-	"github.com/netxsim/netxsim/cmd/netxsim/internal/scenario"
+	"github.com/netxsim/netxsim"
+	"github.com/netxsim/netxsim/scenario"
 )
 
 // Summary is the one-line description for the command list.
@@ -75,7 +76,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "netxsim run: %s: %v\n", pos[0], err)
 		var se *scenario.Error
-		if errors.As(err, &se) || errors.Is(err, scenario.ErrNeedsRoot) {
+		if errors.As(err, &se) || errors.Is(err, scenario.ErrNeedsRoot) || errors.Is(err, netxsim.ErrReservedAddress) {
 			return 2
 		}
 		return 1

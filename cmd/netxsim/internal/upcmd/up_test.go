@@ -154,6 +154,32 @@ func TestUpNetNS(t *testing.T) {
 			t.Errorf("ping %s: %v %s", dst, err, b)
 		}
 	}
+	// every hint printed runs as printed (retried while the kernel side's link-local is tentative)
+	var hints []string
+	for _, l := range strings.Split(o, "\n") {
+		if h, ok := strings.CutPrefix(strings.TrimSpace(l), "try: "); ok {
+			hints = append(hints, h)
+		}
+		if _, h, ok := strings.Cut(l, "(link-local: "); ok {
+			hints = append(hints, strings.TrimSuffix(strings.TrimSpace(h), ")"))
+		}
+	}
+	if len(hints) != 2 {
+		t.Errorf("hints %q: want the IPv4 ping and the link-local ping", hints)
+	}
+	for _, h := range hints {
+		var err error
+		var b []byte
+		for i := 0; i < 10; i++ {
+			if b, err = exec.Command("sh", "-c", h).CombinedOutput(); err == nil {
+				break
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		if err != nil {
+			t.Errorf("hint %q: %v\n%s", h, err, b)
+		}
+	}
 	cancel()
 	select {
 	case code := <-done:

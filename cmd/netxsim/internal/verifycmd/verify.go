@@ -15,11 +15,12 @@ import (
 	"github.com/netxsim/netxsim/ftp/ftpcheck"
 )
 
-const usage = `usage: netxsim verify CAPTURE [--json FILE] [--junit FILE] [--svg DIR] [--profile P] [-q] [-v]
+const usage = `usage: netxsim verify CAPTURE [--json FILE] [--junit FILE] [--svg DIR] [--profile P] [--strict] [-q] [-v]
 
 Checks every FTP session in a pcap or pcapng capture: the seed's command/reply order, the reply codes
 of the server's profile and of RFC 959, data connections matched to PORT/EPRT/PASV/EPSV, transfer sizes,
-resets, bounces, IPv6 sessions using PORT/PASV. Exit status: 0 all sessions pass, 1 a violation (or an
+resets, bounces, IPv6 sessions using PORT/PASV. A session the client closes without QUIT (wget does)
+is a warning unless --strict. Exit status: 0 all sessions pass, 1 a violation (or an
 unreadable capture), 2 usage error.
 
 flags:
@@ -33,6 +34,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	junitPath := fs.String("junit", "", "write JUnit XML to `FILE` (a test case per session and per check)")
 	svgDir := fs.String("svg", "", "write one SVG sequence diagram per session into `DIR`")
 	profile := fs.String("profile", "auto", "server profile: auto, netxduo, extended or rfc959")
+	strict := fs.Bool("strict", false, "check the seed's sequence to the letter: a session closed without QUIT fails")
 	quiet := fs.Bool("q", false, "print only the verdict line")
 	verbose := fs.Bool("v", false, "debug logs on stderr")
 	fs.Usage = func() {
@@ -53,7 +55,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netxsim verify: %v\n", err)
 		return 2
 	}
-	opts := ftpcheck.Options{Profile: prof}
+	opts := ftpcheck.Options{Profile: prof, Strict: *strict}
 	if *verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -88,7 +90,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if rep.Violations > 0 {
 		verdict = "FAIL"
 	}
-	fmt.Fprintf(stderr, "netxsim verify: %s: %d/%d sessions passed, %d violations, %d warnings\n", verdict, passed, len(rep.Sessions), rep.Violations, rep.Warnings)
+	mode := "lenient"
+	if *strict {
+		mode = "strict"
+	}
+	fmt.Fprintf(stderr, "netxsim verify: %s: %d/%d sessions passed, %d violations, %d warnings (%s)\n", verdict, passed, len(rep.Sessions), rep.Violations, rep.Warnings, mode)
 	if rep.Violations > 0 {
 		return 1
 	}

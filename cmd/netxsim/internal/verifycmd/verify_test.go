@@ -75,3 +75,17 @@ func TestVerify(t *testing.T) {
 		t.Errorf("--help: exit %d %q", code, out)
 	}
 }
+
+// TestStrictFlag: the real-client corpus (wget closes without QUIT) passes with warnings, fails with
+// --strict, and the verdict line says which mode judged it.
+func TestStrictFlag(t *testing.T) {
+	capture := filepath.Join("..", "..", "..", "..", "ftp", "ftpcheck", "testdata", "corpus", "clients-extended.pcapng")
+	code, out, errs := run("--profile", "extended", capture)
+	if code != 0 || !strings.Contains(errs, "(lenient)") || !strings.Contains(out, "WARN quit-221") {
+		t.Fatalf("lenient: exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = run("--strict", "--profile", "extended", capture)
+	if code != 1 || !strings.Contains(errs, "(strict)") || !strings.Contains(out, "FAIL quit-221: the session ended without QUIT") {
+		t.Fatalf("strict: exit %d\n%s\n%s", code, out, errs)
+	}
+}

@@ -194,3 +194,23 @@ func randomName(prefix string) string {
 	crand.Read(b)
 	return prefix + hex.EncodeToString(b)
 }
+
+// hashReader hashes what is read through it.
+type hashReader struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func newHashReader(r io.Reader) *hashReader { return &hashReader{r: r, h: sha256.New()} }
+
+func (hr *hashReader) Read(p []byte) (int, error) {
+	n, err := hr.r.Read(p)
+	hr.h.Write(p[:n])
+	hr.n += int64(n)
+	return n, err
+}
+
+func (hr *hashReader) state() fileState {
+	return fileState{sha: hex.EncodeToString(hr.h.Sum(nil)), size: hr.n}
+}

@@ -2,12 +2,12 @@ package scenario
 
 import (
 	"fmt"
-	"math"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
 
+	"github.com/netxsim/netxsim/internal/size"
 	"gopkg.in/yaml.v3"
 )
 
@@ -102,35 +102,14 @@ func (p Prefix6) MarshalYAML() (any, error) {
 // Size is a byte count: 65536, "64KiB", "4 MiB", "1GiB", "10kB" (1000s), "1.5MiB".
 type Size int64
 
-var sizeUnits = []struct {
-	suffix string
-	mult   float64
-}{
-	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30},
-	{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9},
-	{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30},
-	{"b", 1},
-}
+// maxSize bounds every size in a scenario: FAT's largest file (4 GiB - 1) and netxsim's largest
+// RAM image (size.MaxMemory) both fit; the fields check their own tighter bounds.
+const maxSize = 1 << 40
 
-// ParseSize parses a size as the scenario file writes it.
+// ParseSize parses a size as the scenario file writes it (the grammar of internal/size).
 func ParseSize(s string) (Size, error) {
-	t := strings.ToLower(strings.TrimSpace(s))
-	mult := 1.0
-	for _, u := range sizeUnits {
-		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
-			break
-		}
-	}
-	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) || f*mult > 1<<50 {
-		return 0, fmt.Errorf("size %q: want bytes like 65536, 64KiB, 4MiB or 1GiB (at most 1 PiB)", s)
-	}
-	v := f * mult
-	if v != math.Trunc(v) {
-		return 0, fmt.Errorf("size %q is not a whole number of bytes", s)
-	}
-	return Size(v), nil
+	v, err := size.Parse(s, 0, maxSize)
+	return Size(v), err
 }
 
 func (sz *Size) UnmarshalYAML(n *yaml.Node) error {

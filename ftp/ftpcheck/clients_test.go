@@ -1,0 +1,274 @@
+package ftpcheck
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netxsim/netxsim/ftp"
+	"github.com/netxsim/netxsim/ftp/server"
+	"github.com/netxsim/netxsim/ftp/server/hostfs"
+)
+
+// clientRun is one real client invocation against the server under capture.
+type clientRun struct {
+	name    string
+	tool    string   // must be installed, else this run is skipped (with the reason logged)
+	args    []string // {port} and {dir} are replaced
+	stdin   string
+	out     string // file (under {dir}) that must end up equal to want, "" for none
+	want    []byte
+	failing bool // the client is expected to exit non-zero (the server refused, e.g. NetX's 504)
+}
+
+// TestVerifyRealClientCorpus drives our server (both profiles) with the clients whose correct sessions
+// verify used to fail (curl -C - resumes, TYPE A, wget closing without QUIT, NetX's 504) and with every
+// other Debian FTP client the project tests with (inetutils-ftp, tnftp, ncftp, busybox ftpget), under
+// dumpcap, and checks that no session fails. With NETXSIM_RECORD_CORPUS=1 it also stores the captures
+// in testdata/corpus, which TestVerifyRecordedCorpus checks without root or clients
+// (scripts/record-verify-corpus.sh does this).
+func TestVerifyRealClientCorpus(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: captures on the loopback interface with dumpcap")
+	}
+	needTool(t, "tshark", "dumpcap", "curl")
+	for _, prof := range []ftp.Profile{ftp.ProfileNetXDuo, ftp.ProfileExtended} {
+		t.Run(string(prof), func(t *testing.T) { clientCorpus(t, prof) })
+	}
+}
+
+func clientCorpus(t *testing.T, prof ftp.Profile) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	os.Mkdir(root, 0o755)
+	file := payload(20000) // small: the recorded captures are committed
+	text := []byte(strings.Repeat("line of text\n", 200))
+	os.WriteFile(filepath.Join(root, "big.bin"), file, 0o644)
+	os.WriteFile(filepath.Join(root, "t.txt"), text, 0o644)
+	os.WriteFile(filepath.Join(dir, "partial.bin"), file[:7000], 0o644)
+	os.WriteFile(filepath.Join(dir, "bbpartial.bin"), file[:12345], 0o644)
+	fsys, err := hostfs.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	pasvLo := uint16(51000 + os.Getpid()%400*10)
+	if prof == ftp.ProfileExtended {
+		pasvLo += 5
+	}
+	srv := &server.Server{FS: fsys, Profile: prof, PassivePortMin: pasvLo, PassivePortMax: pasvLo + 3, ActivePort: pasvLo + 4, LoginFailDelay: -1, MaxSessions: -1,
+		Login: func(context.Context, netip.AddrPort, string, string) server.Access { return server.ReadWrite }}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	ascii := clientRun{name: "curl TYPE A", tool: "curl", args: []string{"-s", "--use-ascii", "-o", "{dir}/t.out", "ftp://u:p@127.0.0.1:{port}/t.txt"}}
+	if prof == ftp.ProfileExtended {
+		ascii.out, ascii.want = "t.out", text
+	} else {
+		ascii.failing = true // NetX: 504 Only Image transfer allowed
+	}
+	resume := clientRun{name: "curl -C - resume", tool: "curl", args: []string{"-s", "-C", "-", "-o", "{dir}/partial.bin", "ftp://u:p@127.0.0.1:{port}/big.bin"}, out: "partial.bin", want: file}
+	if prof == ftp.ProfileNetXDuo {
+		// NetX has no REST (502): curl gives up with exit 31 and closes without QUIT
+		resume.failing, resume.out = true, ""
+	}
+	runs := []clientRun{
+		resume,
+		ascii,
+		{name: "wget", tool: "wget", args: []string{"-q", "-O", "{dir}/wget.bin", "ftp://u:p@127.0.0.1:{port}/big.bin"}, out: "wget.bin", want: file},
+		{name: "wget active", tool: "wget", args: []string{"-q", "--no-passive-ftp", "-O", "{dir}/wgeta.bin", "ftp://u:p@127.0.0.1:{port}/big.bin"}, out: "wgeta.bin", want: file},
+		{name: "inetutils-ftp active", tool: "inetutils-ftp", args: []string{"-n", "-A", "127.0.0.1", "{port}"},
+			stdin: "user u p\nbinary\nget big.bin {dir}/inet.bin\nquit\n", out: "inet.bin", want: file},
+		{name: "inetutils-ftp passive", tool: "inetutils-ftp", args: []string{"-n", "-p", "127.0.0.1", "{port}"},
+			stdin: "user u p\nbinary\nget big.bin {dir}/inetp.bin\nput {dir}/partial.bin inetup.bin\nquit\n", out: "inetp.bin", want: file},
+		{name: "tnftp passive", tool: "tnftp", args: []string{"-n", "-p", "127.0.0.1", "{port}"},
+			stdin: "user u p\nbinary\nget big.bin {dir}/tn.bin\nquit\n", out: "tn.bin", want: file},
+		{name: "tnftp active", tool: "tnftp", args: []string{"-n", "-A", "127.0.0.1", "{port}"},
+			stdin: "user u p\nbinary\nget big.bin {dir}/tna.bin\nquit\n", out: "tna.bin", want: file},
+		{name: "ncftpget passive", tool: "ncftpget", args: []string{"-u", "u", "-p", "p", "-P", "{port}", "-F", "127.0.0.1", "{dir}/nc", "/big.bin"}, out: "nc/big.bin", want: file},
+		{name: "ncftpget active", tool: "ncftpget", args: []string{"-u", "u", "-p", "p", "-P", "{port}", "-E", "127.0.0.1", "{dir}/nca", "/big.bin"}, out: "nca/big.bin", want: file},
+		{name: "busybox ftpget -c resume", tool: "busybox", args: []string{"ftpget", "-c", "-u", "u", "-p", "p", "-P", "{port}", "127.0.0.1", "{dir}/bbpartial.bin", "big.bin"}, out: "bbpartial.bin", want: file},
+		{name: "busybox ftpput", tool: "busybox", args: []string{"ftpput", "-u", "u", "-p", "p", "-P", "{port}", "127.0.0.1", "bb.bin", "{dir}/partial.bin"}},
+	}
+	os.Mkdir(filepath.Join(dir, "nc"), 0o755)
+	os.Mkdir(filepath.Join(dir, "nca"), 0o755)
+
+	pcap := filepath.Join(dir, "clients.pcapng")
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	stopCap := startDumpcap(t, ctx, pcap, fmt.Sprintf("tcp port %d or tcp portrange %d-%d", port, pasvLo, pasvLo+4))
+	defer stopCap()
+	ran := 0
+	for _, r := range runs {
+		if _, err := exec.LookPath(r.tool); err != nil {
+			t.Logf("%s: skipped, %s is not installed (Debian: see scripts/test.sh)", r.name, r.tool)
+			continue
+		}
+		ran++
+		repl := strings.NewReplacer("{port}", fmt.Sprint(port), "{dir}", dir)
+		args := make([]string, len(r.args))
+		for i, a := range r.args {
+			args[i] = repl.Replace(a)
+		}
+		cmd := exec.CommandContext(ctx, r.tool, args...)
+		cmd.Stdin = strings.NewReader(repl.Replace(r.stdin))
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if (err != nil) != r.failing {
+			t.Errorf("%s: %v (expected failure %v)\n%s", r.name, err, r.failing, out)
+		}
+		if r.out != "" {
+			got, err := os.ReadFile(filepath.Join(dir, r.out))
+			if err != nil || !bytes.Equal(got, r.want) {
+				t.Errorf("%s: %s has %d bytes (%v), want %d equal to the served file\n%s", r.name, r.out, len(got), err, len(r.want), out)
+			}
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // the last FINs
+	stopCap()
+
+	rep := analyzeFile(t, pcap, Options{Profile: prof})
+	txt := reportText(rep)
+	if len(rep.Sessions) < ran {
+		t.Fatalf("%d sessions for %d client runs\n%s", len(rep.Sessions), ran, txt)
+	}
+	if rep.Violations != 0 {
+		t.Errorf("%s: %d violations on correct sessions of real clients\n%s", prof, rep.Violations, txt)
+	}
+	compareWithTshark(t, pcap, rep, uint16(port))
+	// the resumed transfers were judged by their REST offset, not skipped
+	resumed := 0
+	for _, s := range rep.Sessions {
+		for _, tr := range s.Transfers {
+			if tr.Offset > 0 && tr.ExpectedSize > 0 {
+				resumed++
+			}
+		}
+	}
+	if resumed == 0 && prof == ftp.ProfileExtended { // NetX has no REST
+		t.Errorf("no resumed transfer with a known size in the capture\n%s", txt)
+	}
+	if !strings.Contains(txt, "without QUIT") && hasTool("wget") {
+		t.Errorf("wget's session closed without QUIT is not reported as a warning\n%s", txt)
+	}
+	t.Logf("%s: %d client runs, %d sessions, %d packets, %d violations, %d warnings", prof, ran, len(rep.Sessions), rep.Capture.Packets, rep.Violations, rep.Warnings)
+	if os.Getenv("NETXSIM_RECORD_CORPUS") == "1" {
+		dst := filepath.Join("testdata", "corpus", "clients-"+string(prof)+".pcapng")
+		if err := copyFile(pcap, dst); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("recorded %s", dst)
+	}
+}
+
+func hasTool(n string) bool { _, err := exec.LookPath(n); return err == nil }
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func analyzeFile(t *testing.T, file string, opts Options) *Report {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := Analyze(context.Background(), f, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// startDumpcap captures on lo with filter into file; the returned function stops it (idempotent).
+func startDumpcap(t *testing.T, ctx context.Context, file, filter string) func() {
+	t.Helper()
+	capCmd := exec.CommandContext(ctx, "dumpcap", "-q", "-i", "lo", "-f", filter, "-w", file)
+	var capErr bytes.Buffer
+	capCmd.Stderr = &capErr
+	if err := capCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stop := func() {
+		if capCmd.Process != nil {
+			capCmd.Process.Signal(os.Interrupt)
+			capCmd.Wait()
+			capCmd.Process = nil
+		}
+	}
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(capErr.String(), "Capturing on"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("dumpcap did not start: %s", capErr.String())
+		}
+	}
+	return stop
+}
+
+// TestVerifyRecordedCorpus checks the recorded real-client captures in testdata/corpus (see
+// TestVerifyRealClientCorpus): no violation in lenient mode; in strict mode exactly the sessions that
+// ended without QUIT fail, and only quit-221.
+func TestVerifyRecordedCorpus(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "corpus", "*.pcapng"))
+	if len(files) == 0 {
+		t.Fatal("no captures in testdata/corpus: run scripts/record-verify-corpus.sh")
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			prof := ftp.ProfileNetXDuo
+			if strings.Contains(file, "extended") {
+				prof = ftp.ProfileExtended
+			}
+			rep := analyzeFile(t, file, Options{Profile: prof})
+			if rep.Violations != 0 {
+				t.Errorf("%d violations\n%s", rep.Violations, reportText(rep))
+			}
+			strict := analyzeFile(t, file, Options{Profile: prof, Strict: true})
+			noQuit := 0
+			for _, s := range strict.Sessions {
+				if quitExchange(s) == nil {
+					noQuit++
+				}
+				for _, ch := range s.Checks {
+					if ch.Status == StatusFail && ch.Name != "quit-221" {
+						t.Errorf("strict: %s fails %s: %q", s.Name(), ch.Name, ch.Messages)
+					}
+				}
+			}
+			if noQuit == 0 || strict.Violations != noQuit {
+				t.Errorf("strict: %d violations, %d sessions without QUIT; want them equal and > 0", strict.Violations, noQuit)
+			}
+		})
+	}
+}
