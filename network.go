@@ -119,21 +119,20 @@ func (n *Network) Devices() []*Device {
 func (n *Network) Device(name string) *Device {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for _, d := range n.devices {
-		if d.name == name {
-			return d
-		}
-	}
-	return nil
+	return find(n.devices, name, (*Device).Name)
 }
 
 // Segment returns the segment of that name, or nil.
 func (n *Network) Segment(name string) *Segment {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for _, s := range n.segments {
-		if s.name == name {
-			return s
+	return find(n.segments, name, (*Segment).Name)
+}
+
+func find[T any](list []*T, name string, nameOf func(*T) string) *T {
+	for _, x := range list {
+		if nameOf(x) == name {
+			return x
 		}
 	}
 	return nil

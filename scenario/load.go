@@ -308,7 +308,7 @@ func (sc *Scenario) validate() error {
 }
 
 func (v *validator) server(p string, s *Server) {
-	if _, err := ftp.ParseProfile(s.Profile); err != nil {
+	if _, err := ftp.ParseProfile(string(s.Profile)); err != nil {
 		v.fail(p+".profile", "%v", err)
 	}
 	switch s.Anonymous {
@@ -435,8 +435,8 @@ func (v *validator) links() {
 		default:
 			v.fail(p+".type", "link type %q: use memory or tap", l.Type)
 		}
-		if l.MTU != 0 && (l.MTU < 1280 || l.MTU > 65535) {
-			v.fail(p+".mtu", "mtu %d: use 1280..65535 (IPv6 needs 1280)", l.MTU)
+		if err := tapdev.CheckMTU(l.MTU); l.MTU != 0 && err != nil {
+			v.fail(p+".mtu", "%v", err)
 		}
 	}
 	for i := range sc.Devices {
@@ -514,8 +514,8 @@ func (v *validator) segments() {
 				}
 			}
 		}
-		if sg.MTU != 0 && (sg.MTU < 1280 || sg.MTU > 65535) {
-			v.fail(p+".mtu", "mtu %d: use 1280..65535 (IPv6 needs 1280)", sg.MTU)
+		if err := tapdev.CheckMTU(sg.MTU); sg.MTU != 0 && err != nil {
+			v.fail(p+".mtu", "%v", err)
 		}
 		segs = append(segs, sg)
 	}
@@ -603,7 +603,7 @@ func (v *validator) step(p string, st *Step) {
 	default:
 		v.fail(p+".mode", "mode %q: use active or passive", st.Mode)
 	}
-	if _, err := ftp.ParseProfile(st.Profile); err != nil {
+	if _, err := ftp.ParseProfile(string(st.Profile)); err != nil {
 		v.fail(p+".profile", "%v", err)
 	}
 	if st.Timeout < 0 {

@@ -93,7 +93,7 @@ func TestLoadLimits(t *testing.T) {
 // FuzzParse: any input gives a scenario or an error, never a panic or a hang.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(goodYAML))
-	for _, p := range []string{"basic", "lossy", "extended", "violation-expected"} {
+	for _, p := range []string{"basic", "lossy", "extended", "violation-expected", "switch-bounce", "device-client", "tap-impaired"} {
 		if b, err := os.ReadFile("../testdata/scenarios/" + p + ".yaml"); err == nil {
 			f.Add(b)
 		}

@@ -180,7 +180,7 @@ func checkProfile(sc *Scenario) ftp.Profile {
 	var prof ftp.Profile
 	for i := range sc.Devices {
 		if s := sc.Devices[i].Server; s != nil {
-			p, _ := ftp.ParseProfile(s.Profile)
+			p, _ := ftp.ParseProfile(string(s.Profile))
 			if prof != "" && prof != p {
 				return ftpcheck.ProfileAuto
 			}

@@ -7,9 +7,11 @@ package scenario
 
 import (
 	"fmt"
-	"github.com/netxsim/netxsim/stack"
 	"net/netip"
 	"time"
+
+	"github.com/netxsim/netxsim/ftp"
+	"github.com/netxsim/netxsim/stack"
 )
 
 // Scenario is one complete run. The YAML field names are given in the struct tags; see docs/scenarios.md.
@@ -67,7 +69,7 @@ func (d *Device) image() *Image {
 
 // Server is an FTP server on a device, serving a FAT image.
 type Server struct {
-	Profile string            `yaml:"profile,omitempty"` // netxduo (default) or extended
+	Profile ftp.Profile       `yaml:"profile,omitempty"` // netxduo (default), netxduo-6.4 or extended
 	Port    uint16            `yaml:"port,omitempty"`    // 0: 21
 	Users   map[string]string `yaml:"users"`             // name: password, read-write
 	// Anonymous lets "anonymous"/"ftp" in with any password: "" or "no", "read", "write".
@@ -153,14 +155,14 @@ type Impair struct {
 
 // Step is one FTP session: the client on one device logs in to the server on another and does the ops.
 type Step struct {
-	Name     string `yaml:"name,omitempty"`
-	Client   string `yaml:"client"`
-	Server   string `yaml:"server"`
-	Family   string `yaml:"family,omitempty"`  // ipv4 (default) or ipv6
-	Mode     string `yaml:"mode,omitempty"`    // active (default, PORT/EPRT) or passive (PASV/EPSV)
-	Profile  string `yaml:"profile,omitempty"` // client profile: netxduo (default) or extended
-	User     string `yaml:"user,omitempty"`    // default: the server's only user
-	Password string `yaml:"password,omitempty"`
+	Name     string      `yaml:"name,omitempty"`
+	Client   string      `yaml:"client"`
+	Server   string      `yaml:"server"`
+	Family   string      `yaml:"family,omitempty"`  // ipv4 (default) or ipv6
+	Mode     string      `yaml:"mode,omitempty"`    // active (default, PORT/EPRT) or passive (PASV/EPSV)
+	Profile  ftp.Profile `yaml:"profile,omitempty"` // client profile: netxduo (default), netxduo-6.4 or extended
+	User     string      `yaml:"user,omitempty"`    // default: the server's only user
+	Password string      `yaml:"password,omitempty"`
 	// LoginError expects the login to be refused with this code (e.g. 530); the session then quits.
 	LoginError int           `yaml:"login_error,omitempty"`
 	Timeout    time.Duration `yaml:"timeout,omitempty"` // the session; 0: 60 s

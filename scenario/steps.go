@@ -54,7 +54,7 @@ type runner struct {
 
 func (r *runner) step(ctx context.Context, i int, st *Step) StepResult {
 	res := StepResult{Index: i + 1, Name: st.label(i), Client: st.Client, Server: st.Server,
-		Family: st.family(), Mode: st.mode(), Profile: st.Profile}
+		Family: st.family(), Mode: st.mode(), Profile: string(st.Profile)}
 	if res.Profile == "" {
 		res.Profile = string(ftp.ProfileNetXDuo)
 	}
@@ -77,7 +77,7 @@ func (r *runner) session(ctx context.Context, st *Step, res *StepResult) error {
 	defer cancel()
 	cl, sv := r.w.nodes[st.Client], r.w.nodes[st.Server]
 	addr, _ := sv.dev.addrOf(st.family())
-	prof, _ := ftp.ParseProfile(st.Profile)
+	prof, _ := ftp.ParseProfile(string(st.Profile))
 	c, err := client.Dial(ctx, cl.d, netip.AddrPortFrom(addr, sv.dev.Server.port()),
 		client.WithProfile(prof), client.WithPassive(st.mode() == "passive"),
 		client.WithLogger(r.w.log.With("ftp-client", st.Client)))

@@ -72,16 +72,10 @@ func (d *Device) signature() stack.Signature {
 	if d.Stack != nil && d.Stack.Signature != nil {
 		return *d.Stack.Signature
 	}
-	if d.Server != nil && netxLike(d.Server.Profile) {
+	if d.Server != nil && d.Server.Profile.NetXLike() {
 		return stack.SignatureNetX
 	}
 	return stack.SignatureGVisor
-}
-
-// netxLike: the NetX-like server profiles ("" is netxduo).
-// TODO(netx-stack): ftp.Profile.NetXLike once netx-server's profiles land.
-func netxLike(p string) bool {
-	return p == "" || p == string(ftp.ProfileNetXDuo) || p == "netxduo-6.4"
 }
 
 func (d *Device) windows() stack.Windows {
@@ -246,7 +240,7 @@ func (w *world) startServers(ctx context.Context, sc *Scenario, names *byBase) e
 		if d.Server == nil {
 			continue
 		}
-		prof, _ := ftp.ParseProfile(d.Server.Profile)
+		prof, _ := ftp.ParseProfile(string(d.Server.Profile))
 		anon := server.Deny
 		switch d.Server.Anonymous {
 		case "read":

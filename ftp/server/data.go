@@ -502,30 +502,73 @@ func (ss *session) cmdRETR(arg string) {
 	}, nil)
 }
 
-// copyData copies with a large buffer and maps failures to replies: a read error of the source is the
-// file system's when fromFile (550 Read Fail), the network's otherwise (426).
+// copyData copies with large buffers and maps failures to replies: a read error of the source is the
+// file system's when fromFile (550 Read Fail), the network's otherwise (426). Reading and writing
+// overlap (a reader goroutine fills the next buffer while this one writes the last), so a transfer
+// runs at the speed of the slower side, not of both added: the network and the image copy each
+// take about as long per byte. Each write is a full buffer. On a write failure the reader is told to stop; it ends once its read
+// returns (at the latest when the caller closes the data connection).
 func copyData(dst io.Writer, src io.Reader, fromFile bool) error {
-	buf := make([]byte, 64<<10)
-	for {
-		n, rerr := src.Read(buf)
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+	const size, depth = 128 << 10, 3
+	type chunk struct {
+		b   []byte
+		n   int
+		err error
+	}
+	free := make(chan []byte, depth)
+	for range depth {
+		free <- make([]byte, size)
+	}
+	full := make(chan chunk, depth)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			var b []byte
+			select {
+			case b = <-free:
+			case <-stop:
+				return
+			}
+			// Fill the buffer: a network read returns what one segment carried, and the image
+			// writes large chunks far faster than many small ones.
+			n, err := 0, error(nil)
+			for n < len(b) && err == nil {
+				var k int
+				k, err = src.Read(b[n:])
+				n += k
+			}
+			select {
+			case full <- chunk{b, n, err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for c := range full {
+		if c.n > 0 {
+			if _, werr := dst.Write(c.b[:c.n]); werr != nil {
 				if fromFile {
 					return &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
 				}
 				return &ftp.Error{Code: 550, Msg: "File Write Failed"}
 			}
 		}
-		if rerr == io.EOF {
+		if c.err == io.EOF {
 			return nil
 		}
-		if rerr != nil {
+		if c.err != nil {
 			if fromFile {
 				return &ftp.Error{Code: 550, Msg: "Read Fail"}
 			}
 			return &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
 		}
+		free <- c.b
 	}
+	return nil
 }
 
 // cmdSTOR stores (or appends) through a temporary file in the target's directory, renamed over the

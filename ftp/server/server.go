@@ -17,10 +17,10 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/netxsim/netxsim/ftp"
+	"github.com/netxsim/netxsim/internal/kernel"
 )
 
 // FileSystem is what the server needs from a back end; fsimage and hostfs implement it directly.
@@ -212,7 +212,7 @@ func (s *Server) network() Network {
 	if s.Network != nil {
 		return s.Network
 	}
-	return kernelNetwork{}
+	return kernel.Kernel{} // the project's one kernel dialer
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -409,28 +409,4 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 		return netip.AddrPort{}
 	}
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-}
-
-// kernelNetwork is the host OS network, the default when Server.Network is nil.
-type kernelNetwork struct{}
-
-func (kernelNetwork) Listen(ctx context.Context, addr netip.AddrPort) (net.Listener, error) {
-	var lc net.ListenConfig
-	return lc.Listen(ctx, "tcp", addr.String())
-}
-
-func (kernelNetwork) Dial(ctx context.Context, local, remote netip.AddrPort) (net.Conn, error) {
-	d := net.Dialer{}
-	if local.IsValid() {
-		d.LocalAddr = net.TCPAddrFromAddrPort(local)
-		// port 20 again while earlier data connections sit in TIME-WAIT
-		d.Control = func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			err := c.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
-			})
-			return errors.Join(err, serr)
-		}
-	}
-	return d.DialContext(ctx, "tcp", remote.String())
 }

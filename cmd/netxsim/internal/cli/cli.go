@@ -39,3 +39,15 @@ func ParseInterspersed(fs *flag.FlagSet, args []string, stdout, stderr io.Writer
 		args = left[1:]
 	}
 }
+
+// NewFlagSet is a flag set for the subcommand name whose usage is text followed by the flags'
+// defaults; ParseInterspersed prints it once where it belongs.
+func NewFlagSet(name, text string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		io.WriteString(fs.Output(), text)
+		fs.PrintDefaults()
+	}
+	return fs
+}

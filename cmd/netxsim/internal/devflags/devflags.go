@@ -31,10 +31,10 @@ func IsUsage(err error) bool {
 	return errors.As(err, &ue) || errors.Is(err, netxsim.ErrReservedAddress)
 }
 
-// MTU limits: IPv6 needs 1280; the Ethernet frame must fit 65535 bytes.
+// MTU limits, the same for every link (tapdev.CheckMTU).
 const (
-	MinMTU = 1280
-	MaxMTU = 65521
+	MinMTU = tapdev.MinMTU
+	MaxMTU = tapdev.MaxMTU
 )
 
 // NetNSMode says what --netns means for a command.

@@ -5,7 +5,6 @@ package ftpcmd
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -59,7 +58,7 @@ flags:
 
 // Run is the entry point of `netxsim ftp`.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ftp", flag.ContinueOnError)
+	fs := cli.NewFlagSet("ftp", usage, stderr)
 	var o options
 	fs.BoolVar(&o.passive, "passive", false, "passive data connections (PASV/EPSV); default active (PORT/EPRT) as NetX")
 	fs.StringVar(&o.profile, "profile", string(ftp.ProfileExtended), "wire profile: netxduo (byte for byte NetX) or extended")
@@ -69,10 +68,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.timeout, "timeout", 0, "limit for the whole command (0: none; silent servers still time out after 2m)")
 	fs.StringVar(&o.image, "image", "", "the device's own FAT image `file`: get stores into it, put reads from it (LOCAL is a path in the image)")
 	o.Register(fs, devflags.OpenOrCreateNetNS)
-	fs.Usage = func() {
-		io.WriteString(fs.Output(), usage)
-		fs.PrintDefaults()
-	}
 	// flags may come anywhere: before or after the command word and between the arguments
 	pos, exit := cli.ParseInterspersed(fs, args, stdout, stderr)
 	if exit != nil {

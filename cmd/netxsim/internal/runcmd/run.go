@@ -5,7 +5,6 @@ package runcmd
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,16 +37,11 @@ flags:
 
 // Run is the entry point of the subcommand.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("run", usage, stderr)
 	out := fs.String("out", "", "directory for the artifacts (default netxsim-out/NAME)")
 	junit := fs.String("junit", "", "also write the JUnit XML to `FILE`")
 	quiet := fs.Bool("q", false, "print only the verdict and the artifact paths")
 	verbose := fs.Bool("v", false, "debug logs of stacks, server and client on stderr")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usage)
-		fs.PrintDefaults()
-	}
 	pos, exit := cli.ParseInterspersed(fs, args, stdout, stderr)
 	if exit != nil {
 		return *exit

@@ -240,6 +240,12 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 	if err != nil {
 		return err
 	}
+	// A volume not closed cleanly (killed mid-flush) was repaired by fsimage.OpenFile: say how.
+	if v, ok := fsys.(*fsimage.FS); ok {
+		if rec := v.Recovery(); rec.Dirty {
+			fmt.Fprintf(stderr, "netxsim serve: image %s was %s\n", o.image, rec)
+		}
+	}
 	// Uploads interrupted by a crash or kill leave temporary files; they were never acknowledged.
 	if k, rerr := server.ReclaimTempFiles(fsys, log); k > 0 || rerr != nil {
 		fmt.Fprintf(stderr, "netxsim serve: removed %d stale upload temporary files left by interrupted uploads\n", k)
