@@ -179,14 +179,14 @@ func pairOnLoopback(t *testing.T, under string, vniA, vniB uint32) (a, b *stack.
 		ea.Close()
 		t.Fatal(err)
 	}
-	a, err = stack.New(stack.Config{Name: "vxa", MAC: macA, IPv4: netip.MustParsePrefix("198.51.100.1/24"), IPv6: true,
+	a, err = stack.New(context.Background(), stack.Config{Name: "vxa", MAC: macA, IPv4: netip.MustParsePrefix("198.51.100.1/24"), IPv6: true,
 		IPv6Global: []netip.Prefix{netip.MustParsePrefix("2001:db8::1/64")}, MTU: ea.MTU()}, ea)
 	if err != nil {
 		eb.Close()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	b, err = stack.New(stack.Config{Name: "vxb", MAC: macB, IPv4: netip.MustParsePrefix("198.51.100.2/24"), IPv6: true,
+	b, err = stack.New(context.Background(), stack.Config{Name: "vxb", MAC: macB, IPv4: netip.MustParsePrefix("198.51.100.2/24"), IPv6: true,
 		IPv6Global: []netip.Prefix{netip.MustParsePrefix("2001:db8::2/64")}, MTU: eb.MTU()}, eb)
 	if err != nil {
 		t.Fatal(err)
@@ -300,7 +300,7 @@ func TestCaptured(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ip, err := stack.New(stack.Config{Name: "vx0", MAC: macA, IPv4: netip.MustParsePrefix("198.51.100.1/24"), IPv6: true, SkipDAD: true}, cep)
+	ip, err := stack.New(context.Background(), stack.Config{Name: "vx0", MAC: macA, IPv4: netip.MustParsePrefix("198.51.100.1/24"), IPv6: true, SkipDAD: true}, cep)
 	if err != nil {
 		t.Fatal(err)
 	}
