@@ -91,6 +91,7 @@ func (v *FS) barrier() error {
 // the process writing it was killed, or the machine lost power, in the middle of a flush).
 type Recovery struct {
 	Dirty        bool     // the volume was not closed cleanly
+	ReadOnly     bool     // opened read-only: nothing was repaired
 	LostClusters uint32   // allocated clusters no entry reached, freed
 	FATCopies    bool     // FAT copies differed; the first was copied to the others
 	Entries      []string // directory entries removed: orphaned long names, second entries of a moved file
@@ -100,6 +101,9 @@ type Recovery struct {
 func (r Recovery) String() string {
 	if !r.Dirty {
 		return "clean"
+	}
+	if r.ReadOnly {
+		return "not closed cleanly; opened read-only, so not repaired (the next writable open repairs it)"
 	}
 	var parts []string
 	if r.LostClusters > 0 {

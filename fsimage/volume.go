@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"sync"
 	"time"
+
+	"github.com/netxsim/netxsim/internal/size"
 )
 
 // Options tune an opened volume. The zero value is usable.
@@ -136,6 +138,11 @@ func Open(dev Device, opt Options) (*FS, error) {
 		return nil, fmt.Errorf("fsimage: image is shorter than its boot sector says (%d sectors): %v: %w", g.totSec, err, ErrCorrupt)
 	}
 	fatBytes := g.fatSz * g.bps
+	// The FAT is cached whole (up to 1 GiB for the largest FAT32): refuse clearly what this
+	// machine cannot hold instead of dying in the allocation.
+	if err := size.FitsMemory(fatBytes); err != nil {
+		return nil, fmt.Errorf("fsimage: the volume's FAT (%d sectors) cannot be cached: %w", g.fatSz, err)
+	}
 	f := &fatTable{g: g, raw: make([]byte, fatBytes), dirty: make([]uint64, (g.fatSz+63)/64)}
 	which := int64(0)
 	if g.activeFAT >= 0 {
@@ -173,7 +180,7 @@ func Open(dev Device, opt Options) (*FS, error) {
 	if g.extBoot && g.state&1 != 0 {
 		v.dirtyOnDisk = true
 		if opt.ReadOnly {
-			v.recovery = Recovery{Dirty: true, Problems: []string{"opened read-only: not repaired"}}
+			v.recovery = Recovery{Dirty: true, ReadOnly: true}
 		} else if err := v.recover(); err != nil {
 			return nil, fmt.Errorf("fsimage: repair a volume that was not closed cleanly: %w", err)
 		}

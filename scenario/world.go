@@ -253,6 +253,8 @@ func (w *world) startServers(ctx context.Context, sc *Scenario, names *byBase) e
 			Login:   server.Users(d.Server.Users, anon),
 			// A refused login is part of a scenario, not an attack: answer at once.
 			LoginFailDelay: -1,
+			// nor is a run of them: no per-address lock-out in scenarios
+			AddrFailureBudget: -1,
 		}
 		if err := n.d.ServeFTP(ctx, srv, netip.AddrPortFrom(netip.Addr{}, d.Server.port())); err != nil {
 			return err

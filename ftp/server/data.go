@@ -296,13 +296,20 @@ func (ss *session) cmdPORT(arg string) {
 	}
 	ap, err := ftp.ParsePORT(arg)
 	if err != nil || !ap.Addr().IsValid() || ap.Addr().IsUnspecified() || (ap.Port() == 0 && !ss.shipped()) ||
-		!sameHost(ap.Addr(), ss.peer.Addr()) || (ss.extended() && ap.Port() < 1024) {
+		!sameHost(ap.Addr(), ss.peer.Addr()) || ss.privilegedPort(ap.Port()) {
 		ss.log.Info("ftp: PORT refused", "arg", arg, "peer", ss.peer)
 		ss.reply(501, "Port Fail")
 		return
 	}
 	ss.setActive(ap)
 	ss.reply(200, "Port set")
+}
+
+// privilegedPort tells whether a PORT/EPRT port is refused as a bounce to a service: 1-1023,
+// unless AllowPrivilegedPorts. Port 0 is left to the callers: refused, except in the shipped
+// profile, which answers it with NetX's 200 (no connection to port 0 can be made).
+func (ss *session) privilegedPort(port uint16) bool {
+	return port > 0 && port < 1024 && !ss.srv.AllowPrivilegedPorts
 }
 
 func (ss *session) cmdEPRT(arg string) {
@@ -327,9 +334,14 @@ func (ss *session) cmdEPRT(arg string) {
 		}
 		return
 	}
-	if ss.extended() && (!sameHost(ap.Addr(), ss.peer.Addr()) || ap.Port() < 1024) {
+	if ss.extended() && (!sameHost(ap.Addr(), ss.peer.Addr()) || ss.privilegedPort(ap.Port())) {
 		ss.log.Info("ftp: EPRT refused", "arg", arg, "peer", ss.peer)
 		ss.reply(501, "EPRT command failed: only to your own address and a port >= 1024")
+		return
+	}
+	if ss.privilegedPort(ap.Port()) {
+		ss.log.Info("ftp: EPRT to a privileged port refused", "arg", arg, "peer", ss.peer)
+		ss.reply(501, "EPRT command failed")
 		return
 	}
 	// NetX connects back to the control peer whatever address was announced: no bounce possible.

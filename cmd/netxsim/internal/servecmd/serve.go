@@ -49,6 +49,9 @@ type options struct {
 	activePort       uint
 	loginDelay       time.Duration
 	maxLoginFailures int
+	loginTimeout     time.Duration
+	addrFailures     int
+	allowPrivPorts   bool
 	verbose          bool
 }
 
@@ -88,6 +91,9 @@ func flagSet(o *options) *flag.FlagSet {
 	fs.UintVar(&o.activePort, "active-port", 0, "source `port` of active data connections; 0: 20 (any port if busy)")
 	fs.DurationVar(&o.loginDelay, "login-delay", 0, "pause before answering a failed login (`duration`); 0: 1s")
 	fs.IntVar(&o.maxLoginFailures, "max-login-failures", 0, "failed logins before disconnecting (`n`); 0: 3")
+	fs.DurationVar(&o.loginTimeout, "login-timeout", 0, "close a connection not logged in after this `duration`; 0: 30s; -1s: never")
+	fs.IntVar(&o.addrFailures, "addr-failures", 0, "failed logins per client address before it is locked out, 5s doubling to 15m (`n`); 0: 10 (off in netxduo-6.4); -1: off")
+	fs.BoolVar(&o.allowPrivPorts, "allow-privileged-ports", false, "let PORT/EPRT name a client port below 1024 (refused by default: a bounce to a service)")
 	fs.BoolVar(&o.verbose, "v", false, "log sessions and commands to stderr")
 	return fs
 }
@@ -378,20 +384,23 @@ func newServer(o *options, fsys server.FileSystem, nw server.Network, log *slog.
 		}
 	}
 	return &server.Server{
-		FS:                 fsys,
-		Profile:            prof,
-		Network:            nw,
-		Login:              server.Users(o.users, anon),
-		MaxSessions:        o.maxSessions,
-		MaxSessionsPerAddr: o.maxPerAddr,
-		IdleTimeout:        o.idle,
-		DataTimeout:        o.dataTimeout,
-		PassivePortMin:     lo,
-		PassivePortMax:     hi,
-		ActivePort:         uint16(o.activePort),
-		LoginFailDelay:     o.loginDelay,
-		MaxLoginFailures:   o.maxLoginFailures,
-		Logger:             log,
+		FS:                   fsys,
+		Profile:              prof,
+		Network:              nw,
+		Login:                server.Users(o.users, anon),
+		MaxSessions:          o.maxSessions,
+		MaxSessionsPerAddr:   o.maxPerAddr,
+		IdleTimeout:          o.idle,
+		DataTimeout:          o.dataTimeout,
+		PassivePortMin:       lo,
+		PassivePortMax:       hi,
+		ActivePort:           uint16(o.activePort),
+		LoginFailDelay:       o.loginDelay,
+		MaxLoginFailures:     o.maxLoginFailures,
+		LoginTimeout:         o.loginTimeout,
+		AddrFailureBudget:    o.addrFailures,
+		AllowPrivilegedPorts: o.allowPrivPorts,
+		Logger:               log,
 	}
 }
 
