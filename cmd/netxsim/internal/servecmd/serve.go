@@ -529,3 +529,14 @@ func createImage(o *options) error {
 	}
 	return nil
 }
+
+// Validate checks a serve command line without running anything (netxsim shell checks before it
+// makes its namespace). A usage problem is a devflags.UsageError.
+func Validate(args []string) error {
+	var o options
+	fs := flagSet(&o)
+	if err := fs.Parse(args); err != nil {
+		return usageError{Msg: err.Error()}
+	}
+	return validate(&o, fs)
+}

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/devflags"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/servecmd"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/upcmd"
 	"github.com/netxsim/netxsim/internal/userns"
@@ -66,7 +67,27 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// for netxsim, which ends when the command does. SIGTERM and SIGHUP end the run.
 	sctx, stop := signal.NotifyContext(context.WithoutCancel(ctx), syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	dev := flags
+	if !slices.ContainsFunc(flags, func(f string) bool { return flagName(f) == "tap" }) {
+		dev = append([]string{"--tap", "netxsim0"}, flags...)
+	}
+	serve := slices.ContainsFunc(flags, func(f string) bool {
+		n := flagName(f)
+		return n == "ram" || n == "image" || n == "root"
+	})
 	if !userns.Inside() {
+		// Bad flags are found here, before a namespace is made.
+		check := upcmd.Validate
+		if serve {
+			check = servecmd.Validate
+		}
+		if err := check(dev); err != nil {
+			fmt.Fprintf(stderr, "netxsim shell: %v\n(netxsim shell --help for usage)\n", err)
+			if devflags.IsUsage(err) {
+				return 2
+			}
+			return 1
+		}
 		code, err := userns.Reexec(sctx, append([]string{"shell"}, args...), os.Stdin, stdout, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "netxsim shell: %v\n", err)
@@ -81,16 +102,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		command = []string{sh}
 	}
-	dev := flags
-	if !slices.ContainsFunc(flags, func(f string) bool { return flagName(f) == "tap" }) {
-		dev = append([]string{"--tap", "netxsim0"}, flags...)
-	}
 	until := func(context.Context) int { return runCommand(sctx, command, stdout, stderr) }
 	// The device's own messages go to stderr: stdout is the command's.
-	if slices.ContainsFunc(flags, func(f string) bool {
-		n := flagName(f)
-		return n == "ram" || n == "image" || n == "root"
-	}) {
+	if serve {
 		return servecmd.RunWith(sctx, dev, stderr, stderr, until)
 	}
 	return upcmd.RunWith(sctx, dev, stderr, stderr, until)

@@ -144,3 +144,10 @@ func up(ctx context.Context, o *options, stdout, stderr io.Writer) (err error) {
 	fmt.Fprintf(stdout, "stopping: %s\n", dev.IP().Stats())
 	return nil
 }
+
+// Validate checks an up command line without running anything (netxsim shell checks before it makes
+// its namespace). A usage problem is a devflags.UsageError.
+func Validate(args []string) error {
+	_, err := parse(args)
+	return err
+}
