@@ -8,6 +8,7 @@ import (
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/capture"
 	"github.com/netxsim/netxsim/stack/link"
+	"github.com/netxsim/netxsim/stack/vxlan"
 )
 
 // CaptureMode says where a segment's frames are recorded, so that each frame is in the capture once.
@@ -58,6 +59,7 @@ type Segment struct {
 	pair  *link.Pair
 	sw    *link.Switch
 	tap   *tapSide // TAP segments (tap_linux.go)
+	vx    *vxlan.Endpoint
 }
 
 // Name is the segment's name.

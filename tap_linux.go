@@ -27,6 +27,10 @@ type TAPConfig struct {
 	// CreateNetNS creates NetNS (a random name when NetNS is "") and deletes it on Close; without it
 	// NetNS must exist.
 	CreateNetNS bool
+	// Private says the caller's own namespace was made for this process (netxsim shell, --rootless:
+	// internal/userns), so the kernel side is configured there, with NetNS "": addresses, link and
+	// loopback up. Never set it for a namespace anything else lives in.
+	Private bool
 	// HostAddrs are the kernel side's addresses, put on the TAP in the namespace when the namespace
 	// or the TAP is made here (never in the caller's own namespace). AddDevice waits until the kernel
 	// answers the device's pings on each of them.
@@ -75,7 +79,7 @@ func (n *Network) TAP(ctx context.Context, name string, cfg TAPConfig) (seg *Seg
 			return nil, fmt.Errorf("netxsim: tap %s: kernel side: %w", name, err)
 		}
 	}
-	if len(cfg.HostAddrs) > 0 && cfg.NetNS == "" && !cfg.CreateNetNS {
+	if len(cfg.HostAddrs) > 0 && cfg.NetNS == "" && !cfg.CreateNetNS && !cfg.Private {
 		return nil, fmt.Errorf("netxsim: tap %s: kernel-side addresses need a namespace (NetNS or CreateNetNS): netxsim never configures the caller's own interfaces", name)
 	}
 	side := &tapSide{cfg: cfg}
@@ -108,6 +112,17 @@ func (n *Network) TAP(ctx context.Context, name string, cfg TAPConfig) (seg *Seg
 		}
 		side.ns = ns
 		undo = append(undo, ns.Delete)
+	case cfg.Private && nsName == "":
+		ns, err := tapdev.CurrentNetNS()
+		if err != nil {
+			return nil, fmt.Errorf("netxsim: tap %s: %w", name, err)
+		}
+		if err := ns.LinkUp("lo"); err != nil {
+			ns.Close()
+			return nil, fmt.Errorf("netxsim: tap %s: loopback up: %w", name, err)
+		}
+		side.ns = ns
+		undo = append(undo, ns.Close)
 	case nsName != "":
 		ns, err := tapdev.OpenNetNS(nsName)
 		if err != nil {
@@ -143,7 +158,7 @@ func (n *Network) TAP(ctx context.Context, name string, cfg TAPConfig) (seg *Seg
 	})
 	// The kernel side is configured only where it is ours: a namespace made here, or a TAP made here
 	// in the given namespace (an existing TAP is the user's, with the user's addresses).
-	if side.ns != nil && (cfg.CreateNetNS || tap.Created()) {
+	if side.ns != nil && (cfg.CreateNetNS || cfg.Private || tap.Created()) {
 		for _, p := range cfg.HostAddrs {
 			if err := side.ns.AddAddr(tap.Name(), p); err != nil {
 				return nil, fmt.Errorf("netxsim: tap %s: %w", name, err)
@@ -169,6 +184,9 @@ func (n *Network) TAP(ctx context.Context, name string, cfg TAPConfig) (seg *Seg
 	}
 	seg.tap = side
 	k := tapdev.Kernel{NS: side.ns}
+	if cfg.Private {
+		k.NS = nil // the caller's own namespace: plain sockets, no setns
+	}
 	kname := cfg.Kernel
 	if kname == "" {
 		kname = "kernel:" + name

@@ -16,6 +16,7 @@ import (
 type TAPConfig struct {
 	Name, NetNS  string
 	CreateNetNS  bool
+	Private      bool
 	Kernel       string
 	Tx, Rx       link.Impairment
 	Seed         uint64

@@ -17,6 +17,7 @@ import (
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/imagecmd"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/runcmd"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/servecmd"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/shellcmd"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/upcmd"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/verifycmd"
 	"github.com/netxsim/netxsim/stack"
@@ -37,6 +38,7 @@ func commands() []command {
 		{"image", "make, inspect and change FAT images: mkfs, info, ls, put, get, cat, rm, mkdir, rmdir, mv, check", imagecmd.Run},
 		{"verify", "check the FTP sessions in a pcap or pcapng capture", verifycmd.Run},
 		{"run", runcmd.Summary, runcmd.Run},
+		{"shell", shellcmd.Summary, shellcmd.Run},
 	}
 }
 

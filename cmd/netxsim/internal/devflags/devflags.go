@@ -9,13 +9,17 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 
 	"github.com/netxsim/netxsim"
+	"github.com/netxsim/netxsim/internal/userns"
 	"github.com/netxsim/netxsim/stack"
+	"github.com/netxsim/netxsim/stack/vxlan"
 	"github.com/netxsim/netxsim/tapdev"
 )
 
@@ -58,6 +62,10 @@ type Device struct {
 	MTU                uint
 	Pcap               string
 	SkipDAD            bool
+	// VXLAN, when set (--vxlan), puts the device on a VXLAN segment instead of a TAP.
+	VXLAN *vxlan.Config
+	// Rootless (--rootless) runs the command in a user and network namespace of its own (userns).
+	Rootless bool
 
 	mode                                      NetNSMode
 	ipv4, ipv6, gw4, gw6, hostV4, hostV6, mac string
@@ -90,6 +98,19 @@ func (d *Device) Register(fs *flag.FlagSet, mode NetNSMode) {
 	str(&d.mac, "mac", netxsim.DeviceMAC().String(), "device Ethernet `address` (unicast)")
 	fs.UintVar(&d.MTU, "mtu", 1500, fmt.Sprintf("link MTU (`bytes`, %d..%d)", MinMTU, MaxMTU))
 	fs.StringVar(&d.Pcap, "pcap", "", "write every frame the device sends and receives to this pcapng `file`")
+	fs.Func("vxlan", "put the device on a VXLAN segment instead of a TAP: `local=IP:PORT,remote=IP:PORT,vni=N[,mtu=N]` (UDP only, no root; see docs/vxlan.md)", func(s string) error {
+		c, err := vxlan.ParseConfig(s)
+		if err != nil {
+			return err
+		}
+		d.VXLAN = &c
+		return nil
+	})
+	if mode == CreateNetNS {
+		// Only where the command brings up the whole setup (up, serve): an ftp client in a namespace of
+		// its own would have no server to reach (it needs no root over --vxlan or the host kernel).
+		fs.BoolVar(&d.Rootless, "rootless", false, "without root: run in a user and network namespace of its own with the TAP and its kernel side inside (see docs/rootless.md)")
+	}
 	fs.BoolVar(&d.SkipDAD, "skip-dad", false, "skip IPv6 duplicate address detection (saves about 1 s; DAD matters only when another node may use the address)")
 }
 
@@ -108,6 +129,24 @@ func (d *Device) Set(name string) bool {
 // Check validates the parsed flags. needTAP: the command runs only on a TAP (up).
 func (d *Device) Check(needTAP bool) error {
 	bad := func(format string, a ...any) error { return UsageError{fmt.Sprintf(format, a...)} }
+	if d.VXLAN != nil {
+		if d.TAP != "" || d.NetNS != "" || d.Rootless {
+			return bad("--vxlan excludes --tap, --netns and --rootless: the device is on the VXLAN segment, which needs no root")
+		}
+		if d.Set("host-ipv4") || d.Set("host-ipv6") {
+			return bad("--host-ipv4/--host-ipv6 need a TAP: over --vxlan the far end's addresses are its own")
+		}
+		if !d.Set("mtu") {
+			d.MTU = uint(d.VXLAN.MTU)
+		}
+		needTAP = false
+	}
+	if d.Rootless && d.NetNS != "" {
+		return bad("--rootless and --netns exclude each other: --rootless makes an unnamed namespace of its own")
+	}
+	if d.Rootless && d.TAP == "" {
+		d.TAP = "netxsim0"
+	}
 	if d.TAP == "" && needTAP {
 		if d.NetNS != "" {
 			return bad("--netns needs --tap: name the TAP to create inside the namespace")
@@ -235,37 +274,86 @@ func CheckIfName(n string) error {
 // Up builds the TAP segment and the device on it through the library. The namespace is made (with
 // the kernel side's addresses) when --netns names one that does not exist; n.Close removes all.
 func (d *Device) Up(ctx context.Context, n *netxsim.Network, log *slog.Logger) (*netxsim.Device, *netxsim.Segment, error) {
+	if d.VXLAN != nil {
+		seg, err := n.VXLAN("vxlan", *d.VXLAN)
+		if err != nil {
+			return nil, nil, err
+		}
+		dev, err := n.AddDevice(ctx, seg, netxsim.DeviceConfig{Config: d.stackConfig("vxlan0", log)})
+		return dev, seg, err
+	}
 	tap := d.TAP
 	if tap == "" {
 		tap = "netxsim0"
 	}
 	cfg := netxsim.TAPConfig{Name: tap, NetNS: d.NetNS, MTU: uint32(d.MTU), MAC: d.MAC}
+	if userns.Inside() && d.NetNS == "" {
+		// The namespace was made for this process (netxsim shell, --rootless): its kernel side is ours.
+		if err := userns.Prepare(); err != nil {
+			return nil, nil, err
+		}
+		cfg.Private = true
+		cfg.HostAddrs = d.hostAddrs()
+	}
 	if d.NetNS != "" {
 		exists := tapdev.NetNSExists(d.NetNS)
 		if exists && d.mode == CreateNetNS {
 			return nil, nil, fmt.Errorf("namespace %s exists: --netns creates its own; pick another name or remove it with `ip netns del %s`", d.NetNS, d.NetNS)
 		}
 		cfg.CreateNetNS = !exists
-		for _, p := range []netip.Prefix{d.HostIPv4, d.HostIPv6} {
-			if p.IsValid() {
-				cfg.HostAddrs = append(cfg.HostAddrs, p)
-			}
-		}
+		cfg.HostAddrs = d.hostAddrs()
 	}
 	seg, err := n.TAP(ctx, "tap", cfg)
 	if err != nil {
 		return nil, nil, err
 	}
+	dev, err := n.AddDevice(ctx, seg, netxsim.DeviceConfig{Config: d.stackConfig(seg.TAPName(), log)})
+	if err != nil {
+		return nil, nil, err
+	}
+	return dev, seg, nil
+}
+
+func (d *Device) hostAddrs() []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range []netip.Prefix{d.HostIPv4, d.HostIPv6} {
+		if p.IsValid() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// stackConfig is the device's IP instance as the flags describe it.
+func (d *Device) stackConfig(name string, log *slog.Logger) stack.Config {
 	sc := stack.Config{
-		Name: seg.TAPName(), MAC: d.MAC, IPv4: d.IPv4, Gateway4: d.Gw4, IPv6: !d.NoIPv6, Gateway6: d.Gw6,
+		Name: name, MAC: d.MAC, IPv4: d.IPv4, Gateway4: d.Gw4, IPv6: !d.NoIPv6, Gateway6: d.Gw6,
 		SkipDAD: d.SkipDAD, MTU: uint32(d.MTU), Logger: log,
 	}
 	if d.IPv6.IsValid() {
 		sc.IPv6Global = []netip.Prefix{d.IPv6}
 	}
-	dev, err := n.AddDevice(ctx, seg, netxsim.DeviceConfig{Config: sc})
-	if err != nil {
-		return nil, nil, err
+	return sc
+}
+
+// EnterPrefix is what to put before a command for it to run where the kernel side of the device's
+// TAP is: "ip netns exec NS " for a named namespace, nsenter for a rootless one, "" for the caller's.
+func (d *Device) EnterPrefix() string {
+	switch {
+	case d.NetNS != "":
+		return "ip netns exec " + d.NetNS + " "
+	case userns.Inside():
+		return userns.EnterCommand()
 	}
-	return dev, seg, nil
+	return ""
+}
+
+// Reexec runs the command again rootless (--rootless) in a user and network namespace of its own:
+// ok is false when it is not asked for or this process is already that one.
+func (d *Device) Reexec(ctx context.Context, command string, args []string, stdout, stderr io.Writer) (code int, ok bool, err error) {
+	if !d.Rootless || userns.Inside() {
+		return 0, false, nil
+	}
+	code, err = userns.Reexec(ctx, append([]string{command}, args...), os.Stdin, stdout, stderr)
+	return code, true, err
 }

@@ -40,7 +40,8 @@ commands:
 URL: ftp://[user[:password]@]host[:port]/path  (anonymous without a user; IPv6 in brackets, with a
 zone as [fe80::1%tap0]; the path is relative to the login directory, "//abs" or "/%2Fabs" is absolute)
 
-The client runs on the device's stack on a TAP (--tap, optionally inside --netns) or, without them,
+The client runs on the device's stack on a TAP (--tap, optionally inside --netns), on a VXLAN segment
+(--vxlan local=IP:PORT,remote=IP:PORT,vni=N: UDP only, no root) or, without them,
 on the host kernel (e.g. against a local netxsim serve --listen).
 
 --netns NS is self-contained: a missing namespace is created, and a missing TAP is created in it with
@@ -158,10 +159,15 @@ func (o *options) device(ctx context.Context, n *netxsim.Network, stderr io.Writ
 	}
 	var dev *netxsim.Device
 	var err error
-	if o.TAP == "" && o.NetNS == "" {
+	switch {
+	case o.VXLAN != nil:
+		dev, _, err = o.Up(ctx, n, log)
+	case o.TAP == "" && o.NetNS == "":
 		dev, err = n.Host("host")
-	} else if dev, _, err = o.Up(ctx, n, log); err != nil {
-		err = fmt.Errorf("%w (%s)", err, tapdev.SetupHint)
+	default:
+		if dev, _, err = o.Up(ctx, n, log); err != nil {
+			err = fmt.Errorf("%w (%s)", err, tapdev.SetupHint)
+		}
 	}
 	if err != nil || o.image == "" {
 		return dev, err

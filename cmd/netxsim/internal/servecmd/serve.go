@@ -29,6 +29,8 @@ import (
 
 type options struct {
 	devflags.Device
+	until            func(context.Context) int // RunWith
+	code             int                       // until's status
 	listen           string
 	port             uint
 	image            string
@@ -110,7 +112,15 @@ type usageError = devflags.UsageError
 
 // Run is the entry point of `netxsim serve`.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return RunWith(ctx, args, stdout, stderr, nil)
+}
+
+// RunWith is `netxsim serve`, but once the server is listening it runs until (in place of waiting for
+// ctx), then shuts the server down and exits with until's status: `netxsim shell` runs its command
+// there.
+func RunWith(ctx context.Context, args []string, stdout, stderr io.Writer, until func(context.Context) int) int {
 	var o options
+	o.until = until
 	fs := flagSet(&o)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -128,6 +138,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
+	if code, ok, err := o.Reexec(ctx, "serve", args, stdout, stderr); ok {
+		if err != nil {
+			fmt.Fprintf(stderr, "netxsim serve: --rootless: %v\n", err)
+			return 1
+		}
+		return code
+	}
 	if err := serve(ctx, &o, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "netxsim serve: %v\n", err)
 		if devflags.IsUsage(err) {
@@ -135,7 +152,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	return 0
+	return o.code
 }
 
 func validate(o *options, fs *flag.FlagSet) error {
@@ -154,11 +171,11 @@ func validate(o *options, fs *flag.FlagSet) error {
 	if err := o.Check(false); err != nil {
 		return err
 	}
-	if o.TAP != "" && o.listen != "" {
-		return usageError{Msg: "--tap and --listen exclude each other: --tap serves on a user-space device, --listen on the host kernel"}
+	if (o.TAP != "" || o.VXLAN != nil) && o.listen != "" {
+		return usageError{Msg: "--tap/--vxlan and --listen exclude each other: --tap and --vxlan serve on a user-space device, --listen on the host kernel"}
 	}
-	if o.TAP == "" && (o.NetNS != "" || o.Pcap != "") {
-		return usageError{Msg: "--netns and --pcap need --tap"}
+	if o.TAP == "" && o.VXLAN == nil && (o.NetNS != "" || o.Pcap != "") {
+		return usageError{Msg: "--netns and --pcap need --tap (or --pcap with --vxlan)"}
 	}
 	if _, err := ftp.ParseProfile(o.profile); err != nil {
 		return usageError{Msg: err.Error()}
@@ -233,7 +250,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 	defer func() { err = errors.Join(err, n.Close()) }()
 
 	var listenAP netip.AddrPort
-	if o.TAP == "" {
+	if o.TAP == "" && o.VXLAN == nil {
 		addr := o.listen
 		if addr == "" {
 			addr = "127.0.0.1:2121"
@@ -262,16 +279,22 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 
 	var dev *netxsim.Device
 	var where, zoneNote string
-	if o.TAP == "" {
+	if o.TAP == "" && o.VXLAN == nil {
 		dev, err = n.Host("host")
 		where = "the host kernel"
 	} else {
 		var seg *netxsim.Segment
 		dev, seg, err = o.Up(ctx, n, log)
-		if err == nil {
+		switch {
+		case err != nil:
+		case seg.VXLAN() != nil:
+			where = "a VXLAN segment (" + seg.VXLAN().Config().String() + ")"
+		default:
 			where = "TAP " + seg.TAPName()
-			if ns := seg.NetNS(); ns != nil {
+			if ns := seg.NetNS(); ns != nil && ns.Name != "" {
 				where += " (kernel side in namespace " + ns.Name + ")"
+			} else if ns != nil {
+				where += " (kernel side in a user and network namespace of its own)"
 			}
 		}
 	}
@@ -339,6 +362,10 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 	for _, h := range hints(o, addrs) {
 		fmt.Fprintf(stdout, "  %s\n", h)
 	}
+	if o.until != nil {
+		o.code = o.until(ctx)
+		return nil
+	}
 	fmt.Fprintln(stdout, "running; interrupt (Ctrl-C) to stop")
 	<-ctx.Done()
 	defer fmt.Fprintln(stdout, "stopped")
@@ -390,10 +417,7 @@ func hints(o *options, addrs []netip.AddrPort) []string {
 		slices.Sort(names)
 		user, pass = names[0], o.users[names[0]]
 	}
-	prefix := ""
-	if o.NetNS != "" {
-		prefix = "ip netns exec " + o.NetNS + " "
-	}
+	prefix := o.EnterPrefix()
 	url := func(a netip.AddrPort) string {
 		host := a.Addr().String()
 		if a.Addr().Is6() {
@@ -504,4 +528,15 @@ func createImage(o *options) error {
 		return fmt.Errorf("create image %s: %w", o.image, err)
 	}
 	return nil
+}
+
+// Validate checks a serve command line without running anything (netxsim shell checks before it
+// makes its namespace). A usage problem is a devflags.UsageError.
+func Validate(args []string) error {
+	var o options
+	fs := flagSet(&o)
+	if err := fs.Parse(args); err != nil {
+		return usageError{Msg: err.Error()}
+	}
+	return validate(&o, fs)
 }

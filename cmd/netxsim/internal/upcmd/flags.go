@@ -1,6 +1,7 @@
 package upcmd
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 
 type options struct {
 	devflags.Device
+	until   func(context.Context) int // RunWith
+	code    int                       // until's status
 	verbose bool
 }
 

@@ -34,11 +34,25 @@ network namespace NAME, the TAP inside it and the kernel side's addresses
 (--host-ipv4, --host-ipv6), and removes all of them on exit. Reach the device
 with 'ip netns exec NAME ping 198.51.100.2'. Needs root.
 
+With --rootless the same self-contained setup is made without root, in a user
+and network namespace of its own (docs/rootless.md); the command printed with
+"try:" reaches it. netxsim shell runs a command in such a namespace.
+
+With --vxlan local=IP:PORT,remote=IP:PORT,vni=N the device is on a VXLAN
+segment instead (UDP only, no root): its frames go to a peer netxsim or a
+Linux vxlan interface (docs/vxlan.md).
+
 flags:
 `
 
 // Run is `netxsim up`.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return RunWith(ctx, args, stdout, stderr, nil)
+}
+
+// RunWith is `netxsim up`, but once the device is up it runs until (in place of waiting for ctx) and
+// exits with until's status: `netxsim shell` runs its command there.
+func RunWith(ctx context.Context, args []string, stdout, stderr io.Writer, until func(context.Context) int) int {
 	o, err := parse(args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -48,6 +62,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netxsim up: %v\n(netxsim up --help for usage)\n", err)
 		return 2
 	}
+	if code, ok, err := o.Reexec(ctx, "up", args, stdout, stderr); ok {
+		if err != nil {
+			fmt.Fprintf(stderr, "netxsim up: --rootless: %v\n", err)
+			return 1
+		}
+		return code
+	}
+	o.until = until
 	if err := up(ctx, o, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "netxsim up: %v\n", err)
 		if devflags.IsUsage(err) {
@@ -55,7 +77,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	return 0
+	return o.code
 }
 
 func printUsage(w io.Writer) {
@@ -79,12 +101,20 @@ func up(ctx context.Context, o *options, stdout, stderr io.Writer) (err error) {
 		return err
 	}
 
-	where, nsPrefix := "", ""
-	if ns := seg.NetNS(); ns != nil {
+	where, nsPrefix := "", o.EnterPrefix()
+	switch ns := seg.NetNS(); {
+	case seg.VXLAN() != nil:
+		where = " (VXLAN " + seg.VXLAN().Config().String() + ")"
+	case ns != nil && ns.Name != "":
 		where = " in namespace " + ns.Name
-		nsPrefix = "ip netns exec " + ns.Name + " "
+	case ns != nil:
+		where = " in a user and network namespace of its own (rootless)"
 	}
-	fmt.Fprintf(stdout, "netxsim device up on TAP %s%s\n", seg.TAPName(), where)
+	link := "TAP " + seg.TAPName()
+	if seg.VXLAN() != nil {
+		link = "VXLAN segment"
+	}
+	fmt.Fprintf(stdout, "netxsim device up on %s%s\n", link, where)
 	fmt.Fprintf(stdout, "  mac   %s  mtu %d\n", o.MAC, o.MTU)
 	for _, p := range dev.IP().Addrs() {
 		kind := "ipv4"
@@ -93,7 +123,9 @@ func up(ctx context.Context, o *options, stdout, stderr io.Writer) (err error) {
 		}
 		note := ""
 		if p.Addr().IsLinkLocalUnicast() {
-			note = fmt.Sprintf("  (link-local: %sping -6 -c 3 %s%%%s)", nsPrefix, p.Addr().WithZone(""), seg.TAPName())
+			if seg.TAPName() != "" {
+				note = fmt.Sprintf("  (link-local: %sping -6 -c 3 %s%%%s)", nsPrefix, p.Addr().WithZone(""), seg.TAPName())
+			}
 		}
 		fmt.Fprintf(stdout, "  %s  %s%s\n", kind, p, note)
 	}
@@ -103,8 +135,19 @@ func up(ctx context.Context, o *options, stdout, stderr io.Writer) (err error) {
 	if nsPrefix != "" && o.IPv4.IsValid() {
 		fmt.Fprintf(stdout, "try: %sping -c 3 %s\n", nsPrefix, o.IPv4.Addr())
 	}
+	if o.until != nil {
+		o.code = o.until(ctx)
+		return nil
+	}
 	fmt.Fprintln(stdout, "running; interrupt (Ctrl-C) to stop")
 	<-ctx.Done()
 	fmt.Fprintf(stdout, "stopping: %s\n", dev.IP().Stats())
 	return nil
+}
+
+// Validate checks an up command line without running anything (netxsim shell checks before it makes
+// its namespace). A usage problem is a devflags.UsageError.
+func Validate(args []string) error {
+	_, err := parse(args)
+	return err
 }
