@@ -19,6 +19,7 @@ import (
 	"time"
 
 	jftp "github.com/jlaffaye/ftp"
+	"go.uber.org/goleak"
 
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
@@ -39,6 +40,13 @@ import (
 func BenchmarkFleet(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
+	// Every goroutine of every fleet (stacks, switch, servers) must be gone after Close.
+	before := goleak.IgnoreCurrent()
+	defer func() {
+		if err := goleak.Find(before); err != nil {
+			b.Errorf("goroutines left after closing the fleets: %v", err)
+		}
+	}()
 	ref := newFleet(b, ctx, 100)
 	defer ref.close()
 	for _, n := range []int{100, 1000, 10000} {
