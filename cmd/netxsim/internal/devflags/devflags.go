@@ -139,6 +139,8 @@ func (d *Device) Check(needTAP bool) error {
 		if !d.Set("mtu") {
 			d.MTU = uint(d.VXLAN.MTU)
 		}
+		d.hostV4, d.hostV6 = "none", "none" // no kernel side of ours
+
 		needTAP = false
 	}
 	if d.Rootless && d.NetNS != "" {
