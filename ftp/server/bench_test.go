@@ -400,3 +400,111 @@ func startVsftpd(b *testing.B) string {
 	b.Fatalf("vsftpd did not come up on %s: %s", addr, out.String())
 	return ""
 }
+
+// fullCopy copies in full 128 KiB chunks, as the server's data copy does (without its overlap).
+func fullCopy(dst io.Writer, src io.Reader) (int64, error) {
+	buf := make([]byte, 128<<10)
+	var total int64
+	for {
+		n, err := io.ReadFull(src, buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return total, werr
+			}
+			total += int64(n)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// rawTCPFile is rawTCP with the device's end on a file of the image: it sends name's content and
+// stores what it receives into a new file, without FTP. It isolates what FTP itself costs from
+// what moving the data into and out of the FAT image costs.
+func rawTCPFile(b *testing.B, dev *stack.IP, host dialer, devAddr netip.Addr, v *fsimage.FS, name string, n int64) (down, up time.Duration) {
+	ln, err := dev.Listen(context.Background(), netip.AddrPortFrom(devAddr, 0))
+	must(b, err)
+	defer ln.Close()
+	target, err := netip.ParseAddrPort(ln.Addr().String())
+	must(b, err)
+	for dir := 0; dir < 2; dir++ {
+		errc := make(chan error, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				errc <- err
+				return
+			}
+			defer c.Close()
+			if dir == 0 {
+				f, err := v.Open(name)
+				if err != nil {
+					errc <- err
+					return
+				}
+				defer f.Close()
+				_, err = fullCopy(c, f)
+				errc <- err
+				return
+			}
+			f, err := v.Create("raw-up.bin")
+			if err != nil {
+				errc <- err
+				return
+			}
+			if _, err = fullCopy(f, c); err == nil {
+				err = f.Close()
+			}
+			errc <- err
+		}()
+		start := time.Now()
+		c, err := host.Dial(context.Background(), netip.AddrPort{}, target)
+		must(b, err)
+		if dir == 0 {
+			_, err = pump(io.Discard, c)
+		} else {
+			_, err = pump(c, io.LimitReader(&pattern{}, n))
+			c.Close()
+		}
+		must(b, err)
+		must(b, <-errc)
+		c.Close()
+		if dir == 0 {
+			down = time.Since(start)
+		} else {
+			up = time.Since(start)
+		}
+	}
+	must(b, v.Remove("raw-up.bin"))
+	return down, up
+}
+
+// BenchmarkMemLinkFTPvsFile256MiB: FTP STOR and RETR against raw TCP whose device end reads or
+// writes a file of the same FAT image (in-memory link), alternating, medians of 3 rounds: the
+// ratio is what the FTP server adds to moving the bytes between the network and the image.
+//
+//	go test -run '^$' -bench MemLinkFTPvsFile -benchtime 1x ./ftp/server/
+func BenchmarkMemLinkFTPvsFile256MiB(b *testing.B) {
+	dev, host := memPair(b)
+	fsys := benchImage(b)
+	v := fsys.(*fsimage.FS)
+	must(b, fsimage.WriteFile(v, "src.bin", io.LimitReader(&pattern{}, benchSize)))
+	srv := baseServer(fsys, ftp.ProfileNetXDuo)
+	srv.Network = dev
+	ln, err := dev.Listen(context.Background(), netip.AddrPortFrom(devV4.Addr(), 21))
+	must(b, err)
+	serve(b, srv, ln, &env{})
+	b.SetBytes(benchSize)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		bestOf(b, 3, func() (time.Duration, time.Duration, time.Duration, time.Duration) {
+			rawDown, rawUp := rawTCPFile(b, dev, host, devV4.Addr(), v, "src.bin", benchSize)
+			stor, retr := ftpTransfers(b, netip.AddrPortFrom(devV4.Addr(), 21), host, benchSize)
+			return rawDown, rawUp, stor, retr
+		})
+	}
+}
