@@ -53,8 +53,8 @@ func TestUsage(t *testing.T) {
 		want string
 	}{
 		{[]string{"--help"}, 0, "usage: netxsim run"},
-		{nil, 2, "want exactly one scenario file"},
-		{[]string{"a.yaml", "b.yaml"}, 2, "want exactly one scenario file"},
+		{nil, 2, "want one or more scenario files"},
+		{[]string{"a.yaml", "b.yaml"}, 2, "open a.yaml: no such file"}, // every file is loaded before any runs
 		{[]string{"--bogus"}, 2, "flag provided but not defined"},
 		{[]string{filepath.Join(dir, "missing.yaml")}, 2, "no such file"},
 		{[]string{bad}, 2, "bad.yaml:4: field colour not found"},
