@@ -4,11 +4,15 @@
 // manages the kernel side around it: network namespaces, addresses, links,
 // veth pairs.
 //
-// A TAP is opened with github.com/songgao/water and its file descriptor is
-// handed to gVisor's fdbased endpoint with Ethernet framing, so ARP and NDP
-// run in the user-space stack. The endpoint owns the file: it stays open as
-// long as the endpoint and is closed after the endpoint's reader goroutine
-// has stopped.
+// A TAP is opened with virtio-net headers (IFF_VNET_HDR, by our own
+// TUNSETIFF) and checksum and segmentation offload (TUNSETOFFLOAD), and run
+// by this package's endpoint, so the stack and the kernel exchange 64 KiB TCP
+// segments both ways. Where the kernel refuses the header, or with
+// Config.NoOffload, the TAP is opened with github.com/songgao/water and run
+// by gVisor's fdbased endpoint, one MTU-sized frame per system call. Either
+// way Ethernet framing, ARP and NDP run in the user-space stack. The endpoint
+// owns the file: it stays open as long as the endpoint and is closed after
+// the endpoint's reader goroutine has stopped.
 package tapdev
 
 import (

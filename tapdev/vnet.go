@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -92,13 +93,8 @@ func setOffload(f *os.File, flags int) error {
 // host GSO) and receives the kernel's super-segments whole with their checksum state (NEEDS_CSUM,
 // DATA_VALID). gVisor's fdbased cannot do this on a TAP: it offers GSO only on sockets.
 type vnetEndpoint struct {
-	f  *os.File
-	rc interface {
-		Read(func(uintptr) bool) error
-	}
-	wrc interface {
-		Write(func(uintptr) bool) error
-	}
+	f    *os.File
+	rc   syscall.RawConn // reads and writes park in the runtime poller, not in a thread
 	name string
 	log  *slog.Logger
 	tso  bool // the kernel accepted TSO: send super-segments
@@ -124,7 +120,7 @@ func newVnetEndpoint(f *os.File, name string, mac tcpip.LinkAddress, mtu uint32,
 	if err != nil {
 		return nil, err
 	}
-	e := &vnetEndpoint{f: f, rc: sc, wrc: sc, name: name, log: log, mac: mac}
+	e := &vnetEndpoint{f: f, rc: sc, name: name, log: log, mac: mac}
 	e.mtu.Store(mtu)
 	flags := unix.TUN_F_CSUM | unix.TUN_F_TSO4 | unix.TUN_F_TSO6
 	if err := setOffload(f, flags); err != nil {
@@ -268,7 +264,7 @@ func (e *vnetEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Err
 		iovs = append(iovs[:0], hdr[:])
 		iovs = append(iovs, pkt.AsSlices()...)
 		var werr error
-		if err := e.wrc.Write(func(fd uintptr) bool {
+		if err := e.rc.Write(func(fd uintptr) bool {
 			_, werr = unix.Writev(int(fd), iovs)
 			return werr != unix.EAGAIN
 		}); err != nil {
