@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os/exec"
 )
 
 var errLinux = errors.New("rootless runs need Linux user namespaces")
@@ -18,8 +19,14 @@ func Reexec(context.Context, []string, io.Reader, io.Writer, io.Writer) (int, er
 	return 0, errLinux
 }
 
-// ExitStatus is 0 without an error.
-func ExitStatus(err error) (int, error) { return 0, err }
+// ExitStatus turns a Wait error into the command's exit code.
+func ExitStatus(err error) (int, error) {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), nil
+	}
+	return 0, err
+}
 
 // Prepare always fails off Linux.
 func Prepare() error { return errLinux }

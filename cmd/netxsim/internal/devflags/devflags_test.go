@@ -62,3 +62,40 @@ func TestIsUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestVXLANAndRootlessFlags(t *testing.T) {
+	d, err := parse(t, CreateNetNS, "--vxlan", "local=127.0.0.1:4789,remote=127.0.0.1:4790,vni=42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.VXLAN == nil || d.VXLAN.VNI != 42 || d.VXLAN.Remote.Port() != 4790 || d.MTU != 1450 {
+		t.Fatalf("vxlan %+v mtu %d", d.VXLAN, d.MTU)
+	}
+	if d, err = parse(t, CreateNetNS, "--vxlan", "local=127.0.0.1:1,remote=127.0.0.1:2,vni=1", "--mtu", "1300"); err != nil || d.MTU != 1300 {
+		t.Fatalf("--mtu with --vxlan: %v %v", d, err)
+	}
+	if d, err = parse(t, CreateNetNS, "--rootless"); err != nil || d.TAP != "netxsim0" || !d.Rootless {
+		t.Fatalf("--rootless: %+v %v", d, err)
+	}
+	for _, c := range []struct {
+		mode NetNSMode
+		args []string
+		want string
+	}{
+		{CreateNetNS, []string{"--vxlan", "local=127.0.0.1:1,remote=127.0.0.1:2"}, "vni= is missing"},
+		{CreateNetNS, []string{"--vxlan", "local=127.0.0.1:1,remote=192.0.2.1:2,vni=1"}, "192.0.2.0/24"},
+		{CreateNetNS, []string{"--vxlan", "local=127.0.0.1:1,remote=127.0.0.1:2,vni=1", "--tap", "t0"}, "--vxlan excludes"},
+		{CreateNetNS, []string{"--vxlan", "local=127.0.0.1:1,remote=127.0.0.1:2,vni=1", "--rootless"}, "--vxlan excludes"},
+		{CreateNetNS, []string{"--vxlan", "local=127.0.0.1:1,remote=127.0.0.1:2,vni=1", "--host-ipv4", "198.51.100.1/24"}, "need a TAP"},
+		{CreateNetNS, []string{"--rootless", "--netns", "x"}, "exclude each other"},
+		{OpenOrCreateNetNS, []string{"--rootless"}, "flag provided but not defined"}, // ftp has none
+	} {
+		_, err := parse(t, c.mode, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v; want an error with %q", c.args, err, c.want)
+		}
+		if err != nil && !strings.Contains(c.want, "not defined") && !strings.Contains(c.want, "192.0.2") && !strings.Contains(c.want, "missing") && !IsUsage(err) {
+			t.Errorf("%q: %v is not a usage error (exit 2)", c.args, err)
+		}
+	}
+}

@@ -332,7 +332,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 			}
 			listeners = append(listeners, ln)
 			a := p.Addr()
-			if a.IsLinkLocalUnicast() {
+			if a.IsLinkLocalUnicast() && o.VXLAN == nil {
 				// The kernel side's interface is the TAP, of the same name: that is the zone clients use.
 				a = a.WithZone(ip.Name())
 				zoneNote = fmt.Sprintf("  (link-local: the zone %%%s is the TAP's name on the kernel side)", ip.Name())
@@ -426,6 +426,15 @@ func hints(o *options, addrs []netip.AddrPort) []string {
 		return fmt.Sprintf("ftp://%s:%d/", host, a.Port())
 	}
 	first := addrs[0]
+	if v := o.VXLAN; v != nil {
+		// The host kernel is not on the segment: the far end is another VTEP. This one is a netxsim
+		// client device at the mirrored tunnel ends (usable when the local address is not a wildcard).
+		if v.Local.Addr().IsUnspecified() || !first.Addr().Is4() {
+			return []string{"a VTEP at " + v.Remote.String() + " with VNI " + fmt.Sprint(v.VNI) + " (docs/vxlan.md)"}
+		}
+		return []string{fmt.Sprintf("netxsim ftp --vxlan local=%s,remote=%s,vni=%d --ipv4 198.51.100.1/24 --ipv6 2001:db8::1/64 --mac 02:4e:58:00:00:01 ls %s",
+			v.Remote, v.Local, v.VNI, shellQuote(fmt.Sprintf("ftp://%s:%s@%s/", user, pass, first)))}
+	}
 	out := []string{
 		// -u keeps the password out of the URL, where an @ (as in guest@example.com) would end the user part
 		fmt.Sprintf("%scurl -sS -u %s %s", prefix, shellQuote(user+":"+pass), shellQuote(url(first))),
