@@ -11,14 +11,16 @@ import (
 // the RFC 7348 header to cfg.Remote (a peer netxsim process or a Linux vxlan interface, Open vSwitch,
 // a CNI). It needs no privileges. The device's addresses are checked like a TAP's: the frames reach
 // other machines' kernels. A device on it should use MTU Segment.VXLAN().MTU() (the outer headers
-// take 50 or 70 bytes of the underlay's 1500).
-func (n *Network) VXLAN(name string, cfg vxlan.Config) (*Segment, error) {
+// take 50 or 70 bytes of the underlay's 1500). capture says whether its frames are recorded: the zero
+// value records both directions; CaptureNone suits the second end of a tunnel whose first end is in
+// the same Network (each frame would be in the capture twice, which reads as retransmissions).
+func (n *Network) VXLAN(name string, cfg vxlan.Config, capture CaptureMode) (*Segment, error) {
 	ep, err := vxlan.New(cfg, n.log().With("segment", name))
 	if err != nil {
 		return nil, fmt.Errorf("netxsim: vxlan %s: %w", name, err)
 	}
 	s, err := n.AddSegment(name, []stack.LinkEndpoint{ep}, SegmentOptions{
-		Kind: "vxlan", Capture: CaptureEveryPort, Kernel: true,
+		Kind: "vxlan", Capture: capture, Kernel: true,
 	})
 	if err != nil {
 		ep.Close()

@@ -478,6 +478,19 @@ func (v *validator) segments() {
 			if sg.NetNS != "" || sg.TAP != "" {
 				v.fail(p, "netns and tap are for type: tap segments")
 			}
+			if sg.VXLAN != nil {
+				v.fail(p+".vxlan", "vxlan is for type: vxlan segments")
+			}
+		case "vxlan":
+			if len(sg.Devices) != 1 {
+				v.fail(p+".devices", "a vxlan segment has one device: the far end is the VTEP at vxlan's remote")
+			}
+			if sg.VXLAN == nil {
+				v.fail(p+".vxlan", "a vxlan segment needs vxlan: local=IP:PORT,remote=IP:PORT,vni=N")
+			}
+			if sg.NetNS != "" || sg.TAP != "" || len(sg.Ports) > 0 {
+				v.fail(p, "netns, tap and ports are not for vxlan segments")
+			}
 		case "tap":
 			if len(sg.Devices) != 2 {
 				v.fail(p+".devices", "a tap segment has two devices: the one on the TAP and the kernel side")
@@ -493,7 +506,7 @@ func (v *validator) segments() {
 				}
 			}
 		default:
-			v.fail(p+".type", "segment type %q: use switch or tap", sg.Type)
+			v.fail(p+".type", "segment type %q: use switch, tap or vxlan", sg.Type)
 		}
 		for j, name := range sg.Devices {
 			if sc.device(name) == nil {
@@ -583,7 +596,7 @@ func (v *validator) step(p string, st *Step) {
 		v.fail(p, "client and server are the same device")
 	}
 	if s1 := sc.segmentOf(cl.Name); s1 != nil {
-		if s2 := sc.segmentOf(sv.Name); s1 != s2 {
+		if s2 := sc.segmentOf(sv.Name); s1 != s2 && !vxlanJoined(s1, s2) {
 			v.fail(p, "%s and %s are not on the same link or segment", cl.Name, sv.Name)
 		}
 	}
@@ -794,4 +807,13 @@ func (im *Impair) impairment() link.Impairment {
 		Loss: float64(im.Loss), Duplicate: float64(im.Duplicate), Reorder: float64(im.Reorder), Corrupt: float64(im.Corrupt),
 		ReorderDelay: im.ReorderDelay, Delay: im.Delay, Jitter: im.Jitter, Rate: uint64(im.Rate), MTU: im.MTU, QueueLen: im.Queue,
 	}
+}
+
+// vxlanJoined reports whether two vxlan segments are the two ends of one tunnel (each one's remote is
+// the other's local, same VNI): their devices share an Ethernet.
+func vxlanJoined(a, b *Segment) bool {
+	if a == nil || b == nil || a.VXLAN == nil || b.VXLAN == nil {
+		return false
+	}
+	return a.VXLAN.VNI == b.VXLAN.VNI && a.VXLAN.Remote == b.VXLAN.Local && b.VXLAN.Remote == a.VXLAN.Local
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/stack"
+	"github.com/netxsim/netxsim/stack/vxlan"
 )
 
 // Scenario is one complete run. The YAML field names are given in the struct tags; see docs/scenarios.md.
@@ -114,7 +115,8 @@ type Link struct {
 
 // Segment is one Ethernet with any number of devices. Type "switch" (default) is an in-memory
 // learning switch, each device on a port of its own, impaired per port; "tap" puts its first device on
-// a Linux TAP in a network namespace and makes its second device the kernel there (needs root).
+// a Linux TAP in a network namespace and makes its second device the kernel there (needs root);
+// "vxlan" puts its one device on a VXLAN tunnel (UDP only, no root).
 type Segment struct {
 	Name    string   `yaml:"name,omitempty"` // default: segN
 	Type    string   `yaml:"type,omitempty"`
@@ -126,6 +128,9 @@ type Segment struct {
 	Ports map[string]PortImpair `yaml:"ports,omitempty"`
 	NetNS string                `yaml:"netns,omitempty"` // tap: the namespace to create (default: a random name)
 	TAP   string                `yaml:"tap,omitempty"`   // tap: the TAP's name (default: the namespace's name)
+	// VXLAN is the tunnel of a "vxlan" segment (its one device's frames over UDP to a peer netxsim or a
+	// Linux vxlan interface): local=IP:PORT,remote=IP:PORT,vni=N[,mtu=N], as --vxlan.
+	VXLAN *vxlan.Config `yaml:"vxlan,omitempty"`
 
 	pair    bool    // made from a links entry: a 2-port cable (link.Pair), captured at the first device
 	atob    *Impair // pair: frames the first device sends

@@ -33,3 +33,19 @@ func TestSegmentErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestVXLANSegmentValidation(t *testing.T) {
+	base := "name: v\ndevices:\n  - {name: a, ipv4: 198.51.100.1/24}\n  - {name: b, ipv4: 198.51.100.2/24, server: {users: {u: p}}}\n"
+	for yml, want := range map[string]string{
+		"segments:\n  - {type: vxlan, devices: [a]}\n  - {type: vxlan, devices: [b], vxlan: \"local=127.0.0.1:1,remote=127.0.0.1:2,vni=1\"}\n":                                                                                                         "needs vxlan:",
+		"segments:\n  - {type: vxlan, devices: [a, b], vxlan: \"local=127.0.0.1:1,remote=127.0.0.1:2,vni=1\"}\n":                                                                                                                                       "has one device",
+		"segments:\n  - {type: vxlan, devices: [a], vxlan: \"local=127.0.0.1:1,remote=192.0.2.1:2,vni=1\"}\n  - {type: vxlan, devices: [b], vxlan: \"local=127.0.0.1:2,remote=127.0.0.1:1,vni=1\"}\n":                                                  "192.0.2.0/24 is refused",
+		"segments:\n  - {type: switch, devices: [a, b], vxlan: \"local=127.0.0.1:1,remote=127.0.0.1:2,vni=1\"}\n":                                                                                                                                      "vxlan is for type: vxlan",
+		"segments:\n  - {type: vxlan, devices: [a], vxlan: \"local=127.0.0.1:1,remote=127.0.0.1:2,vni=1\"}\n  - {type: vxlan, devices: [b], vxlan: \"local=127.0.0.1:2,remote=127.0.0.1:1,vni=2\"}\nsteps:\n  - {client: a, server: b, do: [ls: /]}\n": "not on the same link or segment",
+	} {
+		_, err := Parse([]byte(base+yml), "v.yaml")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v; want an error with %q", yml, err, want)
+		}
+	}
+}

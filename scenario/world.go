@@ -128,6 +128,20 @@ func (w *world) buildSegment(ctx context.Context, sc *Scenario, sg *Segment) err
 	switch {
 	case sg.Type == "tap":
 		return w.buildTAP(ctx, sc, sg)
+	case sg.Type == "vxlan":
+		mode := netxsim.CaptureEveryPort
+		for i := range sc.segs {
+			if &sc.segs[i] == sg {
+				break
+			}
+			if vxlanJoined(&sc.segs[i], sg) {
+				mode = netxsim.CaptureNone // its frames are in the capture at the tunnel's first end
+			}
+		}
+		seg, err = w.n.VXLAN(sg.Name, *sg.VXLAN, mode)
+		if err == nil && sg.MTU == 0 {
+			sg.MTU = seg.VXLAN().MTU()
+		}
 	case sg.pair:
 		seg, err = w.n.Pair(sg.Name, link.PairConfig{MTU: sg.MTU, AtoB: sg.atob.impairment(), BtoA: sg.btoa.impairment(), Seed: sg.Seed})
 		if err == nil {

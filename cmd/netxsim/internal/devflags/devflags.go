@@ -277,7 +277,7 @@ func CheckIfName(n string) error {
 // the kernel side's addresses) when --netns names one that does not exist; n.Close removes all.
 func (d *Device) Up(ctx context.Context, n *netxsim.Network, log *slog.Logger) (*netxsim.Device, *netxsim.Segment, error) {
 	if d.VXLAN != nil {
-		seg, err := n.VXLAN("vxlan", *d.VXLAN)
+		seg, err := n.VXLAN("vxlan", *d.VXLAN, netxsim.CaptureEveryPort)
 		if err != nil {
 			return nil, nil, err
 		}
