@@ -30,10 +30,24 @@ func Check() error {
 		return fmt.Errorf("%s is not readable and writable by you (uid %d): a rootless TAP needs it mode 0666, the usual default (as root: chmod 0666 %s; udev rule: KERNEL==\"tun\", MODE=\"0666\"): %w",
 			TunDevice, os.Getuid(), TunDevice, err)
 	}
-	if why := disabled(); why != "" {
+	if why := disabled(); why != "" && !strings.Contains(why, "AppArmor") {
+		// AppArmor's restriction is not decisive here: a profile may grant netxsim user namespaces.
+		// Explain tells when it was the cause.
 		return errors.New(why)
 	}
 	return nil
+}
+
+// Explain adds, to an error met inside the namespace (a TAP refused), the setting that took the
+// namespace's capabilities away, if one did.
+func Explain(err error) error {
+	if err == nil || !Inside() {
+		return err
+	}
+	if v, ok := readInt("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"); ok && v == 1 {
+		return fmt.Errorf("%w: probably because AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1, Ubuntu 23.10 and later): as root, sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 or give netxsim an AppArmor profile with `userns,` (docs/rootless.md)", err)
+	}
+	return err
 }
 
 // readInt reads a sysctl; ok is false when it does not exist on this kernel.
@@ -48,7 +62,7 @@ func readInt(path string) (int, bool) {
 
 // disabled names the setting that forbids unprivileged user namespaces, or "".
 func disabled() string {
-	if os.Geteuid() == 0 {
+	if os.Geteuid() == 0 && !Inside() {
 		return ""
 	}
 	if v, ok := readInt("/proc/sys/kernel/unprivileged_userns_clone"); ok && v == 0 {

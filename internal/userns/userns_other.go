@@ -36,3 +36,6 @@ func EnterCommand() string { return "" }
 
 // KillRest does nothing off Linux.
 func KillRest() int { return 0 }
+
+// Explain returns err off Linux.
+func Explain(err error) error { return err }

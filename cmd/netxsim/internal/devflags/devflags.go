@@ -307,7 +307,7 @@ func (d *Device) Up(ctx context.Context, n *netxsim.Network, log *slog.Logger) (
 	}
 	seg, err := n.TAP(ctx, "tap", cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, userns.Explain(err)
 	}
 	dev, err := n.AddDevice(ctx, seg, netxsim.DeviceConfig{Config: d.stackConfig(seg.TAPName(), log)})
 	if err != nil {
