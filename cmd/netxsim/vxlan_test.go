@@ -11,14 +11,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
 // startServeProc starts `netxsim serve` (through prefix, e.g. ip netns exec) and returns once it says it
-// is running; it is interrupted and waited for at cleanup.
-func startServeProc(t *testing.T, prefix []string, bin string, args ...string) {
+// is running; it is interrupted and waited for at cleanup or when the returned stop is called.
+func startServeProc(t *testing.T, prefix []string, bin string, args ...string) (stop func()) {
 	t.Helper()
 	argv := append(append(prefix, bin, "serve"), args...)
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -32,15 +33,19 @@ func startServeProc(t *testing.T, prefix []string, bin string, args ...string) {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cmd.Process.Signal(syscall.SIGINT)
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				cmd.Process.Kill()
+				<-done
+			}
+		})
+	}
+	t.Cleanup(stop)
 	ready := make(chan string, 1)
 	var log strings.Builder
 	go func() {
@@ -62,6 +67,7 @@ func startServeProc(t *testing.T, prefix []string, bin string, args ...string) {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("serve did not come up: %s", stderr.String())
 	}
+	return stop
 }
 
 // freeUDPPort is a loopback UDP port nobody uses now.
@@ -80,9 +86,10 @@ func freeUDPPort(t *testing.T) int {
 func TestVXLANTwoProcesses(t *testing.T) {
 	bin := buildNetxsim(t)
 	p1, p2 := freeUDPPort(t), freeUDPPort(t)
-	startServeProc(t, nil, bin, "--vxlan", fmt.Sprintf("local=127.0.0.1:%d,remote=127.0.0.1:%d,vni=42", p1, p2),
-		"--ram", "8M", "--user", "u:p", "--profile", "extended", "--skip-dad")
 	dir := t.TempDir()
+	pcap := filepath.Join(dir, "device.pcapng")
+	stop := startServeProc(t, nil, bin, "--vxlan", fmt.Sprintf("local=127.0.0.1:%d,remote=127.0.0.1:%d,vni=42", p1, p2),
+		"--ram", "8M", "--user", "u:p", "--profile", "extended", "--skip-dad", "--pcap", pcap)
 	data := make([]byte, 300<<10)
 	rand.Read(data)
 	src := filepath.Join(dir, "src.bin")
@@ -110,5 +117,11 @@ func TestVXLANTwoProcesses(t *testing.T) {
 		if !bytes.Equal(got, data) {
 			t.Fatalf("%s: %d bytes came back, %d sent, or changed", host, len(got), len(data))
 		}
+	}
+	// The segment was captured like any other: the device's capture verifies, four sessions, both families.
+	stop()
+	out, err := exec.Command(bin, "verify", pcap).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "4 FTP sessions, 0 violations") || !strings.Contains(string(out), "2001:db8::1") {
+		t.Fatalf("verify the VXLAN segment's capture: %v\n%s", err, out)
 	}
 }
