@@ -121,19 +121,29 @@ func (d *Device) ServeFTP(ctx context.Context, srv *server.Server, addrs ...neti
 		}
 		lns = append(lns, ln)
 	}
+	for i, ln := range lns {
+		if err := d.ServeListener(srv, ln); err != nil {
+			for _, l := range lns[i:] {
+				l.Close()
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// ServeListener serves srv on a listener the caller opened on the device (with Listen, to know the
+// port it got); srv must be filled in as for ServeFTP. Network.Close shuts it down first.
+func (d *Device) ServeListener(srv *server.Server, ln net.Listener) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.stopped {
-		for _, l := range lns {
-			l.Close()
-		}
+		ln.Close()
 		return ErrClosed
 	}
-	for _, ln := range lns {
-		r := &running{srv: srv, done: make(chan error, 1)}
-		go func() { r.done <- srv.Serve(ln) }()
-		d.servers = append(d.servers, r)
-	}
+	r := &running{srv: srv, done: make(chan error, 1)}
+	go func() { r.done <- srv.Serve(ln) }()
+	d.servers = append(d.servers, r)
 	return nil
 }
 

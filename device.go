@@ -168,7 +168,7 @@ func (d *Device) Addr(v6 bool) (netip.Addr, bool) {
 	case d.ip != nil:
 		addrs = d.ip.Addrs()
 	case d.seg != nil && d.seg.tap != nil:
-		addrs = d.seg.tap.cfg.HostAddrs
+		addrs = d.seg.tap.host
 	}
 	for _, p := range addrs {
 		a := p.Addr()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/netxsim/netxsim/stack/capture"
+	"github.com/netxsim/netxsim/stack/link"
 )
 
 // Network is a set of segments and the devices on them, with one capture. The zero value is ready to
@@ -118,21 +119,20 @@ func (n *Network) Devices() []*Device {
 func (n *Network) Device(name string) *Device {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for _, d := range n.devices {
-		if d.name == name {
-			return d
-		}
-	}
-	return nil
+	return find(n.devices, name, (*Device).Name)
 }
 
 // Segment returns the segment of that name, or nil.
 func (n *Network) Segment(name string) *Segment {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for _, s := range n.segments {
-		if s.name == name {
-			return s
+	return find(n.segments, name, (*Segment).Name)
+}
+
+func find[T any](list []*T, name string, nameOf func(*T) string) *T {
+	for _, x := range list {
+		if nameOf(x) == name {
+			return x
 		}
 	}
 	return nil
@@ -170,7 +170,7 @@ func (n *Network) Close() error {
 		errs = append(errs, devices[i].stopApps(ctx))
 	}
 	if cw != nil {
-		n.waitQuiet(ctx, cw)
+		n.waitQuiet(ctx, cw, segments)
 		frames := cw.Frames()
 		errs = append(errs, cw.Close())
 		n.mu.Lock()
@@ -189,15 +189,31 @@ func (n *Network) Close() error {
 	return n.closeErr
 }
 
-// waitQuiet returns once no frame has been captured for the settle time of the slowest segment (its
-// delays and jitter, twice, plus 50 ms), or after that plus 3 s: stray periodic traffic (MLD reports)
-// must not hold Close. A fixed pause is not enough on a loaded machine, where the stacks' goroutines
-// may run late.
-func (n *Network) waitQuiet(ctx context.Context, cw *capture.Writer) {
+// waitQuiet lets the last FINs and ACKs cross the links before the capture closes. When every
+// segment knows what it has in flight, it waits for them all to be idle at once (link.WaitIdle);
+// otherwise (a TAP: the kernel's side is not ours to count) it returns once no frame has been
+// captured for the settle time of the slowest segment (its delays and jitter, twice, plus 50 ms).
+// Either way at most the settle time plus 3 s: stray periodic traffic (MLD reports) must not hold
+// Close.
+func (n *Network) waitQuiet(ctx context.Context, cw *capture.Writer, segments []*Segment) {
+	var idlers []link.Idler
+	for _, s := range segments {
+		if s.opt.Idle == nil {
+			idlers = nil
+			break
+		}
+		idlers = append(idlers, s.opt.Idle)
+	}
 	n.mu.Lock()
 	settle := max(n.settle, 50*time.Millisecond)
 	n.mu.Unlock()
 	deadline := time.Now().Add(settle + 3*time.Second)
+	if len(idlers) > 0 {
+		ictx, cancel := context.WithDeadline(ctx, deadline)
+		defer cancel()
+		link.WaitIdle(ictx, idlers...)
+		return
+	}
 	last, quietSince := cw.Frames(), time.Now()
 	for time.Now().Before(deadline) {
 		select {

@@ -8,6 +8,7 @@ import (
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/capture"
 	"github.com/netxsim/netxsim/stack/link"
+	"github.com/netxsim/netxsim/stack/vxlan"
 )
 
 // CaptureMode says where a segment's frames are recorded, so that each frame is in the capture once.
@@ -40,8 +41,10 @@ type SegmentOptions struct {
 	// Close is called once every device on the segment is closed (after the capture), to release
 	// what the endpoints need (a link's goroutines, a namespace). Optional.
 	Close func() error
-	// Settle is how long frames may still be in flight on this segment (its delay and jitter); Close
-	// waits at least twice this for the links to go quiet before closing the capture.
+	// Idle, when set, knows what the segment has in flight (a link.Pair, link.Switch or link.Impaired
+	// wrapper): Close waits on it before closing the capture. Without it Close waits until no frame
+	// was captured for twice Settle (its delay and jitter) plus 50 ms.
+	Idle   link.Idler
 	Settle time.Duration
 }
 
@@ -56,6 +59,7 @@ type Segment struct {
 	pair  *link.Pair
 	sw    *link.Switch
 	tap   *tapSide // TAP segments (tap_linux.go)
+	vx    *vxlan.Endpoint
 }
 
 // Name is the segment's name.
@@ -119,7 +123,7 @@ func (n *Network) Pair(name string, cfg link.PairConfig) (*Segment, error) {
 		return nil, fmt.Errorf("netxsim: pair %s: %w", name, err)
 	}
 	s, err := n.AddSegment(name, []stack.LinkEndpoint{p.A(), p.B()}, SegmentOptions{
-		Kind: "pair", Capture: CaptureFirstPort, Close: p.Close, Settle: settle(cfg.AtoB, cfg.BtoA),
+		Kind: "pair", Capture: CaptureFirstPort, Close: p.Close, Idle: p, Settle: settle(cfg.AtoB, cfg.BtoA),
 	})
 	if err != nil {
 		p.Close()
@@ -146,7 +150,7 @@ func (n *Network) Switch(name string, cfg link.SwitchConfig) (*Segment, error) {
 		ims = append(ims, pc.In, pc.Out)
 	}
 	s, err := n.AddSegment(name, ports, SegmentOptions{
-		Kind: "switch", Capture: CaptureSent, Close: sw.Close, Settle: settle(ims...),
+		Kind: "switch", Capture: CaptureSent, Close: sw.Close, Idle: sw, Settle: settle(ims...),
 	})
 	if err != nil {
 		sw.Close()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/netxsim/netxsim/stack"
+	"github.com/netxsim/netxsim/stack/link"
 	"github.com/netxsim/netxsim/tapdev"
 )
 
@@ -26,14 +27,24 @@ type TAPConfig struct {
 	// CreateNetNS creates NetNS (a random name when NetNS is "") and deletes it on Close; without it
 	// NetNS must exist.
 	CreateNetNS bool
-	// HostAddrs are the kernel side's addresses, put on the TAP in the namespace (only with a
-	// namespace: netxsim never configures the caller's own interfaces). AddDevice waits until the
-	// kernel answers the device's pings on each of them.
+	// Private says the caller's own namespace was made for this process (netxsim shell, --rootless:
+	// internal/userns), so the kernel side is configured there, with NetNS "": addresses, link and
+	// loopback up. Never set it for a namespace anything else lives in.
+	Private bool
+	// HostAddrs are the kernel side's addresses, put on the TAP in the namespace when the namespace
+	// or the TAP is made here (never in the caller's own namespace). AddDevice waits until the kernel
+	// answers the device's pings on each of them.
 	HostAddrs []netip.Prefix
 	// MAC is the Ethernet address of the device that will take the port; nil: DeviceMAC().
 	MAC net.HardwareAddr
 	// MTU of the link; 0: 1500.
 	MTU uint32
+	// Tx and Rx impair the frames the device sends to the kernel and those it receives (a
+	// link.Impaired wrapper on the TAP's endpoint); Seed seeds them (0: the Network's).
+	Tx, Rx link.Impairment
+	Seed   uint64
+	// Kernel names the kernel side's Device; "": "kernel:" and the segment's name.
+	Kernel string
 	// Persist, Owner and Group are passed to tapdev.Config for a TAP that is created.
 	Persist      bool
 	Owner, Group *uint
@@ -45,6 +56,7 @@ type tapSide struct {
 	ns     *tapdev.NetNS // nil: the caller's namespace
 	tap    *tapdev.TAP
 	kernel *Device
+	host   []netip.Prefix // the kernel side's addresses that were configured here
 }
 
 // TAPSupported says why TAP segments cannot be made here, or "" when they can.
@@ -67,8 +79,8 @@ func (n *Network) TAP(ctx context.Context, name string, cfg TAPConfig) (seg *Seg
 			return nil, fmt.Errorf("netxsim: tap %s: kernel side: %w", name, err)
 		}
 	}
-	if len(cfg.HostAddrs) > 0 && cfg.NetNS == "" && !cfg.CreateNetNS {
-		return nil, fmt.Errorf("netxsim: tap %s: kernel-side addresses need a namespace of netxsim's own (CreateNetNS)", name)
+	if len(cfg.HostAddrs) > 0 && cfg.NetNS == "" && !cfg.CreateNetNS && !cfg.Private {
+		return nil, fmt.Errorf("netxsim: tap %s: kernel-side addresses need a namespace (NetNS or CreateNetNS): netxsim never configures the caller's own interfaces", name)
 	}
 	side := &tapSide{cfg: cfg}
 	var undo []func() error
@@ -100,6 +112,17 @@ func (n *Network) TAP(ctx context.Context, name string, cfg TAPConfig) (seg *Seg
 		}
 		side.ns = ns
 		undo = append(undo, ns.Delete)
+	case cfg.Private && nsName == "":
+		ns, err := tapdev.CurrentNetNS()
+		if err != nil {
+			return nil, fmt.Errorf("netxsim: tap %s: %w", name, err)
+		}
+		if err := ns.LinkUp("lo"); err != nil {
+			ns.Close()
+			return nil, fmt.Errorf("netxsim: tap %s: loopback up: %w", name, err)
+		}
+		side.ns = ns
+		undo = append(undo, ns.Close)
 	case nsName != "":
 		ns, err := tapdev.OpenNetNS(nsName)
 		if err != nil {
@@ -133,25 +156,41 @@ func (n *Network) TAP(ctx context.Context, name string, cfg TAPConfig) (seg *Seg
 		}
 		return nil
 	})
-	if side.ns != nil && cfg.CreateNetNS {
+	// The kernel side is configured only where it is ours: a namespace made here, or a TAP made here
+	// in the given namespace (an existing TAP is the user's, with the user's addresses).
+	if side.ns != nil && (cfg.CreateNetNS || cfg.Private || tap.Created()) {
 		for _, p := range cfg.HostAddrs {
 			if err := side.ns.AddAddr(tap.Name(), p); err != nil {
 				return nil, fmt.Errorf("netxsim: tap %s: %w", name, err)
 			}
 		}
+		side.host = cfg.HostAddrs
 		if err := side.ns.LinkUp(tap.Name()); err != nil {
 			return nil, fmt.Errorf("netxsim: tap %s: %w", name, err)
 		}
 	}
-	seg, err = n.AddSegment(name, []stack.LinkEndpoint{tap.Endpoint()}, SegmentOptions{
-		Kind: "tap", Capture: CaptureEveryPort, Kernel: true, Close: release,
-	})
+	var ep stack.LinkEndpoint = tap.Endpoint()
+	opt := SegmentOptions{Kind: "tap", Capture: CaptureEveryPort, Kernel: true, Close: release}
+	if !cfg.Tx.IsZero() || !cfg.Rx.IsZero() {
+		imp, err := link.Impair(ep, link.ImpairConfig{Tx: cfg.Tx, Rx: cfg.Rx, Seed: n.seed(cfg.Seed)})
+		if err != nil {
+			return nil, fmt.Errorf("netxsim: tap %s: %w", name, err)
+		}
+		ep, opt.Settle = imp, settle(cfg.Tx, cfg.Rx)
+	}
+	seg, err = n.AddSegment(name, []stack.LinkEndpoint{ep}, opt)
 	if err != nil {
 		return nil, err
 	}
 	seg.tap = side
 	k := tapdev.Kernel{NS: side.ns}
-	kname := "kernel:" + name
+	if cfg.Private {
+		k.NS = nil // the caller's own namespace: plain sockets, no setns
+	}
+	kname := cfg.Kernel
+	if kname == "" {
+		kname = "kernel:" + name
+	}
 	if side.kernel, err = n.addKernelDevice(kname, seg, k); err != nil {
 		return nil, err
 	}
@@ -200,7 +239,7 @@ func (t *tapSide) waitKernel(ctx context.Context, d *Device) error {
 			has6 = true
 		}
 	}
-	for _, p := range t.cfg.HostAddrs {
+	for _, p := range t.host {
 		if p.Addr().Is4() && !has4 || p.Addr().Is6() && !has6 {
 			continue
 		}

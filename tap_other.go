@@ -9,12 +9,17 @@ import (
 	"net/netip"
 
 	"github.com/netxsim/netxsim/stack"
+	"github.com/netxsim/netxsim/stack/link"
 )
 
 // TAPConfig describes a TAP segment; TAP segments need Linux.
 type TAPConfig struct {
 	Name, NetNS  string
 	CreateNetNS  bool
+	Private      bool
+	Kernel       string
+	Tx, Rx       link.Impairment
+	Seed         uint64
 	HostAddrs    []netip.Prefix
 	MAC          net.HardwareAddr
 	MTU          uint32
@@ -22,7 +27,7 @@ type TAPConfig struct {
 	Owner, Group *uint
 }
 
-type tapSide struct{ cfg TAPConfig }
+type tapSide struct{ host []netip.Prefix }
 
 func (*tapSide) waitKernel(context.Context, *Device) error { return nil }
 

@@ -1,7 +1,6 @@
 package fsimage
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strings"
 	"time"
@@ -185,8 +184,6 @@ func Format(dev Device, size int64, opt FormatOptions) error {
 	if err != nil {
 		return err
 	}
-	bps, partStart, totSec, typ := p.bps, p.partStart, p.totSec, p.typ
-	nfats, rootEnt, rsvd, spc, fatSz, clusters, label := p.nfats, p.rootEnt, p.rsvd, p.spc, p.fatSz, p.clusters, p.label
 	clock := opt.Clock
 	if clock == nil {
 		clock = time.Now
@@ -196,133 +193,41 @@ func Format(dev Device, size int64, opt FormatOptions) error {
 	if volID == 0 {
 		volID = uint32(now.UnixNano()) ^ uint32(now.UnixNano()>>32) | 1
 	}
-
 	vol := dev
 	if opt.MBR {
-		ptype := byte(0x0C)
-		switch {
-		case typ == FAT12:
-			ptype = 0x01
-		case typ == FAT16 && totSec*bps/512 < 65536:
-			ptype = 0x04
-		case typ == FAT16:
-			ptype = 0x0E
-		}
-		if err := writeMBR(dev, uint32(partStart/512), uint32(totSec*bps/512), ptype, volID); err != nil {
+		if err := writeMBR(dev, uint32(p.partStart/512), uint32(p.totSec*p.bps/512), p.partitionType(), volID); err != nil {
 			return fmt.Errorf("fsimage: format: write MBR: %w", err)
 		}
-		vol = section{dev, partStart}
+		vol = section{dev, p.partStart}
 	}
-
-	bs := make([]byte, bps)
-	bs[0], bs[2] = 0xEB, 0x90
-	copy(bs[3:11], "NETXSIM ")
-	binary.LittleEndian.PutUint16(bs[11:], uint16(bps))
-	bs[13] = byte(spc)
-	binary.LittleEndian.PutUint16(bs[14:], uint16(rsvd))
-	bs[16] = byte(nfats)
-	binary.LittleEndian.PutUint16(bs[17:], uint16(rootEnt))
-	if totSec < 0x10000 && typ != FAT32 {
-		binary.LittleEndian.PutUint16(bs[19:], uint16(totSec))
-	} else {
-		binary.LittleEndian.PutUint32(bs[32:], uint32(totSec))
-	}
-	media := byte(0xF8)
-	bs[21] = media
-	binary.LittleEndian.PutUint16(bs[24:], 63)  // sectors per track
-	binary.LittleEndian.PutUint16(bs[26:], 255) // heads
-	binary.LittleEndian.PutUint32(bs[28:], uint32(partStart/512))
-	var ext []byte
-	if typ == FAT32 {
-		bs[1] = 0x58
-		binary.LittleEndian.PutUint32(bs[36:], uint32(fatSz))
-		binary.LittleEndian.PutUint32(bs[44:], 2) // root cluster
-		binary.LittleEndian.PutUint16(bs[48:], 1) // FSInfo
-		binary.LittleEndian.PutUint16(bs[50:], 6) // backup boot sector
-		ext = bs[64:]
-	} else {
-		bs[1] = 0x3C
-		binary.LittleEndian.PutUint16(bs[22:], uint16(fatSz))
-		ext = bs[36:]
-	}
-	ext[0] = 0x80
-	ext[2] = 0x29
-	binary.LittleEndian.PutUint32(ext[3:], volID)
-	lbl := label
-	if lbl == "" {
-		lbl = "NO NAME"
-	}
-	copy(ext[7:18], fmt.Sprintf("%-11s", lbl))
-	copy(ext[18:26], fmt.Sprintf("FAT%-5d", int(typ)))
-	bs[510], bs[511] = 0x55, 0xAA
-
-	zero := make([]byte, 256<<10)
-	zeroRange := func(off, n int64) error {
-		for n > 0 {
-			k := min(n, int64(len(zero)))
-			if _, err := vol.WriteAt(zero[:k], off); err != nil {
-				return err
-			}
-			off, n = off+k, n-k
-		}
-		return nil
-	}
-	rootSecs := rootEnt * 32 / bps
-	dataOff := (rsvd + nfats*fatSz + rootSecs) * bps
-	// Reserved area, FATs and fixed root directory start zeroed; so does the FAT32 root cluster.
-	metaEnd := dataOff
-	if typ == FAT32 {
-		metaEnd += spc * bps
-	}
-	if err := zeroRange(0, metaEnd); err != nil {
+	// The concerns in the order they reach the device: zeroed metadata and the full (sparse) length,
+	// the boot sector (with FAT32's FSInfo and backups), the FATs' first entries, the volume label.
+	if err := p.clear(vol); err != nil {
 		return fmt.Errorf("fsimage: format: %w", err)
 	}
-	// Make the image file its full length (sparse) so tools see the whole volume.
-	if _, err := vol.WriteAt([]byte{0}, totSec*bps-1); err != nil {
-		return fmt.Errorf("fsimage: format: extend image to %d bytes: %w", totSec*bps, err)
-	}
+	bs := p.bootSector(volID)
 	if _, err := vol.WriteAt(bs, 0); err != nil {
 		return fmt.Errorf("fsimage: format: write boot sector: %w", err)
 	}
-	if typ == FAT32 {
-		fsi := make([]byte, bps)
-		binary.LittleEndian.PutUint32(fsi[0:], 0x41615252)
-		binary.LittleEndian.PutUint32(fsi[484:], 0x61417272)
-		binary.LittleEndian.PutUint32(fsi[488:], uint32(clusters-1))
-		binary.LittleEndian.PutUint32(fsi[492:], 3)
-		binary.LittleEndian.PutUint32(fsi[508:], 0xAA550000)
+	if p.typ == FAT32 {
+		fsi := p.fsInfo()
 		for _, w := range []struct {
 			b   []byte
 			sec int64
 		}{{fsi, 1}, {bs, 6}, {fsi, 7}} {
-			if _, err := vol.WriteAt(w.b, w.sec*bps); err != nil {
+			if _, err := vol.WriteAt(w.b, w.sec*p.bps); err != nil {
 				return fmt.Errorf("fsimage: format: %w", err)
 			}
 		}
 	}
-	// The first FAT entries: media byte and end-of-chain marks; FAT32's root cluster is EOC too.
-	var head []byte
-	switch typ {
-	case FAT12:
-		head = []byte{media, 0xFF, 0xFF}
-	case FAT16:
-		head = []byte{media, 0xFF, 0xFF, 0xFF}
-	case FAT32:
-		head = []byte{media, 0xFF, 0xFF, 0x0F, 0xFF, 0xFF, 0xFF, 0x0F, 0xFF, 0xFF, 0xFF, 0x0F}
-	}
-	for i := int64(0); i < nfats; i++ {
-		if _, err := vol.WriteAt(head, (rsvd+i*fatSz)*bps); err != nil {
+	head := p.fatHead()
+	for i := int64(0); i < p.nfats; i++ {
+		if _, err := vol.WriteAt(head, (p.rsvd+i*p.fatSz)*p.bps); err != nil {
 			return fmt.Errorf("fsimage: format: write FAT: %w", err)
 		}
 	}
-	if label != "" {
-		e := make([]byte, 32)
-		copy(e[:11], fmt.Sprintf("%-11s", label))
-		e[11] = AttrVolumeID
-		binary.LittleEndian.PutUint16(e[22:], fatTime(now))
-		binary.LittleEndian.PutUint16(e[24:], fatDate(now))
-		off := (rsvd + nfats*fatSz) * bps
-		if _, err := vol.WriteAt(e, off); err != nil {
+	if p.label != "" {
+		if _, err := vol.WriteAt(labelEntry(p.label, now), (p.rsvd+p.nfats*p.fatSz)*p.bps); err != nil {
 			return fmt.Errorf("fsimage: format: write label: %w", err)
 		}
 	}

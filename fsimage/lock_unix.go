@@ -17,7 +17,8 @@ func lockFile(f *os.File, name string, write bool) error {
 	if write {
 		how = syscall.LOCK_EX
 	}
-	for {
+	var le *LockError
+	for tries := 0; ; tries++ {
 		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
 		if err == nil {
 			return nil
@@ -25,15 +26,18 @@ func lockFile(f *os.File, name string, write bool) error {
 		if errors.Is(err, syscall.EINTR) {
 			continue
 		}
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			le := &LockError{Path: name, Write: write, HolderMax: !write}
-			if st, ok := statOf(f); ok {
-				le.PID, le.HolderMax = lockHolder(st, write)
-				le.Command = cmdline(le.PID)
-			}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			return fmt.Errorf("fsimage: lock %s: %w", name, err)
+		}
+		le = &LockError{Path: name, Write: write, HolderMax: !write}
+		if st, ok := statOf(f); ok {
+			le.PID, le.HolderMax = lockHolder(st, write)
+			le.Command = cmdline(le.PID)
+		}
+		// No holder in /proc/locks: it let go between our attempt and the look-up; try again.
+		if le.PID != 0 || tries >= 4 {
 			return le
 		}
-		return fmt.Errorf("fsimage: lock %s: %w", name, err)
 	}
 }
 

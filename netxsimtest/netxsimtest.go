@@ -57,6 +57,7 @@ type Env struct {
 type options struct {
 	atob, btoa link.Impairment
 	noVerify   bool
+	noCapture  bool
 	profile    ftp.Profile
 	expect     map[string]ftpcheck.FileExpect
 }
@@ -77,6 +78,10 @@ func Impair(toHost, toDevice link.Impairment) Option {
 // NoVerify leaves the capture unchecked at cleanup (for tests that make violations on purpose).
 func NoVerify() Option { return func(o *options) { o.noVerify = true } }
 
+// NoCapture records nothing (and so verifies nothing): for tests of one component that only need two
+// connected stacks.
+func NoCapture() Option { return func(o *options) { o.noCapture, o.noVerify = true, true } }
+
 // Profile is the profile the capture is verified against; default: auto-detected.
 func Profile(p ftp.Profile) Option { return func(o *options) { o.profile = p } }
 
@@ -88,7 +93,10 @@ func New(t TB, opts ...Option) *Env {
 	for _, f := range opts {
 		f(&o)
 	}
-	e := &Env{opt: o, CapturePath: filepath.Join(t.TempDir(), "capture.pcapng")}
+	e := &Env{opt: o}
+	if !o.noCapture {
+		e.CapturePath = filepath.Join(t.TempDir(), "capture.pcapng")
+	}
 	e.Network = &netxsim.Network{Capture: e.CapturePath}
 	t.Cleanup(func() { e.finish(t) })
 	seg, err := e.Pair("link", link.PairConfig{AtoB: o.atob, BtoA: o.btoa})

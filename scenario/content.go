@@ -2,7 +2,6 @@ package scenario
 
 import (
 	"bytes"
-	crand "crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -188,9 +187,18 @@ func (hw *hashWriter) state() fileState {
 	return fileState{sha: hex.EncodeToString(hw.h.Sum(nil)), size: hw.n}
 }
 
-// randomName returns prefix plus random hex, at most 15 bytes (an interface or namespace name).
-func randomName(prefix string) string {
-	b := make([]byte, (15-len(prefix))/2)
-	crand.Read(b)
-	return prefix + hex.EncodeToString(b)
+// hashReader hashes what is read through it, with a hashWriter that writes nowhere else.
+type hashReader struct {
+	r  io.Reader
+	hw *hashWriter
 }
+
+func newHashReader(r io.Reader) *hashReader { return &hashReader{r: r, hw: newHashWriter(io.Discard)} }
+
+func (hr *hashReader) Read(p []byte) (int, error) {
+	n, err := hr.r.Read(p)
+	hr.hw.Write(p[:n])
+	return n, err
+}
+
+func (hr *hashReader) state() fileState { return hr.hw.state() }

@@ -2,15 +2,16 @@ package scenario
 
 import (
 	"net"
-	"net/netip"
+
+	"github.com/netxsim/netxsim"
 )
 
-// Addresses of the demo (the same as in TAP mode): device .2/::2, host .1/::1.
+// Addresses of the demo (the library's, the same as in TAP mode): device .2/::2, host .1/::1.
 var (
-	DemoDeviceV4 = netip.MustParsePrefix("198.51.100.2/24")
-	DemoDeviceV6 = netip.MustParsePrefix("2001:db8::2/64")
-	DemoHostV4   = netip.MustParsePrefix("198.51.100.1/24")
-	DemoHostV6   = netip.MustParsePrefix("2001:db8::1/64")
+	DemoDeviceV4 = netxsim.DeviceIPv4
+	DemoDeviceV6 = netxsim.DeviceIPv6
+	DemoHostV4   = netxsim.HostIPv4
+	DemoHostV6   = netxsim.HostIPv6
 )
 
 // Device names of the demo: they name the interfaces in the capture.
@@ -89,7 +90,7 @@ func Demo(o DemoOptions) *Scenario {
 		sc.Name = "demo-tap"
 		ns := o.NetNS
 		if ns == "" {
-			ns = randomName("nxdemo")
+			ns = netxsim.RandomName("nxdemo")
 		}
 		sc.Links[0] = Link{Between: []string{DemoDevice, DemoHost}, Type: "tap", NetNS: ns}
 		// The kernel does its own DAD (skipped by the TAP helpers); the device skips it to start at once.

@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/netxsim/netxsim/ftp/ftpcheck"
 	"github.com/netxsim/netxsim/internal/size"
 	"github.com/netxsim/netxsim/stack/link"
+	"github.com/netxsim/netxsim/tapdev"
 	"gopkg.in/yaml.v3"
 )
 
@@ -84,12 +86,15 @@ const maxFATFile = 1<<32 - 1
 // /dev/zero or a FIFO, which would never end) small enough to be read into RAM.
 func (sc *Scenario) checkImageFiles() error {
 	for i := range sc.Devices {
-		s := sc.Devices[i].Server
-		if s == nil || s.Image.Path == "" {
+		im := sc.Devices[i].image()
+		if im == nil || im.Path == "" {
 			continue
 		}
-		p := fmt.Sprintf("devices[%d].server.image.path", i)
-		if err := checkImageFile(resolve(sc.Dir, s.Image.Path)); err != nil {
+		p := fmt.Sprintf("devices[%d].image.path", i)
+		if sc.Devices[i].Server != nil {
+			p = fmt.Sprintf("devices[%d].server.image.path", i)
+		}
+		if err := checkImageFile(resolve(sc.Dir, im.Path)); err != nil {
 			return &Error{File: sc.File, Path: p, Msg: err.Error()}
 		}
 	}
@@ -267,11 +272,28 @@ func (sc *Scenario) validate() error {
 		if !d.IPv4.IsValid() && len(d.IPv6) == 0 {
 			v.fail(p, "device %s has no address: give ipv4 and/or ipv6", d.Name)
 		}
+		// Refused on every kind of link, not only where it reaches a kernel: a scenario written for
+		// memory links runs on a TAP too.
+		if err := tapdev.CheckPrefix(d.IPv4.Prefix); err != nil {
+			v.fail(p+".ipv4", "%v", err)
+		}
 		if d.Server != nil {
 			v.server(p+".server", d.Server)
+			if d.Image != nil {
+				v.fail(p+".image", "a device with a server has its image under server.image")
+			}
+		}
+		if d.Image != nil {
+			v.image(p+".image", d.Image)
+		}
+		for j, port := range d.Listen {
+			if port == 0 || d.Server != nil && port == d.Server.port() {
+				v.fail(fmt.Sprintf("%s.listen[%d]", p, j), "listen port %d: give a free port 1..65535 (not the FTP server's)", port)
+			}
 		}
 	}
 	v.links()
+	v.segments()
 	for i := range sc.Steps {
 		v.step(fmt.Sprintf("steps[%d]", i), &sc.Steps[i])
 	}
@@ -286,7 +308,7 @@ func (sc *Scenario) validate() error {
 }
 
 func (v *validator) server(p string, s *Server) {
-	if _, err := ftp.ParseProfile(s.Profile); err != nil {
+	if _, err := ftp.ParseProfile(string(s.Profile)); err != nil {
 		v.fail(p+".profile", "%v", err)
 	}
 	switch s.Anonymous {
@@ -302,8 +324,10 @@ func (v *validator) server(p string, s *Server) {
 			v.fail(p+".users", "user name %q: no spaces or line breaks", u)
 		}
 	}
-	im := &s.Image
-	ip := p + ".image"
+	v.image(p+".image", &s.Image)
+}
+
+func (v *validator) image(ip string, im *Image) {
 	if im.Path != "" && (im.Size != 0 || im.Type != "") {
 		v.fail(ip, "give either path (an existing image) or size/type (a new one), not both")
 	}
@@ -394,8 +418,14 @@ func (v *validator) links() {
 				v.fail(p, "netns and tap are for type: tap links")
 			}
 		case "tap":
-			if l.Impair != nil || l.AtoB != nil || l.BtoA != nil {
-				v.fail(p, "impairments work on memory links only (the TAP is a real interface)")
+			// Impairments wrap the TAP's endpoint on the device's side (a_to_b: device to kernel).
+			for _, im := range []struct {
+				name string
+				im   *Impair
+			}{{"impair", l.Impair}, {"a_to_b", l.AtoB}, {"b_to_a", l.BtoA}} {
+				if err := im.im.impairment().Validate(); im.im != nil && err != nil {
+					v.fail(p+"."+im.name, "%v", err)
+				}
 			}
 			for _, n := range []struct{ key, val string }{{"netns", l.NetNS}, {"tap", l.TAP}} {
 				if n.val != "" && !nameRE.MatchString(n.val) {
@@ -405,8 +435,8 @@ func (v *validator) links() {
 		default:
 			v.fail(p+".type", "link type %q: use memory or tap", l.Type)
 		}
-		if l.MTU != 0 && (l.MTU < 1280 || l.MTU > 65535) {
-			v.fail(p+".mtu", "mtu %d: use 1280..65535 (IPv6 needs 1280)", l.MTU)
+		if err := tapdev.CheckMTU(l.MTU); l.MTU != 0 && err != nil {
+			v.fail(p+".mtu", "%v", err)
 		}
 	}
 	for i := range sc.Devices {
@@ -414,12 +444,126 @@ func (v *validator) links() {
 			v.fail(fmt.Sprintf("devices[%d]", i), "device %s is on no link: add it to a link's between", sc.Devices[i].Name)
 		}
 	}
-	if len(sc.Links) == 0 && len(sc.Devices) == 2 {
+	if len(sc.Links) == 0 && len(sc.Segments) == 0 && len(sc.Devices) == 2 {
 		// The common case needs no links section: one perfect memory cable.
 		sc.Links = []Link{{Between: []string{sc.Devices[0].Name, sc.Devices[1].Name}}}
-	} else if len(sc.Links) == 0 {
-		v.fail("links", "with more than two devices, say which are linked: links: [{between: [a, b]}]")
+	} else if len(sc.Links) == 0 && len(sc.Segments) == 0 {
+		v.fail("links", "with more than two devices, say how they are connected: links: [{between: [a, b]}] or segments: [{devices: [a, b, c]}]")
 	}
+}
+
+// segments checks the segments section and adds the links to it, each a segment of its own, so the
+// engine knows segments only.
+func (v *validator) segments() {
+	sc := v.sc
+	on := map[string]string{}
+	for _, l := range sc.Links {
+		for _, d := range l.Between {
+			on[d] = "a link"
+		}
+	}
+	var segs []Segment
+	for i := range sc.Segments {
+		sg := sc.Segments[i]
+		p := fmt.Sprintf("segments[%d]", i)
+		if sg.Name == "" {
+			sg.Name = fmt.Sprintf("seg%d", i)
+		}
+		switch sg.Type {
+		case "", "switch":
+			sg.Type = "switch"
+			if len(sg.Devices) < 2 {
+				v.fail(p+".devices", "a switch joins at least two devices")
+			}
+			if sg.NetNS != "" || sg.TAP != "" {
+				v.fail(p, "netns and tap are for type: tap segments")
+			}
+			if sg.VXLAN != nil {
+				v.fail(p+".vxlan", "vxlan is for type: vxlan segments")
+			}
+		case "vxlan":
+			if len(sg.Devices) != 1 {
+				v.fail(p+".devices", "a vxlan segment has one device: the far end is the VTEP at vxlan's remote")
+			}
+			if sg.VXLAN == nil {
+				v.fail(p+".vxlan", "a vxlan segment needs vxlan: local=IP:PORT,remote=IP:PORT,vni=N")
+			}
+			if sg.NetNS != "" || sg.TAP != "" || len(sg.Ports) > 0 {
+				v.fail(p, "netns, tap and ports are not for vxlan segments")
+			}
+		case "tap":
+			if len(sg.Devices) != 2 {
+				v.fail(p+".devices", "a tap segment has two devices: the one on the TAP and the kernel side")
+			}
+			for name := range sg.Ports {
+				if len(sg.Devices) > 0 && name != sg.Devices[0] {
+					v.fail(p+".ports", "port of %q: on a tap segment only the device on the TAP (%s) has a port to impair", name, sg.Devices[0])
+				}
+			}
+			for _, n := range []struct{ key, val string }{{"netns", sg.NetNS}, {"tap", sg.TAP}} {
+				if n.val != "" && !nameRE.MatchString(n.val) {
+					v.fail(p+"."+n.key, "%s %q: use 1 to 15 letters, digits, - or _", n.key, n.val)
+				}
+			}
+		default:
+			v.fail(p+".type", "segment type %q: use switch, tap or vxlan", sg.Type)
+		}
+		for j, name := range sg.Devices {
+			if sc.device(name) == nil {
+				v.fail(fmt.Sprintf("%s.devices[%d]", p, j), "no device named %q", name)
+			}
+			if prev, ok := on[name]; ok {
+				v.fail(fmt.Sprintf("%s.devices[%d]", p, j), "device %s is already on %s: each device has one interface", name, prev)
+			}
+			on[name] = p
+		}
+		for name, pi := range sg.Ports {
+			if !slices.Contains(sg.Devices, name) {
+				v.fail(p+".ports", "port of %q: that device is not on this segment", name)
+			}
+			for _, im := range []*Impair{pi.In, pi.Out} {
+				if err := im.impairment().Validate(); err != nil {
+					v.fail(p+".ports."+name, "%v", err)
+				}
+			}
+		}
+		if err := tapdev.CheckMTU(sg.MTU); sg.MTU != 0 && err != nil {
+			v.fail(p+".mtu", "%v", err)
+		}
+		segs = append(segs, sg)
+	}
+	for i := range sc.Devices {
+		if _, ok := on[sc.Devices[i].Name]; !ok && len(sc.Segments) > 0 {
+			v.fail(fmt.Sprintf("devices[%d]", i), "device %s is on no link or segment", sc.Devices[i].Name)
+		}
+	}
+	var all []Segment
+	for i, l := range sc.Links {
+		typ := "switch"
+		if l.Type == "tap" {
+			typ = "tap"
+		}
+		all = append(all, Segment{Name: fmt.Sprintf("link%d", i), Type: typ, Devices: l.Between, MTU: l.MTU, Seed: l.Seed,
+			NetNS: l.NetNS, TAP: l.TAP, pair: typ != "tap", atob: pick(l.AtoB, l.Impair), btoa: pick(l.BtoA, l.Impair), linkIdx: i})
+	}
+	sc.segs = append(all, segs...)
+}
+
+func pick(a, b *Impair) *Impair {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// segmentOf returns the segment a device is on.
+func (sc *Scenario) segmentOf(name string) *Segment {
+	for i := range sc.segs {
+		if slices.Contains(sc.segs[i].Devices, name) {
+			return &sc.segs[i]
+		}
+	}
+	return nil
 }
 
 // linkOf returns the link a device is on, and its index in Between.
@@ -451,9 +595,9 @@ func (v *validator) step(p string, st *Step) {
 	if cl == sv {
 		v.fail(p, "client and server are the same device")
 	}
-	if l1, _ := sc.linkOf(cl.Name); l1 != nil {
-		if l2, _ := sc.linkOf(sv.Name); l1 != l2 {
-			v.fail(p, "%s and %s are not on the same link", cl.Name, sv.Name)
+	if s1 := sc.segmentOf(cl.Name); s1 != nil {
+		if s2 := sc.segmentOf(sv.Name); s1 != s2 && !vxlanJoined(s1, s2) {
+			v.fail(p, "%s and %s are not on the same link or segment", cl.Name, sv.Name)
 		}
 	}
 	switch st.Family {
@@ -472,7 +616,7 @@ func (v *validator) step(p string, st *Step) {
 	default:
 		v.fail(p+".mode", "mode %q: use active or passive", st.Mode)
 	}
-	if _, err := ftp.ParseProfile(st.Profile); err != nil {
+	if _, err := ftp.ParseProfile(string(st.Profile)); err != nil {
 		v.fail(p+".profile", "%v", err)
 	}
 	if st.Timeout < 0 {
@@ -516,7 +660,7 @@ func (v *validator) step(p string, st *Step) {
 
 func (v *validator) op(p string, op *Op) {
 	if n := op.actions(); n != 1 {
-		v.fail(p, "give exactly one action (put, get, ls, nlst, mkdir, rmdir, delete, rename), found %d", n)
+		v.fail(p, "give exactly one action (put, get, ls, nlst, mkdir, rmdir, delete, rename, quote), found %d", n)
 		return
 	}
 	if (len(op.Contains) > 0 || len(op.Lacks) > 0) && op.Ls == nil && op.Nlst == nil {
@@ -534,13 +678,16 @@ func (v *validator) op(p string, op *Op) {
 	case op.Put != nil:
 		remote("put.remote", op.Put.Remote)
 		n := 0
-		for _, set := range []bool{op.Put.Content != "", op.Put.File != "", op.Put.Size != 0} {
+		if op.Put.Local != "" && !validRemote(op.Put.Local) {
+			v.fail(p+".put.local", "path %q: give a relative or /-rooted path without ..", op.Put.Local)
+		}
+		for _, set := range []bool{op.Put.Content != "", op.Put.File != "", op.Put.Size != 0, op.Put.Local != ""} {
 			if set {
 				n++
 			}
 		}
 		if n > 1 {
-			v.fail(p+".put", "give one of content, file, or size (+seed)")
+			v.fail(p+".put", "give one of content, file, local, or size (+seed)")
 		}
 		if op.Put.Seed != 0 && op.Put.Size == 0 {
 			v.fail(p+".put.seed", "seed without size")
@@ -552,6 +699,9 @@ func (v *validator) op(p string, op *Op) {
 		remote("get.remote", op.Get.Remote)
 		if h := op.Get.SHA256; h != "" && h != "same" && !isHex256(h) {
 			v.fail(p+".get.sha256", "sha256 %q: give 64 hex digits or \"same\"", h)
+		}
+		if op.Get.Local != "" && !validRemote(op.Get.Local) {
+			v.fail(p+".get.local", "path %q: give a relative or /-rooted path without ..", op.Get.Local)
 		}
 		if s := op.Get.Save; s != "" && (filepath.IsAbs(s) || !filepath.IsLocal(s)) {
 			v.fail(p+".get.save", "save %q: give a file name inside the output directory", s)
@@ -569,6 +719,13 @@ func (v *validator) op(p string, op *Op) {
 	case op.Rename != nil:
 		remote("rename.from", op.Rename.From)
 		remote("rename.to", op.Rename.To)
+	case op.Quote != nil:
+		if *op.Quote == "" || strings.ContainsAny(*op.Quote, "\r\n\x00") {
+			v.fail(p+".quote", "quote %q: give one command line without line breaks", *op.Quote)
+		}
+	}
+	if op.Reply != 0 && (op.Quote == nil || op.Reply < 100 || op.Reply > 599) {
+		v.fail(p+".reply", "reply goes with quote and is a reply code 1xx..5xx")
 	}
 }
 
@@ -610,8 +767,14 @@ func (v *validator) expect() {
 	for i, f := range e.Files {
 		p := fmt.Sprintf("expect.files[%d]", i)
 		d := v.sc.device(f.Device)
-		if d == nil || d.Server == nil {
-			v.fail(p+".device", "no device with a server named %q", f.Device)
+		if d == nil || d.image() == nil {
+			v.fail(p+".device", "no device with an image named %q", f.Device)
+		}
+		if f.SameAs != "" {
+			dev, path, ok := strings.Cut(f.SameAs, ":")
+			if od := v.sc.device(dev); !ok || od == nil || od.image() == nil || !validRemote(path) {
+				v.fail(p+".same_as", "same_as %q: give device:path of a file on a device with an image", f.SameAs)
+			}
 		}
 		if !validRemote(f.Path) {
 			v.fail(p+".path", "path %q: give a relative or /-rooted path without ..", f.Path)
@@ -619,8 +782,18 @@ func (v *validator) expect() {
 		if f.SHA256 != "" && f.SHA256 != "same" && !isHex256(f.SHA256) {
 			v.fail(p+".sha256", "sha256 %q: give 64 hex digits or \"same\"", f.SHA256)
 		}
-		if f.Absent && (f.SHA256 != "" || f.Size != nil) {
-			v.fail(p, "absent excludes sha256 and size")
+		if f.Absent && (f.SHA256 != "" || f.Size != nil || f.SameAs != "") {
+			v.fail(p, "absent excludes sha256, size and same_as")
+		}
+	}
+	for i, c := range e.Connections {
+		p := fmt.Sprintf("expect.connections[%d]", i)
+		d := v.sc.device(c.Device)
+		if d == nil || !slices.Contains(d.Listen, c.Port) {
+			v.fail(p, "device %q does not listen on port %d: add it to the device's listen", c.Device, c.Port)
+		}
+		if c.Count < 0 {
+			v.fail(p+".count", "negative count")
 		}
 	}
 }
@@ -634,4 +807,13 @@ func (im *Impair) impairment() link.Impairment {
 		Loss: float64(im.Loss), Duplicate: float64(im.Duplicate), Reorder: float64(im.Reorder), Corrupt: float64(im.Corrupt),
 		ReorderDelay: im.ReorderDelay, Delay: im.Delay, Jitter: im.Jitter, Rate: uint64(im.Rate), MTU: im.MTU, QueueLen: im.Queue,
 	}
+}
+
+// vxlanJoined reports whether two vxlan segments are the two ends of one tunnel (each one's remote is
+// the other's local, same VNI): their devices share an Ethernet.
+func vxlanJoined(a, b *Segment) bool {
+	if a == nil || b == nil || a.VXLAN == nil || b.VXLAN == nil {
+		return false
+	}
+	return a.VXLAN.VNI == b.VXLAN.VNI && a.VXLAN.Remote == b.VXLAN.Local && b.VXLAN.Remote == a.VXLAN.Local
 }

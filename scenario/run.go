@@ -106,7 +106,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Result, error) {
 		a.Capture = filepath.Join(out, a.Capture)
 	}
 
-	w, err := build(ctx, sc, a.Capture, opts.CaptureFormat, log)
+	w, err := build(ctx, sc, a.Capture, opts, log)
 	if err != nil {
 		return nil, err
 	}
@@ -135,17 +135,16 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Result, error) {
 	if runErr == nil && opts.After != nil {
 		runErr = opts.After(ctx, &Net{w})
 	}
-	stopErr := w.stopServers()
-	w.waitQuiet(ctx)
-	// The capture ends with the FTP traffic: closing the stacks afterwards resets connections still in
-	// TIME-WAIT, which is teardown, not part of any session.
-	res.Frames = w.capture.Frames()
-	capErr := w.capture.Close()
-	closeErr := errors.Join(capErr, w.close())
+	// The library's Close stops in the one right order: servers (sessions end), the wait for the links
+	// to go quiet, the capture (before any stack: closing the stacks resets connections still in
+	// TIME-WAIT, which is teardown, not part of any session), the stacks, the segments.
+	counts := w.connCounts()
+	closeErr := w.close()
+	res.Frames = w.n.Frames()
 	if runErr != nil {
 		return nil, runErr
 	}
-	if err := errors.Join(stopErr, closeErr); err != nil {
+	if err := closeErr; err != nil {
 		return nil, fmt.Errorf("stopping the network: %w", err)
 	}
 
@@ -154,7 +153,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.Report = rep
-	res.expect(sc, w)
+	res.expect(sc, w, counts)
 	res.OK = true
 	for _, s := range res.Steps {
 		res.OK = res.OK && s.OK
@@ -181,7 +180,7 @@ func checkProfile(sc *Scenario) ftp.Profile {
 	var prof ftp.Profile
 	for i := range sc.Devices {
 		if s := sc.Devices[i].Server; s != nil {
-			p, _ := ftp.ParseProfile(s.Profile)
+			p, _ := ftp.ParseProfile(string(s.Profile))
 			if prof != "" && prof != p {
 				return ftpcheck.ProfileAuto
 			}
@@ -209,7 +208,7 @@ func analyze(ctx context.Context, pcap string, sc *Scenario, names *byBase) (*ft
 }
 
 // expect evaluates the expectations: the verdicts, the session count, the files and the images.
-func (res *Result) expect(sc *Scenario, w *world) {
+func (res *Result) expect(sc *Scenario, w *world, counts map[string]map[uint16]int64) {
 	rep := res.Report
 	add := func(name string, ok bool, format string, args ...any) {
 		res.Expectations = append(res.Expectations, Outcome{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
@@ -276,12 +275,28 @@ func (res *Result) expect(sc *Scenario, w *world) {
 				}
 				want = st.sha
 			}
+			if fe.SameAs != "" {
+				dev, p, _ := strings.Cut(fe.SameAs, ":")
+				other, err := hashFile(w.nodes[dev], p)
+				if err != nil {
+					add(name, false, "same_as %s: %v", fe.SameAs, err)
+					continue
+				}
+				if other != got {
+					add(name, false, "%d bytes, sha256 %s; %s has %d bytes, sha256 %s", got.size, got.sha, fe.SameAs, other.size, other.sha)
+					continue
+				}
+			}
 			ok := want == "" || strings.EqualFold(want, got.sha)
 			if fe.Size != nil && got.size != int64(*fe.Size) {
 				ok = false
 			}
 			add(name, ok, "%d bytes, sha256 %s", got.size, got.sha)
 		}
+	}
+	for _, ce := range sc.Expect.Connections {
+		got := counts[ce.Device][ce.Port]
+		add(fmt.Sprintf("connections %s:%d", ce.Device, ce.Port), got == int64(ce.Count), "%d connections, %d expected", got, ce.Count)
 	}
 	if sc.Expect.Fsck == nil || *sc.Expect.Fsck {
 		for i := range sc.Devices {
@@ -304,6 +319,9 @@ func (res *Result) expect(sc *Scenario, w *world) {
 }
 
 func hashFile(n *node, p string) (fileState, error) {
+	if n == nil || n.fs == nil {
+		return fileState{}, errors.New("the device has no image")
+	}
 	name := strings.TrimPrefix(path.Clean("/"+p), "/")
 	f, err := n.fs.Open(name)
 	if err != nil {
@@ -382,24 +400,4 @@ func (res *Result) writeArtifacts(junit string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	})
-}
-
-// waitQuiet lets the last FINs and ACKs cross the links before the capture closes: it returns once no
-// frame has been captured for w.settle. A fixed pause is not enough on a loaded machine, where the
-// stacks' goroutines may run late; a bound keeps stray periodic traffic (MLD reports) from holding it.
-func (w *world) waitQuiet(ctx context.Context) {
-	deadline := time.Now().Add(w.settle + 3*time.Second)
-	last, quietSince := w.capture.Frames(), time.Now()
-	for time.Now().Before(deadline) {
-		select {
-		case <-time.After(10 * time.Millisecond):
-		case <-ctx.Done():
-			return
-		}
-		if n := w.capture.Frames(); n != last {
-			last, quietSince = n, time.Now()
-		} else if time.Since(quietSince) >= w.settle {
-			return
-		}
-	}
 }

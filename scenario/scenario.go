@@ -7,9 +7,12 @@ package scenario
 
 import (
 	"fmt"
-	"github.com/netxsim/netxsim/stack"
 	"net/netip"
 	"time"
+
+	"github.com/netxsim/netxsim/ftp"
+	"github.com/netxsim/netxsim/stack"
+	"github.com/netxsim/netxsim/stack/vxlan"
 )
 
 // Scenario is one complete run. The YAML field names are given in the struct tags; see docs/scenarios.md.
@@ -18,9 +21,12 @@ type Scenario struct {
 	Description string        `yaml:"description,omitempty"`
 	Timeout     time.Duration `yaml:"timeout,omitempty"` // the whole run; 0: 2 minutes
 	Devices     []Device      `yaml:"devices"`
-	Links       []Link        `yaml:"links"`
+	Links       []Link        `yaml:"links,omitempty"`    // two-device links (a segment each)
+	Segments    []Segment     `yaml:"segments,omitempty"` // switches and TAPs with any number of devices
 	Steps       []Step        `yaml:"steps"`
 	Expect      Expect        `yaml:"expect,omitempty"`
+
+	segs []Segment // links and segments, filled by validate
 
 	// Dir is where relative paths (image and put files) are resolved; Load sets it to the file's directory.
 	Dir string `yaml:"-"`
@@ -37,6 +43,12 @@ type Device struct {
 	// DAD runs IPv6 duplicate address detection at start-up (as a real device does; costs a second).
 	DAD    bool    `yaml:"dad,omitempty"`
 	Server *Server `yaml:"server,omitempty"`
+	// Image is the file system of a device without a server (a client working on its own files, as
+	// NetX's client on FileX); a server's image is under server.
+	Image *Image `yaml:"image,omitempty"`
+	// Listen opens TCP ports on the device that count the connections they get (see
+	// expect.connections): a third host that an FTP bounce would target.
+	Listen []uint16 `yaml:"listen,omitempty"`
 	// Stack is the TCP/IP signature; by default a device whose server has a NetX-like profile
 	// (netxduo, netxduo-6.4) looks like NetX Duo on the wire, every other device like Linux.
 	Stack *StackSpec `yaml:"stack,omitempty"`
@@ -48,9 +60,17 @@ type StackSpec struct {
 	Windows   stack.Windows    `yaml:"windows,omitempty"`   // "CONTROL,DATA" receive windows, e.g. "400,65535"
 }
 
+// image is the device's FAT volume: its server's, or its own.
+func (d *Device) image() *Image {
+	if d.Server != nil {
+		return &d.Server.Image
+	}
+	return d.Image
+}
+
 // Server is an FTP server on a device, serving a FAT image.
 type Server struct {
-	Profile string            `yaml:"profile,omitempty"` // netxduo (default) or extended
+	Profile ftp.Profile       `yaml:"profile,omitempty"` // netxduo (default), netxduo-6.4 or extended
 	Port    uint16            `yaml:"port,omitempty"`    // 0: 21
 	Users   map[string]string `yaml:"users"`             // name: password, read-write
 	// Anonymous lets "anonymous"/"ftp" in with any password: "" or "no", "read", "write".
@@ -93,6 +113,37 @@ type Link struct {
 	TAP     string   `yaml:"tap,omitempty"`    // tap: the TAP's name (default: the namespace's name)
 }
 
+// Segment is one Ethernet with any number of devices. Type "switch" (default) is an in-memory
+// learning switch, each device on a port of its own, impaired per port; "tap" puts its first device on
+// a Linux TAP in a network namespace and makes its second device the kernel there (needs root);
+// "vxlan" puts its one device on a VXLAN tunnel (UDP only, no root).
+type Segment struct {
+	Name    string   `yaml:"name,omitempty"` // default: segN
+	Type    string   `yaml:"type,omitempty"`
+	Devices []string `yaml:"devices"`
+	MTU     uint32   `yaml:"mtu,omitempty"`
+	Seed    uint64   `yaml:"seed,omitempty"` // impairment randomness; 0: 1
+	// Ports impair a device's port: in is what the cable does to frames from the device to the
+	// switch, out to frames from the switch to the device.
+	Ports map[string]PortImpair `yaml:"ports,omitempty"`
+	NetNS string                `yaml:"netns,omitempty"` // tap: the namespace to create (default: a random name)
+	TAP   string                `yaml:"tap,omitempty"`   // tap: the TAP's name (default: the namespace's name)
+	// VXLAN is the tunnel of a "vxlan" segment (its one device's frames over UDP to a peer netxsim or a
+	// Linux vxlan interface): local=IP:PORT,remote=IP:PORT,vni=N[,mtu=N], as --vxlan.
+	VXLAN *vxlan.Config `yaml:"vxlan,omitempty"`
+
+	pair    bool    // made from a links entry: a 2-port cable (link.Pair), captured at the first device
+	atob    *Impair // pair: frames the first device sends
+	btoa    *Impair
+	linkIdx int // pair: index in links, for Net.Pair
+}
+
+// PortImpair is what a switch port's cable does in each direction.
+type PortImpair struct {
+	In  *Impair `yaml:"in,omitempty"`
+	Out *Impair `yaml:"out,omitempty"`
+}
+
 // Impair is what one direction of a memory link does to frames (see stack/link.Impairment).
 type Impair struct {
 	Loss         Prob          `yaml:"loss,omitempty"`
@@ -109,14 +160,14 @@ type Impair struct {
 
 // Step is one FTP session: the client on one device logs in to the server on another and does the ops.
 type Step struct {
-	Name     string `yaml:"name,omitempty"`
-	Client   string `yaml:"client"`
-	Server   string `yaml:"server"`
-	Family   string `yaml:"family,omitempty"`  // ipv4 (default) or ipv6
-	Mode     string `yaml:"mode,omitempty"`    // active (default, PORT/EPRT) or passive (PASV/EPSV)
-	Profile  string `yaml:"profile,omitempty"` // client profile: netxduo (default) or extended
-	User     string `yaml:"user,omitempty"`    // default: the server's only user
-	Password string `yaml:"password,omitempty"`
+	Name     string      `yaml:"name,omitempty"`
+	Client   string      `yaml:"client"`
+	Server   string      `yaml:"server"`
+	Family   string      `yaml:"family,omitempty"`  // ipv4 (default) or ipv6
+	Mode     string      `yaml:"mode,omitempty"`    // active (default, PORT/EPRT) or passive (PASV/EPSV)
+	Profile  ftp.Profile `yaml:"profile,omitempty"` // client profile: netxduo (default), netxduo-6.4 or extended
+	User     string      `yaml:"user,omitempty"`    // default: the server's only user
+	Password string      `yaml:"password,omitempty"`
 	// LoginError expects the login to be refused with this code (e.g. 530); the session then quits.
 	LoginError int           `yaml:"login_error,omitempty"`
 	Timeout    time.Duration `yaml:"timeout,omitempty"` // the session; 0: 60 s
@@ -139,6 +190,10 @@ type Op struct {
 	Lacks []string `yaml:"lacks,omitempty"`
 	// Error expects the action to fail with this FTP reply code.
 	Error int `yaml:"error,omitempty"`
+	// Quote sends a raw command line (PORT to a third host, say); Reply is the code it must get
+	// (0: any).
+	Quote *string `yaml:"quote,omitempty"`
+	Reply int     `yaml:"reply,omitempty"`
 }
 
 // Put uploads (STOR) generated bytes, literal text or a host file.
@@ -148,6 +203,8 @@ type Put struct {
 	Seed    uint64 `yaml:"seed,omitempty"`
 	Content string `yaml:"content,omitempty"`
 	File    string `yaml:"file,omitempty"`
+	// Local uploads a file of the client device's own image (the device as NetX's client).
+	Local string `yaml:"local,omitempty"`
 }
 
 // Get downloads (RETR) a file and checks its SHA-256: a hex digest, "same" (what the scenario put
@@ -157,6 +214,8 @@ type Get struct {
 	SHA256 string `yaml:"sha256,omitempty"`
 	Size   *Size  `yaml:"size,omitempty"`
 	Save   string `yaml:"save,omitempty"` // file name inside the output directory
+	// Local stores the file into the client device's own image under this path.
+	Local string `yaml:"local,omitempty"`
 }
 
 // Rename is RNFR from, RNTO to.
@@ -179,6 +238,15 @@ type Expect struct {
 	Files []FileExpect `yaml:"files,omitempty"`
 	// Fsck checks every image for consistency at the end; default true.
 	Fsck *bool `yaml:"fsck,omitempty"`
+	// Connections are the numbers of TCP connections a device's listen ports must have had.
+	Connections []ConnExpect `yaml:"connections,omitempty"`
+}
+
+// ConnExpect is the number of connections one listen port of a device got during the run.
+type ConnExpect struct {
+	Device string `yaml:"device"`
+	Port   uint16 `yaml:"port"`
+	Count  int    `yaml:"count"`
 }
 
 // FileExpect is a file on a device's image at the end of the run.
@@ -188,6 +256,8 @@ type FileExpect struct {
 	SHA256 string `yaml:"sha256,omitempty"` // hex or "same" (the last content the scenario wrote there)
 	Size   *Size  `yaml:"size,omitempty"`
 	Absent bool   `yaml:"absent,omitempty"`
+	// SameAs is another file, "device:path", whose content this one must equal at the end.
+	SameAs string `yaml:"same_as,omitempty"`
 }
 
 // defaults used by the engine and the demo.
@@ -277,6 +347,8 @@ func (op *Op) describe() string {
 		return "delete " + *op.Delete
 	case op.Rename != nil:
 		return "rename " + op.Rename.From + " " + op.Rename.To
+	case op.Quote != nil:
+		return "quote " + *op.Quote
 	}
 	return "(nothing)"
 }
@@ -285,7 +357,7 @@ func (op *Op) describe() string {
 func (op *Op) actions() int {
 	n := 0
 	for _, set := range []bool{op.Put != nil, op.Get != nil, op.Ls != nil, op.Nlst != nil, op.Mkdir != nil,
-		op.Rmdir != nil, op.Delete != nil, op.Rename != nil} {
+		op.Rmdir != nil, op.Delete != nil, op.Rename != nil, op.Quote != nil} {
 		if set {
 			n++
 		}

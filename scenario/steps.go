@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/client"
 )
@@ -53,7 +54,7 @@ type runner struct {
 
 func (r *runner) step(ctx context.Context, i int, st *Step) StepResult {
 	res := StepResult{Index: i + 1, Name: st.label(i), Client: st.Client, Server: st.Server,
-		Family: st.family(), Mode: st.mode(), Profile: st.Profile}
+		Family: st.family(), Mode: st.mode(), Profile: string(st.Profile)}
 	if res.Profile == "" {
 		res.Profile = string(ftp.ProfileNetXDuo)
 	}
@@ -76,8 +77,8 @@ func (r *runner) session(ctx context.Context, st *Step, res *StepResult) error {
 	defer cancel()
 	cl, sv := r.w.nodes[st.Client], r.w.nodes[st.Server]
 	addr, _ := sv.dev.addrOf(st.family())
-	prof, _ := ftp.ParseProfile(st.Profile)
-	c, err := client.Dial(ctx, cl.net, netip.AddrPortFrom(addr, sv.dev.Server.port()),
+	prof, _ := ftp.ParseProfile(string(st.Profile))
+	c, err := client.Dial(ctx, cl.d, netip.AddrPortFrom(addr, sv.dev.Server.port()),
 		client.WithProfile(prof), client.WithPassive(st.mode() == "passive"),
 		client.WithLogger(r.w.log.With("ftp-client", st.Client)))
 	if err != nil {
@@ -101,7 +102,7 @@ func (r *runner) session(ctx context.Context, st *Step, res *StepResult) error {
 		op := &st.Do[j]
 		or := OpResult{Op: op.describe()}
 		t0 := time.Now()
-		err := r.op(ctx, c, sv, op, &or)
+		err := r.op(ctx, c, cl, sv, op, &or)
 		or.Elapsed = time.Since(t0)
 		if op.Error != 0 {
 			if code := ftpCode(err); code != op.Error {
@@ -138,12 +139,25 @@ func outcome(err error) string {
 	return err.Error()
 }
 
-func (r *runner) op(ctx context.Context, c *client.Client, sv *node, op *Op, or *OpResult) error {
+func (r *runner) op(ctx context.Context, c *client.Client, cl, sv *node, op *Op, or *OpResult) error {
 	switch {
 	case op.Put != nil:
-		return r.put(ctx, c, sv, op.Put, or)
+		return r.put(ctx, c, cl, sv, op.Put, or)
 	case op.Get != nil:
-		return r.get(ctx, c, sv, op.Get, or)
+		return r.get(ctx, c, cl, sv, op.Get, or)
+	case op.Quote != nil:
+		code, msg, err := c.Quote(ctx, *op.Quote)
+		if err != nil {
+			return err
+		}
+		or.Lines = []string{fmt.Sprintf("%d %s", code, msg)}
+		if op.Reply != 0 && code != op.Reply {
+			return fmt.Errorf("reply %d %s, want %d", code, msg, op.Reply)
+		}
+		if op.Reply == 0 && code >= 400 {
+			return &ftp.Error{Code: code, Msg: msg}
+		}
+		return nil
 	case op.Ls != nil:
 		return listing(ctx, c, *op.Ls, false, op, or)
 	case op.Nlst != nil:
@@ -171,11 +185,26 @@ func (r *runner) op(ctx context.Context, c *client.Client, sv *node, op *Op, or 
 	return errors.New("no action")
 }
 
-func (r *runner) put(ctx context.Context, c *client.Client, sv *node, p *Put, or *OpResult) error {
-	src := putContent(r.sc.Dir, p)
-	rd, err := src.open()
-	if err != nil {
-		return err
+func (r *runner) put(ctx context.Context, c *client.Client, cl, sv *node, p *Put, or *OpResult) error {
+	var rd io.ReadCloser
+	var src fmt.Stringer
+	if p.Local != "" {
+		// The device as NetX's client: the file comes from its own image.
+		if cl.fs == nil {
+			return fmt.Errorf("put local %s: device %s has no image", p.Local, cl.dev.Name)
+		}
+		f, err := cl.fs.Open(strings.TrimPrefix(key(p.Local), "/"))
+		if err != nil {
+			return err
+		}
+		rd, src = f, localName{cl.dev.Name, p.Local}
+	} else {
+		c := putContent(r.sc.Dir, p)
+		f, err := c.open()
+		if err != nil {
+			return err
+		}
+		rd, src = f, c
 	}
 	defer rd.Close()
 	u, err := c.Stor(ctx, p.Remote)
@@ -197,7 +226,7 @@ func (r *runner) put(ctx context.Context, c *client.Client, sv *node, p *Put, or
 	return nil
 }
 
-func (r *runner) get(ctx context.Context, c *client.Client, sv *node, g *Get, or *OpResult) error {
+func (r *runner) get(ctx context.Context, c *client.Client, cl, sv *node, g *Get, or *OpResult) error {
 	var want fileState
 	if g.SHA256 == "same" {
 		st, ok := sv.model.get(g.Remote)
@@ -228,8 +257,32 @@ func (r *runner) get(ctx context.Context, c *client.Client, sv *node, g *Get, or
 		defer f.Close()
 		dst = f
 	}
+	var local io.WriteCloser
+	if g.Local != "" {
+		// The device as NetX's client: the file goes into its own image.
+		if cl.fs == nil {
+			d.Close()
+			return fmt.Errorf("get local %s: device %s has no image", g.Local, cl.dev.Name)
+		}
+		name := strings.TrimPrefix(key(g.Local), "/")
+		if err := fsimage.MkdirAll(cl.fs, path.Dir(name)); err != nil {
+			d.Close()
+			return err
+		}
+		if local, err = cl.fs.Create(name); err != nil {
+			d.Close()
+			return err
+		}
+		dst = io.MultiWriter(dst, local)
+	}
 	hw := newHashWriter(dst)
-	if _, err := d.WriteTo(hw); err != nil {
+	_, err = d.WriteTo(hw)
+	if local != nil {
+		if cerr := local.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
 		d.Close()
 		return err
 	}
@@ -256,8 +309,16 @@ func (r *runner) get(ctx context.Context, c *client.Client, sv *node, g *Get, or
 		// Unchecked content still becomes known: a later "same" compares with it.
 		sv.model.set(g.Remote, got)
 	}
+	if g.Local != "" {
+		cl.model.set(g.Local, got)
+	}
 	return nil
 }
+
+// localName names a file on a device's image in messages.
+type localName struct{ dev, path string }
+
+func (l localName) String() string { return l.dev + ":" + l.path }
 
 func listing(ctx context.Context, c *client.Client, dir string, names bool, op *Op, or *OpResult) error {
 	var l *client.Lines

@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/netxsim/netxsim/internal/size"
+	"github.com/netxsim/netxsim/stack/link"
 	"gopkg.in/yaml.v3"
 )
 
@@ -133,14 +133,9 @@ func (p *Prob) UnmarshalYAML(n *yaml.Node) error {
 	if err != nil {
 		return err
 	}
-	div := 1.0
-	if strings.HasSuffix(s, "%") {
-		s, div = strings.TrimSpace(strings.TrimSuffix(s, "%")), 100
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	f /= div
-	if err != nil || !(f >= 0 && f <= 1) {
-		return typeErr(n, "probability %q: want a number between 0 and 1, or a percentage like 5%%", n.Value)
+	f, err := link.ParseProbability(s)
+	if err != nil {
+		return typeErr(n, "%v", err)
 	}
 	*p = Prob(f)
 	return nil
@@ -154,22 +149,10 @@ func (r *Rate) UnmarshalYAML(n *yaml.Node) error {
 	if err != nil {
 		return err
 	}
-	t := strings.ToLower(s)
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "/s"), "ps")
-	t = strings.TrimSuffix(t, "bit")
-	mult := 1.0
-	switch {
-	case strings.HasSuffix(t, "k"):
-		mult, t = 1e3, strings.TrimSuffix(t, "k")
-	case strings.HasSuffix(t, "m"):
-		mult, t = 1e6, strings.TrimSuffix(t, "m")
-	case strings.HasSuffix(t, "g"):
-		mult, t = 1e9, strings.TrimSuffix(t, "g")
+	v, err := link.ParseRate(s)
+	if err != nil {
+		return typeErr(n, "%v", err)
 	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
-	if err != nil || !(f > 0) || f*mult > 1e12 {
-		return typeErr(n, "rate %q: want bits per second like 10Mbit, 512kbit or 1Gbit", s)
-	}
-	*r = Rate(f * mult)
+	*r = Rate(v)
 	return nil
 }

@@ -9,64 +9,48 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path"
 	"strings"
 	"sync"
-	"time"
+	"sync/atomic"
 
+	"github.com/netxsim/netxsim"
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/server"
 	isize "github.com/netxsim/netxsim/internal/size"
 	"github.com/netxsim/netxsim/stack"
-	"github.com/netxsim/netxsim/stack/capture"
 	"github.com/netxsim/netxsim/stack/link"
 )
 
-// Network is the Listen/Dial pair the FTP server and client need: *stack.IP, or the Linux kernel
-// inside a namespace (TAP links).
-type Network interface {
-	Listen(ctx context.Context, addr netip.AddrPort) (net.Listener, error)
-	Dial(ctx context.Context, local, remote netip.AddrPort) (net.Conn, error)
-}
+// Network is the Listen/Dial pair the FTP server and client need (ftp.Network).
+type Network = ftp.Network
 
-// node is a running device.
+// node is a scenario device and the library device it became.
 type node struct {
-	dev    *Device
-	net    Network
-	ip     *stack.IP // nil for the kernel side of a TAP link
-	kernel bool
-
+	dev   *Device
+	d     *netxsim.Device
 	ram   *fsimage.RAM
 	fs    *fsimage.FS
-	srv   *server.Server
-	serve chan error
 	model *model
+	// listeners count the connections on the device's listen ports.
+	counts map[uint16]*atomic.Int64
 }
 
-// world is the running network: nodes, links, the capture and what to close, in order.
+// world is the running network: the library's Network and the scenario's view of it.
 type world struct {
-	nodes   map[string]*node
-	capture *capture.Writer
-	pairs   map[int]*link.Pair // memory links by index
-	closers []func() error
-	settle  time.Duration // how long frames may still be in flight on the slowest link
-	log     *slog.Logger
+	n     *netxsim.Network
+	nodes map[string]*node
+	pairs map[int]*link.Pair // memory links by index in links
+	log   *slog.Logger
+	lns   []net.Listener
+	wg    sync.WaitGroup
 }
 
-// ErrNeedsRoot marks a scenario this process cannot run (a TAP link without root).
+// ErrNeedsRoot marks a scenario this process cannot run (a TAP segment without root).
 var ErrNeedsRoot = errors.New("needs root")
 
-func (w *world) close() error {
-	var errs []error
-	for i := len(w.closers) - 1; i >= 0; i-- {
-		if err := w.closers[i](); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	w.closers = nil
-	return errors.Join(errs...)
-}
+// TAPSupported says why TAP links cannot run here, or "" when they can.
+func TAPSupported() string { return netxsim.TAPSupported() }
 
 func stackConfig(d *Device, mtu uint32, log *slog.Logger) stack.Config {
 	return stack.Config{
@@ -88,16 +72,10 @@ func (d *Device) signature() stack.Signature {
 	if d.Stack != nil && d.Stack.Signature != nil {
 		return *d.Stack.Signature
 	}
-	if d.Server != nil && netxLike(d.Server.Profile) {
+	if d.Server != nil && d.Server.Profile.NetXLike() {
 		return stack.SignatureNetX
 	}
 	return stack.SignatureGVisor
-}
-
-// netxLike: the NetX-like server profiles ("" is netxduo).
-// TODO(netx-stack): ftp.Profile.NetXLike once netx-server's profiles land.
-func netxLike(p string) bool {
-	return p == "" || p == string(ftp.ProfileNetXDuo) || p == "netxduo-6.4"
 }
 
 func (d *Device) windows() stack.Windows {
@@ -111,101 +89,172 @@ func (d *Device) windows() stack.Windows {
 	return w
 }
 
-// build brings up every link and device, recording frames at each link's first device.
-func build(ctx context.Context, sc *Scenario, pcap string, format capture.Format, log *slog.Logger) (w *world, err error) {
-	cw, err := capture.Create(pcap, format)
-	if err != nil {
-		return nil, err
+// build brings up every segment and its devices on one netxsim.Network with one capture.
+func build(ctx context.Context, sc *Scenario, pcap string, opts Options, log *slog.Logger) (w *world, err error) {
+	w = &world{
+		n:     &netxsim.Network{Capture: pcap, CaptureFormat: opts.CaptureFormat, Logger: log},
+		nodes: map[string]*node{}, pairs: map[int]*link.Pair{}, log: log,
 	}
-	w = &world{nodes: map[string]*node{}, pairs: map[int]*link.Pair{}, capture: cw, log: log, settle: 50 * time.Millisecond}
-	w.closers = append(w.closers, cw.Close)
 	defer func() {
 		if err != nil {
 			w.close()
 		}
 	}()
-	for i := range sc.Links {
-		l := &sc.Links[i]
-		a, b := sc.device(l.Between[0]), sc.device(l.Between[1])
-		if l.Type == "tap" {
-			if err := w.buildTAP(ctx, l, a, b); err != nil {
-				return nil, fmt.Errorf("links[%d] (tap %s-%s): %w", i, a.Name, b.Name, err)
-			}
-			continue
+	for i := range sc.segs {
+		sg := &sc.segs[i]
+		if err := w.buildSegment(ctx, sc, sg); err != nil {
+			return nil, fmt.Errorf("%s (%s %s): %w", sg.where(), sg.Type, strings.Join(sg.Devices, "-"), err)
 		}
-		if err := w.buildMemory(ctx, i, l, a, b); err != nil {
-			return nil, fmt.Errorf("links[%d] (%s-%s): %w", i, a.Name, b.Name, err)
+	}
+	for i := range sc.Devices {
+		if err := w.listen(ctx, &sc.Devices[i]); err != nil {
+			return nil, err
 		}
 	}
 	return w, nil
 }
 
-func (w *world) buildMemory(ctx context.Context, idx int, l *Link, a, b *Device) error {
-	ab, ba := l.Impair.impairment(), l.Impair.impairment()
-	if l.AtoB != nil {
-		ab = l.AtoB.impairment()
+func (sg *Segment) where() string {
+	if sg.pair || sg.Type == "tap" && strings.HasPrefix(sg.Name, "link") {
+		return fmt.Sprintf("links[%d]", sg.linkIdx)
 	}
-	if l.BtoA != nil {
-		ba = l.BtoA.impairment()
+	return sg.Name
+}
+
+func (w *world) buildSegment(ctx context.Context, sc *Scenario, sg *Segment) error {
+	var seg *netxsim.Segment
+	var err error
+	devs := sg.Devices
+	switch {
+	case sg.Type == "tap":
+		return w.buildTAP(ctx, sc, sg)
+	case sg.Type == "vxlan":
+		mode := netxsim.CaptureEveryPort
+		for i := range sc.segs {
+			if &sc.segs[i] == sg {
+				break
+			}
+			if vxlanJoined(&sc.segs[i], sg) {
+				mode = netxsim.CaptureNone // its frames are in the capture at the tunnel's first end
+			}
+		}
+		seg, err = w.n.VXLAN(sg.Name, *sg.VXLAN, mode)
+		if err == nil && sg.MTU == 0 {
+			sg.MTU = seg.VXLAN().MTU()
+		}
+	case sg.pair:
+		seg, err = w.n.Pair(sg.Name, link.PairConfig{MTU: sg.MTU, AtoB: sg.atob.impairment(), BtoA: sg.btoa.impairment(), Seed: sg.Seed})
+		if err == nil {
+			w.pairs[sg.linkIdx] = seg.Pair()
+		}
+	default:
+		cfg := link.SwitchConfig{Ports: len(devs), MTU: sg.MTU, Seed: sg.Seed}
+		for _, name := range devs {
+			pi := sg.Ports[name]
+			cfg.Port = append(cfg.Port, link.PortConfig{In: pi.In.impairment(), Out: pi.Out.impairment()})
+		}
+		seg, err = w.n.Switch(sg.Name, cfg)
 	}
-	seed := l.Seed
-	if seed == 0 {
-		seed = 1
-	}
-	p, err := link.NewPair(link.PairConfig{MTU: l.MTU, AtoB: ab, BtoA: ba, Seed: seed})
 	if err != nil {
 		return err
 	}
-	w.pairs[idx] = p
-	w.closers = append(w.closers, p.Close)
-	for _, im := range []link.Impairment{ab, ba} {
-		rd := im.ReorderDelay
-		if im.Reorder > 0 && rd == 0 {
-			rd = time.Millisecond
-		}
-		if s := 2*(im.Delay+im.Jitter+rd) + 50*time.Millisecond; s > w.settle {
-			w.settle = s
-		}
+	var cfgs []netxsim.DeviceConfig
+	for _, name := range devs {
+		cfgs = append(cfgs, netxsim.DeviceConfig{Config: stackConfig(sc.device(name), sg.MTU, w.log)})
 	}
-	aep, err := capture.New(p.A(), w.capture, a.Name)
+	// All come up at once: with DAD on, each waits a second for its addresses.
+	ds, err := w.n.AddDevices(ctx, seg, cfgs...)
 	if err != nil {
 		return err
 	}
-	// Both instances come up at once: with DAD on, each waits a second for its addresses.
-	var wg sync.WaitGroup
-	var ipA, ipB *stack.IP
-	var errA, errB error
-	wg.Add(2)
-	go func() { defer wg.Done(); ipA, errA = stack.New(ctx, stackConfig(a, l.MTU, w.log), aep) }()
-	go func() { defer wg.Done(); ipB, errB = stack.New(ctx, stackConfig(b, l.MTU, w.log), p.B()) }()
-	wg.Wait()
-	for _, r := range []struct {
-		d  *Device
-		ip *stack.IP
-	}{{a, ipA}, {b, ipB}} {
-		if r.ip != nil {
-			w.closers = append(w.closers, r.ip.Close)
-			w.nodes[r.d.Name] = &node{dev: r.d, net: r.ip, ip: r.ip}
-		}
-	}
-	if err := errors.Join(errA, errB); err != nil {
-		return err
+	for i, name := range devs {
+		w.nodes[name] = &node{dev: sc.device(name), d: ds[i]}
 	}
 	return nil
 }
 
-// startServers makes each server's image and starts its FTP server on port 21 (any address).
+// buildTAP puts the segment's first device on a TAP in a namespace of its own and makes the second
+// the kernel there, its addresses on the TAP's kernel side.
+func (w *world) buildTAP(ctx context.Context, sc *Scenario, sg *Segment) error {
+	if why := netxsim.TAPSupported(); why != "" {
+		return fmt.Errorf("%w: %s", ErrNeedsRoot, why)
+	}
+	a, b := sc.device(sg.Devices[0]), sc.device(sg.Devices[1])
+	tx, rx := sg.atob, sg.btoa // a links entry
+	if pi, ok := sg.Ports[a.Name]; ok {
+		tx, rx = pi.In, pi.Out
+	}
+	var host []netip.Prefix
+	if b.IPv4.IsValid() {
+		host = append(host, b.IPv4.Prefix)
+	}
+	host = append(host, b.IPv6...)
+	seg, err := w.n.TAP(ctx, sg.Name, netxsim.TAPConfig{
+		Name: sg.TAP, NetNS: sg.NetNS, CreateNetNS: true, HostAddrs: host, MTU: sg.MTU, MAC: net.HardwareAddr(a.MAC),
+		Kernel: b.Name, Tx: tx.impairment(), Rx: rx.impairment(), Seed: sg.Seed,
+	})
+	if err != nil {
+		return err
+	}
+	d, err := w.n.AddDevice(ctx, seg, netxsim.DeviceConfig{Config: stackConfig(a, sg.MTU, w.log)})
+	if err != nil {
+		return fmt.Errorf("device %s: %w", a.Name, err)
+	}
+	w.nodes[a.Name] = &node{dev: a, d: d}
+	w.nodes[b.Name] = &node{dev: b, d: seg.Kernel()}
+	return nil
+}
+
+// listen opens the device's listen ports; each connection is counted and closed.
+func (w *world) listen(ctx context.Context, d *Device) error {
+	n := w.nodes[d.Name]
+	n.counts = map[uint16]*atomic.Int64{}
+	for _, port := range d.Listen {
+		ln, err := n.d.Listen(ctx, netip.AddrPortFrom(netip.Addr{}, port))
+		if err != nil {
+			return fmt.Errorf("device %s: listen on %d: %w", d.Name, port, err)
+		}
+		c := new(atomic.Int64)
+		n.counts[port] = c
+		w.lns = append(w.lns, ln)
+		w.wg.Go(func() {
+			for {
+				conn, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Add(1)
+				conn.Close()
+			}
+		})
+	}
+	return nil
+}
+
+// close stops the listen ports, then the network (servers, capture, stacks, segments in that order).
+func (w *world) close() error {
+	for _, ln := range w.lns {
+		ln.Close()
+	}
+	w.wg.Wait()
+	w.lns = nil
+	return w.n.Close()
+}
+
+// startServers makes each device's image and starts the FTP servers on port 21 (any address).
 func (w *world) startServers(ctx context.Context, sc *Scenario, names *byBase) error {
 	for i := range sc.Devices {
 		d := &sc.Devices[i]
+		n := w.nodes[d.Name]
+		if im := d.image(); im != nil {
+			if err := n.makeImage(sc.Dir, im, names); err != nil {
+				return fmt.Errorf("device %s: image: %w", d.Name, err)
+			}
+		}
 		if d.Server == nil {
 			continue
 		}
-		n := w.nodes[d.Name]
-		if err := n.makeImage(sc.Dir, names); err != nil {
-			return fmt.Errorf("device %s: image: %w", d.Name, err)
-		}
-		prof, _ := ftp.ParseProfile(d.Server.Profile)
+		prof, _ := ftp.ParseProfile(string(d.Server.Profile))
 		anon := server.Deny
 		switch d.Server.Anonymous {
 		case "read":
@@ -213,44 +262,19 @@ func (w *world) startServers(ctx context.Context, sc *Scenario, names *byBase) e
 		case "write":
 			anon = server.ReadWrite
 		}
-		n.srv = &server.Server{
-			FS:      n.fs,
+		srv := &server.Server{
 			Profile: prof,
-			Network: n.net,
 			Login:   server.Users(d.Server.Users, anon),
-			Logger:  w.log.With("ftp-server", d.Name),
 			// A refused login is part of a scenario, not an attack: answer at once.
 			LoginFailDelay: -1,
+			// nor is a run of them: no per-address lock-out in scenarios
+			AddrFailureBudget: -1,
 		}
-		ln, err := n.net.Listen(ctx, netip.AddrPortFrom(netip.Addr{}, d.Server.port()))
-		if err != nil {
-			return fmt.Errorf("device %s: FTP server: %w", d.Name, err)
+		if err := n.d.ServeFTP(ctx, srv, netip.AddrPortFrom(netip.Addr{}, d.Server.port())); err != nil {
+			return err
 		}
-		n.serve = make(chan error, 1)
-		go func() { n.serve <- n.srv.Serve(ln) }()
 	}
 	return nil
-}
-
-// stopServers shuts the servers down, waiting for their sessions to end.
-func (w *world) stopServers() error {
-	var errs []error
-	for _, n := range w.nodes {
-		if n.srv == nil || n.serve == nil {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := n.srv.Shutdown(ctx); err != nil {
-			n.srv.Close()
-			errs = append(errs, fmt.Errorf("device %s: FTP server shutdown: %w", n.dev.Name, err))
-		}
-		cancel()
-		if err := <-n.serve; err != nil && !errors.Is(err, server.ErrServerClosed) {
-			errs = append(errs, fmt.Errorf("device %s: FTP server: %w", n.dev.Name, err))
-		}
-		n.serve = nil
-	}
-	return errors.Join(errs...)
 }
 
 func parseFATType(s string) fsimage.FATType {
@@ -293,16 +317,16 @@ func readImage(name string) ([]byte, error) {
 	return b, nil
 }
 
-// makeImage creates the server's FAT volume in RAM and the scenario's directories and files on it.
-func (n *node) makeImage(dir string, names *byBase) error {
-	im := &n.dev.Server.Image
+// makeImage creates the device's FAT volume in RAM and the scenario's directories and files on it.
+func (n *node) makeImage(dir string, im *Image, names *byBase) error {
 	n.model = newModel()
+	var err error
 	if im.Path != "" {
-		b, err := readImage(resolve(dir, im.Path))
-		if err != nil {
-			return fmt.Errorf("read image: %w", err)
+		b, rerr := readImage(resolve(dir, im.Path))
+		if rerr != nil {
+			return fmt.Errorf("read image: %w", rerr)
 		}
-		n.ram = fsimage.RAMFrom(b)
+		n.fs, err = n.d.UseRAM(fsimage.RAMFrom(b))
 	} else {
 		size := int64(im.Size)
 		if size == 0 {
@@ -311,74 +335,34 @@ func (n *node) makeImage(dir string, names *byBase) error {
 		if err := isize.FitsMemory(size); err != nil {
 			return err
 		}
-		n.ram = fsimage.NewRAM(size)
-		if err := fsimage.Format(n.ram, size, fsimage.FormatOptions{Type: parseFATType(im.Type), Label: im.Label}); err != nil {
-			return err
-		}
+		n.fs, err = n.d.FormatRAM(size, fsimage.FormatOptions{Type: parseFATType(im.Type), Label: im.Label})
 	}
-	fsys, err := fsimage.Open(n.ram, fsimage.Options{})
 	if err != nil {
 		return err
 	}
-	n.fs = fsys
+	n.ram = n.d.RAM()
 	for _, d := range im.Dirs {
-		if err := mkdirAll(fsys, d); err != nil {
+		if err := fsimage.MkdirAll(n.fs, d); err != nil {
 			return err
 		}
 	}
 	for i := range im.Files {
 		f := &im.Files[i]
-		c := specContent(dir, f)
-		name := strings.TrimPrefix(path.Clean("/"+f.Name), "/")
-		if err := mkdirAll(fsys, path.Dir(name)); err != nil {
-			return err
-		}
-		st, err := writeFile(fsys, name, c)
+		r, err := specContent(dir, f).open()
 		if err != nil {
 			return fmt.Errorf("file %s: %w", f.Name, err)
 		}
-		n.model.set(name, st)
-		names.add(name, st)
-	}
-	return fsys.Sync()
-}
-
-func mkdirAll(fsys *fsimage.FS, dir string) error {
-	dir = strings.TrimPrefix(path.Clean("/"+dir), "/")
-	if dir == "" || dir == "." {
-		return nil
-	}
-	if fi, err := fsys.Stat(dir); err == nil {
-		if !fi.IsDir() {
-			return fmt.Errorf("mkdir %s: a file of that name exists", dir)
+		hr := newHashReader(r)
+		err = fsimage.WriteFile(n.fs, f.Name, hr)
+		r.Close()
+		if err != nil {
+			return fmt.Errorf("file %s: %w", f.Name, err)
 		}
-		return nil
+		st := hr.state()
+		n.model.set(f.Name, st)
+		names.add(f.Name, st)
 	}
-	if err := mkdirAll(fsys, path.Dir(dir)); err != nil {
-		return err
-	}
-	return fsys.Mkdir(dir)
-}
-
-func writeFile(fsys *fsimage.FS, name string, c content) (fileState, error) {
-	r, err := c.open()
-	if err != nil {
-		return fileState{}, err
-	}
-	defer r.Close()
-	wc, err := fsys.Create(name)
-	if err != nil {
-		return fileState{}, err
-	}
-	hw := newHashWriter(wc)
-	if _, err := hw.ReadFrom(r); err != nil {
-		wc.Close()
-		return fileState{}, err
-	}
-	if err := wc.Close(); err != nil {
-		return fileState{}, err
-	}
-	return hw.state(), nil
+	return n.fs.Sync()
 }
 
 // Net is the running network as Options.Before and Options.After see it.
@@ -387,7 +371,7 @@ type Net struct{ w *world }
 // IP returns the device's user-space IP instance, or nil for the kernel side of a TAP link.
 func (n *Net) IP(device string) *stack.IP {
 	if nd := n.w.nodes[device]; nd != nil {
-		return nd.ip
+		return nd.d.IP()
 	}
 	return nil
 }
@@ -395,13 +379,30 @@ func (n *Net) IP(device string) *stack.IP {
 // Network returns the device's Listen/Dial: its IP instance, or the kernel inside the TAP's namespace.
 func (n *Net) Network(device string) Network {
 	if nd := n.w.nodes[device]; nd != nil {
-		return nd.net
+		return nd.d
 	}
 	return nil
 }
+
+// Device returns the library's device of that name.
+func (n *Net) Device(device string) *netxsim.Device { return n.w.n.Device(device) }
 
 // Pair returns memory link i (its statistics, its impairments), or nil for a TAP link.
 func (n *Net) Pair(i int) *link.Pair { return n.w.pairs[i] }
 
 // Frames is the number of frames captured so far.
-func (n *Net) Frames() uint64 { return n.w.capture.Frames() }
+func (n *Net) Frames() uint64 { return n.w.n.Frames() }
+
+// connCounts reads the listen ports' counters.
+func (w *world) connCounts() map[string]map[uint16]int64 {
+	out := map[string]map[uint16]int64{}
+	for name, n := range w.nodes {
+		for port, c := range n.counts {
+			if out[name] == nil {
+				out[name] = map[uint16]int64{}
+			}
+			out[name][port] = c.Load()
+		}
+	}
+	return out
+}

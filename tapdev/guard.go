@@ -43,3 +43,18 @@ func CheckPrefix(p netip.Prefix) error {
 	}
 	return nil
 }
+
+// MTU limits of every link netxsim makes (TAPs, in-memory segments, the commands' --mtu, scenarios):
+// IPv6 needs 1280; an Ethernet frame (14-byte header) must fit in 65535 bytes.
+const (
+	MinMTU = 1280
+	MaxMTU = 65535 - 14
+)
+
+// CheckMTU reports an MTU outside MinMTU..MaxMTU.
+func CheckMTU(mtu uint32) error {
+	if mtu < MinMTU || mtu > MaxMTU {
+		return fmt.Errorf("MTU %d out of range %d..%d (IPv6 needs at least %d)", mtu, MinMTU, MaxMTU, MinMTU)
+	}
+	return nil
+}

@@ -160,7 +160,11 @@ func (ss *session) cmdPASS(arg string) {
 	}
 	ss.logout()
 	access := Deny
-	if !ss.userGiven {
+	lockedFor := ss.srv.budget.locked(ss.peer.Addr())
+	if lockedFor > 0 {
+		// not even asked: while an address is locked out, guessing learns nothing
+		ss.log.Warn("ftp: login refused unchecked: this address spent its failed-login budget", "user", ss.user, "lockedFor", lockedFor.Round(time.Second))
+	} else if !ss.userGiven {
 		// Deliberate exception to NetX 6.4.2, which logs such a PASS in with the user name the
 		// previous connection left in the session slot (a security defect).
 		ss.log.Info("ftp: PASS without USER refused (NetX Duo 6.4.2 would log in with the previous session's user name)")
@@ -169,9 +173,20 @@ func (ss *session) cmdPASS(arg string) {
 	}
 	if access != ReadWrite && access != ReadOnly {
 		ss.failures++
+		// a PASS refused unchecked is no guess and does not count: the lock-out runs its course
+		if lockedFor == 0 {
+			if lock := ss.srv.budget.fail(ss.peer.Addr()); lock > 0 {
+				lockedFor = lock
+				ss.log.Warn("ftp: address locked out after too many failed logins", "user", ss.user, "for", lock)
+			}
+		}
 		ss.log.Info("ftp: login failed", "user", ss.user, "failures", ss.failures)
+		failText := "Login Fail"
+		if lockedFor > 0 && ss.extended() {
+			failText = fmt.Sprintf("Login Fail: too many failed logins from your address, try again in %v", lockedFor.Round(time.Second))
+		}
 		if ss.shipped() { // the shipped code never delays and never disconnects
-			ss.reply(530, "Login Fail")
+			ss.reply(530, failText)
 			return
 		}
 		if d := ss.srv.loginFailDelay(); d > 0 {
@@ -183,7 +198,7 @@ func (ss *session) cmdPASS(arg string) {
 				return
 			}
 		}
-		ss.reply(530, "Login Fail")
+		ss.reply(530, failText)
 		if limit := ss.srv.maxLoginFailures(); limit > 0 && ss.failures >= limit {
 			if ss.extended() {
 				ss.reply(421, "Too many failed logins, closing control connection")
@@ -193,6 +208,7 @@ func (ss *session) cmdPASS(arg string) {
 		return
 	}
 	ss.failures = 0
+	ss.srv.budget.succeed(ss.peer.Addr())
 	ss.loggedIn, ss.readOnly = true, access == ReadOnly
 	ss.binary, ss.block, ss.cwd, ss.rest = false, false, "/", 0 // NetX resets the type to ASCII
 	ss.log.Info("ftp: login", "user", ss.user, "readOnly", ss.readOnly)

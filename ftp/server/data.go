@@ -296,13 +296,20 @@ func (ss *session) cmdPORT(arg string) {
 	}
 	ap, err := ftp.ParsePORT(arg)
 	if err != nil || !ap.Addr().IsValid() || ap.Addr().IsUnspecified() || (ap.Port() == 0 && !ss.shipped()) ||
-		!sameHost(ap.Addr(), ss.peer.Addr()) || (ss.extended() && ap.Port() < 1024) {
+		!sameHost(ap.Addr(), ss.peer.Addr()) || ss.privilegedPort(ap.Port()) {
 		ss.log.Info("ftp: PORT refused", "arg", arg, "peer", ss.peer)
 		ss.reply(501, "Port Fail")
 		return
 	}
 	ss.setActive(ap)
 	ss.reply(200, "Port set")
+}
+
+// privilegedPort tells whether a PORT/EPRT port is refused as a bounce to a service: 1-1023,
+// unless AllowPrivilegedPorts. Port 0 is left to the callers: refused, except in the shipped
+// profile, which answers it with NetX's 200 (no connection to port 0 can be made).
+func (ss *session) privilegedPort(port uint16) bool {
+	return port > 0 && port < 1024 && !ss.srv.AllowPrivilegedPorts
 }
 
 func (ss *session) cmdEPRT(arg string) {
@@ -327,9 +334,14 @@ func (ss *session) cmdEPRT(arg string) {
 		}
 		return
 	}
-	if ss.extended() && (!sameHost(ap.Addr(), ss.peer.Addr()) || ap.Port() < 1024) {
+	if ss.extended() && (!sameHost(ap.Addr(), ss.peer.Addr()) || ss.privilegedPort(ap.Port())) {
 		ss.log.Info("ftp: EPRT refused", "arg", arg, "peer", ss.peer)
 		ss.reply(501, "EPRT command failed: only to your own address and a port >= 1024")
+		return
+	}
+	if ss.privilegedPort(ap.Port()) {
+		ss.log.Info("ftp: EPRT to a privileged port refused", "arg", arg, "peer", ss.peer)
+		ss.reply(501, "EPRT command failed")
 		return
 	}
 	// NetX connects back to the control peer whatever address was announced: no bounce possible.
@@ -502,30 +514,73 @@ func (ss *session) cmdRETR(arg string) {
 	}, nil)
 }
 
-// copyData copies with a large buffer and maps failures to replies: a read error of the source is the
-// file system's when fromFile (550 Read Fail), the network's otherwise (426).
+// copyData copies with large buffers and maps failures to replies: a read error of the source is the
+// file system's when fromFile (550 Read Fail), the network's otherwise (426). Reading and writing
+// overlap (a reader goroutine fills the next buffer while this one writes the last), so a transfer
+// runs at the speed of the slower side, not of both added: the network and the image copy each
+// take about as long per byte. Each write is a full buffer. On a write failure the reader is told to stop; it ends once its read
+// returns (at the latest when the caller closes the data connection).
 func copyData(dst io.Writer, src io.Reader, fromFile bool) error {
-	buf := make([]byte, 64<<10)
-	for {
-		n, rerr := src.Read(buf)
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+	const size, depth = 128 << 10, 3
+	type chunk struct {
+		b   []byte
+		n   int
+		err error
+	}
+	free := make(chan []byte, depth)
+	for range depth {
+		free <- make([]byte, size)
+	}
+	full := make(chan chunk, depth)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			var b []byte
+			select {
+			case b = <-free:
+			case <-stop:
+				return
+			}
+			// Fill the buffer: a network read returns what one segment carried, and the image
+			// writes large chunks far faster than many small ones.
+			n, err := 0, error(nil)
+			for n < len(b) && err == nil {
+				var k int
+				k, err = src.Read(b[n:])
+				n += k
+			}
+			select {
+			case full <- chunk{b, n, err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for c := range full {
+		if c.n > 0 {
+			if _, werr := dst.Write(c.b[:c.n]); werr != nil {
 				if fromFile {
 					return &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
 				}
 				return &ftp.Error{Code: 550, Msg: "File Write Failed"}
 			}
 		}
-		if rerr == io.EOF {
+		if c.err == io.EOF {
 			return nil
 		}
-		if rerr != nil {
+		if c.err != nil {
 			if fromFile {
 				return &ftp.Error{Code: 550, Msg: "Read Fail"}
 			}
 			return &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
 		}
+		free <- c.b
 	}
+	return nil
 }
 
 // cmdSTOR stores (or appends) through a temporary file in the target's directory, renamed over the

@@ -14,6 +14,8 @@ const maxReclaimDepth = 256
 // middle of a STOR, or a directory renamed under an upload) anywhere in fsys, and logs each one.
 // It must run before any session can start an upload: Serve calls it once per Server. Each name it
 // removes was, by construction, never acknowledged to a client. It returns how many it removed.
+// It assumes what Serve assumes: one running Server per file system (fsimage's image lock makes
+// that so for image files), since another server's upload in progress would look stale.
 func ReclaimTempFiles(fsys FileSystem, log *slog.Logger) (int, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

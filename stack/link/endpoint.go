@@ -184,15 +184,21 @@ func (e *Endpoint) writeUntrusted(b []byte) {
 // deliver hands a frame from the wire to the stack, filtering by destination MAC as a NIC does. It
 // consumes the frame's reference.
 func (e *Endpoint) deliver(f wireFrame) {
-	defer f.buf.Release()
+	if !e.deliverOwned(f) {
+		f.buf.Release()
+	}
+}
+
+// deliverOwned reports whether it handed f's reference on to the stack.
+func (e *Endpoint) deliverOwned(f wireFrame) bool {
 	if e.closed.Load() || f.buf.Size() < header.EthernetMinimumSize {
-		return
+		return false
 	}
 	e.mu.RLock()
 	d, mac := e.dispatcher, e.mac
 	e.mu.RUnlock()
 	if d == nil {
-		return
+		return false
 	}
 	hv, _ := f.buf.PullUp(0, header.EthernetMinimumSize)
 	dst := header.Ethernet(hv.AsSlice()).DestinationAddress()
@@ -205,24 +211,27 @@ func (e *Endpoint) deliver(f wireFrame) {
 	case dst == mac:
 		typ = tcpip.PacketHost
 	default:
-		return // another station's unicast (a flooding switch): a NIC filters it out
+		return false // another station's unicast (a flooding switch): a NIC filters it out
 	}
 	if f.untrusted {
 		all, _ := f.buf.PullUp(0, int(f.buf.Size()))
 		if !ChecksumsValid(all.AsSlice()) {
 			e.checksumDrops.Add(1)
-			return
+			return false
 		}
 	}
-	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: f.buf.Clone()})
+	// The packet takes the frame's reference: no copy, and no second reference that would make
+	// gVisor copy a shared chunk when it pulls up a header.
+	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: f.buf})
 	defer pkt.DecRef()
 	if !e.ParseHeader(pkt) {
-		return
+		return true
 	}
 	pkt.PktType = typ
 	pkt.GSOOptions = f.gso
 	eth := header.Ethernet(pkt.LinkHeader().Slice())
 	d.DeliverNetworkPacket(eth.Type(), pkt)
+	return true
 }
 
 // Inject delivers frame to this endpoint's stack as if it had arrived from the wire, bypassing the

@@ -39,11 +39,36 @@ type Switch struct {
 	ports []*swPort
 	macs  sync.Map // tcpip.LinkAddress -> int (port)
 	ips   sync.Map // tcpip.Address -> int (port that owns the address)
-	wg    sync.WaitGroup
-	idle  tracker
-	once  sync.Once
+	// groups is MLD snooping: IPv6 multicast MAC -> *members, the ports whose stations reported
+	// listening to a group with that MAC (learned from MLDv1 and MLDv2 reports).
+	groups sync.Map
+	wg     sync.WaitGroup
+	idle   tracker
+	once   sync.Once
 
-	floods, suppressed atomic.Uint64
+	floods, suppressed, snooped atomic.Uint64
+}
+
+// members is a copy-on-write set of ports: readers load it without a lock.
+type members struct {
+	mu    sync.Mutex
+	ports atomic.Pointer[[]int]
+}
+
+func (m *members) add(port int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var cur []int
+	if p := m.ports.Load(); p != nil {
+		cur = *p
+	}
+	for _, q := range cur {
+		if q == port {
+			return
+		}
+	}
+	next := append(append([]int(nil), cur...), port)
+	m.ports.Store(&next)
 }
 
 type swPort struct {
@@ -113,11 +138,12 @@ func (s *Switch) Stats(i int) (in, out DirStats) {
 type SwitchStats struct {
 	Floods     uint64 // frames sent to every other port
 	Suppressed uint64 // ARP requests and neighbour solicitations sent to the one port that owns the address
+	Snooped    uint64 // IPv6 multicast sent only to the ports that joined its group, or MLD reports kept from hosts
 }
 
 // Counters returns the switch-wide counters.
 func (s *Switch) Counters() SwitchStats {
-	return SwitchStats{Floods: s.floods.Load(), Suppressed: s.suppressed.Load()}
+	return SwitchStats{Floods: s.floods.Load(), Suppressed: s.suppressed.Load(), Snooped: s.snooped.Load()}
 }
 
 // InFlight is the number of frames queued in the switch or held back by port impairments.
@@ -165,6 +191,24 @@ func (s *Switch) forward(from int, f wireFrame) {
 		s.suppressed.Add(1)
 		s.ports[to].wire.in.push(f)
 		return
+	} else if typ == header.IPv6ProtocolNumber && dst != ipv6AllNodesMAC && dst[0] == 0x33 && dst[1] == 0x33 {
+		if s.snoop(from, &f) {
+			s.snooped.Add(1)
+			f.buf.Release()
+			return
+		}
+		if m, ok := s.groups.Load(dst); ok {
+			if p := m.(*members).ports.Load(); p != nil {
+				s.snooped.Add(1)
+				for _, to := range *p {
+					if to != from {
+						s.ports[to].wire.in.push(wireFrame{buf: f.buf.Clone(), gso: f.gso, untrusted: f.untrusted})
+					}
+				}
+				f.buf.Release()
+				return
+			}
+		}
 	}
 	s.floods.Add(1)
 	for i, p := range s.ports {
@@ -229,6 +273,70 @@ func (s *Switch) neighbourTarget(from int, typ tcpip.NetworkProtocolNumber, f *w
 		return s.owner(target, from)
 	}
 	return 0, false
+}
+
+// ipv6AllNodesMAC is ff02::1's: every station listens, so it always floods.
+const ipv6AllNodesMAC = tcpip.LinkAddress("\x33\x33\x00\x00\x00\x01")
+
+// snoop learns group membership from an MLD report and reports whether f is one: reports go to
+// multicast routers only (a snooping switch's rule), and there are none on our segments, so hosts
+// never process each other's reports, which would make a fleet's start O(stations²).
+func (s *Switch) snoop(from int, f *wireFrame) bool {
+	const eth = header.EthernetMinimumSize
+	if f.buf.Size() > eth+header.IPv6MinimumSize+2048 {
+		return false // not an MLD report of ours
+	}
+	b := f.buf.Flatten()
+	if len(b) < eth+header.IPv6MinimumSize {
+		return false
+	}
+	ip := header.IPv6(b[eth:])
+	next, off := ip.NextHeader(), eth+header.IPv6MinimumSize
+	if next == 0 { // hop-by-hop options, which carry MLD's router alert
+		if len(b) < off+8 {
+			return false
+		}
+		next, off = b[off], off+8*(int(b[off+1])+1)
+	}
+	if next != uint8(header.ICMPv6ProtocolNumber) || len(b) < off+8 {
+		return false
+	}
+	icmp := b[off:]
+	join := func(group []byte) {
+		var mac [6]byte
+		mac[0], mac[1] = 0x33, 0x33
+		copy(mac[2:], group[12:16])
+		m, _ := s.groups.LoadOrStore(tcpip.LinkAddress(mac[:]), &members{})
+		m.(*members).add(from)
+	}
+	switch header.ICMPv6Type(icmp[0]) {
+	case header.ICMPv6MulticastListenerReport:
+		if len(icmp) >= 24 {
+			join(icmp[8:24])
+		}
+		return true
+	case header.ICMPv6MulticastListenerDone:
+		return true // membership is kept: a stale member only receives a frame it filters
+	case header.ICMPv6MulticastListenerV2Report:
+		n := int(icmp[6])<<8 | int(icmp[7])
+		rec := icmp[8:]
+		for range n {
+			if len(rec) < 20 {
+				break
+			}
+			typ, aux, srcs := rec[0], int(rec[1]), int(rec[2])<<8|int(rec[3])
+			if typ != 3 || srcs != 0 { // all but CHANGE_TO_INCLUDE {}: the station listens
+				join(rec[4:20])
+			}
+			l := 20 + 16*srcs + 4*aux
+			if len(rec) < l {
+				break
+			}
+			rec = rec[l:]
+		}
+		return true
+	}
+	return false
 }
 
 func (s *Switch) learnIP(a tcpip.Address, port int) {

@@ -132,6 +132,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	opts.Format = f
+	// The capture's name says its format: the default follows --format, and a name that says the
+	// other one is refused (a classic pcap named .pcapng confuses every reader that trusts names).
+	pcapSet := false
+	fs.Visit(func(fl *flag.Flag) { pcapSet = pcapSet || fl.Name == "pcap" })
+	if !pcapSet && f == capture.Pcap {
+		opts.Pcap = "netxsim-demo.pcap"
+	}
+	if ext := strings.ToLower(filepath.Ext(opts.Pcap)); ext == ".pcap" && f != capture.Pcap || ext == ".pcapng" && f != capture.PcapNG {
+		fmt.Fprintf(stderr, "netxsim demo: --pcap %s: the name says %s but the format is %s: rename it or give --format %s\n", opts.Pcap, ext[1:], f, ext[1:])
+		return 2
+	}
 	if !(sizeMiB >= 0) || sizeMiB > 1<<14 {
 		fmt.Fprintf(stderr, "netxsim demo: --size %v: need a size in MiB from 0 to 16384\n", sizeMiB)
 		return 2

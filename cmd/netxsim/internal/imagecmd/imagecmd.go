@@ -148,6 +148,9 @@ func (c *cmd) open(write bool) (*fsimage.FS, func() error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if rec := v.Recovery(); rec.Dirty {
+		fmt.Fprintf(c.stderr, "netxsim image: %s was %s\n", c.image, rec)
+	}
 	return v, v.Close, nil
 }
 

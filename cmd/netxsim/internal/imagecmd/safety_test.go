@@ -211,7 +211,8 @@ func TestLsCycle(t *testing.T) {
 			bCl := b.Sys().(*fsimage.EntryInfo).Cluster
 			v.Close()
 			raw, _ := os.ReadFile(img)
-			n := patchCluster(raw, bCl, aCl, ft.typ == "32")
+			n := patchCluster(raw, "B          ", bCl, aCl, ft.typ == "32")
+
 			if n == 0 {
 				t.Fatal("entry of /a/b not found")
 			}
@@ -235,12 +236,45 @@ func TestLsCycle(t *testing.T) {
 	}
 }
 
-// patchCluster rewrites every directory entry named "B" whose first cluster is from to point at to.
-func patchCluster(raw []byte, from, to uint32, fat32 bool) int {
+// TestLsCycleThroughRoot: on FAT32 the root is a cluster chain too; a subdirectory pointing at it
+// is a cycle through the root.
+func TestLsCycleThroughRoot(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "a.img")
+	mustRun(t, "mkfs", "-i", img, "-size", "40M", "-type", "32")
+	mustRun(t, "mkdir", "-i", img, "-p", "/a/b")
+	v, err := fsimage.OpenFile(img, fsimage.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := v.Stat("a/b")
+	bCl := b.Sys().(*fsimage.EntryInfo).Cluster
+	v.Close()
+	raw, _ := os.ReadFile(img)
+	if patchCluster(raw, "B          ", bCl, 2, true) == 0 {
+		t.Fatal("entry of /a/b not found")
+	}
+	os.WriteFile(img, raw, 0o644)
+	done := make(chan struct{})
+	var code int
+	var errOut string
+	go func() { code, _, errOut = run(t, "ls", "-i", img, "-R"); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("ls -R loops on a cycle through the root")
+	}
+	if code != 1 || !strings.Contains(errOut, "cycle") {
+		t.Fatalf("ls -R: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// patchCluster rewrites every directory entry with short name sn whose first cluster is from to
+// point at to.
+func patchCluster(raw []byte, sn string, from, to uint32, fat32 bool) int {
 	n := 0
 	for off := 0; off+32 <= len(raw); off += 32 {
 		e := raw[off : off+32]
-		if !bytes.Equal(e[:11], []byte("B          ")) || e[11]&0x10 == 0 {
+		if !bytes.Equal(e[:11], []byte(sn)) || e[11]&0x10 == 0 {
 			continue
 		}
 		cl := uint32(binary.LittleEndian.Uint16(e[26:]))

@@ -18,24 +18,20 @@ import (
 	"strings"
 	"time"
 
-	gstack "gvisor.dev/gvisor/pkg/tcpip/stack"
-
+	"github.com/netxsim/netxsim"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/devflags"
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/server"
 	"github.com/netxsim/netxsim/ftp/server/hostfs"
 	"github.com/netxsim/netxsim/internal/size"
-	"github.com/netxsim/netxsim/stack"
-	"github.com/netxsim/netxsim/stack/capture"
-	"github.com/netxsim/netxsim/tapdev"
 )
 
 type options struct {
+	devflags.Device
+	until            func(context.Context) int // RunWith
+	code             int                       // until's status
 	listen           string
-	tap, netns       string
-	ipv4, ipv6       string
-	hostV4, hostV6   string
-	mac              string
 	port             uint
 	image            string
 	imageSize        string
@@ -53,7 +49,9 @@ type options struct {
 	activePort       uint
 	loginDelay       time.Duration
 	maxLoginFailures int
-	pcap             string
+	loginTimeout     time.Duration
+	addrFailures     int
+	allowPrivPorts   bool
 	verbose          bool
 }
 
@@ -74,13 +72,7 @@ func flagSet(o *options) *flag.FlagSet {
 	fs := flag.NewFlagSet("netxsim serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.listen, "listen", "", "serve on the host kernel at `host:port` (default 127.0.0.1:2121 when no --tap)")
-	fs.StringVar(&o.tap, "tap", "", "serve on a user-space IP instance on this TAP `name`")
-	fs.StringVar(&o.netns, "netns", "", "with --tap: create this network `namespace` for the TAP and its kernel side; removed on exit")
-	fs.StringVar(&o.ipv4, "ipv4", "198.51.100.2/24", "with --tap: device IPv4 `CIDR`; \"none\" for none")
-	fs.StringVar(&o.ipv6, "ipv6", "2001:db8::2/64", "with --tap: device global IPv6 `CIDR`; \"none\" for none")
-	fs.StringVar(&o.hostV4, "host-ipv4", "198.51.100.1/24", "with --netns: kernel-side IPv4 `CIDR`; \"none\" for none")
-	fs.StringVar(&o.hostV6, "host-ipv6", "2001:db8::1/64", "with --netns: kernel-side IPv6 `CIDR`; \"none\" for none")
-	fs.StringVar(&o.mac, "mac", "02:4e:58:00:00:02", "with --tap: device Ethernet `address`")
+	o.Register(fs, devflags.CreateNetNS)
 	fs.UintVar(&o.port, "port", 21, "with --tap: control `port`")
 	fs.StringVar(&o.image, "image", "", "serve this FAT image `file` (made with `netxsim image`, mkfs.fat or mtools)")
 	fs.StringVar(&o.imageSize, "image-size", "", "with --image: create and format the image with this `size` (e.g. 64M) if it does not exist")
@@ -99,7 +91,9 @@ func flagSet(o *options) *flag.FlagSet {
 	fs.UintVar(&o.activePort, "active-port", 0, "source `port` of active data connections; 0: 20 (any port if busy)")
 	fs.DurationVar(&o.loginDelay, "login-delay", 0, "pause before answering a failed login (`duration`); 0: 1s")
 	fs.IntVar(&o.maxLoginFailures, "max-login-failures", 0, "failed logins before disconnecting (`n`); 0: 3")
-	fs.StringVar(&o.pcap, "pcap", "", "with --tap: write every frame to this pcapng `file`")
+	fs.DurationVar(&o.loginTimeout, "login-timeout", 0, "close a connection not logged in after this `duration`; 0: 30s; -1s: never")
+	fs.IntVar(&o.addrFailures, "addr-failures", 0, "failed logins per client address before it is locked out, 5s doubling to 15m (`n`); 0: 10 (off in netxduo-6.4); -1: off")
+	fs.BoolVar(&o.allowPrivPorts, "allow-privileged-ports", false, "let PORT/EPRT name a client port below 1024 (refused by default: a bounce to a service)")
 	fs.BoolVar(&o.verbose, "v", false, "log sessions and commands to stderr")
 	return fs
 }
@@ -114,13 +108,19 @@ func printUsage(w io.Writer) {
 }
 
 // usageError is a bad command line: exit code 2.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
+type usageError = devflags.UsageError
 
 // Run is the entry point of `netxsim serve`.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return RunWith(ctx, args, stdout, stderr, nil)
+}
+
+// RunWith is `netxsim serve`, but once the server is listening it runs until (in place of waiting for
+// ctx), then shuts the server down and exits with until's status: `netxsim shell` runs its command
+// there.
+func RunWith(ctx context.Context, args []string, stdout, stderr io.Writer, until func(context.Context) int) int {
 	var o options
+	o.until = until
 	fs := flagSet(&o)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -133,22 +133,31 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := validate(&o, fs); err != nil {
 		fmt.Fprintf(stderr, "netxsim serve: %v\n", err)
-		var ue usageError
-		if errors.As(err, &ue) {
+		if devflags.IsUsage(err) {
 			return 2
 		}
 		return 1
 	}
+	if code, ok, err := o.Reexec(ctx, "serve", args, stdout, stderr); ok {
+		if err != nil {
+			fmt.Fprintf(stderr, "netxsim serve: --rootless: %v\n", err)
+			return 1
+		}
+		return code
+	}
 	if err := serve(ctx, &o, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "netxsim serve: %v\n", err)
+		if devflags.IsUsage(err) {
+			return 2
+		}
 		return 1
 	}
-	return 0
+	return o.code
 }
 
 func validate(o *options, fs *flag.FlagSet) error {
 	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q (all settings are flags)", fs.Arg(0))}
+		return usageError{Msg: fmt.Sprintf("unexpected argument %q (all settings are flags)", fs.Arg(0))}
 	}
 	n := 0
 	for _, s := range []string{o.image, o.ram, o.root} {
@@ -157,35 +166,38 @@ func validate(o *options, fs *flag.FlagSet) error {
 		}
 	}
 	if n != 1 {
-		return usageError{"give exactly one of --image FILE, --ram SIZE or --root DIR"}
+		return usageError{Msg: "give exactly one of --image FILE, --ram SIZE or --root DIR"}
 	}
-	if o.tap != "" && o.listen != "" {
-		return usageError{"--tap and --listen exclude each other: --tap serves on a user-space device, --listen on the host kernel"}
+	if err := o.Check(false); err != nil {
+		return err
 	}
-	if o.tap == "" && (o.netns != "" || o.pcap != "") {
-		return usageError{"--netns and --pcap need --tap"}
+	if (o.TAP != "" || o.VXLAN != nil) && o.listen != "" {
+		return usageError{Msg: "--tap/--vxlan and --listen exclude each other: --tap and --vxlan serve on a user-space device, --listen on the host kernel"}
+	}
+	if o.TAP == "" && o.VXLAN == nil && (o.NetNS != "" || o.Pcap != "") {
+		return usageError{Msg: "--netns and --pcap need --tap (or --pcap with --vxlan)"}
 	}
 	if _, err := ftp.ParseProfile(o.profile); err != nil {
-		return usageError{err.Error()}
+		return usageError{Msg: err.Error()}
 	}
 	if len(o.users) == 0 && !o.anonymous {
-		return usageError{"nobody could log in: give --user NAME:PASSWORD and/or --anonymous"}
+		return usageError{Msg: "nobody could log in: give --user NAME:PASSWORD and/or --anonymous"}
 	}
 	if o.anonymousWrite && !o.anonymous {
-		return usageError{"--anonymous-write needs --anonymous"}
+		return usageError{Msg: "--anonymous-write needs --anonymous"}
 	}
 	if o.port == 0 || o.port > 65535 || o.activePort > 65535 {
-		return usageError{"--port and --active-port must be 1..65535"}
+		return usageError{Msg: "--port and --active-port must be 1..65535"}
 	}
 	if _, _, err := parseRange(o.pasvPorts); err != nil {
-		return usageError{err.Error()}
+		return usageError{Msg: err.Error()}
 	}
 	if _, _, err := parseSizes(o); err != nil {
 		return err
 	}
 	if o.image != "" {
 		if fi, err := os.Stat(o.image); err == nil && !fi.Mode().IsRegular() {
-			return usageError{fmt.Sprintf("--image %s is %s, not a regular file: give a FAT image file", o.image, fsimage.FileKind(fi.Mode()))}
+			return usageError{Msg: fmt.Sprintf("--image %s is %s, not a regular file: give a FAT image file", o.image, fsimage.FileKind(fi.Mode()))}
 		}
 	}
 	return nil
@@ -215,12 +227,12 @@ const minVolume = 64 << 10
 func parseSizes(o *options) (ram, image int64, err error) {
 	if o.ram != "" {
 		if ram, err = size.ParseMemory(o.ram, minVolume); err != nil {
-			return 0, 0, usageError{"--ram: " + err.Error()}
+			return 0, 0, usageError{Msg: "--ram: " + err.Error()}
 		}
 	}
 	if o.imageSize != "" {
 		if image, err = size.Parse(o.imageSize, minVolume, maxImageSize); err != nil {
-			return 0, 0, usageError{"--image-size: " + err.Error()}
+			return 0, 0, usageError{Msg: "--image-size: " + err.Error()}
 		}
 	}
 	return ram, image, nil
@@ -231,97 +243,99 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 	if o.verbose {
 		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	var undo []func() error
-	defer func() {
-		for i := len(undo) - 1; i >= 0; i-- {
-			if uerr := undo[i](); uerr != nil {
-				err = errors.Join(err, uerr)
-			}
-		}
-	}()
+	// The library stops in the one right order: the server (sessions end), the capture once the link
+	// is quiet (before the stack, whose teardown would reset connections in TIME_WAIT), the stack, the
+	// file system, the TAP and namespace.
+	n := &netxsim.Network{Capture: o.Pcap, Logger: log, ShutdownTimeout: 5 * time.Second}
+	defer func() { err = errors.Join(err, n.Close()) }()
 
+	var listenAP netip.AddrPort
+	if o.TAP == "" && o.VXLAN == nil {
+		addr := o.listen
+		if addr == "" {
+			addr = "127.0.0.1:2121"
+		}
+		if listenAP, err = netip.ParseAddrPort(addr); err != nil {
+			return usageError{Msg: fmt.Sprintf("--listen %q: want HOST:PORT such as 127.0.0.1:2121 or [::1]:2121", addr)}
+		}
+	}
 	fsys, what, closeFS, err := openFS(o)
 	if err != nil {
 		return err
 	}
-	undo = append(undo, closeFS)
+	// A volume not closed cleanly (killed mid-flush) was repaired by fsimage.OpenFile: say how.
+	if v, ok := fsys.(*fsimage.FS); ok {
+		if rec := v.Recovery(); rec.Dirty {
+			fmt.Fprintf(stderr, "netxsim serve: image %s was %s\n", o.image, rec)
+		}
+	}
 	// Uploads interrupted by a crash or kill leave temporary files; they were never acknowledged.
-	if n, rerr := server.ReclaimTempFiles(fsys, log); n > 0 || rerr != nil {
-		fmt.Fprintf(stderr, "netxsim serve: removed %d stale upload temporary files left by interrupted uploads\n", n)
+	if k, rerr := server.ReclaimTempFiles(fsys, log); k > 0 || rerr != nil {
+		fmt.Fprintf(stderr, "netxsim serve: removed %d stale upload temporary files left by interrupted uploads\n", k)
 		if rerr != nil {
 			fmt.Fprintf(stderr, "netxsim serve: %v\n", rerr)
 		}
 	}
 
-	prof, _ := ftp.ParseProfile(o.profile)
-	lo, hi, _ := parseRange(o.pasvPorts)
-	anon := server.Deny
-	if o.anonymous {
-		anon = server.ReadOnly
-		if o.anonymousWrite {
-			anon = server.ReadWrite
+	var dev *netxsim.Device
+	var where, zoneNote string
+	if o.TAP == "" && o.VXLAN == nil {
+		dev, err = n.Host("host")
+		where = "the host kernel"
+	} else {
+		var seg *netxsim.Segment
+		dev, seg, err = o.Up(ctx, n, log)
+		switch {
+		case err != nil:
+		case seg.VXLAN() != nil:
+			where = "a VXLAN segment (" + seg.VXLAN().Config().String() + ")"
+		default:
+			where = "TAP " + seg.TAPName()
+			if ns := seg.NetNS(); ns != nil && ns.Name != "" {
+				where += " (kernel side in namespace " + ns.Name + ")"
+			} else if ns != nil {
+				where += " (kernel side in a user and network namespace of its own)"
+			}
 		}
 	}
-	srv := &server.Server{
-		FS:                 fsys,
-		Profile:            prof,
-		Login:              server.Users(o.users, anon),
-		MaxSessions:        o.maxSessions,
-		MaxSessionsPerAddr: o.maxPerAddr,
-		IdleTimeout:        o.idle,
-		DataTimeout:        o.dataTimeout,
-		PassivePortMin:     lo,
-		PassivePortMax:     hi,
-		ActivePort:         uint16(o.activePort),
-		LoginFailDelay:     o.loginDelay,
-		MaxLoginFailures:   o.maxLoginFailures,
-		Logger:             log,
+	if err != nil {
+		closeFS()
+		return err
+	}
+	if err := dev.UseFS(fsys, closeFS); err != nil {
+		closeFS()
+		return err
 	}
 
 	var listeners []net.Listener
 	var addrs []netip.AddrPort // what clients dial, link-local ones with their zone
-	var where, zoneNote string
-	if o.tap == "" {
-		addr := o.listen
-		if addr == "" {
-			addr = "127.0.0.1:2121"
-		}
-		ap, err := netip.ParseAddrPort(addr)
+	if ip := dev.IP(); ip == nil {
+		ln, err := dev.Listen(ctx, listenAP)
 		if err != nil {
-			return usageError{fmt.Sprintf("--listen %q: want HOST:PORT such as 127.0.0.1:2121 or [::1]:2121", addr)}
-		}
-		srv.Network = stack.Kernel{}
-		ln, err := stack.Kernel{}.Listen(ctx, ap)
-		if err != nil {
-			return fmt.Errorf("listen on %s: %w (ports below 1024 need root)", ap, err)
+			return fmt.Errorf("listen on %s: %w (ports below 1024 need root)", listenAP, err)
 		}
 		listeners = append(listeners, ln)
 		la := addrPortOf(ln.Addr())
-		if ap.Addr().Zone() != "" {
-			la = netip.AddrPortFrom(la.Addr().WithZone(ap.Addr().Zone()), la.Port())
+		if listenAP.Addr().Zone() != "" {
+			la = netip.AddrPortFrom(la.Addr().WithZone(listenAP.Addr().Zone()), la.Port())
 		}
 		addrs = append(addrs, la)
-		where = "the host kernel"
 	} else {
-		dev, w, cleanup, err := upTAP(ctx, o, log)
-		undo = append(undo, cleanup...)
-		if err != nil {
-			return err
-		}
-		srv.Network = dev
-		where = w
 		// A NetX device serves on every address it has, the link-local one included.
-		for _, p := range dev.Addrs() {
+		for _, p := range ip.Addrs() {
 			ln, err := dev.Listen(ctx, netip.AddrPortFrom(p.Addr(), uint16(o.port)))
 			if err != nil {
+				for _, l := range listeners {
+					l.Close()
+				}
 				return fmt.Errorf("listen on %s port %d: %w", p.Addr(), o.port, err)
 			}
 			listeners = append(listeners, ln)
 			a := p.Addr()
-			if a.IsLinkLocalUnicast() {
+			if a.IsLinkLocalUnicast() && o.VXLAN == nil {
 				// The kernel side's interface is the TAP, of the same name: that is the zone clients use.
-				a = a.WithZone(dev.Name())
-				zoneNote = fmt.Sprintf("  (link-local: the zone %%%s is the TAP's name on the kernel side)", dev.Name())
+				a = a.WithZone(ip.Name())
+				zoneNote = fmt.Sprintf("  (link-local: the zone %%%s is the TAP's name on the kernel side)", ip.Name())
 			}
 			addrs = append(addrs, netip.AddrPortFrom(a, uint16(o.port)))
 		}
@@ -330,7 +344,13 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 		}
 	}
 
-	fmt.Fprintf(stdout, "netxsim FTP server (profile %s) serving %s on %s\n", prof, what, where)
+	srv := newServer(o, fsys, dev, log)
+	for _, ln := range listeners {
+		if err := dev.ServeListener(srv, ln); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "netxsim FTP server (profile %s) serving %s on %s\n", srv.Profile, what, where)
 	for _, a := range addrs {
 		note := ""
 		if a.Addr().IsLinkLocalUnicast() {
@@ -342,25 +362,46 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 	for _, h := range hints(o, addrs) {
 		fmt.Fprintf(stdout, "  %s\n", h)
 	}
+	if o.until != nil {
+		o.code = o.until(ctx)
+		return nil
+	}
 	fmt.Fprintln(stdout, "running; interrupt (Ctrl-C) to stop")
-
-	errc := make(chan error, len(listeners))
-	for _, ln := range listeners {
-		go func() { errc <- srv.Serve(ln) }()
-	}
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		srv.Close()
-		return fmt.Errorf("serving: %w", err)
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		srv.Close()
-	}
-	fmt.Fprintln(stdout, "stopped")
+	<-ctx.Done()
+	defer fmt.Fprintln(stdout, "stopped")
 	return nil
+}
+
+// newServer is the FTP server the flags describe.
+func newServer(o *options, fsys server.FileSystem, nw server.Network, log *slog.Logger) *server.Server {
+	prof, _ := ftp.ParseProfile(o.profile)
+	lo, hi, _ := parseRange(o.pasvPorts)
+	anon := server.Deny
+	if o.anonymous {
+		anon = server.ReadOnly
+		if o.anonymousWrite {
+			anon = server.ReadWrite
+		}
+	}
+	return &server.Server{
+		FS:                   fsys,
+		Profile:              prof,
+		Network:              nw,
+		Login:                server.Users(o.users, anon),
+		MaxSessions:          o.maxSessions,
+		MaxSessionsPerAddr:   o.maxPerAddr,
+		IdleTimeout:          o.idle,
+		DataTimeout:          o.dataTimeout,
+		PassivePortMin:       lo,
+		PassivePortMax:       hi,
+		ActivePort:           uint16(o.activePort),
+		LoginFailDelay:       o.loginDelay,
+		MaxLoginFailures:     o.maxLoginFailures,
+		LoginTimeout:         o.loginTimeout,
+		AddrFailureBudget:    o.addrFailures,
+		AllowPrivilegedPorts: o.allowPrivPorts,
+		Logger:               log,
+	}
 }
 
 // hints are shell commands that reach the server: curl and lftp on its first address, and curl on its
@@ -376,10 +417,7 @@ func hints(o *options, addrs []netip.AddrPort) []string {
 		slices.Sort(names)
 		user, pass = names[0], o.users[names[0]]
 	}
-	prefix := ""
-	if o.netns != "" {
-		prefix = "ip netns exec " + o.netns + " "
-	}
+	prefix := o.EnterPrefix()
 	url := func(a netip.AddrPort) string {
 		host := a.Addr().String()
 		if a.Addr().Is6() {
@@ -388,6 +426,15 @@ func hints(o *options, addrs []netip.AddrPort) []string {
 		return fmt.Sprintf("ftp://%s:%d/", host, a.Port())
 	}
 	first := addrs[0]
+	if v := o.VXLAN; v != nil {
+		// The host kernel is not on the segment: the far end is another VTEP. This one is a netxsim
+		// client device at the mirrored tunnel ends (usable when the local address is not a wildcard).
+		if v.Local.Addr().IsUnspecified() || !first.Addr().Is4() {
+			return []string{"a VTEP at " + v.Remote.String() + " with VNI " + fmt.Sprint(v.VNI) + " (docs/vxlan.md)"}
+		}
+		return []string{fmt.Sprintf("netxsim ftp --vxlan local=%s,remote=%s,vni=%d --ipv4 198.51.100.1/24 --ipv6 2001:db8::1/64 --mac 02:4e:58:00:00:01 ls %s",
+			v.Remote, v.Local, v.VNI, shellQuote(fmt.Sprintf("ftp://%s:%s@%s/", user, pass, first)))}
+	}
 	out := []string{
 		// -u keeps the password out of the URL, where an @ (as in guest@example.com) would end the user part
 		fmt.Sprintf("%scurl -sS -u %s %s", prefix, shellQuote(user+":"+pass), shellQuote(url(first))),
@@ -423,21 +470,6 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 	}
 	ap, _ := netip.ParseAddrPort(a.String())
 	return ap
-}
-
-// closeQuietly closes a capture once the link has gone quiet (no frame for 200 ms, at most 3 s), so
-// the last FINs and ACKs of the sessions just shut down are in it.
-func closeQuietly(w *capture.Writer) error {
-	last, still := w.Frames(), 0
-	for i := 0; i < 60 && still < 4; i++ {
-		time.Sleep(50 * time.Millisecond)
-		if n := w.Frames(); n == last {
-			still++
-		} else {
-			last, still = n, 0
-		}
-	}
-	return w.Close()
 }
 
 // openFS opens the back end chosen on the command line.
@@ -507,102 +539,13 @@ func createImage(o *options) error {
 	return nil
 }
 
-func parsePrefix(flagName, s string) (netip.Prefix, error) {
-	if s == "" || s == "none" {
-		return netip.Prefix{}, nil
+// Validate checks a serve command line without running anything (netxsim shell checks before it
+// makes its namespace). A usage problem is a devflags.UsageError.
+func Validate(args []string) error {
+	var o options
+	fs := flagSet(&o)
+	if err := fs.Parse(args); err != nil {
+		return usageError{Msg: err.Error()}
 	}
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		return netip.Prefix{}, usageError{fmt.Sprintf("--%s %q: want an address/prefix such as 198.51.100.2/24 or \"none\"", flagName, s)}
-	}
-	return p, nil
-}
-
-// upTAP brings up the device IP instance on a TAP (in a namespace of its own with --netns), like
-// `netxsim up`. The returned cleanups run in reverse order even on error.
-func upTAP(ctx context.Context, o *options, log *slog.Logger) (*stack.IP, string, []func() error, error) {
-	var undo []func() error
-	v4, err := parsePrefix("ipv4", o.ipv4)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	v6, err := parsePrefix("ipv6", o.ipv6)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	h4, err := parsePrefix("host-ipv4", o.hostV4)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	h6, err := parsePrefix("host-ipv6", o.hostV6)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	mac, err := net.ParseMAC(o.mac)
-	if err != nil {
-		return nil, "", nil, usageError{fmt.Sprintf("--mac %q: %v", o.mac, err)}
-	}
-	var ns *tapdev.NetNS
-	if o.netns != "" {
-		if tapdev.NetNSExists(o.netns) {
-			return nil, "", nil, fmt.Errorf("namespace %s exists: --netns creates its own; pick another name or remove it with `ip netns del %s`", o.netns, o.netns)
-		}
-		ns, err = tapdev.CreateNetNS(o.netns)
-		if err != nil {
-			return nil, "", nil, err
-		}
-		undo = append(undo, ns.Delete)
-	}
-	tap, err := tapdev.Open(tapdev.Config{Name: o.tap, NetNS: ns, MAC: mac, Logger: log})
-	if err != nil {
-		return nil, "", undo, err
-	}
-	undo = append(undo, tap.Close)
-	if ns != nil {
-		for _, p := range []netip.Prefix{h4, h6} {
-			if p.IsValid() {
-				if err := ns.AddAddr(tap.Name(), p); err != nil {
-					return nil, "", undo, err
-				}
-			}
-		}
-		if err := ns.LinkUp(tap.Name()); err != nil {
-			return nil, "", undo, err
-		}
-	}
-	var ep gstack.LinkEndpoint = tap.Endpoint()
-	var closeCapture func() error
-	if o.pcap != "" {
-		w, err := capture.Create(o.pcap, capture.PcapNG)
-		if err != nil {
-			return nil, "", undo, err
-		}
-		closeCapture = func() error { return closeQuietly(w) }
-		undo = append(undo, closeCapture)
-		cep, err := capture.New(ep, w, tap.Name())
-		if err != nil {
-			return nil, "", undo, fmt.Errorf("capture to %s: %w", o.pcap, err)
-		}
-		ep = cep
-	}
-	cfg := stack.Config{Name: tap.Name(), MAC: mac, IPv4: v4, IPv6: true, Logger: log}
-	if v6.IsValid() {
-		cfg.IPv6Global = []netip.Prefix{v6}
-	}
-	dev, err := stack.New(ctx, cfg, ep)
-	if err != nil {
-		return nil, "", undo, fmt.Errorf("device stack: %w", err)
-	}
-	if closeCapture != nil {
-		// The capture is closed before the stack: a stack's teardown resets the connections still in
-		// TIME_WAIT, and those RSTs are not part of any session (they would read as resets in verify).
-		undo = append(undo[:len(undo)-1], dev.Close, closeCapture)
-	} else {
-		undo = append(undo, dev.Close)
-	}
-	where := "TAP " + tap.Name()
-	if ns != nil {
-		where += " (kernel side in namespace " + ns.Name + ")"
-	}
-	return dev, where, undo, nil
+	return validate(&o, fs)
 }
