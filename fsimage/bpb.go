@@ -47,6 +47,9 @@ type geom struct {
 	volID     uint32
 	label     string
 	media     byte
+	stateOff  int64 // the boot sector's state byte (BS_Reserved1): bit 0 is the dirty flag
+	state     byte  // its value as read
+	extBoot   bool  // the extended boot signature is there, so the state byte is ours to use
 }
 
 func (g *geom) clusterOff(c uint32) int64 { return g.dataOff + int64(c-2)*g.cs }
@@ -174,6 +177,16 @@ func parseBoot(b []byte) (*geom, error) {
 	}
 	if g.fsInfo >= g.rsvd {
 		g.fsInfo = 0
+	}
+	// The state byte sits before the extended boot signature (0x29 or 0x28), as Linux and
+	// fsck.fat use it; without the signature the byte may be anything, so it is left alone.
+	g.stateOff = 37
+	if g.typ == FAT32 {
+		g.stateOff = 65
+	}
+	if sig := b[g.stateOff+1]; sig == 0x29 || sig == 0x28 {
+		g.extBoot = true
+		g.state = b[g.stateOff]
 	}
 	return g, nil
 }

@@ -66,6 +66,26 @@ type checker struct {
 	owner []uint32 // owner id per cluster, 0 = unowned
 	ids   []string // owner id -> path
 	rep   *Report
+
+	// For recover: what an interrupted flush left, with where it is.
+	record    bool
+	drop      []dropSlots
+	fatDiffer bool
+	starts    map[uint32]fileEntry // first cluster -> the file entry that starts there
+}
+
+// dropSlots are directory slots first..last of directory dir that recover marks deleted.
+type dropSlots struct {
+	dir         string
+	first, last int
+	what        string
+}
+
+// fileEntry is what makes two entries the same file: a moved file caught in both directories.
+type fileEntry struct {
+	path string
+	size uint32
+	attr byte
 }
 
 func (c *checker) problem(format string, a ...any) {
@@ -115,9 +135,73 @@ func (c *checker) claim(path string, first uint32) []uint32 {
 	}
 }
 
+// bootChecks checks what fsck.fat checks in the boot sector and the FAT's first entries before it
+// trusts the layout: a reserved-sector count that moves the FAT (513 instead of 1) shows as a FAT
+// that does not start with the media byte.
+func (c *checker) bootChecks() {
+	v := c.v
+	g := v.g
+	if g.extBoot && g.state&1 != 0 {
+		c.problem("boot sector: dirty flag set: the volume was not closed cleanly (the next writable open repairs it)")
+	}
+	if g.media != 0xF0 && g.media < 0xF8 {
+		c.problem("boot sector: media byte %#02x is not a valid media descriptor (0xF0, 0xF8-0xFF)", g.media)
+	}
+	fatBytes := g.fatSz * g.bps
+	first := make([]byte, 4)
+	for i := int64(0); i < g.nfats; i++ {
+		if _, err := v.dev.ReadAt(first, g.fatOff+i*fatBytes); err != nil {
+			c.problem("FAT %d unreadable: %v", i+1, err)
+			continue
+		}
+		ok := first[0] == g.media && first[1]&0x0F == 0x0F
+		if g.typ != FAT12 {
+			ok = ok && first[1] == 0xFF
+		}
+		if !ok {
+			c.problem("FAT %d does not start with the media byte %#02x (found % x): reserved sectors (%d) or FAT size wrong, or the FAT is damaged", i+1, g.media, first[:2], g.rsvd)
+		}
+	}
+	if need := (int64(g.clusters)+2)*int64(g.typ)/8 + 1; fatBytes < need {
+		c.problem("boot sector: the FAT (%d bytes) is too small for %d clusters (%d bytes)", fatBytes, g.clusters, need)
+	}
+	if g.typ == FAT32 {
+		bs := make([]byte, 512)
+		bk := make([]byte, 512)
+		if _, err := v.dev.ReadAt(bs, 0); err == nil {
+			if backup := int64(binary.LittleEndian.Uint16(bs[50:])); backup != 0 && backup != 0xFFFF {
+				if backup >= g.rsvd {
+					c.problem("boot sector: backup boot sector %d is outside the %d reserved sectors", backup, g.rsvd)
+				} else if _, err := v.dev.ReadAt(bk, backup*g.bps); err == nil && (!bytes.Equal(bs[:65], bk[:65]) || !bytes.Equal(bs[66:90], bk[66:90])) {
+					// (byte 65 is the state byte: its dirty flag is set in the primary only)
+					c.problem("boot sector and its backup (sector %d) differ", backup)
+				}
+			}
+		}
+	}
+}
+
+// badShortName reports a short name fsck.fat renames: a control character, DEL, one of
+// *?<>|"\/:. anywhere, or a leading space (0x05 in the first byte stands for 0xE5 and is allowed).
+func badShortName(sn []byte) bool {
+	if sn[0] == ' ' {
+		return true
+	}
+	for i, ch := range sn[:11] {
+		if i == 0 && ch == 0x05 {
+			continue
+		}
+		if ch < ' ' || ch == 0x7F || strings.IndexByte(`*?<>|"\/:.`, ch) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *checker) run() {
 	v := c.v
 	f := v.fat
+	c.bootChecks()
 	// FAT copies must agree.
 	fatBytes := v.g.fatSz * v.g.bps
 	if v.g.activeFAT < 0 {
@@ -129,6 +213,7 @@ func (c *checker) run() {
 			}
 			if !bytes.Equal(other, f.raw) {
 				c.problem("FAT %d differs from FAT 1", i+1)
+				c.fatDiffer = true
 			}
 		}
 	}
@@ -204,6 +289,12 @@ func (c *checker) entries(path string, buf []byte, isRoot bool, self, parent uin
 	lfnPending := 0 // entries of an unfinished long name
 	var lfnSum byte
 	var lfnNext int
+	lfnStart, lfnLast := 0, 0
+	orphan := func(int) {
+		if c.record && lfnPending > 0 {
+			c.drop = append(c.drop, dropSlots{path, lfnStart, lfnLast, fmt.Sprintf("%s: orphaned long-name entries at slots %d-%d", path, lfnStart, lfnLast)})
+		}
+	}
 	for i := 0; i < slots; i++ {
 		e := buf[32*i : 32*i+32]
 		if e[0] == 0 {
@@ -212,18 +303,21 @@ func (c *checker) entries(path string, buf []byte, isRoot bool, self, parent uin
 		if e[0] == 0xE5 {
 			if lfnPending > 0 {
 				c.problem("%s: long-name entries without their short entry", path)
+				orphan(i - 1)
 				lfnPending = 0
 			}
 			continue
 		}
 		if e[11]&attrLFNMask == attrLFN {
+			lfnLast = i
 			ord := int(e[0] & 0x3F)
 			switch {
 			case e[0]&0x40 != 0:
 				if lfnPending > 0 {
 					c.problem("%s: long-name entries without their short entry", path)
+					orphan(i - 1)
 				}
-				lfnPending, lfnSum, lfnNext = 1, e[13], ord-1
+				lfnPending, lfnSum, lfnNext, lfnStart = 1, e[13], ord-1, i
 			case lfnPending > 0 && ord == lfnNext && e[13] == lfnSum:
 				lfnPending++
 				lfnNext--
@@ -233,9 +327,13 @@ func (c *checker) entries(path string, buf []byte, isRoot bool, self, parent uin
 			}
 			continue
 		}
+		entryStart := i
 		if lfnPending > 0 {
 			if lfnNext != 0 || lfnSum != lfnChecksum(e[:11]) {
 				c.problem("%s: long name at slot %d does not match its short entry (checksum)", path, i)
+				orphan(i - 1)
+			} else {
+				entryStart = lfnStart
 			}
 			lfnPending = 0
 		}
@@ -252,6 +350,9 @@ func (c *checker) entries(path string, buf []byte, isRoot bool, self, parent uin
 			continue
 		}
 		sn := string(e[:11])
+		if badShortName(e[:11]) {
+			c.problem("%s: bad short name %q (control character, one of *?<>|\"\\/:. or a leading space)", path, sn)
+		}
 		if shorts[sn] {
 			c.problem("%s: duplicate short name %q", path, strings.TrimSpace(sn))
 		}
@@ -266,6 +367,9 @@ func (c *checker) entries(path string, buf []byte, isRoot bool, self, parent uin
 		size := binary.LittleEndian.Uint32(e[28:])
 		if e[11]&AttrDirectory != 0 {
 			c.rep.Dirs++
+			if size != 0 {
+				c.problem("%s: directory has non-zero size %d (directories record 0)", p, size)
+			}
 			if cl == 0 {
 				c.problem("%s: directory without a cluster", p)
 				continue
@@ -296,6 +400,19 @@ func (c *checker) entries(path string, buf []byte, isRoot bool, self, parent uin
 			c.problem("%s: %d bytes but no cluster", p, size)
 			continue
 		}
+		if c.record {
+			if c.starts == nil {
+				c.starts = map[uint32]fileEntry{}
+			}
+			if fe, ok := c.starts[cl]; ok && fe.size == size && fe.attr == e[11] {
+				// The same file under two entries: a rename caught between writing the new entry
+				// and deleting the old one. Either entry is the file; the second one goes.
+				c.problem("%s: second entry of the same file as %s (an interrupted rename)", p, fe.path)
+				c.drop = append(c.drop, dropSlots{path, entryStart, i, fmt.Sprintf("%s: second entry of %s", p, fe.path)})
+				continue
+			}
+			c.starts[cl] = fileEntry{p, size, e[11]}
+		}
 		chain := c.claim(p, cl)
 		need := (int64(size) + v.g.cs - 1) / v.g.cs
 		if int64(len(chain)) != need {
@@ -304,6 +421,7 @@ func (c *checker) entries(path string, buf []byte, isRoot bool, self, parent uin
 	}
 	if lfnPending > 0 {
 		c.problem("%s: long-name entries at the end without their short entry", path)
+		orphan(slots - 1)
 	}
 }
 

@@ -160,17 +160,21 @@ func (v *FS) growDir(d *dir) error {
 	if err != nil {
 		return err
 	}
-	c, err := v.fat.alloc(1, extLast(ext), nil)
+	c, err := v.alloc(1, extLast(ext), nil)
 	if err != nil {
 		return err
 	}
+	// Zero the new cluster on the medium before the FAT links it into the directory (durable.go).
+	if _, err := v.dev.WriteAt(make([]byte, v.g.cs), v.g.clusterOff(c)); err != nil {
+		v.fat.set(extLast(ext), clusterEOC)
+		v.fat.freeChain(c)
+		return fmt.Errorf("zero directory cluster: %w", err)
+	}
 	d.n.ext = extAppend(ext, c)
-	old := len(d.buf)
 	d.buf = append(d.buf, make([]byte, v.g.cs)...)
 	for int64(len(d.dirty))*64*v.g.bps < int64(len(d.buf)) {
 		d.dirty = append(d.dirty, 0)
 	}
-	v.markDirty(d, old, int(v.g.cs))
 	return nil
 }
 
@@ -204,9 +208,25 @@ func (v *FS) link(d *dir, n *node, name string) error {
 		lfn = lfnEntries(name, lfnChecksum(sn[:]))
 	}
 	k := len(lfn)/32 + 1
-	p, err := v.findSlots(d, k)
-	if err != nil {
-		return err
+	var p int
+	if n.parent == d && n.nslots >= k && n.nslots > 0 {
+		// Renamed within its directory to a name that fits its own slots: reuse them, short entry
+		// last, so a rename costs no new entry (a full FAT12/16 root cannot refuse it) and the
+		// slots it frees are the leading ones.
+		first := n.slot - n.nslots + 1
+		for i := first; i < n.slot-k+1; i++ {
+			d.buf[32*i] = 0xE5
+		}
+		p = n.slot - k + 1
+		if p > first {
+			d.lb = min(d.lb, first)
+			v.markDirty(d, 32*first, 32*(p-first))
+		}
+	} else {
+		var err error
+		if p, err = v.findSlots(d, k); err != nil {
+			return err
+		}
 	}
 	copy(d.buf[32*p:], lfn)
 	n.parent, n.name, n.sn, n.ntres, n.slot, n.nslots = d, name, sn, ntres, p+k-1, k

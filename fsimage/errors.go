@@ -42,3 +42,10 @@ var (
 	// ErrCorrupt: on-disk structures are inconsistent; run Check (or fsck.fat) for details.
 	ErrCorrupt = errors.New("fsimage: corrupt volume (run `netxsim image check` or fsck.fat)")
 )
+
+// ErrLocked: another writer (or, for a writer, any reader) has the image file open; the error is a
+// *LockError naming the holder.
+var ErrLocked = errors.New("fsimage: image is in use")
+
+// ErrNotRegular: an image path names a device, FIFO, socket or directory, not a regular file.
+var ErrNotRegular = errors.New("fsimage: not a regular file")

@@ -339,7 +339,7 @@ func (v *FS) reserve(n *node, end int64) error {
 	if need <= have {
 		return nil
 	}
-	first, err := v.fat.alloc(need-have, extLast(ext), func(c uint32) { ext = extAppend(ext, c) })
+	first, err := v.alloc(need-have, extLast(ext), func(c uint32) { ext = extAppend(ext, c) })
 	if err != nil {
 		return err
 	}
@@ -394,14 +394,14 @@ func (v *FS) truncate(n *node, size int64) error {
 		}
 		need := uint32((size + v.g.cs - 1) / v.g.cs)
 		if need == 0 {
-			v.fat.freeChain(n.cluster)
+			v.release(n.cluster)
 			n.cluster, n.ext = 0, nil
 		} else if need < extLen(ext) {
 			e, _ := extFind(ext, need-1)
 			last := e.start + need - 1 - e.idx
 			rest := v.fat.get(last)
 			v.fat.set(last, clusterEOC)
-			v.fat.freeChain(rest)
+			v.release(rest)
 			k := 0
 			for k < len(ext) && ext[k].idx < need {
 				k++

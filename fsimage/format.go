@@ -1,7 +1,6 @@
 package fsimage
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strings"
 	"time"
@@ -20,19 +19,43 @@ type FormatOptions struct {
 	Clock       func() time.Time
 }
 
-// Format writes a new, empty FAT volume of size bytes to dev (only metadata is written,
-// so an image file stays sparse).
-func Format(dev Device, size int64, opt FormatOptions) error {
+// formatPlan is a validated layout: everything Format decides before it writes a byte.
+type formatPlan struct {
+	bps, partStart, size, totSec     int64
+	typ                              FATType
+	nfats, rootEnt, rsvd, spc, fatSz int64
+	clusters                         int64
+	label                            string
+}
+
+// CheckFormat reports the error Format would return for these arguments, without writing
+// anything: callers that must not touch a file on a bad option check first.
+func CheckFormat(size int64, opt FormatOptions) error {
+	_, err := planFormat(size, opt)
+	return err
+}
+
+// planFormat validates every option and computes the layout.
+func planFormat(size int64, opt FormatOptions) (formatPlan, error) {
+	var p formatPlan
+	if size <= 0 {
+		return p, fmt.Errorf("fsimage: format: size %d: give a positive size", size)
+	}
+	if opt.RootEntries < 0 || opt.RootEntries > 0xFFFF {
+		return p, fmt.Errorf("fsimage: format: %d root entries: use 1 to 65535 (0: the default)", opt.RootEntries)
+	}
+	if opt.FATs < 0 || opt.FATs > 2 {
+		return p, fmt.Errorf("fsimage: format: %d FATs: use 1 or 2 (0: 2)", opt.FATs)
+	}
+	if opt.ClusterSize < 0 || opt.SectorSize < 0 {
+		return p, fmt.Errorf("fsimage: format: negative cluster or sector size")
+	}
 	bps := int64(opt.SectorSize)
 	if bps == 0 {
 		bps = 512
 	}
 	if bps < 512 || bps > 4096 || !isPow2(bps) {
-		return fmt.Errorf("fsimage: format: sector size %d: use 512, 1024, 2048 or 4096", bps)
-	}
-	clock := opt.Clock
-	if clock == nil {
-		clock = time.Now
+		return p, fmt.Errorf("fsimage: format: sector size %d: use 512, 1024, 2048 or 4096", bps)
 	}
 	var partStart int64
 	if opt.MBR {
@@ -41,13 +64,13 @@ func Format(dev Device, size int64, opt FormatOptions) error {
 			partStart = 63 * 512
 		}
 		if size <= partStart+64*1024 {
-			return fmt.Errorf("fsimage: format: %d bytes is too small for a partitioned image", size)
+			return p, fmt.Errorf("fsimage: format: %d bytes is too small for a partitioned image", size)
 		}
 		size -= partStart
 	}
 	totSec := size / bps
 	if totSec > 0xFFFFFFFF {
-		return fmt.Errorf("fsimage: format: %d bytes is beyond FAT's 2^32 sectors", size)
+		return p, fmt.Errorf("fsimage: format: %d bytes is beyond FAT's 2^32 sectors", size)
 	}
 	typ := opt.Type
 	if typ == 0 {
@@ -61,7 +84,7 @@ func Format(dev Device, size int64, opt FormatOptions) error {
 		}
 	}
 	if typ != FAT12 && typ != FAT16 && typ != FAT32 {
-		return fmt.Errorf("fsimage: format: FAT type %d: use 12, 16 or 32", typ)
+		return p, fmt.Errorf("fsimage: format: FAT type %d: use 12, 16 or 32", typ)
 	}
 	nfats := int64(opt.FATs)
 	if nfats == 0 {
@@ -80,13 +103,13 @@ func Format(dev Device, size int64, opt FormatOptions) error {
 	// Round the root directory up to whole sectors.
 	rootEnt = (rootEnt*32 + bps - 1) / bps * bps / 32
 	if rootEnt > 0xFFFF {
-		return fmt.Errorf("fsimage: format: %d root entries is more than 65535", rootEnt)
+		return p, fmt.Errorf("fsimage: format: %d root entries is more than 65535", rootEnt)
 	}
 	var spc int64
 	if opt.ClusterSize != 0 {
 		cs := int64(opt.ClusterSize)
 		if !isPow2(cs) || cs < bps || cs/bps > 128 {
-			return fmt.Errorf("fsimage: format: cluster size %d: use a power of two from the sector size %d to %d", cs, bps, 128*bps)
+			return p, fmt.Errorf("fsimage: format: cluster size %d: use a power of two from the sector size %d to %d", cs, bps, 128*bps)
 		}
 		spc = cs / bps
 	} else {
@@ -129,159 +152,82 @@ func Format(dev Device, size int64, opt FormatOptions) error {
 	}
 	switch {
 	case clusters < 1:
-		return fmt.Errorf("fsimage: format: %d bytes leaves no room for data", size)
+		return p, fmt.Errorf("fsimage: format: %d bytes leaves no room for data", size)
 	case typ == FAT12 && clusters > maxClusters12:
-		return fmt.Errorf("fsimage: format: %d clusters is too many for FAT12 (max %d): use a larger cluster size or FAT16", clusters, maxClusters12)
+		return p, fmt.Errorf("fsimage: format: %d clusters is too many for FAT12 (max %d): use a larger cluster size or FAT16", clusters, maxClusters12)
 	case typ == FAT16 && clusters <= maxClusters12:
-		return fmt.Errorf("fsimage: format: %d clusters is too few for FAT16 (min %d): use a smaller cluster size, a larger image or FAT12", clusters, maxClusters12+1)
+		return p, fmt.Errorf("fsimage: format: %d clusters is too few for FAT16 (min %d): use a smaller cluster size, a larger image or FAT12", clusters, maxClusters12+1)
 	case typ == FAT16 && clusters > maxClusters16:
-		return fmt.Errorf("fsimage: format: %d clusters is too many for FAT16 (max %d): use a larger cluster size or FAT32", clusters, maxClusters16)
+		return p, fmt.Errorf("fsimage: format: %d clusters is too many for FAT16 (max %d): use a larger cluster size or FAT32", clusters, maxClusters16)
 	case typ == FAT32 && clusters <= maxClusters16:
-		return fmt.Errorf("fsimage: format: %d clusters is too few for FAT32 (min %d): use a smaller cluster size, a larger image or FAT16", clusters, maxClusters16+1)
+		return p, fmt.Errorf("fsimage: format: %d clusters is too few for FAT32 (min %d): use a smaller cluster size, a larger image or FAT16", clusters, maxClusters16+1)
 	case typ == FAT32 && clusters > maxClusters32:
-		return fmt.Errorf("fsimage: format: too many clusters for FAT32: use a larger cluster size")
+		return p, fmt.Errorf("fsimage: format: too many clusters for FAT32: use a larger cluster size")
 	}
 	label := strings.ToUpper(opt.Label)
 	if len(label) > 11 {
-		return fmt.Errorf("fsimage: format: label %q is longer than 11 characters", opt.Label)
+		return p, fmt.Errorf("fsimage: format: label %q is longer than 11 characters", opt.Label)
 	}
 	for i := 0; i < len(label); i++ {
 		if c := label[i]; c != ' ' && !shortChar(c) || c >= 0x80 {
-			return fmt.Errorf("fsimage: format: label %q: use letters, digits, spaces and %s", opt.Label, shortSpecial)
+			return p, fmt.Errorf("fsimage: format: label %q: use letters, digits, spaces and %s", opt.Label, shortSpecial)
 		}
+	}
+	return formatPlan{bps: bps, partStart: partStart, size: size, totSec: totSec, typ: typ, nfats: nfats,
+		rootEnt: rootEnt, rsvd: rsvd, spc: spc, fatSz: fatSz, clusters: clusters, label: label}, nil
+}
+
+// Format writes a new, empty FAT volume of size bytes to dev (only metadata is written,
+// so an image file stays sparse). Every option is checked before the first write.
+func Format(dev Device, size int64, opt FormatOptions) error {
+	p, err := planFormat(size, opt)
+	if err != nil {
+		return err
+	}
+	clock := opt.Clock
+	if clock == nil {
+		clock = time.Now
 	}
 	now := clock()
 	volID := opt.VolumeID
 	if volID == 0 {
 		volID = uint32(now.UnixNano()) ^ uint32(now.UnixNano()>>32) | 1
 	}
-
 	vol := dev
 	if opt.MBR {
-		ptype := byte(0x0C)
-		switch {
-		case typ == FAT12:
-			ptype = 0x01
-		case typ == FAT16 && totSec*bps/512 < 65536:
-			ptype = 0x04
-		case typ == FAT16:
-			ptype = 0x0E
-		}
-		if err := writeMBR(dev, uint32(partStart/512), uint32(totSec*bps/512), ptype, volID); err != nil {
+		if err := writeMBR(dev, uint32(p.partStart/512), uint32(p.totSec*p.bps/512), p.partitionType(), volID); err != nil {
 			return fmt.Errorf("fsimage: format: write MBR: %w", err)
 		}
-		vol = section{dev, partStart}
+		vol = section{dev, p.partStart}
 	}
-
-	bs := make([]byte, bps)
-	bs[0], bs[2] = 0xEB, 0x90
-	copy(bs[3:11], "NETXSIM ")
-	binary.LittleEndian.PutUint16(bs[11:], uint16(bps))
-	bs[13] = byte(spc)
-	binary.LittleEndian.PutUint16(bs[14:], uint16(rsvd))
-	bs[16] = byte(nfats)
-	binary.LittleEndian.PutUint16(bs[17:], uint16(rootEnt))
-	if totSec < 0x10000 && typ != FAT32 {
-		binary.LittleEndian.PutUint16(bs[19:], uint16(totSec))
-	} else {
-		binary.LittleEndian.PutUint32(bs[32:], uint32(totSec))
-	}
-	media := byte(0xF8)
-	bs[21] = media
-	binary.LittleEndian.PutUint16(bs[24:], 63)  // sectors per track
-	binary.LittleEndian.PutUint16(bs[26:], 255) // heads
-	binary.LittleEndian.PutUint32(bs[28:], uint32(partStart/512))
-	var ext []byte
-	if typ == FAT32 {
-		bs[1] = 0x58
-		binary.LittleEndian.PutUint32(bs[36:], uint32(fatSz))
-		binary.LittleEndian.PutUint32(bs[44:], 2) // root cluster
-		binary.LittleEndian.PutUint16(bs[48:], 1) // FSInfo
-		binary.LittleEndian.PutUint16(bs[50:], 6) // backup boot sector
-		ext = bs[64:]
-	} else {
-		bs[1] = 0x3C
-		binary.LittleEndian.PutUint16(bs[22:], uint16(fatSz))
-		ext = bs[36:]
-	}
-	ext[0] = 0x80
-	ext[2] = 0x29
-	binary.LittleEndian.PutUint32(ext[3:], volID)
-	lbl := label
-	if lbl == "" {
-		lbl = "NO NAME"
-	}
-	copy(ext[7:18], fmt.Sprintf("%-11s", lbl))
-	copy(ext[18:26], fmt.Sprintf("FAT%-5d", int(typ)))
-	bs[510], bs[511] = 0x55, 0xAA
-
-	zero := make([]byte, 256<<10)
-	zeroRange := func(off, n int64) error {
-		for n > 0 {
-			k := min(n, int64(len(zero)))
-			if _, err := vol.WriteAt(zero[:k], off); err != nil {
-				return err
-			}
-			off, n = off+k, n-k
-		}
-		return nil
-	}
-	rootSecs := rootEnt * 32 / bps
-	dataOff := (rsvd + nfats*fatSz + rootSecs) * bps
-	// Reserved area, FATs and fixed root directory start zeroed; so does the FAT32 root cluster.
-	metaEnd := dataOff
-	if typ == FAT32 {
-		metaEnd += spc * bps
-	}
-	if err := zeroRange(0, metaEnd); err != nil {
+	// The concerns in the order they reach the device: zeroed metadata and the full (sparse) length,
+	// the boot sector (with FAT32's FSInfo and backups), the FATs' first entries, the volume label.
+	if err := p.clear(vol); err != nil {
 		return fmt.Errorf("fsimage: format: %w", err)
 	}
-	// Make the image file its full length (sparse) so tools see the whole volume.
-	if _, err := vol.WriteAt([]byte{0}, totSec*bps-1); err != nil {
-		return fmt.Errorf("fsimage: format: extend image to %d bytes: %w", totSec*bps, err)
-	}
+	bs := p.bootSector(volID)
 	if _, err := vol.WriteAt(bs, 0); err != nil {
 		return fmt.Errorf("fsimage: format: write boot sector: %w", err)
 	}
-	if typ == FAT32 {
-		fsi := make([]byte, bps)
-		binary.LittleEndian.PutUint32(fsi[0:], 0x41615252)
-		binary.LittleEndian.PutUint32(fsi[484:], 0x61417272)
-		binary.LittleEndian.PutUint32(fsi[488:], uint32(clusters-1))
-		binary.LittleEndian.PutUint32(fsi[492:], 3)
-		binary.LittleEndian.PutUint32(fsi[508:], 0xAA550000)
+	if p.typ == FAT32 {
+		fsi := p.fsInfo()
 		for _, w := range []struct {
 			b   []byte
 			sec int64
 		}{{fsi, 1}, {bs, 6}, {fsi, 7}} {
-			if _, err := vol.WriteAt(w.b, w.sec*bps); err != nil {
+			if _, err := vol.WriteAt(w.b, w.sec*p.bps); err != nil {
 				return fmt.Errorf("fsimage: format: %w", err)
 			}
 		}
 	}
-	// The first FAT entries: media byte and end-of-chain marks; FAT32's root cluster is EOC too.
-	var head []byte
-	switch typ {
-	case FAT12:
-		head = []byte{media, 0xFF, 0xFF}
-	case FAT16:
-		head = []byte{media, 0xFF, 0xFF, 0xFF}
-	case FAT32:
-		head = []byte{media, 0xFF, 0xFF, 0x0F, 0xFF, 0xFF, 0xFF, 0x0F, 0xFF, 0xFF, 0xFF, 0x0F}
-	}
-	for i := int64(0); i < nfats; i++ {
-		if _, err := vol.WriteAt(head, (rsvd+i*fatSz)*bps); err != nil {
+	head := p.fatHead()
+	for i := int64(0); i < p.nfats; i++ {
+		if _, err := vol.WriteAt(head, (p.rsvd+i*p.fatSz)*p.bps); err != nil {
 			return fmt.Errorf("fsimage: format: write FAT: %w", err)
 		}
 	}
-	if label != "" {
-		e := make([]byte, 32)
-		copy(e[:11], fmt.Sprintf("%-11s", label))
-		e[11] = AttrVolumeID
-		binary.LittleEndian.PutUint16(e[22:], fatTime(now))
-		binary.LittleEndian.PutUint16(e[24:], fatDate(now))
-		off := (rsvd + nfats*fatSz) * bps
-		if _, err := vol.WriteAt(e, off); err != nil {
+	if p.label != "" {
+		if _, err := vol.WriteAt(labelEntry(p.label, now), (p.rsvd+p.nfats*p.fatSz)*p.bps); err != nil {
 			return fmt.Errorf("fsimage: format: write label: %w", err)
 		}
 	}

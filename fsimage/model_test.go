@@ -2,6 +2,7 @@ package fsimage
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -386,4 +388,100 @@ func modelStep(t *testing.T, v *FS, m *model, r *rand.Rand, c modelCase) string 
 		delete(m.m, fold(e.path))
 	}
 	return op
+}
+
+// TestModelConcurrentWriters extends the model test with writers racing for one image file:
+// several handles (as several `netxsim image` commands or servers would) each try to open it for
+// writing, do a batch of random operations mirrored in the model, and close it; readers try to
+// open it meanwhile. Whoever loses the race gets a *LockError naming this process, and at the end
+// the image holds exactly the model: no acknowledged change is lost (without the lock, two
+// writers each cache the FAT and overwrite each other's files).
+func TestModelConcurrentWriters(t *testing.T) {
+	needTool(t, "fsck.fat", "mdir", "mcopy")
+	for _, c := range []modelCase{
+		{FAT12, 1440 << 10, 512, 6 << 10},
+		{FAT16, 5 << 19, 512, 24 << 10},
+		{FAT32, 33 << 20, 512, 96 << 10},
+	} {
+		t.Run(c.typ.String(), func(t *testing.T) {
+			img := filepath.Join(t.TempDir(), "m.img")
+			f, _ := os.Create(img)
+			if err := Format(f, c.size, FormatOptions{Type: c.typ, ClusterSize: c.cluster}); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			m := &model{m: map[string]*mEntry{}}
+			var mu sync.Mutex // guards m and the winners' count; the image lock guards the image
+			var wins, losses, reads, readLosses int
+			var wg sync.WaitGroup
+			pid := fmt.Sprintf("pid %d", os.Getpid())
+			for w := range 4 {
+				wg.Add(2)
+				go func() { // writer
+					defer wg.Done()
+					r := rand.New(rand.NewPCG(uint64(c.typ), uint64(w)))
+					for range 12 {
+						v, err := OpenFile(img, Options{})
+						if err != nil {
+							var le *LockError
+							if !errors.As(err, &le) || !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), pid) {
+								t.Errorf("losing writer: %v; want a LockError naming %s", err, pid)
+								return
+							}
+							mu.Lock()
+							losses++
+							mu.Unlock()
+							time.Sleep(time.Millisecond)
+							continue
+						}
+						mu.Lock()
+						wins++
+						for range 30 {
+							modelStep(t, v, m, r, c)
+						}
+						mu.Unlock()
+						if err := v.Close(); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				}()
+				go func() { // reader: what it sees is always a whole state of the model
+					defer wg.Done()
+					for range 12 {
+						v, err := OpenFile(img, Options{ReadOnly: true})
+						if err != nil {
+							if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "open for writing") {
+								t.Errorf("losing reader: %v", err)
+								return
+							}
+							mu.Lock()
+							readLosses++
+							mu.Unlock()
+							time.Sleep(time.Millisecond)
+							continue
+						}
+						mu.Lock()
+						reads++
+						if d := diffTrees(m.tree(), fsTree(t, v)); d != "" {
+							t.Errorf("a reader beside the writers saw a tree unlike the model:\n%s", d)
+						}
+						mu.Unlock()
+						v.Close()
+					}
+				}()
+			}
+			wg.Wait()
+			t.Logf("%d writer opens won, %d refused; %d reader opens, %d refused", wins, losses, reads, readLosses)
+			if wins == 0 || losses == 0 {
+				t.Logf("no contention this run (wins %d, losses %d)", wins, losses)
+			}
+			v, err := OpenFile(img, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			verifyModel(t, v, m, img, wins)
+			v.Close()
+		})
+	}
 }

@@ -226,7 +226,7 @@ func (v *FS) mkdir(name string) error {
 	if err := checkName(base); err != nil {
 		return err
 	}
-	c, err := v.fat.alloc(1, 0, nil)
+	c, err := v.alloc(1, 0, nil)
 	if err != nil {
 		return err
 	}
@@ -240,7 +240,14 @@ func (v *FS) mkdir(name string) error {
 	nd := &dir{n: n, byName: map[string]*node{}, shorts: map[[11]byte]*node{}, dotdot: 1, lb: 2,
 		buf: make([]byte, v.g.cs), dirty: make([]uint64, (v.g.spc+63)/64)}
 	v.dotEntries(nd.buf, n, d.n)
-	v.markDirty(nd, 0, len(nd.buf))
+	// The cluster is free on the medium until the next flush links it: write it now, so that no
+	// order of later writes can show an entry pointing at a directory cluster full of old data.
+	if _, err := v.dev.WriteAt(nd.buf, v.g.clusterOff(c)); err != nil {
+		d.unindex(n)
+		v.unlinkSlots(d, n.slot, n.nslots)
+		v.fat.freeChain(c)
+		return fmt.Errorf("write directory cluster: %w", err)
+	}
 	n.d = nd
 	return nil
 }
@@ -287,7 +294,7 @@ func (v *FS) destroy(n *node) {
 	p.unindex(n)
 	v.unlinkSlots(p, n.slot, n.nslots)
 	if n.cluster != 0 {
-		v.fat.freeChain(n.cluster)
+		v.release(n.cluster)
 	}
 	if n.d != nil {
 		// Its clusters may be reused for file data: never write the cached buffer again.
@@ -353,6 +360,20 @@ func (v *FS) rename(oldname, newname string) error {
 	}
 	old, slot, nslots := n.parent, n.slot, n.nslots
 	oldName, oldSn, oldNt := n.name, n.sn, n.ntres
+	if victim != nil && victim.parent == d && victim.name == base && !n.isDir() {
+		// Replacing a file under its own name (an upload's temporary file renamed over the
+		// target): take over the target's entry, long name and alias included, so the change on
+		// the medium is its short entry alone (atomic) and costs no new slot (a full FAT12/16
+		// root cannot make it fail).
+		old.unindex(n)
+		n.parent, n.name, n.sn, n.ntres, n.slot, n.nslots = d, victim.name, victim.sn, victim.ntres, victim.slot, victim.nslots
+		v.store(n)
+		d.add(n)
+		v.unlinkSlots(old, slot, nslots)
+		v.release(victim.cluster)
+		victim.parent, victim.cluster, victim.ext, victim.size = nil, 0, nil, 0
+		return nil
+	}
 	old.unindex(n)
 	if err := v.link(d, n, base); err != nil {
 		n.parent, n.slot, n.nslots, n.name, n.sn, n.ntres = old, slot, nslots, oldName, oldSn, oldNt
@@ -362,7 +383,9 @@ func (v *FS) rename(oldname, newname string) error {
 		}
 		return err
 	}
-	v.unlinkSlots(old, slot, nslots)
+	if old != d || n.slot != slot { // else link reused the entry's own slots
+		v.unlinkSlots(old, slot, nslots)
+	}
 	if victim != nil {
 		v.destroy(victim)
 	}

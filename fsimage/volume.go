@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"sync"
 	"time"
+
+	"github.com/netxsim/netxsim/internal/size"
 )
 
 // Options tune an opened volume. The zero value is usable.
@@ -40,6 +42,12 @@ type FS struct {
 	zero     []byte
 	copyBufs sync.Pool // *[]byte for ReadFrom: one large buffer per file would dominate small copies
 	volLabel string
+	file     io.Closer // the image file when OpenFile opened it; closed (and its lock released) by Close
+
+	pending     []uint32 // chains released since the last flush, freed after the directories (durable.go)
+	pendingN    uint32   // clusters in them
+	dirtyOnDisk bool     // the boot sector's dirty flag is set on the device
+	recovery    Recovery
 }
 
 // node is one directory entry in memory. Open files and cached directories point at it,
@@ -130,6 +138,11 @@ func Open(dev Device, opt Options) (*FS, error) {
 		return nil, fmt.Errorf("fsimage: image is shorter than its boot sector says (%d sectors): %v: %w", g.totSec, err, ErrCorrupt)
 	}
 	fatBytes := g.fatSz * g.bps
+	// The FAT is cached whole (up to 1 GiB for the largest FAT32): refuse clearly what this
+	// machine cannot hold instead of dying in the allocation.
+	if err := size.FitsMemory(fatBytes); err != nil {
+		return nil, fmt.Errorf("fsimage: the volume's FAT (%d sectors) cannot be cached: %w", g.fatSz, err)
+	}
 	f := &fatTable{g: g, raw: make([]byte, fatBytes), dirty: make([]uint64, (g.fatSz+63)/64)}
 	which := int64(0)
 	if g.activeFAT >= 0 {
@@ -164,6 +177,14 @@ func Open(dev Device, opt Options) (*FS, error) {
 	if _, err := v.loadDir(v.root); err != nil {
 		return nil, fmt.Errorf("fsimage: root directory: %w", err)
 	}
+	if g.extBoot && g.state&1 != 0 {
+		v.dirtyOnDisk = true
+		if opt.ReadOnly {
+			v.recovery = Recovery{Dirty: true, ReadOnly: true}
+		} else if err := v.recover(); err != nil {
+			return nil, fmt.Errorf("fsimage: repair a volume that was not closed cleanly: %w", err)
+		}
+	}
 	return v, nil
 }
 
@@ -183,6 +204,17 @@ func (v *FS) loadDir(n *node) (*dir, error) {
 		if n.cluster == 0 {
 			return nil, fmt.Errorf("directory %q has no cluster: %w", n.name, ErrCorrupt)
 		}
+		// A directory whose first cluster is one of its ancestors' is a cycle in a corrupt image:
+		// every walk (ReadDir, fs.WalkDir, `image ls -R`) would go round it forever.
+		depth := 0
+		for d := n.parent; d != nil; d = d.n.parent {
+			if d.n.cluster == n.cluster || d.n == v.root && v.g.typ == FAT32 && n.cluster == v.g.rootClus {
+				return nil, fmt.Errorf("directory %q is its own ancestor (cluster %d): a directory cycle: %w", n.name, n.cluster, ErrCorrupt)
+			}
+			if depth++; depth > maxDepth {
+				return nil, fmt.Errorf("directory %q is nested more than %d deep: %w", n.name, maxDepth, ErrCorrupt)
+			}
+		}
 		ext, err := v.extents(n)
 		if err != nil {
 			return nil, err
@@ -200,6 +232,10 @@ func (v *FS) loadDir(n *node) (*dir, error) {
 	n.d = d
 	return d, nil
 }
+
+// maxDepth bounds directory nesting; no real tree is this deep, and a corrupt one must not make a
+// walk take forever.
+const maxDepth = 1024
 
 // maxDirBytes is FAT's directory size limit: 65,536 entries.
 const maxDirBytes = 65536 * 32
@@ -424,19 +460,50 @@ func (v *FS) flushDir(d *dir) error {
 	return nil
 }
 
-// flush writes all cached metadata: FAT first (a crash then leaves lost clusters, which are
-// harmless, never an entry pointing at free clusters), then directories, then FSInfo.
+// flush writes all cached metadata in the crash-safe order of durable.go: dirty flag; FAT with
+// new allocations; directories; FAT with released chains freed, FSInfo; dirty flag cleared. A
+// device sync separates the steps, so the order holds on the medium too, not only in the page
+// cache.
 func (v *FS) flush() error {
+	if v.fat.nDirty == 0 && len(v.dirty) == 0 && len(v.pending) == 0 && !v.fsInfoStale() && !v.dirtyOnDisk {
+		return nil
+	}
+	if !v.dirtyOnDisk {
+		// File data written since the last flush must be on the medium before metadata links it.
+		if err := v.barrier(); err != nil {
+			return err
+		}
+		if err := v.setDirty(true); err != nil {
+			return err
+		}
+	}
 	if err := v.fat.flush(v.dev); err != nil {
 		return fmt.Errorf("fsimage: %w", err)
 	}
-	for d := range v.dirty {
-		if err := v.flushDir(d); err != nil {
+	if len(v.dirty) > 0 {
+		if err := v.barrier(); err != nil {
+			return err
+		}
+		for d := range v.dirty {
+			if err := v.flushDir(d); err != nil {
+				return fmt.Errorf("fsimage: %w", err)
+			}
+			delete(v.dirty, d)
+		}
+	}
+	if len(v.pending) > 0 {
+		if err := v.barrier(); err != nil {
+			return err
+		}
+		for _, c := range v.pending {
+			v.fat.freeChain(c)
+		}
+		v.pending, v.pendingN = v.pending[:0], 0
+		if err := v.fat.flush(v.dev); err != nil {
 			return fmt.Errorf("fsimage: %w", err)
 		}
-		delete(v.dirty, d)
 	}
-	if v.g.typ == FAT32 && v.g.fsInfo > 0 && (v.fat.free != v.diskFree || v.fat.next != v.diskNext) {
+	if v.fsInfoStale() {
 		b := make([]byte, 8)
 		binary.LittleEndian.PutUint32(b, v.fat.free)
 		binary.LittleEndian.PutUint32(b[4:], v.fat.next)
@@ -445,7 +512,14 @@ func (v *FS) flush() error {
 		}
 		v.diskFree, v.diskNext = v.fat.free, v.fat.next
 	}
-	return nil
+	if err := v.barrier(); err != nil {
+		return err
+	}
+	return v.setDirty(false)
+}
+
+func (v *FS) fsInfoStale() bool {
+	return v.g.typ == FAT32 && v.g.fsInfo > 0 && (v.fat.free != v.diskFree || v.fat.next != v.diskNext)
 }
 
 // done ends a changing operation: in write-through mode the metadata goes out now.
@@ -468,13 +542,7 @@ func (v *FS) Sync() error {
 	if v.opt.ReadOnly {
 		return nil
 	}
-	if err := v.flush(); err != nil {
-		return err
-	}
-	if s, ok := v.base.(interface{ Sync() error }); ok {
-		return s.Sync()
-	}
-	return nil
+	return v.flush() // ends with a device sync
 }
 
 // Close writes cached metadata and closes the volume (not the device).
@@ -485,10 +553,16 @@ func (v *FS) Close() error {
 		return fs.ErrClosed
 	}
 	v.closed = true
-	if v.opt.ReadOnly {
-		return nil
+	var err error
+	if !v.opt.ReadOnly {
+		err = v.flush()
 	}
-	return v.flush()
+	if v.file != nil {
+		if cerr := v.file.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
 }
 
 // Info describes a volume.
@@ -517,8 +591,8 @@ func (v *FS) Info() Info {
 	}
 	return Info{
 		Type: v.g.typ, SectorSize: int(v.g.bps), ClusterSize: int(v.g.cs),
-		Clusters: v.g.clusters, FreeClusters: v.fat.free,
-		TotalBytes: int64(v.g.clusters) * v.g.cs, FreeBytes: int64(v.fat.free) * v.g.cs,
+		Clusters: v.g.clusters, FreeClusters: v.fat.free + v.pendingN,
+		TotalBytes: int64(v.g.clusters) * v.g.cs, FreeBytes: int64(v.fat.free+v.pendingN) * v.g.cs,
 		FATs: int(v.g.nfats), RootEntries: int(v.g.rootEnt), Label: label, VolumeID: v.g.volID,
 		PartitionOffset: v.partOff,
 	}

@@ -85,9 +85,13 @@ func ParseEPRT(arg string) (netip.AddrPort, error) {
 		return netip.AddrPort{}, fmt.Errorf("EPRT %q: %w: want <d>proto<d>address<d>port<d>", arg, ErrBadAddress)
 	}
 	addr, err := netip.ParseAddr(parts[2])
-	if err != nil || addr.Zone() != "" {
+	if err != nil || (addr.Zone() != "" && !addr.IsLinkLocalUnicast()) {
 		return netip.AddrPort{}, fmt.Errorf("EPRT %q: %w: bad network address %q", arg, ErrBadAddress, parts[2])
 	}
+	// Clients on a link-local control connection (inetutils-ftp) append their own interface as zone
+	// ("fe80::1%eth0"). It names the sender's interface, which means nothing to the receiver (RFC 4007
+	// section 6): the data connection goes out of the control connection's interface, so it is dropped.
+	addr = addr.WithZone("")
 	switch parts[1] {
 	case "1":
 		if !addr.Is4() {

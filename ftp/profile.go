@@ -44,3 +44,14 @@ func (p Profile) NetXLike() bool {
 
 // Shipped reports whether p reproduces the shipped NetX Duo code's quirks, not only its bytes.
 func (p Profile) Shipped() bool { return p == ProfileNetXDuo64 }
+
+// UnmarshalText accepts the profile names of ParseProfile, so a profile decodes straight from a YAML
+// scenario or a flag (encoding.TextUnmarshaler).
+func (p *Profile) UnmarshalText(b []byte) error {
+	v, err := ParseProfile(string(b))
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}

@@ -15,6 +15,7 @@ declare -A need=(
   [dosfstools]=mkfs.fat [mtools]=mcopy [iproute2]=ip [iputils-ping]=ping [netcat-openbsd]=nc.openbsd
   # more FTP clients: each has its own PORT/EPRT/REST/QUIT habits (verify corpus, link-local interop)
   [inetutils-ftp]=inetutils-ftp [tnftp]=tnftp [wget]=wget [ncftp]=ncftpget [busybox]=busybox
+  [ethtool]=ethtool  # the Linux vxlan interop test: checksum offload off on its underlay veth
 )
 missing=()
 for pkg in "${!need[@]}"; do

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"syscall"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -68,11 +69,33 @@ func (ip *IP) Listen(ctx context.Context, addr netip.AddrPort) (net.Listener, er
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	ln, err := gonet.ListenTCP(ip.s, fa, proto)
+	ln, err := ip.listenTCP(fa, proto)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s on %s: %w", addr, ip.cfg.Name, err)
 	}
 	return ln, nil
+}
+
+// listenTCP is gonet.ListenTCP plus the control window on the control port: accepted connections
+// inherit the listener's receive buffer (tcp accept.go), so the SYN-ACK already advertises it.
+func (ip *IP) listenTCP(fa tcpip.FullAddress, proto tcpip.NetworkProtocolNumber) (*gonet.TCPListener, error) {
+	var wq waiter.Queue
+	ep, terr := ip.s.NewEndpoint(tcp.ProtocolNumber, proto, &wq)
+	if terr != nil {
+		return nil, errors.New(terr.String())
+	}
+	if ip.win.Control != 0 && fa.Port == ip.win.ControlPort {
+		ep.SocketOptions().SetReceiveBufferSize(int64(2*ip.win.Control), true)
+	}
+	if terr := ep.Bind(fa); terr != nil {
+		ep.Close()
+		return nil, &net.OpError{Op: "bind", Net: "tcp", Addr: &net.TCPAddr{IP: net.IP(fa.Addr.AsSlice()), Port: int(fa.Port)}, Err: errors.New(terr.String())}
+	}
+	if terr := ep.Listen(listenBacklog); terr != nil {
+		ep.Close()
+		return nil, &net.OpError{Op: "listen", Net: "tcp", Addr: &net.TCPAddr{IP: net.IP(fa.Addr.AsSlice()), Port: int(fa.Port)}, Err: errors.New(terr.String())}
+	}
+	return gonet.NewTCPListener(ip.s, &wq, ep), nil
 }
 
 // Dial opens a TCP connection to remote. local may be the zero AddrPort (any address, ephemeral port),
@@ -146,22 +169,25 @@ func (ip *IP) dialTCP(ctx context.Context, local, remote tcpip.FullAddress, prot
 	return gonet.NewTCPConn(&wq, ep), nil
 }
 
-// tcpErr maps gVisor's errors to the syscall-flavoured ones callers test for.
+// tcpErr maps gVisor's errors to the errno values the kernel's sockets give, so callers test both
+// stacks alike with errors.Is(err, syscall.ECONNREFUSED) (or ETIMEDOUT, ECONNRESET, ...).
 func tcpErr(e tcpip.Error) error {
 	switch e.(type) {
 	case *tcpip.ErrConnectionRefused:
-		return fmt.Errorf("connection refused: %s", e)
+		return syscall.ECONNREFUSED
 	case *tcpip.ErrTimeout:
-		return timeoutError{}
+		return syscall.ETIMEDOUT
+	case *tcpip.ErrConnectionReset:
+		return syscall.ECONNRESET
+	case *tcpip.ErrConnectionAborted:
+		return syscall.ECONNABORTED
+	case *tcpip.ErrNetworkUnreachable:
+		return syscall.ENETUNREACH
+	case *tcpip.ErrHostUnreachable:
+		return syscall.EHOSTUNREACH
 	}
 	return errors.New(e.String())
 }
-
-type timeoutError struct{}
-
-func (timeoutError) Error() string   { return "connection timed out" }
-func (timeoutError) Timeout() bool   { return true }
-func (timeoutError) Temporary() bool { return true }
 
 // Ping sends ICMP echo requests to dst (IPv4, IPv6 global, or IPv6 link-local with an optional zone
 // naming this NIC), one a second, until a reply arrives or ctx ends; it returns the round-trip time.
@@ -242,3 +268,6 @@ func (ip *IP) Ping(ctx context.Context, dst netip.Addr) (time.Duration, error) {
 		}
 	}
 }
+
+// listenBacklog is gonet.ListenTCP's backlog.
+const listenBacklog = 4096

@@ -1,58 +1,9 @@
 package stack
 
-import (
-	"context"
-	"fmt"
-	"net"
-	"net/netip"
-	"syscall"
-)
+import "github.com/netxsim/netxsim/internal/kernel"
 
 // Kernel offers IP's Listen and Dial over the host operating system's TCP/IP stack; the zero value is
-// ready to use. It serves as the host side in TAP mode and as the reference in benchmarks.
-type Kernel struct{}
-
-// Listen opens a kernel TCP listener; the zero or unspecified address listens on all addresses.
-func (Kernel) Listen(ctx context.Context, addr netip.AddrPort) (net.Listener, error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", hostPort(addr))
-	if err != nil {
-		return nil, fmt.Errorf("kernel listen %s: %w", addr, err)
-	}
-	return ln, nil
-}
-
-// Dial opens a kernel TCP connection; local may be zero, a port alone, or a full address. A chosen local
-// port is bound with SO_REUSEADDR (ports below 1024 need CAP_NET_BIND_SERVICE).
-func (Kernel) Dial(ctx context.Context, local, remote netip.AddrPort) (net.Conn, error) {
-	var d net.Dialer
-	if local.Addr().IsValid() || local.Port() != 0 {
-		la := &net.TCPAddr{Port: int(local.Port())}
-		if local.Addr().IsValid() {
-			la.IP = local.Addr().AsSlice()
-			la.Zone = local.Addr().Zone()
-		}
-		d.LocalAddr = la
-		d.Control = func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			if err := c.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
-			}); err != nil {
-				return err
-			}
-			return serr
-		}
-	}
-	c, err := d.DialContext(ctx, "tcp", remote.String())
-	if err != nil {
-		return nil, fmt.Errorf("kernel dial %s: %w", remote, err)
-	}
-	return c, nil
-}
-
-func hostPort(ap netip.AddrPort) string {
-	if !ap.Addr().IsValid() {
-		return fmt.Sprintf(":%d", ap.Port())
-	}
-	return ap.String()
-}
+// ready to use. It serves as the host side in TAP mode and as the reference in benchmarks. It is the
+// project's one kernel dialer (internal/kernel), which tapdev.Kernel runs inside a namespace and
+// ftp/server uses by default.
+type Kernel = kernel.Kernel

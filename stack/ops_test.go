@@ -179,7 +179,7 @@ func TestConfigErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ip, err := stack.New(cfg, p.A())
+		ip, err := stack.New(context.Background(), cfg, p.A())
 		if err == nil {
 			ip.Close()
 			t.Errorf("%s: New accepted %+v", name, cfg)
@@ -194,14 +194,14 @@ func TestDuplicateAddressDetected(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	a, err := stack.New(devConfig(), p.A())
+	a, err := stack.New(context.Background(), devConfig(), p.A())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
 	dup := hostConfig()
 	dup.IPv6Global = devConfig().IPv6Global
-	if b, err := stack.New(dup, p.B()); !errors.Is(err, stack.ErrDuplicateAddress) {
+	if b, err := stack.New(context.Background(), dup, p.B()); !errors.Is(err, stack.ErrDuplicateAddress) {
 		if b != nil {
 			b.Close()
 		}

@@ -37,7 +37,18 @@ type Config struct {
 	SkipDAD    bool             // DAD is on by default: New returns once every IPv6 address passed it
 	MTU        uint32           // IP MTU; 0: 1500
 	Logger     *slog.Logger     // nil: discard
+
+	// Signature is the TCP/IP look on the wire: SignatureGVisor (zero value, Linux-like) or
+	// SignatureNetX (NetX Duo's TTL, TCP options, windows and IPv4 identification).
+	Signature Signature
+	// Windows fixes the receive windows (zero fields: the signature's defaults, NetX's 400/2,048).
+	Windows Windows
 }
+
+// LinkEndpoint is an Ethernet-level link endpoint (gVisor's stack.LinkEndpoint): stack/link's
+// endpoints, a tapdev TAP, either wrapped by stack/capture. The alias lets the root package and the
+// commands pass endpoints around without importing gVisor.
+type LinkEndpoint = gstack.LinkEndpoint
 
 // DADTimeout bounds how long New waits for duplicate address detection (one probe of 1 s per RFC 4862).
 const DADTimeout = 5 * time.Second
@@ -57,7 +68,8 @@ type IP struct {
 	ll   netip.Addr // link-local, zero when IPv6 is off
 	log  *slog.Logger
 	once sync.Once
-	gate *gate // between the link endpoint and the stack; shut by Close
+	gate *gate   // between the link endpoint and the stack; shut by Close
+	win  Windows // receive windows in force (0: auto-tuned)
 
 	pingSeq atomic.Uint32 // echo sequence numbers, unique per instance
 }
@@ -102,6 +114,12 @@ func (c *Config) validate() error {
 	if c.MTU != 0 && c.IPv6 && c.MTU < header.IPv6MinimumMTU {
 		return fmt.Errorf("stack: MTU %d is below IPv6's minimum of %d", c.MTU, header.IPv6MinimumMTU)
 	}
+	if c.Signature != SignatureGVisor && c.Signature != SignatureNetX {
+		return fmt.Errorf("stack: Signature %q: use %q or the zero value (gVisor)", c.Signature, SignatureNetX)
+	}
+	if err := c.Windows.validate(); err != nil {
+		return err
+	}
 	if c.MTU != 0 && c.MTU < 68 {
 		return fmt.Errorf("stack: MTU %d is below IPv4's minimum of 68", c.MTU)
 	}
@@ -110,9 +128,9 @@ func (c *Config) validate() error {
 
 // New starts an IP instance on ep, an Ethernet-level endpoint that adds and parses the Ethernet header
 // itself (fdbased with EthernetHeader: true, stack/link endpoints, optionally wrapped by stack/capture).
-// With IPv6 and DAD on, New returns only after every IPv6 address passed DAD, so Dial and Listen work at once.
-// On error ep is closed.
-func New(cfg Config, ep gstack.LinkEndpoint) (*IP, error) {
+// With IPv6 and DAD on, New returns only after every IPv6 address passed DAD (bounded by ctx and by
+// DADTimeout), so Dial and Listen work at once. On error ep is closed.
+func New(ctx context.Context, cfg Config, ep LinkEndpoint) (*IP, error) {
 	if ep == nil {
 		return nil, errors.New("stack: New needs a link endpoint")
 	}
@@ -155,8 +173,12 @@ func New(cfg Config, ep gstack.LinkEndpoint) (*IP, error) {
 		TransportProtocols: transProtos,
 		HandleLocal:        true,
 	})
-	ip := &IP{s: s, cfg: cfg, log: log, gate: newGate(ep)}
-	if err := ip.configure(ip.gate); err != nil {
+	wire := ep
+	if cfg.Signature == SignatureNetX {
+		wire = newNetXWire(ep)
+	}
+	ip := &IP{s: s, cfg: cfg, log: log, gate: newGate(wire), win: cfg.Windows.resolved(cfg.Signature)}
+	if err := ip.configure(ctx, ip.gate); err != nil {
 		// The stack owns ep once CreateNIC succeeded; Destroy closes it. Before that we close it.
 		if _, ok := s.NICInfo()[nicID]; !ok {
 			ep.Close()
@@ -167,7 +189,7 @@ func New(cfg Config, ep gstack.LinkEndpoint) (*IP, error) {
 	return ip, nil
 }
 
-func (ip *IP) configure(ep gstack.LinkEndpoint) error {
+func (ip *IP) configure(ctx context.Context, ep gstack.LinkEndpoint) error {
 	s, cfg := ip.s, ip.cfg
 	sack := tcpip.TCPSACKEnabled(true)
 	mod := tcpip.TCPModerateReceiveBufferOption(true)
@@ -197,9 +219,31 @@ func (ip *IP) configure(ep gstack.LinkEndpoint) error {
 	// RcvNxt), so only an RTO delivers it.
 	recovery := tcpip.TCPRecovery(0)
 	rtoCap := tcpip.TCPMaxRTOOption(maxRTO)
+	if cfg.Signature == SignatureNetX {
+		// NetX negotiates no SACK (timestamps and window scaling have no option: netxWire blanks them).
+		sack = false
+	}
+	if ip.win.Data != 0 {
+		// Fixed windows: no auto-tuning, and every endpoint starts with the data window. gVisor
+		// advertises half the buffer (rcvAdvWndScale = 1), so the buffer is twice the window.
+		mod = false
+		rcv = tcpip.TCPReceiveBufferSizeRangeOption{Min: 128, Default: 2 * ip.win.Data, Max: 4 << 20}
+	}
 	for _, o := range []tcpip.SettableTransportProtocolOption{&sack, &mod, &snd, &rcv, &recovery, &rtoCap} {
 		if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, o); err != nil {
 			return fmt.Errorf("stack: set TCP option %T: %s", o, err)
+		}
+	}
+	if cfg.Signature == SignatureNetX {
+		// NetX's NX_IP_TIME_TO_LIVE is 128; its IPv6 hop limit, measured, is 255.
+		for proto, ttl := range map[tcpip.NetworkProtocolNumber]uint8{ipv4.ProtocolNumber: 128, ipv6.ProtocolNumber: 255} {
+			if proto == ipv6.ProtocolNumber && !cfg.IPv6 {
+				continue
+			}
+			opt := tcpip.DefaultTTLOption(ttl)
+			if err := s.SetNetworkProtocolOption(proto, &opt); err != nil {
+				return fmt.Errorf("stack: set TTL %d: %s", ttl, err)
+			}
 		}
 	}
 	ep.SetLinkAddress(tcpip.LinkAddress(cfg.MAC))
@@ -245,7 +289,7 @@ func (ip *IP) configure(ep gstack.LinkEndpoint) error {
 	s.SetRouteTable(routes)
 
 	if !cfg.SkipDAD && len(waits) > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), DADTimeout)
+		ctx, cancel := context.WithTimeout(ctx, DADTimeout)
 		defer cancel()
 		for _, w := range waits {
 			if err := w.wait(ctx); err != nil {

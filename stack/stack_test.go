@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/netxsim/netxsim"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/link"
 )
@@ -40,27 +41,23 @@ func hostConfig() stack.Config {
 		IPv6Global: []netip.Prefix{netip.MustParsePrefix("2001:db8::1/64")}}
 }
 
-// newPair starts device and host instances on an in-memory pair; everything is closed at cleanup.
+// newPair starts device and host instances on an in-memory pair, through the library; everything is
+// closed at cleanup.
 func newPair(t testing.TB, cfg link.PairConfig, skipDAD bool) (dev, host *stack.IP, p *link.Pair) {
 	t.Helper()
-	p, err := link.NewPair(cfg)
+	var n netxsim.Network
+	t.Cleanup(func() { n.Close() })
+	seg, err := n.Pair("link", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.Close() })
 	dc, hc := devConfig(), hostConfig()
 	dc.SkipDAD, hc.SkipDAD = skipDAD, skipDAD
-	dev, err = stack.New(dc, p.A())
+	ds, err := n.AddDevices(context.Background(), seg, netxsim.DeviceConfig{Config: dc}, netxsim.DeviceConfig{Config: hc})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { dev.Close() })
-	host, err = stack.New(hc, p.B())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { host.Close() })
-	return dev, host, p
+	return ds[0].IP(), ds[1].IP(), seg.Pair()
 }
 
 // transfer sends n pseudo-random bytes from `from` to `to` over a new connection and checks their SHA-256.

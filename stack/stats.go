@@ -103,8 +103,9 @@ func (ip *IP) Stats() Stats {
 // String summarises the most telling counters on one line.
 func (s Stats) String() string {
 	return fmt.Sprintf("frames in/out %d/%d dropped %d; IP in/out %d/%d malformed %d; checksum errors %d; "+
-		"TCP opens active/passive %d/%d established %d segs in/out %d/%d retransmits %d; echo req in/out %d/%d",
+		"TCP opens active/passive %d/%d established %d segs in/out %d/%d retransmits %d; "+
+		"pings answered %d of %d received; pings sent %d, replies %d",
 		s.FramesIn, s.FramesOut, s.FramesDropped, s.IPPacketsIn, s.IPPacketsOut, s.IPMalformed, s.ChecksumErrors,
 		s.TCPActiveOpens, s.TCPPassiveOpens, s.TCPEstablished, s.TCPSegmentsIn, s.TCPSegmentsOut, s.TCPRetransmits,
-		s.ICMPEchoRequestsIn, s.ICMPEchoRequestsOut)
+		s.ICMPEchoRepliesOut, s.ICMPEchoRequestsIn, s.ICMPEchoRequestsOut, s.ICMPEchoRepliesIn)
 }

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 
+	"github.com/netxsim/netxsim/stack"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -291,6 +292,9 @@ func (n *NetNS) AddAddr(name string, p netip.Prefix) error {
 	if !p.IsValid() {
 		return fmt.Errorf("add address to %s: invalid prefix %v", name, p)
 	}
+	if err := CheckPrefix(p); err != nil {
+		return fmt.Errorf("add address to %s: %w", name, err)
+	}
 	l, err := n.Link(name)
 	if err != nil {
 		return err
@@ -373,28 +377,30 @@ func (n *NetNS) display() string {
 // calling process's own namespace.
 type Kernel struct{ NS *NetNS }
 
-// Listen opens a TCP listener; an unspecified address listens on all.
+// Listen opens a TCP listener inside the namespace; an unspecified address listens on all.
 func (k Kernel) Listen(ctx context.Context, addr netip.AddrPort) (net.Listener, error) {
+	if err := CheckAddr(addr.Addr()); err != nil {
+		return nil, fmt.Errorf("kernel listen: %w", err)
+	}
 	var ln net.Listener
 	err := k.do(func() error {
-		var lc net.ListenConfig
 		var err error
-		ln, err = lc.Listen(ctx, tcpNetwork(addr.Addr()), listenAddr(addr))
+		ln, err = stack.Kernel{}.Listen(ctx, addr)
 		return err
 	})
 	return ln, err
 }
 
-// Dial connects over TCP, from local when it is valid.
+// Dial connects over TCP from inside the namespace, from local when it is set (a chosen port is
+// bound with SO_REUSEADDR, as FTP's port 20 needs); 192.0.2.0/24 is refused.
 func (k Kernel) Dial(ctx context.Context, local, remote netip.AddrPort) (net.Conn, error) {
+	if err := errors.Join(CheckAddr(remote.Addr()), CheckAddr(local.Addr())); err != nil {
+		return nil, fmt.Errorf("kernel dial %s: %w", remote, err)
+	}
 	var c net.Conn
 	err := k.do(func() error {
-		d := net.Dialer{}
-		if local.IsValid() {
-			d.LocalAddr = net.TCPAddrFromAddrPort(local)
-		}
 		var err error
-		c, err = d.DialContext(ctx, "tcp", remote.String())
+		c, err = stack.Kernel{}.Dial(ctx, local, remote)
 		return err
 	})
 	return c, err
@@ -405,24 +411,6 @@ func (k Kernel) do(fn func() error) error {
 		return fn()
 	}
 	return k.NS.Do(fn)
-}
-
-func tcpNetwork(a netip.Addr) string {
-	switch {
-	case !a.IsValid() || a.IsUnspecified():
-		return "tcp"
-	case a.Is4() || a.Is4In6():
-		return "tcp4"
-	default:
-		return "tcp6"
-	}
-}
-
-func listenAddr(ap netip.AddrPort) string {
-	if !ap.Addr().IsValid() {
-		return ":" + strconv.Itoa(int(ap.Port()))
-	}
-	return ap.String()
 }
 
 func validNetNSName(name string) error {

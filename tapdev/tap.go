@@ -4,16 +4,21 @@
 // manages the kernel side around it: network namespaces, addresses, links,
 // veth pairs.
 //
-// A TAP is opened with github.com/songgao/water and its file descriptor is
-// handed to gVisor's fdbased endpoint with Ethernet framing, so ARP and NDP
-// run in the user-space stack. The endpoint owns the file: it stays open as
-// long as the endpoint and is closed after the endpoint's reader goroutine
-// has stopped.
+// A TAP is opened with virtio-net headers (IFF_VNET_HDR, by our own
+// TUNSETIFF) and checksum and segmentation offload (TUNSETOFFLOAD), and run
+// by this package's endpoint, so the stack and the kernel exchange 64 KiB TCP
+// segments both ways. Where the kernel refuses the header, or with
+// Config.NoOffload, the TAP is opened with github.com/songgao/water and run
+// by gVisor's fdbased endpoint, one MTU-sized frame per system call. Either
+// way Ethernet framing, ARP and NDP run in the user-space stack. The endpoint
+// owns the file: it stays open as long as the endpoint and is closed after
+// the endpoint's reader goroutine has stopped.
 package tapdev
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -56,6 +61,12 @@ type Config struct {
 	MTU uint32
 	// Logger for diagnostics; nil is quiet.
 	Logger *slog.Logger
+	// NoOffload opens the TAP without virtio-net headers: every frame
+	// is MTU-sized and costs a system call (gVisor's fdbased endpoint).
+	// By default the TAP is opened with IFF_VNET_HDR, checksum offload
+	// and TSO, and the stack exchanges 64 KiB segments with the kernel;
+	// where the kernel refuses, Open falls back and says so at debug level.
+	NoOffload bool
 }
 
 // TAP is an open TAP device and its gVisor endpoint.
@@ -80,8 +91,8 @@ func Open(cfg Config) (*TAP, error) {
 	if mtu == 0 {
 		mtu = 1500
 	}
-	if mtu < 1280 || mtu > 65535-14 {
-		return nil, fmt.Errorf("open TAP %s: MTU %d out of range 1280..65521 (IPv6 needs at least 1280)", cfg.Name, mtu)
+	if err := CheckMTU(mtu); err != nil {
+		return nil, fmt.Errorf("open TAP %s: %w", cfg.Name, err)
 	}
 	if _, err := os.Stat(TunDevice); err != nil {
 		return nil, fmt.Errorf("open TAP: %s is missing: load the tun module (modprobe tun) or, in a container, pass the device in (docker run --device /dev/net/tun --cap-add NET_ADMIN): %w", TunDevice, err)
@@ -112,8 +123,14 @@ func Open(cfg Config) (*TAP, error) {
 			wcfg.Persist = !tt.NonPersist
 		}
 	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	var ifce *water.Interface
-	open := func() error {
+	var vf *os.File
+	var vname string
+	openWater := func() error {
 		// water opens /dev/net/tun without O_CLOEXEC: hold ForkLock, as
 		// the syscall package does for such opens, until close-on-exec is
 		// set, so no child process (ip, nc, a peer server) inherits the
@@ -133,6 +150,21 @@ func Open(cfg Config) (*TAP, error) {
 		}
 		return nil
 	}
+	open := func() error {
+		if !cfg.NoOffload {
+			var err error
+			vf, vname, err = openVnet(cfg.Name, wcfg.Persist)
+			if err == nil {
+				return nil
+			}
+			if !errors.Is(err, syscall.EINVAL) {
+				return err
+			}
+			// An old kernel without IFF_VNET_HDR: frames are MTU-sized, through water and fdbased.
+			log.Debug("tap: the kernel refused IFF_VNET_HDR; no offloads", "tap", cfg.Name, "err", err)
+		}
+		return openWater()
+	}
 	var err error
 	if cfg.NetNS != nil {
 		// The TAP is created in the namespace of the thread that opens
@@ -144,9 +176,18 @@ func Open(cfg Config) (*TAP, error) {
 	if err != nil {
 		return nil, openError(cfg.Name, created, err)
 	}
-	t := &TAP{name: ifce.Name(), created: created}
+	var file io.Closer
+	var fdOf func(func(int) error) error
+	t := &TAP{created: created}
+	if vf != nil {
+		t.name, file = vname, vf
+		fdOf = func(fn func(int) error) error { return fileFd(vf, fn) }
+	} else {
+		t.name, file = ifce.Name(), ifce
+		fdOf = func(fn func(int) error) error { return withFd(ifce, fn) }
+	}
 	fail := func(err error) (*TAP, error) {
-		ifce.Close()
+		file.Close()
 		if created && wcfg.Persist {
 			ns.DeleteLink(t.name)
 		}
@@ -155,7 +196,7 @@ func Open(cfg Config) (*TAP, error) {
 	if created {
 		// water would set owner and group together, and an unset group
 		// (-1) is rejected by the kernel: set each on its own.
-		if err := setOwner(ifce, cfg.Owner, cfg.Group); err != nil {
+		if err := setOwner(fdOf, cfg.Owner, cfg.Group); err != nil {
 			return fail(fmt.Errorf("open TAP %s: %w", t.name, err))
 		}
 	}
@@ -169,19 +210,37 @@ func Open(cfg Config) (*TAP, error) {
 				t.name, l.Attrs().MTU, mtu, l.Attrs().MTU, t.name, mtu, err))
 		}
 	}
-	ep, err := newEndpoint(ifce, cfg.MAC, mtu, cfg.Logger)
+	var lep stack.LinkEndpoint
+	if vf != nil {
+		lep, err = newVnetEndpoint(vf, t.name, tcpip.LinkAddress(cfg.MAC), mtu, log)
+	} else {
+		lep, err = newFdbased(ifce, cfg.MAC, mtu, log)
+	}
 	if err != nil {
 		return fail(fmt.Errorf("open TAP %s: %w", t.name, err))
 	}
-	t.ep = ep
+	t.ep = &Endpoint{LinkEndpoint: lep, file: file, name: t.name, fd: fdOf}
 	return t, nil
 }
 
-func setOwner(ifce *water.Interface, owner, group *uint) error {
+// fileFd runs fn with f's descriptor without making it blocking (as os.File.Fd would).
+func fileFd(f *os.File, fn func(fd int) error) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = fn(int(fd)) }); err != nil {
+		return err
+	}
+	return ferr
+}
+
+func setOwner(withFd func(func(int) error) error, owner, group *uint) error {
 	if owner == nil && group == nil {
 		return nil
 	}
-	return withFd(ifce, func(fd int) error {
+	return withFd(func(fd int) error {
 		if owner != nil {
 			if err := unix.IoctlSetInt(fd, unix.TUNSETOWNER, int(*owner)); err != nil {
 				return fmt.Errorf("set owner %d: %w", *owner, err)
@@ -261,7 +320,9 @@ func (t *TAP) Close() error { return t.ep.close() }
 // the stack when the NIC goes away) stops the reader and closes the file.
 type Endpoint struct {
 	stack.LinkEndpoint
-	ifce *water.Interface
+	file io.Closer
+	name string
+	fd   func(func(int) error) error // runs a function with the TAP's descriptor
 
 	mu           sync.Mutex
 	everAttached bool
@@ -269,15 +330,13 @@ type Endpoint struct {
 	closeErr     error
 }
 
-func newEndpoint(ifce *water.Interface, mac net.HardwareAddr, mtu uint32, log *slog.Logger) (*Endpoint, error) {
+// newFdbased is the endpoint without offloads: gVisor's fdbased on a TAP opened by water.
+func newFdbased(ifce *water.Interface, mac net.HardwareAddr, mtu uint32, log *slog.Logger) (stack.LinkEndpoint, error) {
 	// The descriptor stays valid after withFd returns because the
 	// endpoint holds ifce until it is closed.
 	var fd int
 	if err := withFd(ifce, func(f int) error { fd = f; return nil }); err != nil {
 		return nil, err
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
 	}
 	name := ifce.Name()
 	lep, err := fdbased.New(&fdbased.Options{
@@ -298,7 +357,7 @@ func newEndpoint(ifce *water.Interface, mac net.HardwareAddr, mtu uint32, log *s
 	if err != nil {
 		return nil, fmt.Errorf("fdbased endpoint: %v", err)
 	}
-	return &Endpoint{LinkEndpoint: lep, ifce: ifce}, nil
+	return lep, nil
 }
 
 // Attach implements stack.LinkEndpoint; after Close it does nothing.
@@ -336,12 +395,35 @@ func (e *Endpoint) close() error {
 		e.LinkEndpoint.Attach(nil)
 	}
 	e.LinkEndpoint.Wait()
-	e.closeErr = e.ifce.Close()
+	e.closeErr = e.file.Close()
 	return e.closeErr
 }
 
+// GSOMaxSize implements stack.GSOEndpoint (zero without offloads).
+func (e *Endpoint) GSOMaxSize() uint32 {
+	if g, ok := e.LinkEndpoint.(stack.GSOEndpoint); ok {
+		return g.GSOMaxSize()
+	}
+	return 0
+}
+
+// SupportedGSO implements stack.GSOEndpoint.
+func (e *Endpoint) SupportedGSO() stack.SupportedGSO {
+	if g, ok := e.LinkEndpoint.(stack.GSOEndpoint); ok {
+		return g.SupportedGSO()
+	}
+	return stack.GSONotSupported
+}
+
+// Offloads reports whether the TAP runs with virtio-net headers and TSO: the stack and the kernel
+// exchange TCP segments of up to 64 KiB.
+func (e *Endpoint) Offloads() bool {
+	g, ok := e.LinkEndpoint.(stack.GSOEndpoint)
+	return ok && g.SupportedGSO() == stack.HostGSOSupported
+}
+
 // Name is the TAP's name.
-func (e *Endpoint) Name() string { return e.ifce.Name() }
+func (e *Endpoint) Name() string { return e.name }
 
 // dropDispatcher discards every packet.
 type dropDispatcher struct{}

@@ -269,7 +269,7 @@ func TestTAPPing(t *testing.T) {
 		t.Fatal("TAP not in its namespace")
 	}
 	// Children must not inherit the TAP.
-	if err := withFd(tap.Endpoint().ifce, func(fd int) error {
+	if err := tap.Endpoint().fd(func(fd int) error {
 		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
 		if err == nil && flags&unix.FD_CLOEXEC == 0 {
 			t.Error("TAP descriptor lacks close-on-exec")

@@ -11,9 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
-
-	gvlog "gvisor.dev/gvisor/pkg/log"
 
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/democmd"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/ftpcmd"
@@ -21,8 +18,10 @@ import (
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/replaycmd"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/runcmd"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/servecmd"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/shellcmd"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/upcmd"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/verifycmd"
+	"github.com/netxsim/netxsim/stack"
 )
 
 // command is one subcommand: its name, a one-line summary and its entry point.
@@ -41,21 +40,15 @@ func commands() []command {
 		{"verify", "check the FTP sessions in a pcap or pcapng capture", verifycmd.Run},
 		{"run", runcmd.Summary, runcmd.Run},
 		{"replay", replaycmd.Summary, replaycmd.Run},
+		{"shell", shellcmd.Summary, shellcmd.Run},
 	}
 }
 
-// gvisorQuiet drops gVisor's own log lines (warnings such as "handleListenSegment() failed" for a
-// connection the peer aborted): they are not for users, and the CLI is quiet by default. Set
-// NETXSIM_GVISOR_LOG=1 to see them on stderr when debugging the stack.
-type gvisorQuiet struct{}
-
-func (gvisorQuiet) Emit(int, gvlog.Level, time.Time, string, ...any) {}
-
 func main() {
 	if os.Getenv("NETXSIM_GVISOR_LOG") == "" {
-		gvlog.SetTarget(gvisorQuiet{})
+		stack.QuietGVisorLog() // gVisor's own warnings are not for users
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -19,12 +19,9 @@ import (
 	"github.com/netxsim/netxsim/ftp"
 )
 
-// Network is what the client needs from an IP stack: TCP listen (for active data connections) and
-// TCP dial (control and passive data connections). *stack.IP and stack.Kernel provide it.
-type Network interface {
-	Listen(ctx context.Context, addr netip.AddrPort) (net.Listener, error)
-	Dial(ctx context.Context, local, remote netip.AddrPort) (net.Conn, error)
-}
+// Network is what the client needs from an IP stack (ftp.Network): TCP listen for active data
+// connections, TCP dial for control and passive ones. *stack.IP, stack.Kernel and netxsim.Device provide it.
+type Network = ftp.Network
 
 // Mode is the transfer mode (RFC 959 MODE).
 type Mode byte

@@ -33,8 +33,8 @@ func inMemory(t *testing.T) (dev, host *stack.IP) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	mk := func(name string, mac byte, v4, v6 netip.Prefix, ep *link.Endpoint) *stack.IP {
-		ip, err := stack.New(stack.Config{Name: name, MAC: net.HardwareAddr{2, 0, 0, 0, 0, mac}, IPv4: v4,
+	mk := func(name string, mac byte, v4, v6 netip.Prefix, ep *link.Impaired) *stack.IP {
+		ip, err := stack.New(context.Background(), stack.Config{Name: name, MAC: net.HardwareAddr{2, 0, 0, 0, 0, mac}, IPv4: v4,
 			IPv6: true, IPv6Global: []netip.Prefix{v6}, SkipDAD: true}, ep)
 		if err != nil {
 			t.Fatal(err)

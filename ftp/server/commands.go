@@ -160,7 +160,11 @@ func (ss *session) cmdPASS(arg string) {
 	}
 	ss.logout()
 	access := Deny
-	if !ss.userGiven {
+	lockedFor := ss.srv.budget.locked(ss.peer.Addr())
+	if lockedFor > 0 {
+		// not even asked: while an address is locked out, guessing learns nothing
+		ss.log.Warn("ftp: login refused unchecked: this address spent its failed-login budget", "user", ss.user, "lockedFor", lockedFor.Round(time.Second))
+	} else if !ss.userGiven {
 		// Deliberate exception to NetX 6.4.2, which logs such a PASS in with the user name the
 		// previous connection left in the session slot (a security defect).
 		ss.log.Info("ftp: PASS without USER refused (NetX Duo 6.4.2 would log in with the previous session's user name)")
@@ -169,9 +173,20 @@ func (ss *session) cmdPASS(arg string) {
 	}
 	if access != ReadWrite && access != ReadOnly {
 		ss.failures++
+		// a PASS refused unchecked is no guess and does not count: the lock-out runs its course
+		if lockedFor == 0 {
+			if lock := ss.srv.budget.fail(ss.peer.Addr()); lock > 0 {
+				lockedFor = lock
+				ss.log.Warn("ftp: address locked out after too many failed logins", "user", ss.user, "for", lock)
+			}
+		}
 		ss.log.Info("ftp: login failed", "user", ss.user, "failures", ss.failures)
+		failText := "Login Fail"
+		if lockedFor > 0 && ss.extended() {
+			failText = fmt.Sprintf("Login Fail: too many failed logins from your address, try again in %v", lockedFor.Round(time.Second))
+		}
 		if ss.shipped() { // the shipped code never delays and never disconnects
-			ss.reply(530, "Login Fail")
+			ss.reply(530, failText)
 			return
 		}
 		if d := ss.srv.loginFailDelay(); d > 0 {
@@ -183,7 +198,7 @@ func (ss *session) cmdPASS(arg string) {
 				return
 			}
 		}
-		ss.reply(530, "Login Fail")
+		ss.reply(530, failText)
 		if limit := ss.srv.maxLoginFailures(); limit > 0 && ss.failures >= limit {
 			if ss.extended() {
 				ss.reply(421, "Too many failed logins, closing control connection")
@@ -193,6 +208,7 @@ func (ss *session) cmdPASS(arg string) {
 		return
 	}
 	ss.failures = 0
+	ss.srv.budget.succeed(ss.peer.Addr())
 	ss.loggedIn, ss.readOnly = true, access == ReadOnly
 	ss.binary, ss.block, ss.cwd, ss.rest = false, false, "/", 0 // NetX resets the type to ASCII
 	ss.log.Info("ftp: login", "user", ss.user, "readOnly", ss.readOnly)
@@ -252,7 +268,7 @@ func (ss *session) cmdCWD(arg string) {
 		return
 	}
 	p := ss.abs(arg)
-	fi, err := ss.srv.FS.Stat(fsName(p))
+	fi, err := ss.fs.Stat(fsName(p))
 	if err != nil || !fi.IsDir() {
 		ss.reply(550, "Change Dir Fail")
 		return
@@ -267,7 +283,7 @@ func (ss *session) cmdMKD(arg string) {
 		ss.reply(550, "Directory Create failed")
 		return
 	}
-	if err := ss.srv.FS.Mkdir(fsName(p)); err != nil {
+	if err := ss.fs.Mkdir(fsName(p)); err != nil {
 		ss.log.Info("ftp: mkdir failed", "path", p, "err", err)
 		ss.reply(550, "Directory Create failed")
 		return
@@ -282,12 +298,12 @@ func (ss *session) cmdMKD(arg string) {
 
 func (ss *session) cmdRMD(arg string) {
 	p := ss.abs(arg)
-	fi, err := ss.srv.FS.Stat(fsName(p))
+	fi, err := ss.fs.Stat(fsName(p))
 	if arg == "" || p == "/" || err != nil || !fi.IsDir() {
 		ss.reply(550, "Delete Directory Fail")
 		return
 	}
-	if err := ss.srv.FS.Remove(fsName(p)); err != nil {
+	if err := ss.fs.Remove(fsName(p)); err != nil {
 		ss.log.Info("ftp: rmdir failed", "path", p, "err", err)
 		ss.reply(550, "Delete Directory Fail")
 		return
@@ -301,12 +317,17 @@ func (ss *session) cmdRMD(arg string) {
 
 func (ss *session) cmdDELE(arg string) {
 	p := ss.abs(arg)
-	fi, err := ss.srv.FS.Stat(fsName(p))
+	unlock, err := ss.lockFiles(ss.ctx, fsName(p))
+	if err != nil {
+		return // the session is ending
+	}
+	defer unlock()
+	fi, err := ss.fs.Stat(fsName(p))
 	if arg == "" || err != nil || fi.IsDir() {
 		ss.reply(550, "Delete Failed")
 		return
 	}
-	if err := ss.srv.FS.Remove(fsName(p)); err != nil {
+	if err := ss.fs.Remove(fsName(p)); err != nil {
 		ss.log.Info("ftp: delete failed", "path", p, "err", err)
 		ss.reply(550, "Delete Failed")
 		return
@@ -317,7 +338,7 @@ func (ss *session) cmdDELE(arg string) {
 
 func (ss *session) cmdRNFR(arg string) {
 	p := ss.abs(arg)
-	if _, err := ss.srv.FS.Stat(fsName(p)); arg == "" || p == "/" || err != nil {
+	if _, err := ss.fs.Stat(fsName(p)); arg == "" || p == "/" || err != nil {
 		ss.reply(550, "Rename File not found")
 		return
 	}
@@ -345,11 +366,16 @@ func (ss *session) cmdRNTO(arg string) {
 		ss.reply(550, "Rename failed")
 		return
 	}
-	if _, err := ss.srv.FS.Stat(fsName(to)); err == nil && ss.shipped() { // FileX never replaces
+	unlock, err := ss.lockFiles(ss.ctx, fsName(from), fsName(to))
+	if err != nil {
+		return // the session is ending
+	}
+	defer unlock()
+	if _, err := ss.fs.Stat(fsName(to)); err == nil && ss.shipped() { // FileX never replaces
 		ss.reply(550, "Rename failed")
 		return
 	}
-	if err := ss.srv.FS.Rename(fsName(from), fsName(to)); err != nil {
+	if err := ss.fs.Rename(fsName(from), fsName(to)); err != nil {
 		ss.log.Info("ftp: rename failed", "from", from, "to", to, "err", err)
 		ss.reply(550, "Rename failed")
 		return
@@ -430,7 +456,7 @@ func (ss *session) cmdSTAT(arg string) {
 }
 
 func (ss *session) cmdSIZE(arg string) {
-	fi, err := ss.srv.FS.Stat(fsName(ss.abs(arg)))
+	fi, err := ss.fs.Stat(fsName(ss.abs(arg)))
 	if arg == "" || err != nil || fi.IsDir() {
 		ss.reply(550, "Could not get file size")
 		return
@@ -439,7 +465,7 @@ func (ss *session) cmdSIZE(arg string) {
 }
 
 func (ss *session) cmdMDTM(arg string) {
-	fi, err := ss.srv.FS.Stat(fsName(ss.abs(arg)))
+	fi, err := ss.fs.Stat(fsName(ss.abs(arg)))
 	if arg == "" || err != nil || fi.IsDir() {
 		ss.reply(550, "Could not get file modification time")
 		return
@@ -462,7 +488,7 @@ func (ss *session) cmdMLST(arg string) {
 	if arg != "" {
 		p = ss.abs(arg)
 	}
-	fi, err := ss.srv.FS.Stat(fsName(p))
+	fi, err := ss.fs.Stat(fsName(p))
 	if err != nil {
 		ss.reply(550, "No such file or directory")
 		return

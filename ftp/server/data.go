@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/netxsim/netxsim/ftp"
@@ -26,7 +27,11 @@ import (
 // tempPrefix marks uploads in progress; such names are hidden from listings and refused as targets.
 const tempPrefix = ".netxsim-upload-"
 
-func isTempName(base string) bool { return strings.HasPrefix(base, tempPrefix) }
+// isTempName tells an upload temporary by its long name, in any case (a case-insensitive host
+// directory or FAT may report another spelling).
+func isTempName(base string) bool {
+	return len(base) >= len(tempPrefix) && strings.EqualFold(base[:len(tempPrefix)], tempPrefix)
+}
 
 // transfer is a running data transfer; the control connection keeps being read meanwhile (ABOR).
 type transfer struct {
@@ -327,7 +332,7 @@ func (ss *session) openData(ctx context.Context, p dataPlan, prelim int, text st
 	defer cancel()
 	local := netip.AddrPortFrom(ss.local.Addr(), ss.srv.activePort())
 	c, err := ss.srv.network().Dial(dctx, local, p.active)
-	if err != nil && dctx.Err() == nil && !strings.Contains(err.Error(), "refused") {
+	if err != nil && dctx.Err() == nil && !errors.Is(err, syscall.ECONNREFUSED) {
 		ss.log.Debug("ftp: active data port busy, using any port", "port", local.Port(), "err", err)
 		c, err = ss.srv.network().Dial(dctx, netip.AddrPortFrom(ss.local.Addr(), 0), p.active)
 	}
@@ -411,13 +416,20 @@ func (ss *session) cmdPORT(arg string) {
 	}
 	ap, err := ftp.ParsePORT(arg)
 	if err != nil || !ap.Addr().IsValid() || ap.Addr().IsUnspecified() || (ap.Port() == 0 && !ss.shipped()) ||
-		!sameHost(ap.Addr(), ss.peer.Addr()) || (ss.extended() && ap.Port() < 1024) {
+		!sameHost(ap.Addr(), ss.peer.Addr()) || ss.privilegedPort(ap.Port()) {
 		ss.log.Info("ftp: PORT refused", "arg", arg, "peer", ss.peer)
 		ss.reply(501, "Port Fail")
 		return
 	}
 	ss.setActive(ap)
 	ss.reply(200, "Port set")
+}
+
+// privilegedPort tells whether a PORT/EPRT port is refused as a bounce to a service: 1-1023,
+// unless AllowPrivilegedPorts. Port 0 is left to the callers: refused, except in the shipped
+// profile, which answers it with NetX's 200 (no connection to port 0 can be made).
+func (ss *session) privilegedPort(port uint16) bool {
+	return port > 0 && port < 1024 && !ss.srv.AllowPrivilegedPorts
 }
 
 func (ss *session) cmdEPRT(arg string) {
@@ -442,9 +454,14 @@ func (ss *session) cmdEPRT(arg string) {
 		}
 		return
 	}
-	if ss.extended() && (!sameHost(ap.Addr(), ss.peer.Addr()) || ap.Port() < 1024) {
+	if ss.extended() && (!sameHost(ap.Addr(), ss.peer.Addr()) || ss.privilegedPort(ap.Port())) {
 		ss.log.Info("ftp: EPRT refused", "arg", arg, "peer", ss.peer)
 		ss.reply(501, "EPRT command failed: only to your own address and a port >= 1024")
+		return
+	}
+	if ss.privilegedPort(ap.Port()) {
+		ss.log.Info("ftp: EPRT to a privileged port refused", "arg", arg, "peer", ss.peer)
+		ss.reply(501, "EPRT command failed")
 		return
 	}
 	// NetX connects back to the control peer whatever address was announced: no bounce possible.
@@ -572,7 +589,7 @@ func (ss *session) cmdRETR(arg string) {
 		return
 	}
 	p := ss.abs(arg)
-	f, err := ss.srv.FS.Open(fsName(p))
+	f, err := ss.fs.Open(fsName(p))
 	if err == nil {
 		var fi fs.FileInfo
 		if fi, err = f.Stat(); err == nil && fi.IsDir() {
@@ -623,34 +640,80 @@ func (ss *session) cmdRETR(arg string) {
 	}, nil)
 }
 
-// copyData copies with a large buffer and maps failures to replies: a read error of the source is the
-// file system's when fromFile (550 Read Fail), the network's otherwise (426).
+// copyData copies with large buffers and maps failures to replies: a read error of the source is the
+// file system's when fromFile (550 Read Fail), the network's otherwise (426). Reading and writing
+// overlap (a reader goroutine fills the next buffer while this one writes the last), so a transfer
+// runs at the speed of the slower side, not of both added: the network and the image copy each
+// take about as long per byte. Each write is a full buffer. On a write failure the reader is told to stop; it ends once its read
+// returns (at the latest when the caller closes the data connection).
 func copyData(dst io.Writer, src io.Reader, fromFile bool) error {
-	buf := make([]byte, 64<<10)
-	for {
-		n, rerr := src.Read(buf)
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+	const size, depth = 128 << 10, 3
+	type chunk struct {
+		b   []byte
+		n   int
+		err error
+	}
+	free := make(chan []byte, depth)
+	for range depth {
+		free <- make([]byte, size)
+	}
+	full := make(chan chunk, depth)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			var b []byte
+			select {
+			case b = <-free:
+			case <-stop:
+				return
+			}
+			// Fill the buffer: a network read returns what one segment carried, and the image
+			// writes large chunks far faster than many small ones.
+			n, err := 0, error(nil)
+			for n < len(b) && err == nil {
+				var k int
+				k, err = src.Read(b[n:])
+				n += k
+			}
+			select {
+			case full <- chunk{b, n, err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for c := range full {
+		if c.n > 0 {
+			if _, werr := dst.Write(c.b[:c.n]); werr != nil {
 				if fromFile {
 					return &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
 				}
 				return &ftp.Error{Code: 550, Msg: "File Write Failed"}
 			}
 		}
-		if rerr == io.EOF {
+		if c.err == io.EOF {
 			return nil
 		}
-		if rerr != nil {
+		if c.err != nil {
 			if fromFile {
 				return &ftp.Error{Code: 550, Msg: "Read Fail"}
 			}
 			return &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
 		}
+		free <- c.b
 	}
+	return nil
 }
 
 // cmdSTOR stores (or appends) through a temporary file in the target's directory, renamed over the
-// target only when the whole upload has arrived: an interrupted STOR keeps the old file.
+// target only when the whole upload has arrived: an interrupted STOR keeps the old file. APPE
+// receives the new data alone, then, under the file's change lock, writes the current content and
+// the new data to a second temporary file and renames that over the target: two APPEs (or an APPE
+// and a STOR, DELE or RNTO) to one file are applied one after the other, none is lost.
 func (ss *session) cmdSTOR(arg string, appendMode bool) {
 	offset := ss.rest
 	ss.rest = 0
@@ -658,20 +721,19 @@ func (ss *session) cmdSTOR(arg string, appendMode bool) {
 		return
 	}
 	target := ss.abs(arg)
-	fsys := ss.srv.FS
-	if arg == "" || target == "/" || isTempName(path.Base(target)) {
+	fsys := ss.srv.FS // the raw back end: the temporary files are ours
+	if arg == "" || target == "/" || ss.fs.hidden(fsName(target)) {
 		ss.reply(550, "File Open Failed")
 		return
 	}
 	old, statErr := fsys.Stat(fsName(target))
-	if statErr == nil && old.IsDir() {
+	if statErr == nil && !old.Mode().IsRegular() { // a directory, a FIFO, a device
 		ss.reply(550, "File Open Failed")
 		return
 	}
-	keep := int64(0) // bytes of the old file that stay in front of the new data
+	keep := int64(0) // bytes of the old file that stay in front of the new data (REST)
 	switch {
-	case appendMode && statErr == nil:
-		keep = old.Size()
+	case appendMode && statErr == nil: // the old content is added at the end, under the lock
 	case offset > 0:
 		if statErr != nil || offset > old.Size() {
 			ss.reply(550, "File Open Failed")
@@ -679,7 +741,7 @@ func (ss *session) cmdSTOR(arg string, appendMode bool) {
 		}
 		keep = offset
 	}
-	tmp := path.Join(path.Dir(target), tempPrefix+randomHex()+".part")
+	tmp := tempFor(target)
 	w, err := fsys.Create(fsName(tmp))
 	if err == nil && keep > 0 {
 		err = copyPrefix(fsys, fsName(target), w, keep)
@@ -710,6 +772,7 @@ func (ss *session) cmdSTOR(arg string, appendMode bool) {
 		}
 		ss.sync()
 	}
+	writeFailed := &ftp.Error{Code: 550, Msg: "File Write Failed"}
 	if ss.shipped() && plan.epsv {
 		ss.log.Warn("ftp: EPSV upload not stored: NetX Duo 6.4.2's EPSV handler registers no receive notify on the data socket, so the real device never reads an upload over EPSV and the file stays empty (uploads over 2,048 bytes are never answered)",
 			"path", target, "defect", "nx_ftp_server EPSV STOR")
@@ -737,23 +800,80 @@ func (ss *session) cmdSTOR(arg string, appendMode bool) {
 		}
 		if conv != nil {
 			if err := conv.flush(); err != nil {
-				return "", &ftp.Error{Code: 550, Msg: "File Write Failed"}
+				return "", writeFailed
 			}
 		}
 		closed = true
 		if err := w.Close(); err != nil { // a full disk shows here
 			ss.log.Info("ftp: stor close failed", "path", target, "err", err)
-			return "", &ftp.Error{Code: 550, Msg: "File Write Failed"}
+			return "", writeFailed
 		}
-		if err := fsys.Rename(fsName(tmp), fsName(target)); err != nil {
+		unlock, err := ss.lockFiles(ctx, fsName(target))
+		if err != nil {
+			return "", err
+		}
+		defer unlock()
+		if ss.fs.hidden(fsName(target)) { // the name came to alias another upload meanwhile
+			return "", writeFailed
+		}
+		src := tmp
+		if appendMode {
+			merged, err := mergeAppend(fsys, target, tmp)
+			if err != nil {
+				ss.log.Info("ftp: appe merge failed", "path", target, "err", err)
+				return "", writeFailed
+			}
+			fsys.Remove(fsName(tmp))
+			src = merged
+		}
+		if err := fsys.Rename(fsName(src), fsName(target)); err != nil {
 			ss.log.Info("ftp: stor rename failed", "path", target, "err", err)
-			return "", &ftp.Error{Code: 550, Msg: "File Write Failed"}
+			if src != tmp {
+				fsys.Remove(fsName(src))
+			}
+			return "", writeFailed
 		}
 		if err := ss.sync(); err != nil {
 			return "", &ftp.Error{Code: 451, Msg: "File written but not flushed to the medium"}
 		}
 		return "File Written", nil
 	}, cleanup)
+}
+
+// tempFor names a fresh upload temporary next to target.
+func tempFor(target string) string {
+	return path.Join(path.Dir(target), tempPrefix+randomHex()+".part")
+}
+
+// mergeAppend writes target's current content (if it still exists) followed by the new data in
+// tmp to another temporary file and returns that file's name; the caller holds target's lock.
+func mergeAppend(fsys FileSystem, target, tmp string) (string, error) {
+	merged := tempFor(target)
+	w, err := fsys.Create(fsName(merged))
+	if err != nil {
+		return "", err
+	}
+	if fi, err := fsys.Stat(fsName(target)); err == nil {
+		if !fi.Mode().IsRegular() {
+			err = fmt.Errorf("%s is no longer a regular file", target)
+		} else {
+			err = copyPrefix(fsys, fsName(target), w, fi.Size())
+		}
+		if err != nil {
+			w.Close()
+			fsys.Remove(fsName(merged))
+			return "", err
+		}
+	}
+	err = copyPrefix(fsys, fsName(tmp), w, -1)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		fsys.Remove(fsName(merged))
+		return "", err
+	}
+	return merged, nil
 }
 
 // netxDataWindow is NetX's data socket window: what a client can send before a server that never
@@ -785,13 +905,18 @@ func (ss *session) unreadUpload(ctx context.Context, data io.Reader, w io.WriteC
 	return "File Written", nil
 }
 
+// copyPrefix copies the first n bytes of name to w; n < 0 copies all of it.
 func copyPrefix(fsys FileSystem, name string, w io.Writer, n int64) error {
 	f, err := fsys.Open(name)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	_, err = io.CopyN(w, f, n)
+	if n < 0 {
+		_, err = io.Copy(w, f)
+	} else {
+		_, err = io.CopyN(w, f, n)
+	}
 	return err
 }
 
@@ -875,7 +1000,7 @@ func (ss *session) listing(arg string, kind listKind) (body []byte, notDir bool,
 	if arg != "" {
 		p = ss.abs(arg)
 	}
-	fsys := ss.srv.FS
+	fsys := ss.fs
 	fi, err := fsys.Stat(fsName(p))
 	if err != nil {
 		return nil, false, err
@@ -901,8 +1026,8 @@ func (ss *session) listing(arg string, kind listKind) (body []byte, notDir bool,
 		return b.Bytes(), true, nil
 	}
 	var entries []fs.DirEntry
-	if u, ok := fsys.(unsortedDirReader); ok && ss.netx() {
-		entries, err = u.ReadDirUnsorted(fsName(p)) // NetX lists in FAT directory order
+	if _, ok := ss.srv.FS.(unsortedDirReader); ok && ss.netx() {
+		entries, err = fsys.ReadDirUnsorted(fsName(p)) // NetX lists in FAT directory order
 	} else {
 		entries, err = fsys.ReadDir(fsName(p))
 	}
@@ -916,9 +1041,6 @@ func (ss *session) listing(arg string, kind listKind) (body []byte, notDir bool,
 		line(fi, "..")
 	}
 	for _, e := range entries {
-		if isTempName(e.Name()) {
-			continue
-		}
 		info, err := e.Info()
 		if err != nil {
 			continue // removed meanwhile

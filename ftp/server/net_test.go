@@ -6,16 +6,15 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/netxsim/netxsim"
 	"github.com/netxsim/netxsim/ftp/server"
+	"github.com/netxsim/netxsim/netxsimtest"
 	"github.com/netxsim/netxsim/stack"
-	"github.com/netxsim/netxsim/stack/link"
 )
 
 var (
-	devV4  = netip.MustParsePrefix("198.51.100.2/24")
-	hostV4 = netip.MustParsePrefix("198.51.100.1/24")
-	devV6  = netip.MustParsePrefix("2001:db8::2/64")
-	hostV6 = netip.MustParsePrefix("2001:db8::1/64")
+	devV4, hostV4 = netxsim.DeviceIPv4, netxsim.HostIPv4
+	devV6, hostV6 = netxsim.DeviceIPv6, netxsim.HostIPv6
 )
 
 // Compile-time proof that both IP flavours satisfy the server's Network.
@@ -24,27 +23,11 @@ var (
 	_ server.Network = stack.Kernel{}
 )
 
-// memPair returns a device and a host IP instance joined by an in-memory Ethernet link.
+// memPair returns a device and a host IP instance joined by an in-memory Ethernet link, closed at cleanup.
 func memPair(t testing.TB) (dev, host *stack.IP) {
 	t.Helper()
-	p, err := link.NewPair(link.PairConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	dev, err = stack.New(stack.Config{Name: "dev", MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 2}, IPv4: devV4,
-		IPv6: true, IPv6Global: []netip.Prefix{devV6}, SkipDAD: true}, p.A())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dev.Close() })
-	host, err = stack.New(stack.Config{Name: "host", MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 1}, IPv4: hostV4,
-		IPv6: true, IPv6Global: []netip.Prefix{hostV6}, SkipDAD: true}, p.B())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { host.Close() })
-	return dev, host
+	env := netxsimtest.New(t, netxsimtest.NoCapture())
+	return env.Device.IP(), env.Host.IP()
 }
 
 // startMem serves srv on a device IP instance; the test client is a second instance on the same link.

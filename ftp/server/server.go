@@ -17,10 +17,10 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/netxsim/netxsim/ftp"
+	"github.com/netxsim/netxsim/internal/kernel"
 )
 
 // FileSystem is what the server needs from a back end; fsimage and hostfs implement it directly.
@@ -46,11 +46,8 @@ type unsortedDirReader interface {
 // syncer is the optional flush a back end offers; the server calls it after every completed change.
 type syncer interface{ Sync() error }
 
-// Network opens data connections: *stack.IP and stack.Kernel both satisfy it.
-type Network interface {
-	Listen(ctx context.Context, addr netip.AddrPort) (net.Listener, error)
-	Dial(ctx context.Context, local, remote netip.AddrPort) (net.Conn, error)
-}
+// Network opens data connections (ftp.Network): *stack.IP, stack.Kernel, a netxsim.Device.
+type Network = ftp.Network
 
 // Access is a login callback's verdict.
 type Access int
@@ -86,6 +83,22 @@ type Server struct {
 	LoginFailDelay     time.Duration // pause before answering a failed PASS; 0: 1 s; < 0: none
 	MaxLoginFailures   int           // failed PASSes before the connection is closed; 0: 3; < 0: unlimited
 	MaxLineLen         int           // longest command line; 0: 2048
+	// LoginTimeout bounds the time from connecting to a successful login, so that connections that
+	// never log in (or trickle a byte a second) cannot hold NetX's 4 session slots for long.
+	// 0: 30 s; < 0: none (only IdleTimeout then).
+	LoginTimeout time.Duration
+	// AddrFailureBudget is how many failed logins one client address (an IPv6 client: its /64) may
+	// have, across all its connections, before it is locked out: then every further failure locks
+	// it out for AddrLockout, doubled with each failure up to AddrLockoutMax, and a PASS while
+	// locked out is refused unchecked. A successful login clears the count. 0: 10, except in the
+	// netxduo-6.4 profile (NetX Duo has no such limit), where 0 means off; < 0: off.
+	AddrFailureBudget int
+	AddrLockout       time.Duration // first lock-out; 0: 5 s
+	AddrLockoutMax    time.Duration // longest lock-out, and how long a record is kept; 0: 15 min
+	// AllowPrivilegedPorts lets PORT and EPRT name a port below 1024 of the client's address. Off:
+	// they are refused in every profile (501), since a data connection to such a port is a bounce
+	// to a service (port 25, 22) of a host that trusts this device.
+	AllowPrivilegedPorts bool
 	// NetXCrash makes a netxduo-6.4 server stop entirely where the real NetX Duo 6.4.2 crashes (RNTO
 	// without RNFR); false: only that session is closed, with an error logged.
 	NetXCrash bool
@@ -104,6 +117,9 @@ type Server struct {
 	closed    bool
 	wg        sync.WaitGroup
 	pasvNext  atomic.Uint32
+	locks     fileLocks      // per-file change locks (APPE against STOR, DELE, RNTO, APPE)
+	reclaim   sync.Once      // stale upload temporaries are removed before the first session
+	budget    *failureBudget // per-address failed logins; nil: off
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -166,6 +182,44 @@ func (s *Server) maxLoginFailures() int {
 	return 3
 }
 
+func (s *Server) loginTimeout() time.Duration {
+	switch {
+	case s.LoginTimeout > 0:
+		return s.LoginTimeout
+	case s.LoginTimeout < 0:
+		return 0
+	}
+	return 30 * time.Second
+}
+
+// newBudget makes the per-address failure table, or nil when the budget is off.
+func (s *Server) newBudget() *failureBudget {
+	n := s.AddrFailureBudget
+	if n < 0 || (n == 0 && s.profile().Shipped()) {
+		return nil
+	}
+	if n == 0 {
+		n = 10
+	}
+	b := &failureBudget{budget: n, lockBase: s.AddrLockout, lockMax: s.AddrLockoutMax, now: time.Now}
+	if b.lockBase <= 0 {
+		b.lockBase = 5 * time.Second
+	}
+	if b.lockMax <= 0 {
+		b.lockMax = 15 * time.Minute
+	}
+	b.lockMax = max(b.lockMax, b.lockBase)
+	return b
+}
+
+// FailureRecords is how many client addresses the failed-login table holds now (bounded by 4096).
+func (s *Server) FailureRecords() int {
+	s.mu.Lock()
+	b := s.budget
+	s.mu.Unlock()
+	return b.records()
+}
+
 func (s *Server) maxLineLen() int {
 	if s.MaxLineLen > 0 {
 		return s.MaxLineLen
@@ -213,7 +267,7 @@ func (s *Server) network() Network {
 	if s.Network != nil {
 		return s.Network
 	}
-	return kernelNetwork{}
+	return kernel.Kernel{} // the project's one kernel dialer
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -229,6 +283,7 @@ func (s *Server) init() {
 		s.listeners = make(map[net.Listener]struct{})
 		s.sessions = make(map[*session]struct{})
 		s.perAddr = make(map[netip.Addr]int)
+		s.budget = s.newBudget()
 		if limit := s.maxSessions(); limit > 0 && s.profile().NetXLike() {
 			s.slots = make(chan struct{}, limit)
 		}
@@ -250,6 +305,11 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.listeners[ln] = struct{}{}
 	s.mu.Unlock()
+	s.reclaim.Do(func() {
+		if _, err := ReclaimTempFiles(s.FS, s.logger()); err != nil {
+			s.logger().Warn("ftp: reclaiming stale upload temporary files", "err", err)
+		}
+	})
 	defer func() {
 		s.mu.Lock()
 		delete(s.listeners, ln)
@@ -405,28 +465,4 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 		return netip.AddrPort{}
 	}
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-}
-
-// kernelNetwork is the host OS network, the default when Server.Network is nil.
-type kernelNetwork struct{}
-
-func (kernelNetwork) Listen(ctx context.Context, addr netip.AddrPort) (net.Listener, error) {
-	var lc net.ListenConfig
-	return lc.Listen(ctx, "tcp", addr.String())
-}
-
-func (kernelNetwork) Dial(ctx context.Context, local, remote netip.AddrPort) (net.Conn, error) {
-	d := net.Dialer{}
-	if local.IsValid() {
-		d.LocalAddr = net.TCPAddrFromAddrPort(local)
-		// port 20 again while earlier data connections sit in TIME-WAIT
-		d.Control = func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			err := c.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
-			})
-			return errors.Join(err, serr)
-		}
-	}
-	return d.DialContext(ctx, "tcp", remote.String())
 }

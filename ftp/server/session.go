@@ -19,6 +19,7 @@ import (
 // session is one control connection.
 type session struct {
 	srv   *Server
+	fs    visibleFS // the back end without upload temporaries
 	conn  net.Conn
 	prof  ftp.Profile
 	peer  netip.AddrPort // control connection's remote end (IPv4 unmapped)
@@ -64,6 +65,7 @@ func newSession(s *Server, conn net.Conn) *session {
 	ctx, cancel := context.WithCancel(context.Background())
 	ss := &session{
 		srv:    s,
+		fs:     visibleFS{s.FS},
 		conn:   conn,
 		prof:   s.profile(),
 		peer:   addrPortOf(conn.RemoteAddr()),
@@ -196,6 +198,14 @@ func (ss *session) serve() {
 			timer.Reset(idle)
 		}
 	}
+	// the pre-login phase is bounded apart from the idle timeout: a client that keeps sending
+	// commands without logging in would otherwise hold a session slot for ever
+	var loginC <-chan time.Time
+	if lt := ss.srv.loginTimeout(); lt > 0 {
+		lt := time.NewTimer(lt)
+		defer lt.Stop()
+		loginC = lt.C
+	}
 	shutdown := (<-chan struct{})(ss.srv.shutdown)
 	for {
 		var xferDone <-chan struct{}
@@ -224,6 +234,16 @@ func (ss *session) serve() {
 				ss.closeForShutdown()
 				return
 			}
+		case <-loginC:
+			loginC = nil
+			if ss.loggedIn || ss.xfer != nil {
+				continue // logged in once: the slot was earned; IdleTimeout applies from now on
+			}
+			ss.log.Info("ftp: login timeout", "after", ss.srv.loginTimeout())
+			if ss.extended() {
+				ss.reply(421, "Login timeout, closing control connection")
+			}
+			return
 		case <-idleC:
 			if ss.xfer != nil { // transfers have their own stall timeout
 				resetIdle()

@@ -250,3 +250,16 @@ func (b *bufWriter) Flush() error {
 	b.buf = b.buf[:0]
 	return err
 }
+
+// UnmarshalText accepts "pcapng" or "pcap" (encoding.TextUnmarshaler, for YAML and flags).
+func (f *Format) UnmarshalText(b []byte) error {
+	v, err := ParseFormat(string(b))
+	if err != nil {
+		return err
+	}
+	*f = v
+	return nil
+}
+
+// MarshalText writes the format's name.
+func (f Format) MarshalText() ([]byte, error) { return []byte(f.String()), nil }

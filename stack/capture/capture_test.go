@@ -42,14 +42,14 @@ func traffic(t *testing.T, w *capture.Writer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dev, err := stack.New(stack.Config{Name: "dev0", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2},
+	dev, err := stack.New(context.Background(), stack.Config{Name: "dev0", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2},
 		IPv4: netip.MustParsePrefix("198.51.100.2/24"), IPv6: true, SkipDAD: true,
 		IPv6Global: []netip.Prefix{netip.MustParsePrefix("2001:db8::2/64")}}, ea)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dev.Close()
-	host, err := stack.New(stack.Config{Name: "host0", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1},
+	host, err := stack.New(context.Background(), stack.Config{Name: "host0", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1},
 		IPv4: netip.MustParsePrefix("198.51.100.1/24"), IPv6: true, SkipDAD: true,
 		IPv6Global: []netip.Prefix{netip.MustParsePrefix("2001:db8::1/64")}}, eb)
 	if err != nil {
@@ -283,7 +283,7 @@ func TestConcurrentWriters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ip, err := stack.New(stack.Config{Name: "if" + string(rune('0'+i)), MAC: net.HardwareAddr{2, 0, 0, 0, 1, byte(i + 1)},
+		ip, err := stack.New(context.Background(), stack.Config{Name: "if" + string(rune('0'+i)), MAC: net.HardwareAddr{2, 0, 0, 0, 1, byte(i + 1)},
 			IPv4: netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(10 + i)}), 24)}, ep)
 		if err != nil {
 			t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
@@ -76,9 +77,17 @@ func frame(src, dst tcpip.LinkAddress, seq uint32, size int) []byte {
 	return b
 }
 
+// send writes b through ep as its stack would.
+func send(ep stack.LinkEndpoint, b []byte) {
+	var l stack.PacketBufferList
+	l.PushBack(stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(b)}))
+	ep.WritePackets(l)
+	l.Reset()
+}
+
 func seqOf(f []byte) uint32 { return binary.BigEndian.Uint32(f[header.EthernetMinimumSize:]) }
 
-func attach(ep *Endpoint, mac tcpip.LinkAddress) *recorder {
+func attach(ep stack.LinkEndpoint, mac tcpip.LinkAddress) *recorder {
 	r := newRecorder()
 	ep.SetLinkAddress(mac)
 	ep.Attach(r)
@@ -93,9 +102,9 @@ func TestPairDeliversAndFilters(t *testing.T) {
 	defer p.Close()
 	rb := attach(p.B(), macB)
 	attach(p.A(), macA)
-	p.A().out(frame(macA, macC, 1, 64))                            // someone else's unicast: filtered
-	p.A().out(frame(macA, header.EthernetBroadcastAddress, 2, 64)) // broadcast
-	p.A().out(frame(macA, macB, 3, 64))
+	send(p.A(), frame(macA, macC, 1, 64))                            // someone else's unicast: filtered
+	send(p.A(), frame(macA, header.EthernetBroadcastAddress, 2, 64)) // broadcast
+	send(p.A(), frame(macA, macB, 3, 64))
 	got := rb.waitFrames(2, 200*time.Millisecond)
 	if len(got) != 2 || seqOf(got[0]) != 2 || seqOf(got[1]) != 3 {
 		t.Fatalf("B received %d frames, want broadcast 2 and unicast 3", len(got))
@@ -115,7 +124,7 @@ func run(t *testing.T, imp Impairment, seed uint64, n int) ([]uint32, DirStats) 
 	defer p.Close()
 	rb := attach(p.B(), macB)
 	for i := range n {
-		p.A().out(frame(macA, macB, uint32(i), 100))
+		send(p.A(), frame(macA, macB, uint32(i), 100))
 		if i%256 == 255 {
 			time.Sleep(time.Millisecond) // stay below the queue length
 		}
@@ -183,7 +192,7 @@ func TestImpairments(t *testing.T) {
 		defer p.Close()
 		rb := attach(p.B(), macB)
 		sent := frame(macA, macB, 9, 200)
-		p.A().out(append([]byte(nil), sent...))
+		send(p.A(), append([]byte(nil), sent...))
 		got := rb.waitFrames(1, time.Second)
 		if len(got) != 1 {
 			t.Fatal("corrupted frame not delivered")
@@ -200,7 +209,7 @@ func TestImpairments(t *testing.T) {
 		p, _ := NewPair(PairConfig{AtoB: Impairment{MTU: 99}})
 		defer p.Close()
 		rb := attach(p.B(), macB)
-		p.A().out(frame(macA, macB, 1, 100))
+		send(p.A(), frame(macA, macB, 1, 100))
 		if got := rb.waitFrames(1, 100*time.Millisecond); len(got) != 0 {
 			t.Error("frame above MTU delivered")
 		}
@@ -240,17 +249,17 @@ func TestSwitchLearns(t *testing.T) {
 	defer s.Close()
 	ra, rb, rc := attach(s.Port(0), macA), attach(s.Port(1), macB), attach(s.Port(2), macC)
 	// Make C promiscuous-like by checking the switch counters rather than C's filtered deliveries.
-	s.Port(0).out(frame(macA, macB, 1, 64)) // B unknown: flooded to ports 1 and 2
+	send(s.Port(0), frame(macA, macB, 1, 64)) // B unknown: flooded to ports 1 and 2
 	if got := rb.waitFrames(1, time.Second); len(got) != 1 {
 		t.Fatal("B did not get the flooded frame")
 	}
-	s.Port(1).out(frame(macB, macA, 2, 64)) // A learned: only port 0
+	send(s.Port(1), frame(macB, macA, 2, 64)) // A learned: only port 0
 	if got := ra.waitFrames(1, time.Second); len(got) != 1 {
 		t.Fatal("A did not get B's reply")
 	}
-	s.Port(0).out(frame(macA, macB, 3, 64)) // B learned: only port 1
+	send(s.Port(0), frame(macA, macB, 3, 64)) // B learned: only port 1
 	rb.waitFrames(2, time.Second)
-	s.Port(2).out(frame(macC, header.EthernetBroadcastAddress, 4, 64))
+	send(s.Port(2), frame(macC, header.EthernetBroadcastAddress, 4, 64))
 	ra.waitFrames(2, time.Second)
 	rb.waitFrames(3, time.Second)
 	_, out2 := s.Stats(2)
@@ -274,6 +283,9 @@ func TestEndpointsCloseStopsLink(t *testing.T) {
 	p.A().Close()
 	p.B().Close()
 	p.wg.Wait()
+	if n := p.InFlight(); n != 0 {
+		t.Errorf("%d frames in flight after both ends closed", n)
+	}
 	if _, err := p.A().WritePackets(stack.PacketBufferList{}); err == nil {
 		t.Error("write on a closed endpoint succeeded")
 	}

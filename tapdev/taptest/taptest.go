@@ -51,6 +51,9 @@ type Options struct {
 	// NoIPv6 leaves IPv6 off on the device (the kernel side still has
 	// 2001:db8::1, which then goes unanswered).
 	NoIPv6 bool
+	// NoOffload opens the TAP without virtio-net headers (see
+	// tapdev.Config.NoOffload).
+	NoOffload bool
 }
 
 // Env is one device on one TAP in one namespace.
@@ -124,7 +127,7 @@ func New(t testing.TB, opt Options) *Env {
 		}
 	})
 
-	tap, err := tapdev.Open(tapdev.Config{Name: name, NetNS: ns, MAC: DevMAC})
+	tap, err := tapdev.Open(tapdev.Config{Name: name, NetNS: ns, MAC: DevMAC, NoOffload: opt.NoOffload})
 	if err != nil {
 		t.Fatalf("taptest: %v", err)
 	}
@@ -161,7 +164,7 @@ func New(t testing.TB, opt Options) *Env {
 	if !opt.NoIPv6 {
 		cfg.IPv6Global = []netip.Prefix{DevPrefix6}
 	}
-	dev, err := stack.New(cfg, ep)
+	dev, err := stack.New(context.Background(), cfg, ep)
 	if err != nil {
 		ep.Close()
 		t.Fatalf("taptest: device stack: %v", err)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 )
 
 // FS is a host directory; its methods have the signatures of ftp/server's FileSystem.
@@ -40,28 +41,57 @@ func check(op, name string) error {
 	return nil
 }
 
-// Open opens a file or directory for reading; *os.File is also an io.Seeker and io.ReaderAt.
-func (f *FS) Open(name string) (fs.File, error) {
-	if err := check("open", name); err != nil {
+// ErrNotRegular is the error for a FIFO, a device or a socket: the server only serves regular
+// files and directories, since opening or reading anything else can block without end (a FIFO
+// without a writer) or never end (a character device).
+var ErrNotRegular = errors.New("not a regular file or directory")
+
+// open opens name without blocking (O_NONBLOCK: a FIFO would wait for its other end) and refuses
+// anything but a regular file or a directory. O_NONBLOCK has no effect on those two.
+func (f *FS) open(op, name string, flag int) (*os.File, error) {
+	if err := check(op, name); err != nil {
 		return nil, err
 	}
-	return f.root.Open(name)
+	h, err := f.root.OpenFile(name, flag|syscall.O_NONBLOCK, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := h.Stat()
+	if err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+		err = &fs.PathError{Op: op, Path: name, Err: ErrNotRegular}
+	}
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// Open opens a file or directory for reading; *os.File is also an io.Seeker and io.ReaderAt.
+func (f *FS) Open(name string) (fs.File, error) {
+	h, err := f.open("open", name, os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 // Create creates or truncates a regular file.
 func (f *FS) Create(name string) (io.WriteCloser, error) {
-	if err := check("create", name); err != nil {
+	h, err := f.open("create", name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+	if err != nil {
 		return nil, err
 	}
-	return f.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	return h, nil
 }
 
 // Append opens a file for writing at its end, creating it if missing.
 func (f *FS) Append(name string) (io.WriteCloser, error) {
-	if err := check("append", name); err != nil {
+	h, err := f.open("append", name, os.O_WRONLY|os.O_CREATE|os.O_APPEND)
+	if err != nil {
 		return nil, err
 	}
-	return f.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	return h, nil
 }
 
 // Stat describes a file (following symbolic links that stay inside the root).
@@ -74,10 +104,7 @@ func (f *FS) Stat(name string) (fs.FileInfo, error) {
 
 // ReadDir lists a directory sorted by name.
 func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
-	if err := check("readdir", name); err != nil {
-		return nil, err
-	}
-	d, err := f.root.Open(name)
+	d, err := f.open("readdir", name, os.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}
@@ -94,10 +121,7 @@ func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
 // order mcopy would write the entries into a FAT image made from the directory, which is what a NetX
 // device holding these files would list. It is not creation order on most Linux file systems.
 func (f *FS) ReadDirUnsorted(name string) ([]fs.DirEntry, error) {
-	if err := check("readdir", name); err != nil {
-		return nil, err
-	}
-	d, err := f.root.Open(name)
+	d, err := f.open("readdir", name, os.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}

@@ -28,10 +28,26 @@ func ParseInterspersed(fs *flag.FlagSet, args []string, stdout, stderr io.Writer
 			fs.Usage()
 			return nil, code(2)
 		}
-		if fs.NArg() == 0 {
+		left := fs.Args()
+		if used := len(args) - len(left); used > 0 && args[used-1] == "--" {
+			return append(pos, left...), nil // everything after "--" is positional
+		}
+		if len(left) == 0 {
 			return pos, nil
 		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+		pos = append(pos, left[0])
+		args = left[1:]
 	}
+}
+
+// NewFlagSet is a flag set for the subcommand name whose usage is text followed by the flags'
+// defaults; ParseInterspersed prints it once where it belongs.
+func NewFlagSet(name, text string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		io.WriteString(fs.Output(), text)
+		fs.PrintDefaults()
+	}
+	return fs
 }

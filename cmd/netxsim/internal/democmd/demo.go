@@ -9,7 +9,6 @@ package democmd
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,7 +19,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/netxsim/netxsim/cmd/netxsim/internal/scenario"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli"
+	"github.com/netxsim/netxsim/scenario"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/capture"
 	"github.com/netxsim/netxsim/stack/link"
@@ -118,16 +118,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(fs.Output(), usageText)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 2
+	pos, exit := cli.ParseInterspersed(fs, args, stdout, stderr) // prints the usage once
+	if exit != nil {
+		return *exit
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "netxsim demo: unexpected argument %q (the demo takes flags only; see --help)\n", fs.Arg(0))
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "netxsim demo: unexpected argument %q (the demo takes flags only; see --help)\n", pos[0])
 		return 2
 	}
 	f, err := capture.ParseFormat(format)
@@ -136,6 +132,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	opts.Format = f
+	// The capture's name says its format: the default follows --format, and a name that says the
+	// other one is refused (a classic pcap named .pcapng confuses every reader that trusts names).
+	pcapSet := false
+	fs.Visit(func(fl *flag.Flag) { pcapSet = pcapSet || fl.Name == "pcap" })
+	if !pcapSet && f == capture.Pcap {
+		opts.Pcap = "netxsim-demo.pcap"
+	}
+	if ext := strings.ToLower(filepath.Ext(opts.Pcap)); ext == ".pcap" && f != capture.Pcap || ext == ".pcapng" && f != capture.PcapNG {
+		fmt.Fprintf(stderr, "netxsim demo: --pcap %s: the name says %s but the format is %s: rename it or give --format %s\n", opts.Pcap, ext[1:], f, ext[1:])
+		return 2
+	}
 	if !(sizeMiB >= 0) || sizeMiB > 1<<14 {
 		fmt.Fprintf(stderr, "netxsim demo: --size %v: need a size in MiB from 0 to 16384\n", sizeMiB)
 		return 2

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/netxsim/netxsim/ftp"
 )
 
 // PingPhase pings the device from the host over IPv4, IPv6 link-local (zoned with the host's NIC)
@@ -43,10 +45,7 @@ func PingPhase(ctx context.Context, env *Env) error {
 }
 
 // Peer is the Listen/Dial shape shared by stack.IP and stack.Kernel.
-type Peer interface {
-	Listen(ctx context.Context, addr netip.AddrPort) (net.Listener, error)
-	Dial(ctx context.Context, local, remote netip.AddrPort) (net.Conn, error)
-}
+type Peer = ftp.Network
 
 // TCPPhase sends a stream of Options.StreamSize bytes each way over IPv4 and IPv6 and compares SHA-256.
 // A size of 0 skips it.

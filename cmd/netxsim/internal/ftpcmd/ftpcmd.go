@@ -5,7 +5,6 @@ package ftpcmd
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,17 +16,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netxsim/netxsim"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/devflags"
+	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/client"
-	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/tapdev"
 )
 
 const usage = `usage: netxsim ftp <command> [flags] <args>
 
 commands:
-  get   URL [LOCAL]   download (LOCAL: default the file's name; "-" for stdout)
-  put   LOCAL URL     upload ("-" reads stdin)
+  get   URL [LOCAL]   download (LOCAL: default the file's name; "-" for stdout; with --image a path in the image)
+  put   LOCAL URL     upload ("-" reads stdin; with --image LOCAL is a path in the image)
   ls    URL           LIST of a directory
   nlst  URL           NLST of a directory (names only)
   mkdir URL           make a directory
@@ -38,16 +40,26 @@ commands:
 URL: ftp://[user[:password]@]host[:port]/path  (anonymous without a user; IPv6 in brackets, with a
 zone as [fe80::1%tap0]; the path is relative to the login directory, "//abs" or "/%2Fabs" is absolute)
 
-The client runs on the device's stack on a TAP (--tap, optionally inside --netns) or, without them,
+The client runs on the device's stack on a TAP (--tap, optionally inside --netns), on a VXLAN segment
+(--vxlan local=IP:PORT,remote=IP:PORT,vni=N: UDP only, no root) or, without them,
 on the host kernel (e.g. against a local netxsim serve --listen).
+
+--netns NS is self-contained: a missing namespace is created, and a missing TAP is created in it with
+the kernel side's addresses (--host-ipv4, --host-ipv6) and brought up; what the command made is removed
+on exit. A kernel FTP server started in NS beforehand (listening on any address) is then reachable:
+  ip netns add ftpns; ip netns exec ftpns python3 -m pyftpdlib -p 2121 &
+  netxsim ftp --netns ftpns --skip-dad ls ftp://198.51.100.1:2121/
+
+--skip-dad starts at once instead of waiting about 1 s for IPv6 duplicate address detection of the
+device's addresses. DAD matters on a shared segment (a bridge or switch with other hosts) where another
+node could hold the same address; on a TAP only the device and the kernel side use, it cannot find one.
 
 flags:
 `
 
 // Run is the entry point of `netxsim ftp`.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("netxsim ftp", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("ftp", usage, stderr)
 	var o options
 	fs.BoolVar(&o.passive, "passive", false, "passive data connections (PASV/EPSV); default active (PORT/EPRT) as NetX")
 	fs.StringVar(&o.profile, "profile", string(ftp.ProfileExtended), "wire profile: netxduo (byte for byte NetX) or extended")
@@ -55,39 +67,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.skipPASV, "skip-pasv-ip", false, "ignore the address in 227 replies and use the server's")
 	fs.BoolVar(&o.verbose, "v", false, "print the control dialogue on stderr")
 	fs.DurationVar(&o.timeout, "timeout", 0, "limit for the whole command (0: none; silent servers still time out after 2m)")
-	fs.StringVar(&o.tap, "tap", "", "run on the device stack on this TAP (default with --netns: netxsim0)")
-	fs.StringVar(&o.netns, "netns", "", "network namespace the TAP is in")
-	fs.StringVar(&o.ip4, "ip", "198.51.100.2/24", "device IPv4 address on the TAP (\"\" for none)")
-	fs.StringVar(&o.ip6, "ip6", "2001:db8::2/64", "device global IPv6 address on the TAP (\"\" for link-local only)")
-	fs.StringVar(&o.gw4, "gw", "", "device IPv4 default gateway")
-	fs.StringVar(&o.gw6, "gw6", "", "device IPv6 default gateway")
-	fs.StringVar(&o.mac, "mac", "02:4e:58:00:00:02", "device MAC address on the TAP")
-	fs.Usage = func() {
-		io.WriteString(fs.Output(), usage)
-		fs.PrintDefaults()
-	}
+	fs.StringVar(&o.image, "image", "", "the device's own FAT image `file`: get stores into it, put reads from it (LOCAL is a path in the image)")
+	o.Register(fs, devflags.OpenOrCreateNetNS)
 	// flags may come anywhere: before or after the command word and between the arguments
-	var pos []string
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(stdout)
-				fs.Usage()
-				return 0
-			}
-			return 2
-		}
-		left := fs.Args()
-		if used := len(rest) - len(left); used > 0 && rest[used-1] == "--" {
-			pos = append(pos, left...)
-			break
-		}
-		if len(left) == 0 {
-			break
-		}
-		pos = append(pos, left[0])
-		rest = left[1:]
+	pos, exit := cli.ParseInterspersed(fs, args, stdout, stderr)
+	if exit != nil {
+		return *exit
 	}
 	if len(pos) == 0 {
 		fs.Usage()
@@ -126,17 +111,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := run(ctx, &o, cmd, target, pos, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "netxsim ftp %s: %v\n", cmd, err)
+		if devflags.IsUsage(err) {
+			return 2
+		}
 		return 1
 	}
 	return 0
 }
 
 type options struct {
+	devflags.Device
 	passive, skipPASV, verbose bool
-	profile, mode              string
+	profile, mode, image       string
 	timeout                    time.Duration
-	tap, netns                 string
-	ip4, ip6, gw4, gw6, mac    string
 }
 
 func (o *options) check() error {
@@ -146,7 +133,7 @@ func (o *options) check() error {
 	if o.mode != "stream" && o.mode != "block" {
 		return fmt.Errorf("--mode %q: use stream or block", o.mode)
 	}
-	return nil
+	return o.Check(false)
 }
 
 func (o *options) clientOptions(stderr io.Writer) []client.Option {
@@ -163,87 +150,50 @@ func (o *options) clientOptions(stderr io.Writer) []client.Option {
 	return opts
 }
 
-// network returns the stack the client runs on and a function that releases it.
-func (o *options) network(ctx context.Context, stderr io.Writer) (client.Network, func(), error) {
-	if o.tap == "" && o.netns == "" {
-		return stack.Kernel{}, func() {}, nil
-	}
-	name := o.tap
-	if name == "" {
-		name = "netxsim0"
-	}
-	mac, err := net.ParseMAC(o.mac)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--mac %q: %w", o.mac, err)
-	}
-	cfg := stack.Config{Name: name, MAC: mac, IPv6: true}
+// device builds the client's device through the library: the device's stack on a TAP (--tap,
+// --netns), or the host kernel; with --image its own FAT image.
+func (o *options) device(ctx context.Context, n *netxsim.Network, stderr io.Writer) (*netxsim.Device, error) {
+	log := slog.New(slog.DiscardHandler)
 	if o.verbose {
-		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+		log = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	if o.ip4 != "" {
-		if cfg.IPv4, err = netip.ParsePrefix(o.ip4); err != nil || !cfg.IPv4.Addr().Is4() {
-			return nil, nil, fmt.Errorf("--ip %q: want an IPv4 address with prefix length, like 198.51.100.2/24", o.ip4)
+	var dev *netxsim.Device
+	var err error
+	switch {
+	case o.VXLAN != nil:
+		dev, _, err = o.Up(ctx, n, log)
+	case o.TAP == "" && o.NetNS == "":
+		dev, err = n.Host("host")
+	default:
+		if dev, _, err = o.Up(ctx, n, log); err != nil {
+			err = fmt.Errorf("%w (%s)", err, tapdev.SetupHint)
 		}
 	}
-	if o.ip6 != "" {
-		p, err := netip.ParsePrefix(o.ip6)
-		if err != nil || !p.Addr().Is6() {
-			return nil, nil, fmt.Errorf("--ip6 %q: want an IPv6 address with prefix length, like 2001:db8::2/64", o.ip6)
-		}
-		cfg.IPv6Global = []netip.Prefix{p}
+	if err != nil || o.image == "" {
+		return dev, err
 	}
-	if o.gw4 != "" {
-		if cfg.Gateway4, err = netip.ParseAddr(o.gw4); err != nil {
-			return nil, nil, fmt.Errorf("--gw %q: %w", o.gw4, err)
-		}
-	}
-	if o.gw6 != "" {
-		if cfg.Gateway6, err = netip.ParseAddr(o.gw6); err != nil {
-			return nil, nil, fmt.Errorf("--gw6 %q: %w", o.gw6, err)
-		}
-	}
-	tcfg := tapdev.Config{Name: name, MAC: mac}
-	var ns *tapdev.NetNS
-	if o.netns != "" {
-		if ns, err = tapdev.OpenNetNS(o.netns); err != nil {
-			return nil, nil, fmt.Errorf("--netns %s: %w", o.netns, err)
-		}
-		tcfg.NetNS = ns
-	}
-	tap, err := tapdev.Open(tcfg)
+	// OpenFile locks the image: a serve or `netxsim image` on it at the same time gets an error.
+	v, err := fsimage.OpenFile(o.image, fsimage.Options{})
 	if err != nil {
-		if ns != nil {
-			ns.Close()
-		}
-		return nil, nil, fmt.Errorf("TAP %s: %w (%s)", name, err, tapdev.SetupHint)
+		return nil, fmt.Errorf("--image %s: %w", o.image, err)
 	}
-	ip, err := stack.New(cfg, tap.Endpoint())
-	if err != nil {
-		tap.Close()
-		if ns != nil {
-			ns.Close()
-		}
-		return nil, nil, fmt.Errorf("device stack on %s: %w", name, err)
+	if err := dev.UseImage(v, v.Close); err != nil {
+		v.Close()
+		return nil, err
 	}
-	release := func() {
-		ip.Close()
-		tap.Close()
-		if ns != nil {
-			ns.Close()
-		}
-	}
-	return ip, release, nil
+	return dev, nil
 }
 
-func run(ctx context.Context, o *options, cmd string, tg Target, pos []string, stdout, stderr io.Writer) error {
-	network, release, err := o.network(ctx, stderr)
+func run(ctx context.Context, o *options, cmd string, tg Target, pos []string, stdout, stderr io.Writer) (err error) {
+	n := &netxsim.Network{Capture: o.Pcap}
+	defer func() { err = errors.Join(err, n.Close()) }()
+	dev, err := o.device(ctx, n, stderr)
 	if err != nil {
 		return err
 	}
-	defer release()
 	server := tg.AddrPort()
 	if !tg.Addr.IsValid() {
-		if _, kernel := network.(stack.Kernel); !kernel {
+		if dev.IP() != nil {
 			return fmt.Errorf("host %q: the device stack has no resolver: give an IP address", tg.Host)
 		}
 		addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", tg.Host)
@@ -252,7 +202,7 @@ func run(ctx context.Context, o *options, cmd string, tg Target, pos []string, s
 		}
 		server = netip.AddrPortFrom(addrs[0].Unmap(), tg.Port)
 	}
-	c, err := client.Dial(ctx, network, server, o.clientOptions(stderr)...)
+	c, err := dev.DialFTP(ctx, server, o.clientOptions(stderr)...)
 	if err != nil {
 		return err
 	}
@@ -260,10 +210,46 @@ func run(ctx context.Context, o *options, cmd string, tg Target, pos []string, s
 	if err := c.Login(ctx, tg.User, tg.Pass); err != nil {
 		return err
 	}
-	if err := do(ctx, c, cmd, tg, pos, stdout); err != nil {
+	if o.image != "" && (cmd == "get" || cmd == "put") {
+		err = onImage(ctx, dev, c, cmd, tg, pos, stdout)
+	} else {
+		err = do(ctx, c, cmd, tg, pos, stdout)
+	}
+	if err != nil {
 		return err
 	}
 	return c.Quit(ctx)
+}
+
+// onImage is get and put on the device's own image (NetX's client on FileX): get stores the file
+// into the image, put reads it from there.
+func onImage(ctx context.Context, dev *netxsim.Device, c *client.Client, cmd string, tg Target, pos []string, stdout io.Writer) error {
+	if cmd == "get" {
+		local := path.Base(tg.Path)
+		if len(pos) == 2 {
+			local = pos[1]
+		}
+		if tg.Path == "" || local == "/" || local == "." || local == "-" {
+			return errors.New("get --image needs a file name in the URL and an image path to store it as")
+		}
+		k, err := dev.Fetch(ctx, c, tg.Path, local)
+		if err == nil {
+			fmt.Fprintf(stdout, "stored %s into the image as %s (%d bytes)\n", tg.Path, local, k)
+		}
+		return err
+	}
+	local, remote := pos[0], tg.Path
+	if local == "-" {
+		return errors.New("put --image reads a file of the image: give its path, not -")
+	}
+	if remote == "" || strings.HasSuffix(remote, "/") {
+		remote += path.Base(local)
+	}
+	k, err := dev.Send(ctx, c, local, remote)
+	if err == nil {
+		fmt.Fprintf(stdout, "sent %s from the image as %s (%d bytes)\n", local, remote, k)
+	}
+	return err
 }
 
 func do(ctx context.Context, c *client.Client, cmd string, tg Target, pos []string, stdout io.Writer) error {

@@ -12,10 +12,11 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/netxsim/netxsim/fsimage"
+	"github.com/netxsim/netxsim/internal/size"
 )
 
 const usageText = `usage: netxsim image <command> -i IMAGE [flags] [args]
@@ -25,7 +26,9 @@ commands:
                                   make a new FAT volume (SIZE like 1440K, 64M, 1G; default: the file's size)
   info   -i IMAGE                 type, geometry, free space, label
   ls     -i IMAGE [-l] [-R] [PATH...]
-  put    -i IMAGE [-r] SRC... DEST copy host files (directories with -r) into the image
+  put    -i IMAGE [-r [-L]] SRC... DEST
+                                  copy host files (directories with -r) into the image; links
+                                  inside a tree are skipped unless -L, FIFOs and devices always
   get    -i IMAGE SRC [DEST]      copy a file out of the image (DEST "-" is stdout)
   cat    -i IMAGE PATH...         print files
   rm     -i IMAGE PATH...         remove files (and empty directories)
@@ -138,28 +141,17 @@ func (c *cmd) run(name string, args []string) error {
 	return usagef("unknown command %q", name)
 }
 
-// open opens the image volume; closeFn writes metadata and closes the file.
+// open opens the image volume (locked: exclusive to write, shared to read); closeFn writes
+// metadata and closes the file.
 func (c *cmd) open(write bool) (*fsimage.FS, func() error, error) {
-	flag := os.O_RDONLY
-	if write {
-		flag = os.O_RDWR
-	}
-	f, err := os.OpenFile(c.image, flag, 0)
+	v, err := fsimage.OpenFile(c.image, fsimage.Options{ReadOnly: !write})
 	if err != nil {
-		return nil, nil, fmt.Errorf("open image: %w", err)
+		return nil, nil, err
 	}
-	v, err := fsimage.Open(f, fsimage.Options{ReadOnly: !write})
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("%s: %w", c.image, err)
+	if rec := v.Recovery(); rec.Dirty {
+		fmt.Fprintf(c.stderr, "netxsim image: %s was %s\n", c.image, rec)
 	}
-	return v, func() error {
-		err := v.Close()
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		return err
-	}, nil
+	return v, v.Close, nil
 }
 
 // withFS runs fn on the open volume and closes it, keeping fn's error first.
@@ -190,28 +182,12 @@ func imagePath(p string) (string, error) {
 	return path.Clean(p), nil
 }
 
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	u := strings.ToUpper(s)
-	for _, suf := range []struct {
-		s string
-		m int64
-	}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}} {
-		if strings.HasSuffix(u, suf.s) {
-			u, mult = strings.TrimSuffix(u, suf.s), suf.m
-			break
-		}
-	}
-	n, err := strconv.ParseFloat(u, 64)
-	if err != nil || n <= 0 {
-		return 0, usagef("size %q: use bytes or a number with K, M or G", s)
-	}
-	return int64(n * float64(mult)), nil
-}
+// maxImageSize is FAT's largest volume: 2^32 sectors of 4096 bytes (image files are sparse).
+const maxImageSize = 1 << 44
 
 func (c *cmd) mkfs(args []string) error {
 	fl := c.flags("mkfs")
-	size := fl.String("size", "", "volume size, e.g. 1440K, 64M, 1G (default: the existing file's size)")
+	sizeFlag := fl.String("size", "", "volume size, e.g. 1440K, 64M, 1G (default: the existing file's size)")
 	typ := fl.Int("type", 0, "FAT type 12, 16 or 32 (default: by size)")
 	cluster := fl.Int("cluster", 0, "cluster size in bytes (default: by size)")
 	sector := fl.Int("sector", 0, "sector size in bytes (default 512)")
@@ -224,18 +200,34 @@ func (c *cmd) mkfs(args []string) error {
 	if fl.NArg() > 0 {
 		return usagef("unexpected arguments %q", fl.Args())
 	}
+	if fi, err := os.Stat(c.image); err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is %s, not a regular file: mkfs writes image files only", c.image, fsimage.FileKind(fi.Mode()))
+	}
 	var n int64
-	if *size != "" {
+	if *sizeFlag != "" {
 		var err error
-		if n, err = parseSize(*size); err != nil {
-			return err
+		if n, err = size.Parse(*sizeFlag, 1, maxImageSize); err != nil {
+			return usagef("-size: %v", err)
 		}
-	} else if fi, err := os.Stat(c.image); err == nil && fi.Size() > 0 {
+	} else if fi, err := os.Stat(c.image); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
 		n = fi.Size()
 	} else {
 		return usagef("give -size for a new image")
 	}
-	f, err := os.OpenFile(c.image, os.O_RDWR|os.O_CREATE, 0o644)
+	// Every option is checked before the file is touched: a typo must not damage an image.
+	fo := fsimage.FormatOptions{Type: fsimage.FATType(*typ), ClusterSize: *cluster,
+		SectorSize: *sector, Label: *label, RootEntries: *rootEnt, MBR: *mbr}
+	if err := fsimage.CheckFormat(n, fo); err != nil {
+		return usagef("%v", err)
+	}
+	if _, err := os.Lstat(c.image); errors.Is(err, fs.ErrNotExist) {
+		nf, err := os.OpenFile(c.image, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return err
+		}
+		nf.Close()
+	}
+	f, err := fsimage.OpenImageFile(c.image, true)
 	if err != nil {
 		return err
 	}
@@ -243,9 +235,10 @@ func (c *cmd) mkfs(args []string) error {
 	if err := f.Truncate(n); err != nil {
 		return fmt.Errorf("size image: %w", err)
 	}
-	err = fsimage.Format(f, n, fsimage.FormatOptions{Type: fsimage.FATType(*typ), ClusterSize: *cluster,
-		SectorSize: *sector, Label: *label, RootEntries: *rootEnt, MBR: *mbr})
-	if err != nil {
+	if err := fsimage.Format(f, n, fo); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
 		return err
 	}
 	return f.Close()
@@ -375,6 +368,7 @@ func (c *cmd) lsDir(v *fsimage.FS, dir string, long, rec, header, gap bool) erro
 func (c *cmd) put(args []string) error {
 	fl := c.flags("put")
 	rec := fl.Bool("r", false, "copy directories recursively")
+	follow := fl.Bool("L", false, "with -r: follow symbolic links inside the tree (cycles are refused)")
 	if err := c.parse(fl, args); err != nil {
 		return err
 	}
@@ -401,7 +395,8 @@ func (c *cmd) put(args []string) error {
 			if intoDir {
 				target = path.Join(ip, filepath.Base(s))
 			}
-			if err := putOne(v, s, target, *rec); err != nil {
+			p := &putter{ctx: c.ctx, v: v, rec: *rec, follow: *follow, warn: c.stderr}
+			if err := p.put(s, target, nil); err != nil {
 				return err
 			}
 		}
@@ -409,13 +404,23 @@ func (c *cmd) put(args []string) error {
 	})
 }
 
-// PutFile copies one host file into the volume (the code path of `netxsim image put`).
+// PutFile copies one host file into the volume (the code path of `netxsim image put`). Only a
+// regular file is copied: a FIFO or device would block or never end.
 func PutFile(v *fsimage.FS, src, dst string) error {
-	in, err := os.Open(src)
+	if fi, err := os.Stat(src); err != nil {
+		return err
+	} else if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is %s, not a regular file: not copied", src, fsimage.FileKind(fi.Mode()))
+	}
+	// O_NONBLOCK: should src have become a FIFO since the Stat, opening it must not wait for a writer.
+	in, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
+	if fi, err := in.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file: not copied", src)
+	}
 	w, err := v.Create(dst)
 	if err != nil {
 		return err
@@ -427,19 +432,65 @@ func PutFile(v *fsimage.FS, src, dst string) error {
 	return w.Close()
 }
 
-func putOne(v *fsimage.FS, src, dst string, rec bool) error {
-	fi, err := os.Stat(src)
+// putter copies host files and trees into the volume.
+type putter struct {
+	ctx    context.Context
+	v      *fsimage.FS
+	rec    bool
+	follow bool // follow symbolic links inside a tree (-L)
+	warn   io.Writer
+}
+
+// dirID identifies a host directory, to find cycles when following links.
+type dirID struct{ dev, ino uint64 }
+
+// put copies src to dst. A source named on the command line is followed if it is a link; inside a
+// tree, links are skipped (with a warning) unless -L, and non-regular files are always skipped.
+// ancestors holds the directories being copied above src.
+func (p *putter) put(src, dst string, ancestors []dirID) error {
+	if err := p.ctx.Err(); err != nil {
+		return err
+	}
+	top := ancestors == nil
+	fi, err := os.Lstat(src)
 	if err != nil {
 		return err
 	}
-	if !fi.IsDir() {
-		return PutFile(v, src, dst)
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if !top && !p.follow {
+			fmt.Fprintf(p.warn, "netxsim image put: skipping symbolic link %s (give -L to follow links)\n", src)
+			return nil
+		}
+		if fi, err = os.Stat(src); err != nil {
+			return err
+		}
 	}
-	if !rec {
+	switch {
+	case fi.Mode().IsRegular():
+		return PutFile(p.v, src, dst)
+	case !fi.IsDir():
+		if top {
+			return fmt.Errorf("%s is %s, not a regular file: not copied", src, fsimage.FileKind(fi.Mode()))
+		}
+		fmt.Fprintf(p.warn, "netxsim image put: skipping %s: %s, not a regular file\n", src, fsimage.FileKind(fi.Mode()))
+		return nil
+	}
+	if !p.rec {
 		return fmt.Errorf("%s is a directory: use -r", src)
 	}
-	if st, err := v.Stat(dst); err != nil || !st.IsDir() {
-		if err := v.Mkdir(dst); err != nil {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		id := dirID{uint64(st.Dev), uint64(st.Ino)}
+		for _, a := range ancestors {
+			if a == id {
+				return fmt.Errorf("%s: a symbolic link loops back to a directory being copied; nothing below it copied", src)
+			}
+		}
+		ancestors = append(ancestors, id)
+	} else if ancestors == nil {
+		ancestors = []dirID{}
+	}
+	if st, err := p.v.Stat(dst); err != nil || !st.IsDir() {
+		if err := p.v.Mkdir(dst); err != nil {
 			return err
 		}
 	}
@@ -448,7 +499,7 @@ func putOne(v *fsimage.FS, src, dst string, rec bool) error {
 		return err
 	}
 	for _, e := range ents {
-		if err := putOne(v, filepath.Join(src, e.Name()), path.Join(dst, e.Name()), rec); err != nil {
+		if err := p.put(filepath.Join(src, e.Name()), path.Join(dst, e.Name()), ancestors); err != nil {
 			return err
 		}
 	}
@@ -624,9 +675,9 @@ func (c *cmd) check(args []string) error {
 	if err := c.parse(fl, args); err != nil {
 		return err
 	}
-	f, err := os.Open(c.image)
+	f, err := fsimage.OpenImageFile(c.image, false)
 	if err != nil {
-		return fmt.Errorf("open image: %w", err)
+		return err
 	}
 	defer f.Close()
 	rep, err := fsimage.CheckDevice(f)

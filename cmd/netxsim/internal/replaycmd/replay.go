@@ -256,14 +256,14 @@ func startDevice(ctx context.Context, o *options, prof ftp.Profile, log *slog.Lo
 		return nil, fmt.Errorf("in-memory link: %w", err)
 	}
 	undo = append(undo, func() { p.Close() })
-	dev, err := stack.New(stack.Config{Name: "dev", MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 2}, IPv4: devV4,
+	dev, err := stack.New(ctx, stack.Config{Name: "dev", MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 2}, IPv4: devV4,
 		IPv6: true, IPv6Global: []netip.Prefix{devV6}, SkipDAD: true}, p.A())
 	if err != nil {
 		closeAll()
 		return nil, fmt.Errorf("device stack: %w", err)
 	}
 	undo = append(undo, func() { dev.Close() })
-	host, err := stack.New(stack.Config{Name: "host", MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 1}, IPv4: hostV4,
+	host, err := stack.New(ctx, stack.Config{Name: "host", MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 1}, IPv4: hostV4,
 		IPv6: true, IPv6Global: []netip.Prefix{hostV6}, SkipDAD: true}, p.B())
 	if err != nil {
 		closeAll()

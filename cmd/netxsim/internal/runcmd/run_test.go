@@ -53,8 +53,8 @@ func TestUsage(t *testing.T) {
 		want string
 	}{
 		{[]string{"--help"}, 0, "usage: netxsim run"},
-		{nil, 2, "want exactly one scenario file"},
-		{[]string{"a.yaml", "b.yaml"}, 2, "want exactly one scenario file"},
+		{nil, 2, "want one or more scenario files"},
+		{[]string{"a.yaml", "b.yaml"}, 2, "open a.yaml: no such file"}, // every file is loaded before any runs
 		{[]string{"--bogus"}, 2, "flag provided but not defined"},
 		{[]string{filepath.Join(dir, "missing.yaml")}, 2, "no such file"},
 		{[]string{bad}, 2, "bad.yaml:4: field colour not found"},
@@ -82,5 +82,21 @@ steps: [{client: h, server: d, do: [{ls: /}]}]
 	code, out, errs := run(t, f, "--out", dir)
 	if code != 2 || !strings.Contains(errs, "root") {
 		t.Errorf("tap scenario as non-root: exit %d, %s%s", code, out, errs)
+	}
+}
+
+// A scenario with an address in 192.0.2.0/24 (the build machines' uplink) is refused with exit 2,
+// before anything is built.
+func TestRefuses192_0_2(t *testing.T) {
+	b, err := os.ReadFile(examples + "basic.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	f := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(f, []byte(strings.Replace(string(b), "198.51.100.2/24", "192.0.2.2/24", 1)), 0o644)
+	code, _, errs := run(t, "-q", "--out", filepath.Join(dir, "out"), f)
+	if code != 2 || !strings.Contains(errs, "192.0.2.0/24") {
+		t.Fatalf("exit %d, want 2 with the reason: %s", code, errs)
 	}
 }

@@ -8,31 +8,30 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	gstack "gvisor.dev/gvisor/pkg/tcpip/stack"
-
+	"github.com/netxsim/netxsim"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/devflags"
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/server"
 	"github.com/netxsim/netxsim/ftp/server/hostfs"
-	"github.com/netxsim/netxsim/stack"
-	"github.com/netxsim/netxsim/stack/capture"
-	"github.com/netxsim/netxsim/tapdev"
+	"github.com/netxsim/netxsim/internal/size"
 )
 
 type options struct {
+	devflags.Device
+	until            func(context.Context) int // RunWith
+	code             int                       // until's status
 	listen           string
-	tap, netns       string
-	ipv4, ipv6       string
-	hostV4, hostV6   string
-	mac              string
 	port             uint
 	image            string
 	imageSize        string
@@ -50,7 +49,9 @@ type options struct {
 	activePort       uint
 	loginDelay       time.Duration
 	maxLoginFailures int
-	pcap             string
+	loginTimeout     time.Duration
+	addrFailures     int
+	allowPrivPorts   bool
 	verbose          bool
 }
 
@@ -71,13 +72,7 @@ func flagSet(o *options) *flag.FlagSet {
 	fs := flag.NewFlagSet("netxsim serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.listen, "listen", "", "serve on the host kernel at `host:port` (default 127.0.0.1:2121 when no --tap)")
-	fs.StringVar(&o.tap, "tap", "", "serve on a user-space IP instance on this TAP `name`")
-	fs.StringVar(&o.netns, "netns", "", "with --tap: create this network `namespace` for the TAP and its kernel side; removed on exit")
-	fs.StringVar(&o.ipv4, "ipv4", "198.51.100.2/24", "with --tap: device IPv4 `CIDR`; \"none\" for none")
-	fs.StringVar(&o.ipv6, "ipv6", "2001:db8::2/64", "with --tap: device global IPv6 `CIDR`; \"none\" for none")
-	fs.StringVar(&o.hostV4, "host-ipv4", "198.51.100.1/24", "with --netns: kernel-side IPv4 `CIDR`; \"none\" for none")
-	fs.StringVar(&o.hostV6, "host-ipv6", "2001:db8::1/64", "with --netns: kernel-side IPv6 `CIDR`; \"none\" for none")
-	fs.StringVar(&o.mac, "mac", "02:4e:58:00:00:02", "with --tap: device Ethernet `address`")
+	o.Register(fs, devflags.CreateNetNS)
 	fs.UintVar(&o.port, "port", 21, "with --tap: control `port`")
 	fs.StringVar(&o.image, "image", "", "serve this FAT image `file` (made with `netxsim image`, mkfs.fat or mtools)")
 	fs.StringVar(&o.imageSize, "image-size", "", "with --image: create and format the image with this `size` (e.g. 64M) if it does not exist")
@@ -96,7 +91,9 @@ func flagSet(o *options) *flag.FlagSet {
 	fs.UintVar(&o.activePort, "active-port", 0, "source `port` of active data connections; 0: 20 (any port if busy)")
 	fs.DurationVar(&o.loginDelay, "login-delay", 0, "pause before answering a failed login (`duration`); 0: 1s")
 	fs.IntVar(&o.maxLoginFailures, "max-login-failures", 0, "failed logins before disconnecting (`n`); 0: 3")
-	fs.StringVar(&o.pcap, "pcap", "", "with --tap: write every frame to this pcapng `file`")
+	fs.DurationVar(&o.loginTimeout, "login-timeout", 0, "close a connection not logged in after this `duration`; 0: 30s; -1s: never")
+	fs.IntVar(&o.addrFailures, "addr-failures", 0, "failed logins per client address before it is locked out, 5s doubling to 15m (`n`); 0: 10 (off in netxduo-6.4); -1: off")
+	fs.BoolVar(&o.allowPrivPorts, "allow-privileged-ports", false, "let PORT/EPRT name a client port below 1024 (refused by default: a bounce to a service)")
 	fs.BoolVar(&o.verbose, "v", false, "log sessions and commands to stderr")
 	return fs
 }
@@ -111,13 +108,19 @@ func printUsage(w io.Writer) {
 }
 
 // usageError is a bad command line: exit code 2.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
+type usageError = devflags.UsageError
 
 // Run is the entry point of `netxsim serve`.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return RunWith(ctx, args, stdout, stderr, nil)
+}
+
+// RunWith is `netxsim serve`, but once the server is listening it runs until (in place of waiting for
+// ctx), then shuts the server down and exits with until's status: `netxsim shell` runs its command
+// there.
+func RunWith(ctx context.Context, args []string, stdout, stderr io.Writer, until func(context.Context) int) int {
 	var o options
+	o.until = until
 	fs := flagSet(&o)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -130,22 +133,31 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := validate(&o, fs); err != nil {
 		fmt.Fprintf(stderr, "netxsim serve: %v\n", err)
-		var ue usageError
-		if errors.As(err, &ue) {
+		if devflags.IsUsage(err) {
 			return 2
 		}
 		return 1
 	}
+	if code, ok, err := o.Reexec(ctx, "serve", args, stdout, stderr); ok {
+		if err != nil {
+			fmt.Fprintf(stderr, "netxsim serve: --rootless: %v\n", err)
+			return 1
+		}
+		return code
+	}
 	if err := serve(ctx, &o, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "netxsim serve: %v\n", err)
+		if devflags.IsUsage(err) {
+			return 2
+		}
 		return 1
 	}
-	return 0
+	return o.code
 }
 
 func validate(o *options, fs *flag.FlagSet) error {
 	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q (all settings are flags)", fs.Arg(0))}
+		return usageError{Msg: fmt.Sprintf("unexpected argument %q (all settings are flags)", fs.Arg(0))}
 	}
 	n := 0
 	for _, s := range []string{o.image, o.ram, o.root} {
@@ -154,28 +166,39 @@ func validate(o *options, fs *flag.FlagSet) error {
 		}
 	}
 	if n != 1 {
-		return usageError{"give exactly one of --image FILE, --ram SIZE or --root DIR"}
+		return usageError{Msg: "give exactly one of --image FILE, --ram SIZE or --root DIR"}
 	}
-	if o.tap != "" && o.listen != "" {
-		return usageError{"--tap and --listen exclude each other: --tap serves on a user-space device, --listen on the host kernel"}
+	if err := o.Check(false); err != nil {
+		return err
 	}
-	if o.tap == "" && (o.netns != "" || o.pcap != "") {
-		return usageError{"--netns and --pcap need --tap"}
+	if (o.TAP != "" || o.VXLAN != nil) && o.listen != "" {
+		return usageError{Msg: "--tap/--vxlan and --listen exclude each other: --tap and --vxlan serve on a user-space device, --listen on the host kernel"}
+	}
+	if o.TAP == "" && o.VXLAN == nil && (o.NetNS != "" || o.Pcap != "") {
+		return usageError{Msg: "--netns and --pcap need --tap (or --pcap with --vxlan)"}
 	}
 	if _, err := ftp.ParseProfile(o.profile); err != nil {
-		return usageError{err.Error()}
+		return usageError{Msg: err.Error()}
 	}
 	if len(o.users) == 0 && !o.anonymous {
-		return usageError{"nobody could log in: give --user NAME:PASSWORD and/or --anonymous"}
+		return usageError{Msg: "nobody could log in: give --user NAME:PASSWORD and/or --anonymous"}
 	}
 	if o.anonymousWrite && !o.anonymous {
-		return usageError{"--anonymous-write needs --anonymous"}
+		return usageError{Msg: "--anonymous-write needs --anonymous"}
 	}
 	if o.port == 0 || o.port > 65535 || o.activePort > 65535 {
-		return usageError{"--port and --active-port must be 1..65535"}
+		return usageError{Msg: "--port and --active-port must be 1..65535"}
 	}
 	if _, _, err := parseRange(o.pasvPorts); err != nil {
-		return usageError{err.Error()}
+		return usageError{Msg: err.Error()}
+	}
+	if _, _, err := parseSizes(o); err != nil {
+		return err
+	}
+	if o.image != "" {
+		if fi, err := os.Stat(o.image); err == nil && !fi.Mode().IsRegular() {
+			return usageError{Msg: fmt.Sprintf("--image %s is %s, not a regular file: give a FAT image file", o.image, fsimage.FileKind(fi.Mode()))}
+		}
 	}
 	return nil
 }
@@ -193,22 +216,26 @@ func parseRange(s string) (lo, hi uint16, err error) {
 	return uint16(x), uint16(y), nil
 }
 
-// parseSize reads 64M, 512K, 1G or a byte count.
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	switch {
-	case strings.HasSuffix(strings.ToUpper(s), "K"):
-		mult, s = 1<<10, s[:len(s)-1]
-	case strings.HasSuffix(strings.ToUpper(s), "M"):
-		mult, s = 1<<20, s[:len(s)-1]
-	case strings.HasSuffix(strings.ToUpper(s), "G"):
-		mult, s = 1<<30, s[:len(s)-1]
+// maxImageSize is FAT's largest volume: 2^32 sectors of 4096 bytes (image files are sparse).
+const maxImageSize = 1 << 44
+
+// minVolume is the smallest size worth formatting (Format refuses less room for data anyway).
+const minVolume = 64 << 10
+
+// parseSizes checks --ram and --image-size before anything is opened: a size that cannot be held
+// is a usage error (exit 2) naming the flag, never a makeslice panic or an out-of-memory kill.
+func parseSizes(o *options) (ram, image int64, err error) {
+	if o.ram != "" {
+		if ram, err = size.ParseMemory(o.ram, minVolume); err != nil {
+			return 0, 0, usageError{Msg: "--ram: " + err.Error()}
+		}
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("size %q: want a positive number with an optional K, M or G suffix", s)
+	if o.imageSize != "" {
+		if image, err = size.Parse(o.imageSize, minVolume, maxImageSize); err != nil {
+			return 0, 0, usageError{Msg: "--image-size: " + err.Error()}
+		}
 	}
-	return n * mult, nil
+	return ram, image, nil
 }
 
 func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error) {
@@ -216,21 +243,137 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 	if o.verbose {
 		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	var undo []func() error
-	defer func() {
-		for i := len(undo) - 1; i >= 0; i-- {
-			if uerr := undo[i](); uerr != nil {
-				err = errors.Join(err, uerr)
-			}
-		}
-	}()
+	// The library stops in the one right order: the server (sessions end), the capture once the link
+	// is quiet (before the stack, whose teardown would reset connections in TIME_WAIT), the stack, the
+	// file system, the TAP and namespace.
+	n := &netxsim.Network{Capture: o.Pcap, Logger: log, ShutdownTimeout: 5 * time.Second}
+	defer func() { err = errors.Join(err, n.Close()) }()
 
+	var listenAP netip.AddrPort
+	if o.TAP == "" && o.VXLAN == nil {
+		addr := o.listen
+		if addr == "" {
+			addr = "127.0.0.1:2121"
+		}
+		if listenAP, err = netip.ParseAddrPort(addr); err != nil {
+			return usageError{Msg: fmt.Sprintf("--listen %q: want HOST:PORT such as 127.0.0.1:2121 or [::1]:2121", addr)}
+		}
+	}
 	fsys, what, closeFS, err := openFS(o)
 	if err != nil {
 		return err
 	}
-	undo = append(undo, closeFS)
+	// A volume not closed cleanly (killed mid-flush) was repaired by fsimage.OpenFile: say how.
+	if v, ok := fsys.(*fsimage.FS); ok {
+		if rec := v.Recovery(); rec.Dirty {
+			fmt.Fprintf(stderr, "netxsim serve: image %s was %s\n", o.image, rec)
+		}
+	}
+	// Uploads interrupted by a crash or kill leave temporary files; they were never acknowledged.
+	if k, rerr := server.ReclaimTempFiles(fsys, log); k > 0 || rerr != nil {
+		fmt.Fprintf(stderr, "netxsim serve: removed %d stale upload temporary files left by interrupted uploads\n", k)
+		if rerr != nil {
+			fmt.Fprintf(stderr, "netxsim serve: %v\n", rerr)
+		}
+	}
 
+	var dev *netxsim.Device
+	var where, zoneNote string
+	if o.TAP == "" && o.VXLAN == nil {
+		dev, err = n.Host("host")
+		where = "the host kernel"
+	} else {
+		var seg *netxsim.Segment
+		dev, seg, err = o.Up(ctx, n, log)
+		switch {
+		case err != nil:
+		case seg.VXLAN() != nil:
+			where = "a VXLAN segment (" + seg.VXLAN().Config().String() + ")"
+		default:
+			where = "TAP " + seg.TAPName()
+			if ns := seg.NetNS(); ns != nil && ns.Name != "" {
+				where += " (kernel side in namespace " + ns.Name + ")"
+			} else if ns != nil {
+				where += " (kernel side in a user and network namespace of its own)"
+			}
+		}
+	}
+	if err != nil {
+		closeFS()
+		return err
+	}
+	if err := dev.UseFS(fsys, closeFS); err != nil {
+		closeFS()
+		return err
+	}
+
+	var listeners []net.Listener
+	var addrs []netip.AddrPort // what clients dial, link-local ones with their zone
+	if ip := dev.IP(); ip == nil {
+		ln, err := dev.Listen(ctx, listenAP)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w (ports below 1024 need root)", listenAP, err)
+		}
+		listeners = append(listeners, ln)
+		la := addrPortOf(ln.Addr())
+		if listenAP.Addr().Zone() != "" {
+			la = netip.AddrPortFrom(la.Addr().WithZone(listenAP.Addr().Zone()), la.Port())
+		}
+		addrs = append(addrs, la)
+	} else {
+		// A NetX device serves on every address it has, the link-local one included.
+		for _, p := range ip.Addrs() {
+			ln, err := dev.Listen(ctx, netip.AddrPortFrom(p.Addr(), uint16(o.port)))
+			if err != nil {
+				for _, l := range listeners {
+					l.Close()
+				}
+				return fmt.Errorf("listen on %s port %d: %w", p.Addr(), o.port, err)
+			}
+			listeners = append(listeners, ln)
+			a := p.Addr()
+			if a.IsLinkLocalUnicast() && o.VXLAN == nil {
+				// The kernel side's interface is the TAP, of the same name: that is the zone clients use.
+				a = a.WithZone(ip.Name())
+				zoneNote = fmt.Sprintf("  (link-local: the zone %%%s is the TAP's name on the kernel side)", ip.Name())
+			}
+			addrs = append(addrs, netip.AddrPortFrom(a, uint16(o.port)))
+		}
+		if len(listeners) == 0 {
+			return errors.New("the device has no address to serve on: give --ipv4 or --ipv6")
+		}
+	}
+
+	srv := newServer(o, fsys, dev, log)
+	for _, ln := range listeners {
+		if err := dev.ServeListener(srv, ln); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "netxsim FTP server (profile %s) serving %s on %s\n", srv.Profile, what, where)
+	for _, a := range addrs {
+		note := ""
+		if a.Addr().IsLinkLocalUnicast() {
+			note = zoneNote
+		}
+		fmt.Fprintf(stdout, "  listening on %s%s\n", a, note)
+	}
+	fmt.Fprintln(stdout, "connect with:")
+	for _, h := range hints(o, addrs) {
+		fmt.Fprintf(stdout, "  %s\n", h)
+	}
+	if o.until != nil {
+		o.code = o.until(ctx)
+		return nil
+	}
+	fmt.Fprintln(stdout, "running; interrupt (Ctrl-C) to stop")
+	<-ctx.Done()
+	defer fmt.Fprintln(stdout, "stopped")
+	return nil
+}
+
+// newServer is the FTP server the flags describe.
+func newServer(o *options, fsys server.FileSystem, nw server.Network, log *slog.Logger) *server.Server {
 	prof, _ := ftp.ParseProfile(o.profile)
 	lo, hi, _ := parseRange(o.pasvPorts)
 	anon := server.Deny
@@ -240,97 +383,93 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 			anon = server.ReadWrite
 		}
 	}
-	srv := &server.Server{
-		FS:                 fsys,
-		Profile:            prof,
-		Login:              server.Users(o.users, anon),
-		MaxSessions:        o.maxSessions,
-		MaxSessionsPerAddr: o.maxPerAddr,
-		IdleTimeout:        o.idle,
-		DataTimeout:        o.dataTimeout,
-		PassivePortMin:     lo,
-		PassivePortMax:     hi,
-		ActivePort:         uint16(o.activePort),
-		LoginFailDelay:     o.loginDelay,
-		MaxLoginFailures:   o.maxLoginFailures,
-		Logger:             log,
+	return &server.Server{
+		FS:                   fsys,
+		Profile:              prof,
+		Network:              nw,
+		Login:                server.Users(o.users, anon),
+		MaxSessions:          o.maxSessions,
+		MaxSessionsPerAddr:   o.maxPerAddr,
+		IdleTimeout:          o.idle,
+		DataTimeout:          o.dataTimeout,
+		PassivePortMin:       lo,
+		PassivePortMax:       hi,
+		ActivePort:           uint16(o.activePort),
+		LoginFailDelay:       o.loginDelay,
+		MaxLoginFailures:     o.maxLoginFailures,
+		LoginTimeout:         o.loginTimeout,
+		AddrFailureBudget:    o.addrFailures,
+		AllowPrivilegedPorts: o.allowPrivPorts,
+		Logger:               log,
 	}
+}
 
-	var listeners []net.Listener
-	var where string
-	if o.tap == "" {
-		addr := o.listen
-		if addr == "" {
-			addr = "127.0.0.1:2121"
-		}
-		ap, err := netip.ParseAddrPort(addr)
-		if err != nil {
-			return usageError{fmt.Sprintf("--listen %q: want HOST:PORT such as 127.0.0.1:2121 or [::1]:2121", addr)}
-		}
-		srv.Network = stack.Kernel{}
-		ln, err := stack.Kernel{}.Listen(ctx, ap)
-		if err != nil {
-			return fmt.Errorf("listen on %s: %w (ports below 1024 need root)", ap, err)
-		}
-		listeners = append(listeners, ln)
-		where = "the host kernel"
-	} else {
-		dev, w, cleanup, err := upTAP(ctx, o, log)
-		undo = append(undo, cleanup...)
-		if err != nil {
-			return err
-		}
-		srv.Network = dev
-		where = w
-		for _, p := range dev.Addrs() {
-			if p.Addr().IsLinkLocalUnicast() {
-				continue
-			}
-			ln, err := dev.Listen(ctx, netip.AddrPortFrom(p.Addr(), uint16(o.port)))
-			if err != nil {
-				return fmt.Errorf("listen on %s port %d: %w", p.Addr(), o.port, err)
-			}
-			listeners = append(listeners, ln)
-		}
-		if len(listeners) == 0 {
-			return errors.New("the device has no address to serve on: give --ipv4 or --ipv6")
-		}
-	}
-
-	fmt.Fprintf(stdout, "netxsim FTP server (profile %s) serving %s on %s\n", prof, what, where)
-	for _, ln := range listeners {
-		fmt.Fprintf(stdout, "  listening on %s\n", ln.Addr())
-	}
+// hints are shell commands that reach the server: curl and lftp on its first address, and curl on its
+// link-local address (the zone written %25 in a URL, RFC 6874). Each line must work as printed: a test
+// runs them all.
+func hints(o *options, addrs []netip.AddrPort) []string {
 	user, pass := "anonymous", "guest@example.com"
-	for u, p := range o.users {
-		user, pass = u, p
-		break
+	if len(o.users) > 0 {
+		names := make([]string, 0, len(o.users))
+		for u := range o.users {
+			names = append(names, u)
+		}
+		slices.Sort(names)
+		user, pass = names[0], o.users[names[0]]
 	}
-	first := listeners[0].Addr().String()
-	prefix := ""
-	if o.netns != "" {
-		prefix = "ip netns exec " + o.netns + " "
+	prefix := o.EnterPrefix()
+	url := func(a netip.AddrPort) string {
+		host := a.Addr().String()
+		if a.Addr().Is6() {
+			host = "[" + strings.Replace(host, "%", "%25", 1) + "]"
+		}
+		return fmt.Sprintf("ftp://%s:%d/", host, a.Port())
 	}
-	fmt.Fprintf(stdout, "connect with:\n  %scurl ftp://%s:%s@%s/\n  %slftp -u %s,%s ftp://%s\n", prefix, user, pass, first, prefix, user, pass, first)
-	fmt.Fprintln(stdout, "running; interrupt (Ctrl-C) to stop")
+	first := addrs[0]
+	if v := o.VXLAN; v != nil {
+		// The host kernel is not on the segment: the far end is another VTEP. This one is a netxsim
+		// client device at the mirrored tunnel ends (usable when the local address is not a wildcard).
+		if v.Local.Addr().IsUnspecified() || !first.Addr().Is4() {
+			return []string{"a VTEP at " + v.Remote.String() + " with VNI " + fmt.Sprint(v.VNI) + " (docs/vxlan.md)"}
+		}
+		return []string{fmt.Sprintf("netxsim ftp --vxlan local=%s,remote=%s,vni=%d --ipv4 198.51.100.1/24 --ipv6 2001:db8::1/64 --mac 02:4e:58:00:00:01 ls %s",
+			v.Remote, v.Local, v.VNI, shellQuote(fmt.Sprintf("ftp://%s:%s@%s/", user, pass, first)))}
+	}
+	out := []string{
+		// -u keeps the password out of the URL, where an @ (as in guest@example.com) would end the user part
+		fmt.Sprintf("%scurl -sS -u %s %s", prefix, shellQuote(user+":"+pass), shellQuote(url(first))),
+		fmt.Sprintf("%slftp -u %s -e %s %s", prefix, shellQuote(user+","+pass), shellQuote("ls; bye"), shellQuote(url(first))),
+	}
+	for _, a := range addrs {
+		if a.Addr().IsLinkLocalUnicast() {
+			out = append(out, fmt.Sprintf("%scurl -sS -g -u %s %s", prefix, shellQuote(user+":"+pass), shellQuote(url(a))))
+			break
+		}
+	}
+	return out
+}
 
-	errc := make(chan error, len(listeners))
-	for _, ln := range listeners {
-		go func() { errc <- srv.Serve(ln) }()
+// shellQuote quotes s for a POSIX shell when it holds anything but safe characters.
+func shellQuote(s string) string {
+	safe := true
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r)) {
+			safe = false
+			break
+		}
 	}
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		srv.Close()
-		return fmt.Errorf("serving: %w", err)
+	if safe && s != "" {
+		return s
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		srv.Close()
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func addrPortOf(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
 	}
-	fmt.Fprintln(stdout, "stopped")
-	return nil
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
 }
 
 // openFS opens the back end chosen on the command line.
@@ -343,12 +482,12 @@ func openFS(o *options) (server.FileSystem, string, func() error, error) {
 		}
 		return h, "directory " + o.root, h.Close, nil
 	case o.ram != "":
-		size, err := parseSize(o.ram)
+		ram, _, err := parseSizes(o)
 		if err != nil {
-			return nil, "", nil, usageError{"--ram: " + err.Error()}
+			return nil, "", nil, err
 		}
-		dev := fsimage.NewRAM(size)
-		if err := fsimage.Format(dev, size, fsimage.FormatOptions{Label: "NETXSIM"}); err != nil {
+		dev := fsimage.NewRAM(ram)
+		if err := fsimage.Format(dev, ram, fsimage.FormatOptions{Label: "NETXSIM"}); err != nil {
 			return nil, "", nil, err
 		}
 		v, err := fsimage.Open(dev, fsimage.Options{})
@@ -357,122 +496,56 @@ func openFS(o *options) (server.FileSystem, string, func() error, error) {
 		}
 		return v, fmt.Sprintf("a %s FAT RAM disk", o.ram), v.Close, nil
 	}
-	f, err := os.OpenFile(o.image, os.O_RDWR, 0)
-	if errors.Is(err, os.ErrNotExist) && o.imageSize != "" {
-		size, serr := parseSize(o.imageSize)
-		if serr != nil {
-			return nil, "", nil, usageError{"--image-size: " + serr.Error()}
-		}
-		if f, err = os.OpenFile(o.image, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644); err == nil {
-			if err = f.Truncate(size); err == nil {
-				err = fsimage.Format(f, size, fsimage.FormatOptions{Label: "NETXSIM"})
-			}
-			if err != nil {
-				f.Close()
-				os.Remove(o.image)
-				return nil, "", nil, fmt.Errorf("create image %s: %w", o.image, err)
-			}
-		}
-	}
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("open image %s: %w (create one with --image-size or `netxsim image`)", o.image, err)
-	}
-	v, err := fsimage.Open(f, fsimage.Options{})
-	if err != nil {
-		f.Close()
-		return nil, "", nil, fmt.Errorf("image %s: %w", o.image, err)
-	}
-	return v, "image " + o.image, func() error { return errors.Join(v.Close(), f.Close()) }, nil
-}
-
-func parsePrefix(flagName, s string) (netip.Prefix, error) {
-	if s == "" || s == "none" {
-		return netip.Prefix{}, nil
-	}
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		return netip.Prefix{}, usageError{fmt.Sprintf("--%s %q: want an address/prefix such as 198.51.100.2/24 or \"none\"", flagName, s)}
-	}
-	return p, nil
-}
-
-// upTAP brings up the device IP instance on a TAP (in a namespace of its own with --netns), like
-// `netxsim up`. The returned cleanups run in reverse order even on error.
-func upTAP(ctx context.Context, o *options, log *slog.Logger) (*stack.IP, string, []func() error, error) {
-	var undo []func() error
-	v4, err := parsePrefix("ipv4", o.ipv4)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	v6, err := parsePrefix("ipv6", o.ipv6)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	h4, err := parsePrefix("host-ipv4", o.hostV4)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	h6, err := parsePrefix("host-ipv6", o.hostV6)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	mac, err := net.ParseMAC(o.mac)
-	if err != nil {
-		return nil, "", nil, usageError{fmt.Sprintf("--mac %q: %v", o.mac, err)}
-	}
-	var ns *tapdev.NetNS
-	if o.netns != "" {
-		if tapdev.NetNSExists(o.netns) {
-			return nil, "", nil, fmt.Errorf("namespace %s exists: --netns creates its own; pick another name or remove it with `ip netns del %s`", o.netns, o.netns)
-		}
-		ns, err = tapdev.CreateNetNS(o.netns)
-		if err != nil {
+	if _, err := os.Lstat(o.image); errors.Is(err, fs.ErrNotExist) && o.imageSize != "" {
+		if err := createImage(o); err != nil {
 			return nil, "", nil, err
 		}
-		undo = append(undo, ns.Delete)
 	}
-	tap, err := tapdev.Open(tapdev.Config{Name: o.tap, NetNS: ns, MAC: mac, Logger: log})
+	// OpenFile refuses a FIFO or device and locks the image: a second writer (serve or
+	// `netxsim image`) gets an error naming this process instead of silently losing files.
+	v, err := fsimage.OpenFile(o.image, fsimage.Options{})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", nil, fmt.Errorf("open image %s: %w (create one with --image-size or `netxsim image mkfs`)", o.image, err)
+	}
 	if err != nil {
-		return nil, "", undo, err
+		return nil, "", nil, fmt.Errorf("image %s: %w", o.image, err)
 	}
-	undo = append(undo, tap.Close)
-	if ns != nil {
-		for _, p := range []netip.Prefix{h4, h6} {
-			if p.IsValid() {
-				if err := ns.AddAddr(tap.Name(), p); err != nil {
-					return nil, "", undo, err
-				}
-			}
-		}
-		if err := ns.LinkUp(tap.Name()); err != nil {
-			return nil, "", undo, err
-		}
-	}
-	var ep gstack.LinkEndpoint = tap.Endpoint()
-	if o.pcap != "" {
-		w, err := capture.Create(o.pcap, capture.PcapNG)
-		if err != nil {
-			return nil, "", undo, err
-		}
-		undo = append(undo, w.Close)
-		cep, err := capture.New(ep, w, tap.Name())
-		if err != nil {
-			return nil, "", undo, fmt.Errorf("capture to %s: %w", o.pcap, err)
-		}
-		ep = cep
-	}
-	cfg := stack.Config{Name: tap.Name(), MAC: mac, IPv4: v4, IPv6: true, Logger: log}
-	if v6.IsValid() {
-		cfg.IPv6Global = []netip.Prefix{v6}
-	}
-	dev, err := stack.New(cfg, ep)
+	return v, "image " + o.image, v.Close, nil
+}
+
+// createImage makes and formats the --image file of --image-size; a failure leaves no file.
+func createImage(o *options) error {
+	_, n, err := parseSizes(o)
 	if err != nil {
-		return nil, "", undo, fmt.Errorf("device stack: %w", err)
+		return err
 	}
-	undo = append(undo, dev.Close)
-	where := "TAP " + tap.Name()
-	if ns != nil {
-		where += " (kernel side in namespace " + ns.Name + ")"
+	f, err := os.OpenFile(o.image, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("create image %s: %w", o.image, err)
 	}
-	return dev, where, undo, nil
+	if err = f.Truncate(n); err == nil {
+		err = fsimage.Format(f, n, fsimage.FormatOptions{Label: "NETXSIM"})
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(o.image)
+		return fmt.Errorf("create image %s: %w", o.image, err)
+	}
+	return nil
+}
+
+// Validate checks a serve command line without running anything (netxsim shell checks before it
+// makes its namespace). A usage problem is a devflags.UsageError.
+func Validate(args []string) error {
+	var o options
+	fs := flagSet(&o)
+	if err := fs.Parse(args); err != nil {
+		return usageError{Msg: err.Error()}
+	}
+	return validate(&o, fs)
 }

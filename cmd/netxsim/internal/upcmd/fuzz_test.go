@@ -36,22 +36,22 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if o.tap == "" || len(o.tap) > 15 {
-			t.Fatalf("%q: accepted tap %q", args, o.tap)
+		if o.TAP == "" || len(o.TAP) > 15 {
+			t.Fatalf("%q: accepted tap %q", args, o.TAP)
 		}
-		if o.ipv4.IsValid() && !o.ipv4.Addr().Is4() {
-			t.Fatalf("%q: ipv4 %v", args, o.ipv4)
+		if o.IPv4.IsValid() && !o.IPv4.Addr().Is4() {
+			t.Fatalf("%q: ipv4 %v", args, o.IPv4)
 		}
-		if o.ipv6.IsValid() && !o.ipv6.Addr().Is6() {
-			t.Fatalf("%q: ipv6 %v", args, o.ipv6)
+		if o.IPv6.IsValid() && !o.IPv6.Addr().Is6() {
+			t.Fatalf("%q: ipv6 %v", args, o.IPv6)
 		}
-		if len(o.mac) != 6 || o.mac[0]&1 != 0 {
-			t.Fatalf("%q: mac %v", args, o.mac)
+		if len(o.MAC) != 6 || o.MAC[0]&1 != 0 {
+			t.Fatalf("%q: mac %v", args, o.MAC)
 		}
-		if o.mtu < 1280 || o.mtu > 65521 {
-			t.Fatalf("%q: mtu %d", args, o.mtu)
+		if o.MTU < 1280 || o.MTU > 65521 {
+			t.Fatalf("%q: mtu %d", args, o.MTU)
 		}
-		if o.netns == "" && (o.hostIPv4 != defaultHost4 || o.hostIPv6 != defaultHost6) {
+		if o.NetNS == "" && (o.HostIPv4 != defaultHost4 || o.HostIPv6 != defaultHost6) {
 			t.Fatalf("%q: host addresses without --netns", args)
 		}
 	})

@@ -9,19 +9,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 
-	"github.com/netxsim/netxsim/stack"
-	"github.com/netxsim/netxsim/stack/capture"
-	"github.com/netxsim/netxsim/tapdev"
-	gstack "gvisor.dev/gvisor/pkg/tcpip/stack"
+	"github.com/netxsim/netxsim"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/devflags"
 )
 
 // Summary is the one-line description for netxsim's command list.
 const Summary = "bring the simulated device up on a Linux TAP until interrupted"
 
-const usageText = `usage: netxsim up --tap NAME [--netns NAME] [--ipv4 CIDR] [--ipv6 CIDR] [--gw4 ADDR]
-                  [--gw6 ADDR] [--mac MAC] [--mtu N] [--pcap FILE] [--skip-dad] [-v]
+const usageText = `usage: netxsim up --tap NAME [--netns NAME [--host-ipv4 CIDR] [--host-ipv6 CIDR]]
+                  [--ipv4 CIDR|none] [--ipv6 CIDR|none] [--no-ipv6] [--gw4 ADDR] [--gw6 ADDR]
+                  [--mac MAC] [--mtu N] [--pcap FILE] [--skip-dad] [-v]
 
 Brings the simulated device up on the TAP NAME, prints its addresses
 (link-local too) and runs until interrupted (Ctrl-C).
@@ -36,11 +34,25 @@ network namespace NAME, the TAP inside it and the kernel side's addresses
 (--host-ipv4, --host-ipv6), and removes all of them on exit. Reach the device
 with 'ip netns exec NAME ping 198.51.100.2'. Needs root.
 
+With --rootless the same self-contained setup is made without root, in a user
+and network namespace of its own (docs/rootless.md); the command printed with
+"try:" reaches it. netxsim shell runs a command in such a namespace.
+
+With --vxlan local=IP:PORT,remote=IP:PORT,vni=N the device is on a VXLAN
+segment instead (UDP only, no root): its frames go to a peer netxsim or a
+Linux vxlan interface (docs/vxlan.md).
+
 flags:
 `
 
 // Run is `netxsim up`.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return RunWith(ctx, args, stdout, stderr, nil)
+}
+
+// RunWith is `netxsim up`, but once the device is up it runs until (in place of waiting for ctx) and
+// exits with until's status: `netxsim shell` runs its command there.
+func RunWith(ctx context.Context, args []string, stdout, stderr io.Writer, until func(context.Context) int) int {
 	o, err := parse(args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -50,16 +62,27 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netxsim up: %v\n(netxsim up --help for usage)\n", err)
 		return 2
 	}
+	if code, ok, err := o.Reexec(ctx, "up", args, stdout, stderr); ok {
+		if err != nil {
+			fmt.Fprintf(stderr, "netxsim up: --rootless: %v\n", err)
+			return 1
+		}
+		return code
+	}
+	o.until = until
 	if err := up(ctx, o, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "netxsim up: %v\n", err)
+		if devflags.IsUsage(err) {
+			return 2
+		}
 		return 1
 	}
-	return 0
+	return o.code
 }
 
 func printUsage(w io.Writer) {
 	fmt.Fprint(w, usageText)
-	fs := flagSet(new(options), new(raw))
+	fs := flagSet(new(options))
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 }
@@ -69,105 +92,62 @@ func up(ctx context.Context, o *options, stdout, stderr io.Writer) (err error) {
 	if o.verbose {
 		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	// Everything made is undone in reverse order on every exit path.
-	var undo []func() error
-	defer func() {
-		for i := len(undo) - 1; i >= 0; i-- {
-			if uerr := undo[i](); uerr != nil {
-				err = errors.Join(err, uerr)
-			}
-		}
-	}()
-
-	var ns *tapdev.NetNS
-	if o.netns != "" {
-		if tapdev.NetNSExists(o.netns) {
-			return fmt.Errorf("namespace %s exists: --netns creates its own; pick another name, or run inside the existing one with 'ip netns exec %s netxsim up --tap %s'", o.netns, o.netns, o.tap)
-		}
-		ns, err = tapdev.CreateNetNS(o.netns)
-		if err != nil {
-			return err
-		}
-		undo = append(undo, ns.Delete)
-	}
-	tap, err := tapdev.Open(tapdev.Config{Name: o.tap, NetNS: ns, MAC: o.mac, MTU: uint32(o.mtu), Logger: log})
+	// The library stops everything in order on every exit path: the capture before the stack (or the
+	// stack's teardown would add an RST for every connection in TIME_WAIT), then TAP and namespace.
+	n := &netxsim.Network{Capture: o.Pcap, Logger: log}
+	defer func() { err = errors.Join(err, n.Close()) }()
+	dev, seg, err := o.Up(ctx, n, log)
 	if err != nil {
 		return err
 	}
-	undo = append(undo, tap.Close)
-	if ns != nil {
-		for _, p := range []netip.Prefix{o.hostIPv4, o.hostIPv6} {
-			if p.IsValid() {
-				if err := ns.AddAddr(o.tap, p); err != nil {
-					return err
-				}
-			}
-		}
-		if err := ns.LinkUp(o.tap); err != nil {
-			return err
-		}
-	}
 
-	var ep gstack.LinkEndpoint = tap.Endpoint()
-	if o.pcap != "" {
-		w, err := capture.Create(o.pcap, capture.PcapNG)
-		if err != nil {
-			return err
-		}
-		// Closed after the stack (undo runs in reverse): the last frames
-		// are written before the file is flushed.
-		undo = append(undo, w.Close)
-		cep, err := capture.New(ep, w, o.tap)
-		if err != nil {
-			return fmt.Errorf("capture to %s: %w", o.pcap, err)
-		}
-		ep = cep
-	}
-	cfg := stack.Config{
-		Name:     o.tap,
-		MAC:      o.mac,
-		IPv4:     o.ipv4,
-		Gateway4: o.gw4,
-		IPv6:     !o.noIPv6,
-		Gateway6: o.gw6,
-		SkipDAD:  o.skipDAD,
-		MTU:      uint32(o.mtu),
-		Logger:   log,
-	}
-	if o.ipv6.IsValid() {
-		cfg.IPv6Global = []netip.Prefix{o.ipv6}
-	}
-	dev, err := stack.New(cfg, ep)
-	if err != nil {
-		return fmt.Errorf("device stack: %w", err)
-	}
-	undo = append(undo, dev.Close)
-
-	where := ""
-	if ns != nil {
+	where, nsPrefix := "", o.EnterPrefix()
+	switch ns := seg.NetNS(); {
+	case seg.VXLAN() != nil:
+		where = " (VXLAN " + seg.VXLAN().Config().String() + ")"
+	case ns != nil && ns.Name != "":
 		where = " in namespace " + ns.Name
+	case ns != nil:
+		where = " in a user and network namespace of its own (rootless)"
 	}
-	fmt.Fprintf(stdout, "netxsim device up on TAP %s%s\n", tap.Name(), where)
-	fmt.Fprintf(stdout, "  mac   %s  mtu %d\n", o.mac, o.mtu)
-	for _, p := range dev.Addrs() {
+	link := "TAP " + seg.TAPName()
+	if seg.VXLAN() != nil {
+		link = "VXLAN segment"
+	}
+	fmt.Fprintf(stdout, "netxsim device up on %s%s\n", link, where)
+	fmt.Fprintf(stdout, "  mac   %s  mtu %d\n", o.MAC, o.MTU)
+	for _, p := range dev.IP().Addrs() {
 		kind := "ipv4"
 		if p.Addr().Is6() {
 			kind = "ipv6"
 		}
 		note := ""
 		if p.Addr().IsLinkLocalUnicast() {
-			note = fmt.Sprintf("  (link-local: ping -6 %s%%%s)", p.Addr().WithZone(""), tap.Name())
+			if seg.TAPName() != "" {
+				note = fmt.Sprintf("  (link-local: %sping -6 -c 3 %s%%%s)", nsPrefix, p.Addr().WithZone(""), seg.TAPName())
+			}
 		}
 		fmt.Fprintf(stdout, "  %s  %s%s\n", kind, p, note)
 	}
-	if o.pcap != "" {
-		fmt.Fprintf(stdout, "  pcap  %s\n", o.pcap)
+	if o.Pcap != "" {
+		fmt.Fprintf(stdout, "  pcap  %s\n", o.Pcap)
 	}
-	if ns != nil && o.ipv4.IsValid() {
-		fmt.Fprintf(stdout, "try: ip netns exec %s ping %s\n", ns.Name, o.ipv4.Addr())
+	if nsPrefix != "" && o.IPv4.IsValid() {
+		fmt.Fprintf(stdout, "try: %sping -c 3 %s\n", nsPrefix, o.IPv4.Addr())
+	}
+	if o.until != nil {
+		o.code = o.until(ctx)
+		return nil
 	}
 	fmt.Fprintln(stdout, "running; interrupt (Ctrl-C) to stop")
 	<-ctx.Done()
-	fmt.Fprintf(stdout, "stopping: %s\n", dev.Stats())
+	fmt.Fprintf(stdout, "stopping: %s\n", dev.IP().Stats())
 	return nil
+}
+
+// Validate checks an up command line without running anything (netxsim shell checks before it makes
+// its namespace). A usage problem is a devflags.UsageError.
+func Validate(args []string) error {
+	_, err := parse(args)
+	return err
 }

@@ -3,6 +3,7 @@ package upcmd
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -154,6 +155,32 @@ func TestUpNetNS(t *testing.T) {
 			t.Errorf("ping %s: %v %s", dst, err, b)
 		}
 	}
+	// every hint printed runs as printed (retried while the kernel side's link-local is tentative)
+	var hints []string
+	for _, l := range strings.Split(o, "\n") {
+		if h, ok := strings.CutPrefix(strings.TrimSpace(l), "try: "); ok {
+			hints = append(hints, h)
+		}
+		if _, h, ok := strings.Cut(l, "(link-local: "); ok {
+			hints = append(hints, strings.TrimSuffix(strings.TrimSpace(h), ")"))
+		}
+	}
+	if len(hints) != 2 {
+		t.Errorf("hints %q: want the IPv4 ping and the link-local ping", hints)
+	}
+	for _, h := range hints {
+		var err error
+		var b []byte
+		for i := 0; i < 10; i++ {
+			if b, err = exec.Command("sh", "-c", h).CombinedOutput(); err == nil {
+				break
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		if err != nil {
+			t.Errorf("hint %q: %v\n%s", h, err, b)
+		}
+	}
 	cancel()
 	select {
 	case code := <-done:
@@ -162,6 +189,13 @@ func TestUpNetNS(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("up did not stop after cancel")
+	}
+	// the stop line shows the pings answered, not just requests in and out (issue 11 item 8)
+	var answered, received int
+	if _, after, ok := strings.Cut(out.String(), "pings answered "); !ok {
+		t.Errorf("stop line lacks the pings answered:\n%s", out.String())
+	} else if _, err := fmt.Sscanf(after, "%d of %d received", &answered, &received); err != nil || answered == 0 || answered != received {
+		t.Errorf("stop line: pings answered %d of %d (%v); the test's pings were all answered:\n%s", answered, received, err, out.String())
 	}
 	if _, err := os.Stat(filepath.Join("/run/netns", name)); err == nil {
 		t.Errorf("namespace %s left behind", name)

@@ -4,7 +4,6 @@ package verifycmd
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,8 +27,7 @@ flags:
 
 // Run is the entry point of the subcommand.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("verify", usage, stderr)
 	jsonPath := fs.String("json", "", "write the full report as JSON to `FILE` (- for stdout)")
 	junitPath := fs.String("junit", "", "write JUnit XML to `FILE` (a test case per session and per check)")
 	svgDir := fs.String("svg", "", "write one SVG sequence diagram per session into `DIR`")
@@ -37,10 +35,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	strict := fs.Bool("strict", false, "check the seed's sequence to the letter: a session closed without QUIT fails")
 	quiet := fs.Bool("q", false, "print only the verdict line")
 	verbose := fs.Bool("v", false, "debug logs on stderr")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usage)
-		fs.PrintDefaults()
-	}
 	pos, exit := cli.ParseInterspersed(fs, args, stdout, stderr)
 	if exit != nil {
 		return *exit
