@@ -127,9 +127,15 @@ type options struct {
 }
 
 func (o *options) check() error {
-	if _, err := ftp.ParseProfile(o.profile); err != nil {
+	p, err := ftp.ParseProfile(o.profile)
+	if err != nil {
 		return err
 	}
+	if f := o.StackFlags(); f != "" && o.TAP == "" && o.NetNS == "" && o.VXLAN == nil {
+		return fmt.Errorf("%s need --tap, --netns or --vxlan: on the host kernel the TCP/IP is the kernel's", f)
+	}
+	// The client's device stands for a NetX Duo device with this profile (NetX's look for netxduo).
+	o.Profile = p
 	if o.mode != "stream" && o.mode != "block" {
 		return fmt.Errorf("--mode %q: use stream or block", o.mode)
 	}

@@ -19,7 +19,8 @@ const Summary = "bring the simulated device up on a Linux TAP until interrupted"
 
 const usageText = `usage: netxsim up --tap NAME [--netns NAME [--host-ipv4 CIDR] [--host-ipv6 CIDR]]
                   [--ipv4 CIDR|none] [--ipv6 CIDR|none] [--no-ipv6] [--gw4 ADDR] [--gw6 ADDR]
-                  [--mac MAC] [--mtu N] [--pcap FILE] [--skip-dad] [-v]
+                  [--mac MAC] [--mtu N] [--pcap FILE] [--skip-dad]
+                  [--stack-signature netx|gvisor] [--windows CONTROL,DATA] [-v]
 
 Brings the simulated device up on the TAP NAME, prints its addresses
 (link-local too) and runs until interrupted (Ctrl-C).
@@ -37,6 +38,11 @@ with 'ip netns exec NAME ping 198.51.100.2'. Needs root.
 With --rootless the same self-contained setup is made without root, in a user
 and network namespace of its own (docs/rootless.md); the command printed with
 "try:" reaches it. netxsim shell runs a command in such a namespace.
+
+The device looks like NetX Duo on the wire (TTL 128, TCP with MSS only,
+windows of 400 bytes on port 21 and 2048 elsewhere, IPv4 IDs counting up);
+--stack-signature gvisor makes it Linux-like, --windows changes the windows
+(docs/stack.md).
 
 With --vxlan local=IP:PORT,remote=IP:PORT,vni=N the device is on a VXLAN
 segment instead (UDP only, no root): its frames go to a peer netxsim or a
