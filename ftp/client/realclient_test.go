@@ -159,31 +159,13 @@ func seedRealDisk(t *testing.T, d *netxsim.Device) {
 // control port (the only normalisation: control ports are ephemeral).
 func compareSession(t *testing.T, real, ours wiresig.Stream) {
 	t.Helper()
-	rl, ol := real.Lines(), ours.Lines()
-	rebased := 0
-	for i := range max(len(rl), len(ol)) {
-		var want, got string
-		if i < len(rl) {
-			want = rl[i]
-			if w, ok := wiresig.RebaseDataPort(want, real.Client.Port(), ours.Client.Port()); ok {
-				want = w
-				rebased++
-			}
-		}
-		if i < len(ol) {
-			got = ol[i]
-		}
-		if got != want {
-			t.Errorf("command %d: ours %q, the real client's %q", i+1, got, want)
-		}
+	diffs, rebased := wiresig.CompareCommands(real.Lines(), real.Client.Port(), ours)
+	for _, d := range diffs {
+		t.Error(d)
 	}
-	if len(ours.Sent) != len(ol) {
-		t.Errorf("our client sent %d lines in %d segments; NetX sends one command per segment", len(ol), len(ours.Sent))
+	if len(diffs) == 0 {
+		t.Logf("%d commands byte for byte (%d data ports rebased from control port %d to %d)", len(real.Lines()), rebased, real.Client.Port(), ours.Client.Port())
 	}
-	if t.Failed() {
-		return
-	}
-	t.Logf("%d commands byte for byte (%d data ports rebased from control port %d to %d)", len(rl), rebased, real.Client.Port(), ours.Client.Port())
 }
 
 // Acceptance (issue 9): the netxduo profile's client sends, service for service, exactly the bytes

@@ -236,3 +236,61 @@ func RebaseDataPort(line string, from, to uint16) (out string, ok bool) {
 	}
 	return out, true
 }
+
+// CompareCommands compares the lines a client sent in ours with the reference lines want (a real
+// client's, CRLF kept) byte for byte, after one normalisation: the data ports of want's PORT and EPRT
+// lines are rebased from wantBase to ours' control port (RebaseDataPort). It also requires one
+// command per segment, as NetX sends them. It returns every difference and how many lines it rebased.
+func CompareCommands(want []string, wantBase uint16, ours Stream) (diffs []string, rebased int) {
+	got := ours.Lines()
+	for i := range max(len(want), len(got)) {
+		var w, g string
+		if i < len(want) {
+			w = want[i]
+			if r, ok := RebaseDataPort(w, wantBase, ours.Client.Port()); ok {
+				w = r
+				rebased++
+			}
+		}
+		if i < len(got) {
+			g = got[i]
+		}
+		if g != w {
+			diffs = append(diffs, fmt.Sprintf("command %d: ours %q, the reference's %q", i+1, g, w))
+		}
+	}
+	if len(ours.Sent) != len(got) {
+		diffs = append(diffs, fmt.Sprintf("%d lines in %d segments: NetX sends one command per segment", len(got), len(ours.Sent)))
+	}
+	return diffs, rebased
+}
+
+// DataPort is the port a PORT or EPRT line announces.
+func DataPort(line string) (uint16, bool) {
+	body := strings.TrimSuffix(line, "\r\n")
+	verb, arg, _ := strings.Cut(body, " ")
+	switch strings.ToUpper(verb) {
+	case "PORT":
+		f := strings.Split(arg, ",")
+		if len(f) != 6 {
+			return 0, false
+		}
+		hi, err1 := strconv.Atoi(f[4])
+		lo, err2 := strconv.Atoi(f[5])
+		if err1 != nil || err2 != nil || hi < 0 || hi > 255 || lo < 0 || lo > 255 {
+			return 0, false
+		}
+		return uint16(hi<<8 | lo), true
+	case "EPRT":
+		if len(arg) < 2 {
+			return 0, false
+		}
+		f := strings.Split(arg, arg[:1])
+		if len(f) != 5 {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(f[3], 10, 16)
+		return uint16(n), err == nil
+	}
+	return 0, false
+}

@@ -221,10 +221,12 @@ func run(ctx context.Context, o *options, cmd string, tg Target, pos []string, s
 	} else {
 		err = do(ctx, c, cmd, tg, pos, stdout)
 	}
-	if err != nil {
-		return err
+	// The session ends with QUIT even after a refused command (550), as a NetX application ends it
+	// with nx_ftp_client_disconnect; on a broken connection Quit fails at once and err says why.
+	if qerr := c.Quit(ctx); err == nil {
+		err = qerr
 	}
-	return c.Quit(ctx)
+	return err
 }
 
 // onImage is get and put on the device's own image (NetX's client on FileX): get stores the file
@@ -306,7 +308,7 @@ func do(ctx context.Context, c *client.Client, cmd string, tg Target, pos []stri
 func get(ctx context.Context, c *client.Client, remote, local string, stdout io.Writer) error {
 	var total int64 = -1
 	// The size only feeds the progress bar; the netxduo profile keeps to NetX's own commands.
-	if local != "-" && isTerminal(stdout) && c.Profile() != ftp.ProfileNetXDuo {
+	if local != "-" && isTerminal(stdout) && !c.Profile().NetXLike() {
 		if ok, _ := c.HasFeature(ctx, "SIZE", ""); ok {
 			if n, err := c.Size(ctx, remote); err == nil {
 				total = n
