@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netxsim/netxsim"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli"
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
@@ -231,17 +232,10 @@ func parseAgainst(ctx context.Context, s string) (netip.AddrPort, error) {
 
 // device is the simulated NetX device and the host it is replayed from, on an in-memory link.
 type device struct {
-	host   *stack.IP
+	host   *netxsim.Device
 	v4, v6 netip.AddrPort
-	close  func()
+	close  func() error
 }
-
-var (
-	devV4  = netip.MustParsePrefix("198.51.100.2/24")
-	devV6  = netip.MustParsePrefix("2001:db8::2/64")
-	hostV4 = netip.MustParsePrefix("198.51.100.1/24")
-	hostV6 = netip.MustParsePrefix("2001:db8::1/64")
-)
 
 // seedFiles is the captured device's disk, in the order its files were written (README of the captures).
 func seedFiles() []struct{ name, content string } {
@@ -253,38 +247,37 @@ func seedFiles() []struct{ name, content string } {
 	}
 }
 
+// startDevice builds the device and the host through the library: one pair, two stacks, the FTP
+// server on the seeded RAM disk; close stops them in the library's order.
 func startDevice(ctx context.Context, o *options, prof ftp.Profile, log *slog.Logger) (*device, error) {
 	fsys, err := seed(o)
 	if err != nil {
 		return nil, err
 	}
-	var undo []func()
-	closeAll := func() {
-		for i := len(undo) - 1; i >= 0; i-- {
-			undo[i]()
+	n := &netxsim.Network{Logger: log}
+	owned := false // the device owns fsys once UseImage took it
+	fail := func(err error) (*device, error) {
+		if !owned {
+			fsys.Close()
 		}
+		return nil, errors.Join(err, n.Close())
 	}
-	undo = append(undo, func() { fsys.Close() })
-	p, err := link.NewPair(link.PairConfig{})
+	seg, err := n.Pair("link", link.PairConfig{})
 	if err != nil {
-		closeAll()
-		return nil, fmt.Errorf("in-memory link: %w", err)
+		return fail(fmt.Errorf("in-memory link: %w", err))
 	}
-	undo = append(undo, func() { p.Close() })
-	dev, err := stack.New(ctx, stack.Config{Name: "dev", MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 2}, IPv4: devV4,
-		IPv6: true, IPv6Global: []netip.Prefix{devV6}, SkipDAD: true}, p.A())
+	devs, err := n.AddDevices(ctx, seg,
+		netxsim.DeviceConfig{Config: stack.Config{Name: "dev", MAC: netxsim.DeviceMAC(), IPv4: netxsim.DeviceIPv4,
+			IPv6: true, IPv6Global: []netip.Prefix{netxsim.DeviceIPv6}, SkipDAD: true}},
+		netxsim.DeviceConfig{Config: stack.Config{Name: "host", MAC: netxsim.MAC(1), IPv4: netxsim.HostIPv4,
+			IPv6: true, IPv6Global: []netip.Prefix{netxsim.HostIPv6}, SkipDAD: true}})
 	if err != nil {
-		closeAll()
-		return nil, fmt.Errorf("device stack: %w", err)
+		return fail(err)
 	}
-	undo = append(undo, func() { dev.Close() })
-	host, err := stack.New(ctx, stack.Config{Name: "host", MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 1}, IPv4: hostV4,
-		IPv6: true, IPv6Global: []netip.Prefix{hostV6}, SkipDAD: true}, p.B())
-	if err != nil {
-		closeAll()
-		return nil, fmt.Errorf("host stack: %w", err)
+	if err := devs[0].UseImage(fsys, fsys.Close); err != nil {
+		return fail(err)
 	}
-	undo = append(undo, func() { host.Close() })
+	owned = true
 	users := map[string]string{"netx": "secret"}
 	if len(o.users) > 0 {
 		users = map[string]string{}
@@ -293,20 +286,12 @@ func startDevice(ctx context.Context, o *options, prof ftp.Profile, log *slog.Lo
 			users[n] = pw
 		}
 	}
-	srv := &server.Server{FS: fsys, Profile: prof, Network: dev, Login: server.Users(users, server.Deny), Logger: log,
-		LoginFailDelay: o.loginDelay}
-	d := &device{host: host, v4: netip.AddrPortFrom(devV4.Addr(), 21), v6: netip.AddrPortFrom(devV6.Addr(), 21)}
-	for _, ap := range []netip.AddrPort{d.v4, d.v6} {
-		ln, err := dev.Listen(ctx, ap)
-		if err != nil {
-			closeAll()
-			return nil, fmt.Errorf("device listen %s: %w", ap, err)
-		}
-		go srv.Serve(ln)
+	d := &device{host: devs[1], close: n.Close,
+		v4: netip.AddrPortFrom(netxsim.DeviceIPv4.Addr(), 21), v6: netip.AddrPortFrom(netxsim.DeviceIPv6.Addr(), 21)}
+	srv := &server.Server{Profile: prof, Login: server.Users(users, server.Deny), LoginFailDelay: o.loginDelay}
+	if err := devs[0].ServeFTP(ctx, srv, d.v4, d.v6); err != nil {
+		return fail(err)
 	}
-	// the server goes first: its sessions end before the stacks close
-	undo = append(undo, func() { srv.Close() })
-	d.close = closeAll
 	return d, nil
 }
 
