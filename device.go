@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"slices"
 	"sync"
 
 	"github.com/netxsim/netxsim/fsimage"
@@ -155,18 +154,6 @@ func (d *Device) IP() *stack.IP { return d.ip }
 
 // Kernel reports whether the device is a kernel's sockets rather than a user-space IP instance.
 func (d *Device) Kernel() bool { return d.kernel }
-
-// Addrs returns the device's addresses; for a kernel device the ones given to it (none for the host).
-// An FTP server on the device announces its IPv4 address from them in a 227 to PASV over IPv6.
-func (d *Device) Addrs() []netip.Prefix {
-	switch {
-	case d.ip != nil:
-		return d.ip.Addrs()
-	case d.seg != nil && d.seg.tap != nil:
-		return slices.Clone(d.seg.tap.host)
-	}
-	return nil
-}
 
 // Addr returns the device's first address of the family (IPv4 when v6 is false, else its first
 // global IPv6), or false when it has none. For a kernel device it is the first address given to it.
