@@ -29,6 +29,7 @@ import (
 	"github.com/netxsim/netxsim/ftp/server"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/link"
+	"github.com/netxsim/netxsim/tapdev"
 )
 
 // Summary is the one-line description for netxsim's command list.
@@ -50,6 +51,7 @@ flags:
 
 type options struct {
 	profile, against, image, root string
+	netns                         string
 	users                         []string
 	json, junit                   string
 	wait                          time.Duration
@@ -67,6 +69,7 @@ func run(ctx context.Context, o options, args []string, stdout, stderr io.Writer
 	fl.SetOutput(stderr)
 	fl.StringVar(&o.profile, "profile", string(ftp.ProfileNetXDuo64), "the device's `profile` (netxduo-6.4, netxduo, extended); with --against, the profile the server claims (its documented exceptions are excused), \"\" for none")
 	fl.StringVar(&o.against, "against", "", "replay against this server `ftp://host[:port]` instead of a simulated device")
+	fl.StringVar(&o.netns, "netns", "", "with --against: replay from inside this existing network `namespace` (where a `serve --tap --netns` device is reachable)")
 	fl.StringVar(&o.image, "image", "", "seed the device from this FAT image `file` (copied into memory, the file is not changed)")
 	fl.StringVar(&o.root, "root", "", "seed the device from this host `directory` (copied into a RAM FAT disk)")
 	fl.Func("user", "device login `NAME:PASSWORD` (repeatable; default netx:secret as on the captured device)", func(s string) error {
@@ -111,6 +114,9 @@ func run(ctx context.Context, o options, args []string, stdout, stderr io.Writer
 	if o.against != "" && (o.image != "" || o.root != "") {
 		return fail(2, "--against replays against another server: --image and --root seed only the simulated device")
 	}
+	if o.netns != "" && o.against == "" {
+		return fail(2, "--netns needs --against: the simulated device is reached over an in-memory link, not a namespace")
+	}
 	var ap netip.AddrPort
 	if o.against != "" {
 		var err error
@@ -141,6 +147,15 @@ func run(ctx context.Context, o options, args []string, stdout, stderr io.Writer
 		ropts.Net = stack.Kernel{}
 		ropts.V4, ropts.V6 = ap, ap
 		target = "ftp://" + ap.String()
+		if o.netns != "" {
+			ns, err := tapdev.OpenNetNS(o.netns)
+			if err != nil {
+				return fail(1, "--netns: %v", err)
+			}
+			defer ns.Close()
+			ropts.Net = ns.Kernel()
+			target += " (from namespace " + o.netns + ")"
+		}
 	} else {
 		dev, err := startDevice(ctx, &o, prof, log)
 		if err != nil {
@@ -294,39 +309,14 @@ func seed(o *options) (*fsimage.FS, error) {
 		}
 		return v, nil
 	}
-	const size = 8 << 20
-	ram := fsimage.NewRAM(size)
-	if err := fsimage.Format(ram, size, fsimage.FormatOptions{Type: fsimage.FAT16}); err != nil {
-		return nil, fmt.Errorf("formatting the device's RAM disk: %w", err)
-	}
-	v, err := fsimage.Open(ram, fsimage.Options{})
+	_, v, err := ramDisk()
 	if err != nil {
 		return nil, err
 	}
-	put := func(name string, r io.Reader) error {
-		if dir := path.Dir(name); dir != "." {
-			if _, err := v.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-				if err := v.Mkdir(dir); err != nil {
-					return err
-				}
-			}
-		}
-		w, err := v.Create(name)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(w, r); err != nil {
-			w.Close()
-			return err
-		}
-		return w.Close()
-	}
 	if o.root == "" {
-		for _, f := range seedFiles() {
-			if err := put(f.name, strings.NewReader(f.content)); err != nil {
-				v.Close()
-				return nil, fmt.Errorf("seeding %s: %w", f.name, err)
-			}
+		if err := seedCaptured(v); err != nil {
+			v.Close()
+			return nil, err
 		}
 		return v, nil
 	}
@@ -352,11 +342,55 @@ func seed(o *options) (*fsimage.FS, error) {
 			return err
 		}
 		defer f.Close()
-		return put(p, f)
+		return put(v, p, f)
 	})
 	if err != nil {
 		v.Close()
 		return nil, fmt.Errorf("--root %s: copying into the RAM disk: %w", o.root, err)
 	}
 	return v, nil
+}
+
+// ramDisk is an empty 8 MiB FAT16 volume in memory, like the captured device's RAM disk.
+func ramDisk() (*fsimage.RAM, *fsimage.FS, error) {
+	const size = 8 << 20
+	ram := fsimage.NewRAM(size)
+	if err := fsimage.Format(ram, size, fsimage.FormatOptions{Type: fsimage.FAT16}); err != nil {
+		return nil, nil, fmt.Errorf("formatting the device's RAM disk: %w", err)
+	}
+	v, err := fsimage.Open(ram, fsimage.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return ram, v, nil
+}
+
+// seedCaptured writes the captured device's three files into v, in their order.
+func seedCaptured(v *fsimage.FS) error {
+	for _, f := range seedFiles() {
+		if err := put(v, f.name, strings.NewReader(f.content)); err != nil {
+			return fmt.Errorf("seeding %s: %w", f.name, err)
+		}
+	}
+	return nil
+}
+
+// put writes r to name on v, making its parent directory when it is missing.
+func put(v *fsimage.FS, name string, r io.Reader) error {
+	if dir := path.Dir(name); dir != "." {
+		if _, err := v.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			if err := v.Mkdir(dir); err != nil {
+				return err
+			}
+		}
+	}
+	w, err := v.Create(name)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
 }

@@ -83,7 +83,7 @@ func flagSet(o *options) *flag.FlagSet {
 	fs.Var(o.users, "user", "allow `NAME:PASSWORD` read-write (repeatable)")
 	fs.BoolVar(&o.anonymous, "anonymous", false, "allow user anonymous (or ftp) with any password, read-only")
 	fs.BoolVar(&o.anonymousWrite, "anonymous-write", false, "with --anonymous: let anonymous write too")
-	fs.StringVar(&o.profile, "profile", "netxduo", "wire `profile`: netxduo (NetX Duo's commands and replies) or extended (a modern RFC server)")
+	fs.StringVar(&o.profile, "profile", "netxduo", "wire `profile`: netxduo (NetX Duo's commands and replies as documented), netxduo-6.4 (the shipped NetX Duo 6.4.2 code byte for byte) or extended (a modern RFC server)")
 	fs.IntVar(&o.maxSessions, "max-sessions", 0, "concurrent sessions (`n`); 0: 4 in netxduo (NetX), 64 in extended; -1: unlimited")
 	fs.IntVar(&o.maxPerAddr, "max-per-addr", 0, "concurrent sessions per client address (`n`); 0: unlimited")
 	fs.DurationVar(&o.idle, "idle-timeout", 0, "close idle sessions after this `duration`; 0: 240s (NetX)")
