@@ -53,6 +53,7 @@ type options struct {
 	loginTimeout     time.Duration
 	addrFailures     int
 	allowPrivPorts   bool
+	netxCrash        bool
 	verbose          bool
 }
 
@@ -95,6 +96,7 @@ func flagSet(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.loginTimeout, "login-timeout", 0, "close a connection not logged in after this `duration`; 0: 30s; -1s: never")
 	fs.IntVar(&o.addrFailures, "addr-failures", 0, "failed logins per client address before it is locked out, 5s doubling to 15m (`n`); 0: 10 (off in netxduo-6.4); -1: off")
 	fs.BoolVar(&o.allowPrivPorts, "allow-privileged-ports", false, "let PORT/EPRT name a client port below 1024 (refused by default: a bounce to a service)")
+	fs.BoolVar(&o.netxCrash, "netx-crash", false, "netxduo-6.4: stop the FTP server (and exit 1) where the real NetX Duo 6.4.2 crashes (RNTO without RNFR); off: only that session is closed")
 	fs.BoolVar(&o.verbose, "v", false, "log sessions and commands to stderr")
 	return fs
 }
@@ -181,6 +183,9 @@ func validate(o *options, fs *flag.FlagSet) error {
 	if _, err := ftp.ParseProfile(o.profile); err != nil {
 		return usageError{Msg: err.Error()}
 	}
+	if o.netxCrash && o.profile != string(ftp.ProfileNetXDuo64) {
+		return usageError{Msg: "--netx-crash needs --profile netxduo-6.4: only the shipped NetX Duo 6.4.2 code crashes on RNTO without RNFR"}
+	}
 	if len(o.users) == 0 && !o.anonymous {
 		return usageError{Msg: "nobody could log in: give --user NAME:PASSWORD and/or --anonymous"}
 	}
@@ -240,7 +245,8 @@ func parseSizes(o *options) (ram, image int64, err error) {
 }
 
 func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error) {
-	log := slog.New(slog.DiscardHandler)
+	// errors (a NetX defect hit, a session's failure) are always told; the rest with -v
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	if o.verbose {
 		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -368,8 +374,14 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 		return nil
 	}
 	fmt.Fprintln(stdout, "running; interrupt (Ctrl-C) to stop")
-	<-ctx.Done()
 	defer fmt.Fprintln(stdout, "stopped")
+	select {
+	case <-ctx.Done():
+	case <-srv.Done(): // only NetXCrash stops the server from inside
+		if err := srv.Err(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -401,6 +413,7 @@ func newServer(o *options, fsys server.FileSystem, nw server.Network, log *slog.
 		LoginTimeout:         o.loginTimeout,
 		AddrFailureBudget:    o.addrFailures,
 		AllowPrivilegedPorts: o.allowPrivPorts,
+		NetXCrash:            o.netxCrash,
 		Logger:               log,
 	}
 }
