@@ -345,19 +345,37 @@ func (ss *session) openData(ctx context.Context, p dataPlan, prelim int, text st
 
 func sameHost(a, b netip.Addr) bool { return a.Unmap().WithZone("") == b.Unmap().WithZone("") }
 
-// deadlineConn refreshes the data timeout before every read and write, so a stalled peer is dropped.
+// deadlineConn keeps the data timeout ahead of every read and write, so a stalled peer is dropped.
+// A deadline is moved only once an eighth of the timeout has passed since it was set (setting one
+// costs a timer on gVisor's connections; a transfer makes thousands of reads a second), so a stall
+// is noticed after 7/8 of the timeout at the earliest and after all of it at the latest.
 type deadlineConn struct {
 	net.Conn
-	d time.Duration
+	d      time.Duration
+	rd, wd time.Time // the deadlines last set
 }
 
-func (c deadlineConn) Read(p []byte) (int, error) {
-	c.Conn.SetReadDeadline(time.Now().Add(c.d))
+// due reports whether a deadline last set at *last should move to now+d, and records it.
+func (c *deadlineConn) due(last *time.Time) (time.Time, bool) {
+	t := time.Now().Add(c.d)
+	if !last.IsZero() && t.Sub(*last) <= c.d/8 {
+		return t, false
+	}
+	*last = t
+	return t, true
+}
+
+func (c *deadlineConn) Read(p []byte) (int, error) {
+	if t, ok := c.due(&c.rd); ok {
+		c.Conn.SetReadDeadline(t)
+	}
 	return c.Conn.Read(p)
 }
 
-func (c deadlineConn) Write(p []byte) (int, error) {
-	c.Conn.SetWriteDeadline(time.Now().Add(c.d))
+func (c *deadlineConn) Write(p []byte) (int, error) {
+	if t, ok := c.due(&c.wd); ok {
+		c.Conn.SetWriteDeadline(t)
+	}
 	return c.Conn.Write(p)
 }
 
@@ -379,7 +397,7 @@ func (ss *session) runData(p dataPlan, prelimText string, move func(ctx context.
 			return
 		}
 		stop := context.AfterFunc(ctx, func() { conn.Close() })
-		text, err := move(ctx, deadlineConn{conn, ss.srv.dataTimeout()})
+		text, err := move(ctx, &deadlineConn{Conn: conn, d: ss.srv.dataTimeout()})
 		stop()
 		cerr := conn.Close()
 		if err == nil && cerr != nil && !errors.Is(cerr, net.ErrClosed) {
@@ -628,6 +646,12 @@ func (ss *session) cmdRETR(arg string) {
 		if !binaryMode {
 			w = &toCRLF{w: w}
 		}
+		if st, ok := f.(streamer); ok && st.Streaming() && binaryMode && !block {
+			if err := sendStream(data, f.(io.WriterTo)); err != nil {
+				return "", err
+			}
+			return "File Sent", nil
+		}
 		if err := copyData(w, f, true); err != nil {
 			return "", err
 		}
@@ -705,6 +729,59 @@ func copyData(dst io.Writer, src io.Reader, fromFile bool) error {
 			return &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
 		}
 		free <- c.b
+	}
+	return nil
+}
+
+// streamer is a back end file that moves data between a connection and its storage without a
+// buffer in between (fsimage on a RAM disk): its io.WriterTo hands the connection the file's own
+// memory, its io.ReaderFrom reads the connection into it. Only binary stream-mode transfers use it.
+type streamer interface{ Streaming() bool }
+
+// sideErr remembers the error of one side of a streamed copy, so a failure is told apart: the
+// connection's (426) or the file's (550).
+type sideErr struct {
+	r   io.Reader
+	w   io.Writer
+	err error
+}
+
+func (s *sideErr) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
+func (s *sideErr) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// sendStream is RETR's copy from a streamer.
+func sendStream(conn io.Writer, f io.WriterTo) error {
+	side := &sideErr{w: conn}
+	if _, err := f.WriteTo(side); err != nil {
+		if side.err != nil {
+			return &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
+		}
+		return &ftp.Error{Code: 550, Msg: "Read Fail"}
+	}
+	return nil
+}
+
+// receiveStream is STOR's copy into a streamer.
+func receiveStream(f io.ReaderFrom, conn io.Reader) error {
+	side := &sideErr{r: conn}
+	if _, err := f.ReadFrom(side); err != nil {
+		if side.err != nil {
+			return &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
+		}
+		return &ftp.Error{Code: 550, Msg: "File Write Failed"}
 	}
 	return nil
 }
@@ -792,7 +869,13 @@ func (ss *session) cmdSTOR(arg string, appendMode bool) {
 			conv = &fromCRLF{w: w}
 			dst = conv
 		}
-		if err := copyData(dst, r, false); err != nil {
+		var err error
+		if st, ok := w.(streamer); ok && st.Streaming() && binaryMode && !block {
+			err = receiveStream(w.(io.ReaderFrom), r)
+		} else {
+			err = copyData(dst, r, false)
+		}
+		if err != nil {
 			return "", err
 		}
 		if ctx.Err() != nil { // a connection we closed ourselves may read as a clean end
