@@ -388,10 +388,17 @@ func (ss *session) cmdRNTO(arg string) {
 // and the device dies. Deliberate exception: the simulated server logs the defect and closes only this
 // session, or, with Server.NetXCrash, stops the whole FTP server as the real device would.
 func (ss *session) netxCrash(what string) {
-	ss.log.Error("ftp: "+what+": NetX Duo 6.4.2 dereferences a NULL rename pointer here and the real device crashes; closing this session",
+	then := "closing this session"
+	if ss.srv.NetXCrash {
+		then = "stopping the FTP server (NetXCrash)"
+	}
+	ss.log.Error("ftp: "+what+": NetX Duo 6.4.2 dereferences a NULL rename pointer here and the real device crashes; "+then,
 		"defect", "nx_ftp_server RNTO without RNFR", "stopServer", ss.srv.NetXCrash)
 	ss.quitting = true
 	if ss.srv.NetXCrash {
+		ss.srv.mu.Lock()
+		ss.srv.crashed = ErrNetXCrash
+		ss.srv.mu.Unlock()
 		go ss.srv.Close() // Close waits for this session: not from its own goroutine
 	}
 }
