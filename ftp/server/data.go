@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -1109,82 +1108,39 @@ func (c *fromCRLF) flush() error {
 	return nil
 }
 
-// Block mode (MODE B, RFC 959 3.4.2): each block is a descriptor byte, a 16-bit big-endian count
-// and the data; descriptor bit 0x40 marks the end of the file, 0x10 a restart marker.
-const (
-	blockEOF     = 0x40
-	blockRestart = 0x10
-)
-
-type blockWriter struct{ w io.Writer }
-
-func (b *blockWriter) Write(p []byte) (int, error) {
-	written := 0
-	for len(p) > 0 {
-		n := min(len(p), 0xffff)
-		hdr := [3]byte{0}
-		binary.BigEndian.PutUint16(hdr[1:], uint16(n))
-		if _, err := b.w.Write(append(hdr[:], p[:n]...)); err != nil {
-			return written, err
-		}
-		written += n
-		p = p[n:]
-	}
-	return written, nil
+// blockWriter and blockReader are the server's handles on the one MODE B codec (ftp.BlockWriter,
+// ftp.BlockReader): each undeclared block goes out as one write, header and data together.
+type blockWriter struct {
+	w  io.Writer
+	bw *ftp.BlockWriter
 }
 
+func (b *blockWriter) Write(p []byte) (int, error) {
+	if b.bw == nil {
+		b.bw = ftp.NewBlockWriter(b.w)
+	}
+	return b.bw.Write(p)
+}
+
+// finish writes the EOF block.
 func (b *blockWriter) finish() error {
-	_, err := b.w.Write([]byte{blockEOF, 0, 0})
-	return err
+	if b.bw == nil {
+		b.bw = ftp.NewBlockWriter(b.w)
+	}
+	return b.bw.Close()
 }
 
 type blockReader struct {
-	r      *bufio.Reader
-	remain int  // data bytes left in the current block
-	skip   bool // current block is a restart marker
-	last   bool // current block ends the file
-	eof    bool
+	r  *bufio.Reader
+	br *ftp.BlockReader
 }
 
-var errNoEOFBlock = errors.New("block mode: data connection closed before the end-of-file block")
+// errNoEOFBlock: the upload's data ended before its end-of-file block (the file is incomplete).
+var errNoEOFBlock = ftp.ErrNoEOFBlock
 
 func (b *blockReader) Read(p []byte) (int, error) {
-	for {
-		if b.eof {
-			return 0, io.EOF
-		}
-		if b.remain == 0 {
-			if b.last {
-				b.eof = true
-				return 0, io.EOF
-			}
-			var hdr [3]byte
-			if _, err := io.ReadFull(b.r, hdr[:]); err != nil {
-				if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-					return 0, errNoEOFBlock
-				}
-				return 0, err
-			}
-			b.remain = int(binary.BigEndian.Uint16(hdr[1:]))
-			b.skip = hdr[0]&blockRestart != 0
-			b.last = hdr[0]&blockEOF != 0
-			continue
-		}
-		if b.skip {
-			if _, err := b.r.Discard(b.remain); err != nil {
-				return 0, errNoEOFBlock
-			}
-			b.remain = 0
-			continue
-		}
-		n, err := b.r.Read(p[:min(len(p), b.remain)])
-		b.remain -= n
-		if err == io.EOF && b.remain > 0 {
-			return n, errNoEOFBlock
-		}
-		if err == io.EOF {
-			err = nil
-		}
-		return n, err
+	if b.br == nil {
+		b.br = ftp.NewBlockReader(b.r)
 	}
+	return b.br.Read(p)
 }

@@ -25,8 +25,8 @@ import (
 	"github.com/netxsim/netxsim/tapdev"
 )
 
-const usage = `usage: netxsim ftp <command> [flags] <args>
-
+// usage follows the usage line, which cli.UsageLine makes from the flags.
+const usage = `
 commands:
   get   URL [LOCAL]   download (LOCAL: default the file's name; "-" for stdout; with --image a path in the image)
   put   LOCAL URL     upload ("-" reads stdin; with --image LOCAL is a path in the image)
@@ -59,11 +59,11 @@ flags:
 
 // Run is the entry point of `netxsim ftp`.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := cli.NewFlagSet("ftp", usage, stderr)
+	fs := cli.NewCommandFlagSet("ftp", "<command>", "<args>", usage, stderr)
 	var o options
 	fs.BoolVar(&o.passive, "passive", false, "passive data connections (PASV/EPSV); default active (PORT/EPRT) as NetX")
-	fs.StringVar(&o.profile, "profile", string(ftp.ProfileExtended), "wire profile: netxduo (byte for byte NetX) or extended")
-	fs.StringVar(&o.mode, "mode", "stream", "transfer mode: stream or block (MODE B)")
+	fs.StringVar(&o.profile, "profile", string(ftp.ProfileExtended), "wire `profile`: netxduo (byte for byte NetX) or extended")
+	fs.StringVar(&o.mode, "mode", "stream", "transfer `mode`: stream or block (MODE B)")
 	fs.BoolVar(&o.skipPASV, "skip-pasv-ip", false, "ignore the address in 227 replies and use the server's")
 	fs.BoolVar(&o.verbose, "v", false, "print the control dialogue on stderr")
 	fs.DurationVar(&o.timeout, "timeout", 0, "limit for the whole command (0: none; silent servers still time out after 2m)")

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/netxsim/netxsim"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/devflags"
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
@@ -83,7 +84,7 @@ func flagSet(o *options) *flag.FlagSet {
 	fs.Var(o.users, "user", "allow `NAME:PASSWORD` read-write (repeatable)")
 	fs.BoolVar(&o.anonymous, "anonymous", false, "allow user anonymous (or ftp) with any password, read-only")
 	fs.BoolVar(&o.anonymousWrite, "anonymous-write", false, "with --anonymous: let anonymous write too")
-	fs.StringVar(&o.profile, "profile", "netxduo", "`netxduo` (NetX Duo's commands and replies as documented), netxduo-6.4 (the shipped NetX Duo 6.4.2 code byte for byte) or extended (a modern RFC server)")
+	fs.StringVar(&o.profile, "profile", "netxduo", "wire `profile`: netxduo (NetX Duo's commands and replies as documented), netxduo-6.4 (the shipped NetX Duo 6.4.2 code byte for byte) or extended (a modern RFC server)")
 	fs.IntVar(&o.maxSessions, "max-sessions", 0, "concurrent sessions (`n`); 0: 4 in netxduo (NetX), 64 in extended; -1: unlimited")
 	fs.IntVar(&o.maxPerAddr, "max-per-addr", 0, "concurrent sessions per client address (`n`); 0: unlimited")
 	fs.DurationVar(&o.idle, "idle-timeout", 0, "close idle sessions after this `duration`; 0: 240s (NetX)")
@@ -101,9 +102,9 @@ func flagSet(o *options) *flag.FlagSet {
 }
 
 func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: netxsim serve [--listen HOST:PORT | --tap NAME [--netns NS]] (--image FILE | --ram SIZE | --root DIR) [--user NAME:PASS]... [flags]")
-	fmt.Fprintln(w, "\nRuns the simulated device's FTP server (NetX Duo's nx_ftp_server) until interrupted.\n\nflags:")
 	fs := flagSet(&options{})
+	fmt.Fprint(w, cli.UsageLine("serve", "[--listen HOST:PORT | --tap NAME [--netns NS]] (--image FILE | --ram SIZE | --root DIR) [--user NAME:PASS]...", fs, ""))
+	fmt.Fprintln(w, "\nRuns the simulated device's FTP server (NetX Duo's nx_ftp_server) until interrupted.\n\nflags:")
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fmt.Fprintln(w, "\nexamples:\n  netxsim serve --root ./pub --user demo:demo\n  netxsim serve --tap ftp0 --netns ftp --ram 32M --user demo:demo --profile extended --pcap ftp.pcapng")
