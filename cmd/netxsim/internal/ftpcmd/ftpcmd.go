@@ -64,7 +64,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.passive, "passive", false, "passive data connections (PASV/EPSV); default active (PORT/EPRT) as NetX")
 	fs.StringVar(&o.profile, "profile", string(ftp.ProfileExtended), "wire profile: netxduo (byte for byte NetX) or extended")
 	fs.StringVar(&o.mode, "mode", "stream", "transfer mode: stream or block (MODE B)")
-	fs.BoolVar(&o.skipPASV, "skip-pasv-ip", false, "ignore the address in 227 replies and use the server's")
+	fs.BoolVar(&o.trustPASV, "trust-pasv-ip", false, "connect to the address a 227 reply names; default: the control connection's server address with the 227 port (a hostile server cannot send the client to a third host)")
+	var skip bool // the default since the 227 address is no longer trusted; kept so scripts still run
+	fs.BoolVar(&skip, "skip-pasv-ip", false, "ignore the address in 227 replies (the default; kept for compatibility)")
 	fs.BoolVar(&o.verbose, "v", false, "print the control dialogue on stderr")
 	fs.DurationVar(&o.timeout, "timeout", 0, "limit for the whole command (0: none; silent servers still time out after 2m)")
 	fs.StringVar(&o.image, "image", "", "the device's own FAT image `file`: get stores into it, put reads from it (LOCAL is a path in the image)")
@@ -121,9 +123,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 type options struct {
 	devflags.Device
-	passive, skipPASV, verbose bool
-	profile, mode, image       string
-	timeout                    time.Duration
+	passive, trustPASV, verbose bool
+	profile, mode, image        string
+	timeout                     time.Duration
 }
 
 func (o *options) check() error {
@@ -143,7 +145,7 @@ func (o *options) clientOptions(stderr io.Writer) []client.Option {
 		m = client.ModeBlock
 	}
 	opts := []client.Option{client.WithProfile(p), client.WithPassive(o.passive), client.WithMode(m),
-		client.WithSkipPASVAddress(o.skipPASV)}
+		client.WithTrustPASVAddress(o.trustPASV)}
 	if o.verbose {
 		opts = append(opts, client.WithTrace(stderr))
 	}
