@@ -22,6 +22,7 @@ import (
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/client"
+	"github.com/netxsim/netxsim/internal/termtext"
 	"github.com/netxsim/netxsim/tapdev"
 )
 
@@ -112,7 +113,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer cancel()
 	}
 	if err := run(ctx, &o, cmd, target, pos, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "netxsim ftp %s: %v\n", cmd, err)
+		// the error may quote a server's reply: never let it drive the terminal
+		fmt.Fprintf(stderr, "netxsim ftp %s: %s\n", cmd, termtext.Escape(err.Error()))
 		if devflags.IsUsage(err) {
 			return 2
 		}
@@ -147,7 +149,7 @@ func (o *options) clientOptions(stderr io.Writer) []client.Option {
 	opts := []client.Option{client.WithProfile(p), client.WithPassive(o.passive), client.WithMode(m),
 		client.WithTrustPASVAddress(o.trustPASV)}
 	if o.verbose {
-		opts = append(opts, client.WithTrace(stderr))
+		opts = append(opts, client.WithTrace(termtext.Writer{W: stderr}))
 	}
 	return opts
 }
@@ -275,11 +277,13 @@ func do(ctx context.Context, c *client.Client, cmd string, tg Target, pos []stri
 		if err != nil {
 			return err
 		}
+		// names are the server's bytes: a terminal gets them escaped, a pipe or file as they are
+		out := termtext.ForTerminal(stdout)
 		for line, err := range l.All() {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(stdout, line)
+			fmt.Fprintln(out, line)
 		}
 		return nil
 	case "get":
