@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/netxsim/netxsim/fsimage"
+	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/client"
 	"github.com/netxsim/netxsim/ftp/server"
 	"github.com/netxsim/netxsim/stack"
@@ -29,9 +30,9 @@ type Device struct {
 	net    *Network
 	seg    *Segment
 	port   int
-	ip     *stack.IP  // nil for a kernel device
-	nw     ftpNetwork // ip or the kernel
-	guard  bool       // addresses reach a kernel: refuse the reserved ranges
+	ip     *stack.IP   // nil for a kernel device
+	nw     ftp.Network // ip or the kernel
+	guard  bool        // addresses reach a kernel: refuse the reserved ranges
 	kernel bool
 
 	mu      sync.Mutex
@@ -42,12 +43,6 @@ type Device struct {
 	servers []*running
 	clients []*client.Client
 	stopped bool
-}
-
-// ftpNetwork is the Listen/Dial pair of ftp/server and ftp/client.
-type ftpNetwork interface {
-	Listen(ctx context.Context, addr netip.AddrPort) (net.Listener, error)
-	Dial(ctx context.Context, local, remote netip.AddrPort) (net.Conn, error)
 }
 
 type running struct {
@@ -137,7 +132,7 @@ func checkConfig(c *stack.Config) error {
 }
 
 // addKernelDevice registers a device whose network is a kernel's sockets (no IP instance).
-func (n *Network) addKernelDevice(name string, seg *Segment, nw ftpNetwork) (*Device, error) {
+func (n *Network) addKernelDevice(name string, seg *Segment, nw ftp.Network) (*Device, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if err := n.claim("device", name); err != nil {
@@ -163,20 +158,26 @@ func (d *Device) Kernel() bool { return d.kernel }
 // Addr returns the device's first address of the family (IPv4 when v6 is false, else its first
 // global IPv6), or false when it has none. For a kernel device it is the first address given to it.
 func (d *Device) Addr(v6 bool) (netip.Addr, bool) {
-	var addrs []netip.Prefix
-	switch {
-	case d.ip != nil:
-		addrs = d.ip.Addrs()
-	case d.seg != nil && d.seg.tap != nil:
-		addrs = d.seg.tap.host
-	}
-	for _, p := range addrs {
+	for _, p := range d.Addrs() {
 		a := p.Addr()
 		if a.Is6() == v6 && !a.IsLinkLocalUnicast() {
 			return a, true
 		}
 	}
 	return netip.Addr{}, false
+}
+
+// Addrs returns the device's addresses with their prefixes (link-local too): its IP instance's, or
+// for a kernel device the ones given to it. The FTP server reads them through its Network (the IPv4
+// address a NetX server names in PASV over IPv6), so serving on the Device is serving on its IP.
+func (d *Device) Addrs() []netip.Prefix {
+	switch {
+	case d.ip != nil:
+		return d.ip.Addrs()
+	case d.seg != nil && d.seg.tap != nil:
+		return append([]netip.Prefix(nil), d.seg.tap.host...)
+	}
+	return nil
 }
 
 // Listen opens a TCP listener on the device; an unspecified address listens on all of its addresses.

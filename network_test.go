@@ -135,3 +135,22 @@ func TestHostRefusesReserved(t *testing.T) {
 }
 
 func ftpcheckOptions() ftpcheck.Options { return ftpcheck.Options{Profile: ftp.ProfileNetXDuo} }
+
+// A server on the Device (not on its *stack.IP) knows the device's addresses: a netxduo server
+// names its IPv4 address in the 227 reply to PASV on an IPv6 control connection, as NetX does.
+func TestServeOnDeviceKnowsAddrs(t *testing.T) {
+	env := netxsimtest.New(t, netxsimtest.NoCapture())
+	env.ServeFTP(t, 1<<20, ftp.ProfileNetXDuo)
+	if got, want := env.Device.Addrs(), env.Device.IP().Addrs(); len(got) != len(want) || len(got) == 0 {
+		t.Fatalf("Addrs %v, IP().Addrs %v", got, want)
+	}
+	ctx := context.Background()
+	c, err := env.Host.Login(ctx, netip.AddrPortFrom(netxsim.DeviceIPv6.Addr(), 21), netxsimtest.User, netxsimtest.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, msg, err := c.Quote(ctx, "PASV")
+	if err != nil || code != 227 || !bytes.Contains([]byte(msg), []byte("198,51,100,2,")) {
+		t.Fatalf("PASV over IPv6: %d %q %v, want 227 naming 198,51,100,2", code, msg, err)
+	}
+}

@@ -40,3 +40,44 @@ func TestEverySubcommandHasHelp(t *testing.T) {
 		}
 	}
 }
+
+// The commands that build a device share one flag vocabulary (devflags), and their usage lines name
+// every flag they take (cli.UsageLine), so neither can fall behind: the device flags are the same in
+// each, spelt the same, and each flag in the defaults is in the usage line.
+func TestUsageLinesListEveryFlag(t *testing.T) {
+	device := []string{"--tap", "--netns", "--ipv4", "--ipv6", "--no-ipv6", "--gw4", "--gw6", "--host-ipv4",
+		"--host-ipv6", "--mac", "--mtu", "--pcap", "--skip-dad", "--vxlan"}
+	for _, c := range commands() {
+		if c.name != "up" && c.name != "serve" && c.name != "ftp" {
+			continue
+		}
+		var out bytes.Buffer
+		c.run(context.Background(), []string{"--help"}, &out, &out)
+		line, rest, _ := strings.Cut(out.String(), "\n\n")
+		for _, f := range device {
+			if !strings.Contains(line+" ", f+" ") && !strings.Contains(line, f+"]") {
+				t.Errorf("netxsim %s: usage line lacks %s:\n%s", c.name, f, line)
+			}
+		}
+		lines := strings.Split(rest, "\n")
+		for i, l := range lines {
+			name, ok := strings.CutPrefix(l, "  -")
+			if !ok {
+				continue
+			}
+			name, _, _ = strings.Cut(name, " ")
+			name, _, _ = strings.Cut(name, "\t")
+			if strings.Contains(l, "same as --") || i+1 < len(lines) && strings.Contains(lines[i+1], "same as --") {
+				continue
+			}
+			if !strings.Contains(line, "-"+name+" ") && !strings.Contains(line, "-"+name+"]") {
+				t.Errorf("netxsim %s: flag -%s is not in the usage line:\n%s", c.name, name, line)
+			}
+		}
+		for _, want := range []string{"--ipv4 CIDR|none", "--ipv6 CIDR|none", "--mtu BYTES"} {
+			if !strings.Contains(line, want) {
+				t.Errorf("netxsim %s: usage line lacks %q", c.name, want)
+			}
+		}
+	}
+}

@@ -313,7 +313,11 @@ func detectProfile(s *Session) (ftp.Profile, string) {
 	return ftp.ProfileNetXDuo, "greeting"
 }
 
-var transferVerbs = map[string]bool{"RETR": true, "STOR": true, "STOU": true, "APPE": true, "LIST": true, "NLST": true, "MLSD": true}
+// transferVerb reports whether the command moves data over a data connection (ftp.Commands).
+func transferVerb(verb string) bool {
+	c, _ := ftp.LookupCommand(verb)
+	return c.Transfer
+}
 
 func isDownload(verb string) bool {
 	return verb == "RETR" || verb == "LIST" || verb == "NLST" || verb == "MLSD"
@@ -358,7 +362,7 @@ func transfers(s *Session) []*Transfer {
 			}
 			continue
 		}
-		if !transferVerbs[ex.Verb] {
+		if !transferVerb(ex.Verb) {
 			continue
 		}
 		t := &Transfer{Verb: ex.Verb, Arg: ex.Arg, Download: isDownload(ex.Verb), ExpectedSize: -1, ex: ex, setup: setup}

@@ -132,9 +132,12 @@ func checkGreeting(s *Session, _ Options, b *builder) {
 	}
 }
 
-// preLogin are commands a server may accept before the user is logged in.
-var preLogin = map[string]bool{"USER": true, "PASS": true, "ACCT": true, "FEAT": true, "SYST": true, "AUTH": true, "OPTS": true,
-	"HELP": true, "NOOP": true, "STAT": true, "QUIT": true, "HOST": true, "CLNT": true, "LANG": true, "PBSZ": true, "PROT": true}
+// preLogin reports whether a server may accept the command before the user is logged in
+// (ftp.Commands, the table the server reads too).
+func preLogin(verb string) bool {
+	c, _ := ftp.LookupCommand(verb)
+	return c.MayPreLogin
+}
 
 func checkLogin(s *Session, _ Options, b *builder) {
 	logged := false
@@ -165,7 +168,7 @@ func checkLogin(s *Session, _ Options, b *builder) {
 				b.note("login refused at packet %d: %s", ex.At.Packet, replyName(ex.Final))
 			}
 		default:
-			if !logged && !ex.Unknown && !preLogin[ex.Verb] && code >= 100 && code < 400 {
+			if !logged && !ex.Unknown && !preLogin(ex.Verb) && code >= 100 && code < 400 {
 				b.fail("the server accepted %s (reply %d, packet %d) before a successful login", cmdName(ex), code, ex.At.Packet)
 			}
 		}

@@ -18,11 +18,8 @@ import (
 	"github.com/netxsim/netxsim/ftp"
 )
 
-// Network is how the replayer reaches the server: *stack.IP and stack.Kernel both provide it.
-type Network interface {
-	Listen(ctx context.Context, addr netip.AddrPort) (net.Listener, error)
-	Dial(ctx context.Context, local, remote netip.AddrPort) (net.Conn, error)
-}
+// Network is how the replayer reaches the server: the project's one Listen/Dial interface.
+type Network = ftp.Network
 
 // Options say where and how to replay.
 type Options struct {

@@ -13,35 +13,16 @@ import (
 	"github.com/netxsim/netxsim/ftp"
 )
 
-// netxCommands is NetX Duo's command set; the extended profile adds extendedCommands.
-var netxCommands = map[string]bool{
-	"USER": true, "PASS": true, "QUIT": true, "RETR": true, "STOR": true, "RNFR": true, "RNTO": true,
-	"DELE": true, "RMD": true, "XRMD": true, "MKD": true, "XMKD": true, "CDUP": true, "CWD": true,
-	"PWD": true, "NLST": true, "LIST": true, "PORT": true, "EPRT": true, "TYPE": true, "NOOP": true,
-	"PASV": true, "EPSV": true, "MODE": true,
-}
-
-var extendedCommands = map[string]bool{
-	"FEAT": true, "OPTS": true, "SYST": true, "STAT": true, "HELP": true, "SIZE": true, "MDTM": true,
-	"REST": true, "APPE": true, "ABOR": true, "ALLO": true, "STRU": true, "MLSD": true, "MLST": true,
-	"XPWD": true, "XCWD": true, "XCUP": true,
-}
-
-// preLogin lists what the extended profile answers before login; netxduo answers only USER and PASS.
-var preLogin = map[string]bool{"USER": true, "PASS": true, "QUIT": true, "FEAT": true, "SYST": true, "HELP": true, "NOOP": true, "OPTS": true}
-
-// writeCommands need a read-write session (NetX answers 532 to a read-only one).
-var writeCommands = map[string]bool{
-	"STOR": true, "APPE": true, "RNFR": true, "RNTO": true, "DELE": true, "RMD": true, "XRMD": true, "MKD": true, "XMKD": true,
-}
-
 const featText = "Features:\n EPRT\n EPSV\n MDTM\n MLST type*;size*;modify*;\n PASV\n REST STREAM\n SIZE\n TVFS\n UTF8\nEnd"
 
 func (ss *session) dispatch(cmd ftp.Command) {
 	verb, arg := cmd.Verb, cmd.Arg
-	known := netxCommands[verb] || (ss.extended() && extendedCommands[verb])
+	// Which commands a profile answers, before login and to a read-only user: ftp.Commands, the
+	// table ftpcheck reads too.
+	spec, _ := ftp.LookupCommand(verb)
+	known := spec.Implemented(ss.extended())
 	if !ss.loggedIn {
-		allowed := verb == "USER" || verb == "PASS" || (ss.extended() && preLogin[verb])
+		allowed := verb == "USER" || verb == "PASS" || (ss.extended() && spec.PreLogin)
 		if !allowed {
 			ss.reply(530, "Not logged in")
 			return
@@ -54,7 +35,7 @@ func (ss *session) dispatch(cmd ftp.Command) {
 	if verb != "RNTO" && verb != "RNFR" {
 		ss.rnfr = ""
 	}
-	if ss.readOnly && writeCommands[verb] {
+	if ss.readOnly && spec.Writes {
 		ss.reply(532, "Need account for storing files")
 		return
 	}
@@ -388,10 +369,17 @@ func (ss *session) cmdRNTO(arg string) {
 // and the device dies. Deliberate exception: the simulated server logs the defect and closes only this
 // session, or, with Server.NetXCrash, stops the whole FTP server as the real device would.
 func (ss *session) netxCrash(what string) {
-	ss.log.Error("ftp: "+what+": NetX Duo 6.4.2 dereferences a NULL rename pointer here and the real device crashes; closing this session",
+	then := "closing this session"
+	if ss.srv.NetXCrash {
+		then = "stopping the FTP server (NetXCrash)"
+	}
+	ss.log.Error("ftp: "+what+": NetX Duo 6.4.2 dereferences a NULL rename pointer here and the real device crashes; "+then,
 		"defect", "nx_ftp_server RNTO without RNFR", "stopServer", ss.srv.NetXCrash)
 	ss.quitting = true
 	if ss.srv.NetXCrash {
+		ss.srv.mu.Lock()
+		ss.srv.crashed = ErrNetXCrash
+		ss.srv.mu.Unlock()
 		go ss.srv.Close() // Close waits for this session: not from its own goroutine
 	}
 }
@@ -412,11 +400,10 @@ func (ss *session) cmdHELP() {
 	var b strings.Builder
 	b.WriteString("The following commands are recognized:\n")
 	var all []string
-	for v := range netxCommands {
-		all = append(all, v)
-	}
-	for v := range extendedCommands {
-		all = append(all, v)
+	for _, c := range ftp.Commands {
+		if c.Implemented(true) { // HELP is an extended command: the extended set
+			all = append(all, c.Verb)
+		}
 	}
 	slices.Sort(all)
 	for i := 0; i < len(all); i += 8 {

@@ -115,6 +115,7 @@ type Server struct {
 	shutdown  chan struct{} // closed by Shutdown/Close
 	slots     chan struct{} // netxduo session slots
 	closed    bool
+	crashed   error // ErrNetXCrash once NetXCrash stopped the server
 	wg        sync.WaitGroup
 	pasvNext  atomic.Uint32
 	locks     fileLocks      // per-file change locks (APPE against STOR, DELE, RNTO, APPE)
@@ -124,6 +125,10 @@ type Server struct {
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = errors.New("ftp server: closed")
+
+// ErrNetXCrash is why a server with NetXCrash stopped itself: a client sent a command on which the
+// shipped NetX Duo 6.4.2 server crashes the device.
+var ErrNetXCrash = errors.New("ftp server: stopped as the real NetX Duo 6.4.2 device would crash: RNTO without a pending RNFR dereferences a NULL rename pointer in nx_ftp_server")
 
 func (s *Server) profile() ftp.Profile {
 	switch s.Profile {
@@ -442,6 +447,21 @@ func (s *Server) closeSessions() {
 	for ss := range s.sessions {
 		ss.kill()
 	}
+}
+
+// Done is closed once the server stops: Shutdown, Close, or NetXCrash (then Err says so).
+func (s *Server) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.init()
+	return s.shutdown
+}
+
+// Err is ErrNetXCrash once the server stopped itself where NetX Duo 6.4.2 crashes (NetXCrash), else nil.
+func (s *Server) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.crashed
 }
 
 // Sessions returns the number of open control sessions.

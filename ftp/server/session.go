@@ -299,7 +299,7 @@ func (ss *session) handleLine(line string) {
 	}
 	ss.log.Debug("ftp command", "verb", cmd.Verb, "arg", redact(cmd))
 	if ss.xfer != nil {
-		if cmd.Verb == "ABOR" && ss.extended() {
+		if spec, _ := ftp.LookupCommand(cmd.Verb); spec.DuringTransfer && ss.extended() { // ABOR
 			ss.abortTransfer()
 			ss.reply(226, "Abort successful")
 			return

@@ -26,8 +26,8 @@ import (
 	"github.com/netxsim/netxsim/tapdev"
 )
 
-const usage = `usage: netxsim ftp <command> [flags] <args>
-
+// usage follows the usage line, which cli.UsageLine makes from the flags.
+const usage = `
 commands:
   get   URL [LOCAL]   download (LOCAL: default the file's name; "-" for stdout; with --image a path in the image)
   put   LOCAL URL     upload ("-" reads stdin; with --image LOCAL is a path in the image)
@@ -60,11 +60,11 @@ flags:
 
 // Run is the entry point of `netxsim ftp`.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := cli.NewFlagSet("ftp", usage, stderr)
+	fs := cli.NewCommandFlagSet("ftp", "<command>", "<args>", usage, stderr)
 	var o options
 	fs.BoolVar(&o.passive, "passive", false, "passive data connections (PASV/EPSV); default active (PORT/EPRT) as NetX")
-	fs.StringVar(&o.profile, "profile", string(ftp.ProfileExtended), "wire profile: netxduo (byte for byte NetX) or extended")
-	fs.StringVar(&o.mode, "mode", "stream", "transfer mode: stream or block (MODE B)")
+	fs.StringVar(&o.profile, "profile", string(ftp.ProfileExtended), "wire `profile`: netxduo (byte for byte NetX) or extended")
+	fs.StringVar(&o.mode, "mode", "stream", "transfer `mode`: stream or block (MODE B)")
 	fs.BoolVar(&o.trustPASV, "trust-pasv-ip", false, "connect to the address a 227 reply names; default: the control connection's server address with the 227 port (a hostile server cannot send the client to a third host)")
 	var skip bool // the default since the 227 address is no longer trusted; kept so scripts still run
 	fs.BoolVar(&skip, "skip-pasv-ip", false, "ignore the address in 227 replies (the default; kept for compatibility)")

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netxsim/netxsim"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli"
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
@@ -28,6 +29,7 @@ import (
 	"github.com/netxsim/netxsim/ftp/server"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/link"
+	"github.com/netxsim/netxsim/tapdev"
 )
 
 // Summary is the one-line description for netxsim's command list.
@@ -49,6 +51,7 @@ flags:
 
 type options struct {
 	profile, against, image, root string
+	netns                         string
 	users                         []string
 	json, junit                   string
 	wait                          time.Duration
@@ -66,6 +69,7 @@ func run(ctx context.Context, o options, args []string, stdout, stderr io.Writer
 	fl.SetOutput(stderr)
 	fl.StringVar(&o.profile, "profile", string(ftp.ProfileNetXDuo64), "the device's `profile` (netxduo-6.4, netxduo, extended); with --against, the profile the server claims (its documented exceptions are excused), \"\" for none")
 	fl.StringVar(&o.against, "against", "", "replay against this server `ftp://host[:port]` instead of a simulated device")
+	fl.StringVar(&o.netns, "netns", "", "with --against: replay from inside this existing network `namespace` (where a `serve --tap --netns` device is reachable)")
 	fl.StringVar(&o.image, "image", "", "seed the device from this FAT image `file` (copied into memory, the file is not changed)")
 	fl.StringVar(&o.root, "root", "", "seed the device from this host `directory` (copied into a RAM FAT disk)")
 	fl.Func("user", "device login `NAME:PASSWORD` (repeatable; default netx:secret as on the captured device)", func(s string) error {
@@ -110,6 +114,9 @@ func run(ctx context.Context, o options, args []string, stdout, stderr io.Writer
 	if o.against != "" && (o.image != "" || o.root != "") {
 		return fail(2, "--against replays against another server: --image and --root seed only the simulated device")
 	}
+	if o.netns != "" && o.against == "" {
+		return fail(2, "--netns needs --against: the simulated device is reached over an in-memory link, not a namespace")
+	}
 	var ap netip.AddrPort
 	if o.against != "" {
 		var err error
@@ -140,6 +147,15 @@ func run(ctx context.Context, o options, args []string, stdout, stderr io.Writer
 		ropts.Net = stack.Kernel{}
 		ropts.V4, ropts.V6 = ap, ap
 		target = "ftp://" + ap.String()
+		if o.netns != "" {
+			ns, err := tapdev.OpenNetNS(o.netns)
+			if err != nil {
+				return fail(1, "--netns: %v", err)
+			}
+			defer ns.Close()
+			ropts.Net = ns.Kernel()
+			target += " (from namespace " + o.netns + ")"
+		}
 	} else {
 		dev, err := startDevice(ctx, &o, prof, log)
 		if err != nil {
@@ -216,17 +232,10 @@ func parseAgainst(ctx context.Context, s string) (netip.AddrPort, error) {
 
 // device is the simulated NetX device and the host it is replayed from, on an in-memory link.
 type device struct {
-	host   *stack.IP
+	host   *netxsim.Device
 	v4, v6 netip.AddrPort
-	close  func()
+	close  func() error
 }
-
-var (
-	devV4  = netip.MustParsePrefix("198.51.100.2/24")
-	devV6  = netip.MustParsePrefix("2001:db8::2/64")
-	hostV4 = netip.MustParsePrefix("198.51.100.1/24")
-	hostV6 = netip.MustParsePrefix("2001:db8::1/64")
-)
 
 // seedFiles is the captured device's disk, in the order its files were written (README of the captures).
 func seedFiles() []struct{ name, content string } {
@@ -238,38 +247,37 @@ func seedFiles() []struct{ name, content string } {
 	}
 }
 
+// startDevice builds the device and the host through the library: one pair, two stacks, the FTP
+// server on the seeded RAM disk; close stops them in the library's order.
 func startDevice(ctx context.Context, o *options, prof ftp.Profile, log *slog.Logger) (*device, error) {
 	fsys, err := seed(o)
 	if err != nil {
 		return nil, err
 	}
-	var undo []func()
-	closeAll := func() {
-		for i := len(undo) - 1; i >= 0; i-- {
-			undo[i]()
+	n := &netxsim.Network{Logger: log}
+	owned := false // the device owns fsys once UseImage took it
+	fail := func(err error) (*device, error) {
+		if !owned {
+			fsys.Close()
 		}
+		return nil, errors.Join(err, n.Close())
 	}
-	undo = append(undo, func() { fsys.Close() })
-	p, err := link.NewPair(link.PairConfig{})
+	seg, err := n.Pair("link", link.PairConfig{})
 	if err != nil {
-		closeAll()
-		return nil, fmt.Errorf("in-memory link: %w", err)
+		return fail(fmt.Errorf("in-memory link: %w", err))
 	}
-	undo = append(undo, func() { p.Close() })
-	dev, err := stack.New(ctx, stack.Config{Name: "dev", MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 2}, IPv4: devV4,
-		IPv6: true, IPv6Global: []netip.Prefix{devV6}, SkipDAD: true}, p.A())
+	devs, err := n.AddDevices(ctx, seg,
+		netxsim.DeviceConfig{Config: stack.Config{Name: "dev", MAC: netxsim.DeviceMAC(), IPv4: netxsim.DeviceIPv4,
+			IPv6: true, IPv6Global: []netip.Prefix{netxsim.DeviceIPv6}, SkipDAD: true}},
+		netxsim.DeviceConfig{Config: stack.Config{Name: "host", MAC: netxsim.MAC(1), IPv4: netxsim.HostIPv4,
+			IPv6: true, IPv6Global: []netip.Prefix{netxsim.HostIPv6}, SkipDAD: true}})
 	if err != nil {
-		closeAll()
-		return nil, fmt.Errorf("device stack: %w", err)
+		return fail(err)
 	}
-	undo = append(undo, func() { dev.Close() })
-	host, err := stack.New(ctx, stack.Config{Name: "host", MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 1}, IPv4: hostV4,
-		IPv6: true, IPv6Global: []netip.Prefix{hostV6}, SkipDAD: true}, p.B())
-	if err != nil {
-		closeAll()
-		return nil, fmt.Errorf("host stack: %w", err)
+	if err := devs[0].UseImage(fsys, fsys.Close); err != nil {
+		return fail(err)
 	}
-	undo = append(undo, func() { host.Close() })
+	owned = true
 	users := map[string]string{"netx": "secret"}
 	if len(o.users) > 0 {
 		users = map[string]string{}
@@ -278,20 +286,12 @@ func startDevice(ctx context.Context, o *options, prof ftp.Profile, log *slog.Lo
 			users[n] = pw
 		}
 	}
-	srv := &server.Server{FS: fsys, Profile: prof, Network: dev, Login: server.Users(users, server.Deny), Logger: log,
-		LoginFailDelay: o.loginDelay}
-	d := &device{host: host, v4: netip.AddrPortFrom(devV4.Addr(), 21), v6: netip.AddrPortFrom(devV6.Addr(), 21)}
-	for _, ap := range []netip.AddrPort{d.v4, d.v6} {
-		ln, err := dev.Listen(ctx, ap)
-		if err != nil {
-			closeAll()
-			return nil, fmt.Errorf("device listen %s: %w", ap, err)
-		}
-		go srv.Serve(ln)
+	d := &device{host: devs[1], close: n.Close,
+		v4: netip.AddrPortFrom(netxsim.DeviceIPv4.Addr(), 21), v6: netip.AddrPortFrom(netxsim.DeviceIPv6.Addr(), 21)}
+	srv := &server.Server{Profile: prof, Login: server.Users(users, server.Deny), LoginFailDelay: o.loginDelay}
+	if err := devs[0].ServeFTP(ctx, srv, d.v4, d.v6); err != nil {
+		return fail(err)
 	}
-	// the server goes first: its sessions end before the stacks close
-	undo = append(undo, func() { srv.Close() })
-	d.close = closeAll
 	return d, nil
 }
 
@@ -309,39 +309,14 @@ func seed(o *options) (*fsimage.FS, error) {
 		}
 		return v, nil
 	}
-	const size = 8 << 20
-	ram := fsimage.NewRAM(size)
-	if err := fsimage.Format(ram, size, fsimage.FormatOptions{Type: fsimage.FAT16}); err != nil {
-		return nil, fmt.Errorf("formatting the device's RAM disk: %w", err)
-	}
-	v, err := fsimage.Open(ram, fsimage.Options{})
+	_, v, err := ramDisk()
 	if err != nil {
 		return nil, err
 	}
-	put := func(name string, r io.Reader) error {
-		if dir := path.Dir(name); dir != "." {
-			if _, err := v.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-				if err := v.Mkdir(dir); err != nil {
-					return err
-				}
-			}
-		}
-		w, err := v.Create(name)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(w, r); err != nil {
-			w.Close()
-			return err
-		}
-		return w.Close()
-	}
 	if o.root == "" {
-		for _, f := range seedFiles() {
-			if err := put(f.name, strings.NewReader(f.content)); err != nil {
-				v.Close()
-				return nil, fmt.Errorf("seeding %s: %w", f.name, err)
-			}
+		if err := seedCaptured(v); err != nil {
+			v.Close()
+			return nil, err
 		}
 		return v, nil
 	}
@@ -367,11 +342,55 @@ func seed(o *options) (*fsimage.FS, error) {
 			return err
 		}
 		defer f.Close()
-		return put(p, f)
+		return put(v, p, f)
 	})
 	if err != nil {
 		v.Close()
 		return nil, fmt.Errorf("--root %s: copying into the RAM disk: %w", o.root, err)
 	}
 	return v, nil
+}
+
+// ramDisk is an empty 8 MiB FAT16 volume in memory, like the captured device's RAM disk.
+func ramDisk() (*fsimage.RAM, *fsimage.FS, error) {
+	const size = 8 << 20
+	ram := fsimage.NewRAM(size)
+	if err := fsimage.Format(ram, size, fsimage.FormatOptions{Type: fsimage.FAT16}); err != nil {
+		return nil, nil, fmt.Errorf("formatting the device's RAM disk: %w", err)
+	}
+	v, err := fsimage.Open(ram, fsimage.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return ram, v, nil
+}
+
+// seedCaptured writes the captured device's three files into v, in their order.
+func seedCaptured(v *fsimage.FS) error {
+	for _, f := range seedFiles() {
+		if err := put(v, f.name, strings.NewReader(f.content)); err != nil {
+			return fmt.Errorf("seeding %s: %w", f.name, err)
+		}
+	}
+	return nil
+}
+
+// put writes r to name on v, making its parent directory when it is missing.
+func put(v *fsimage.FS, name string, r io.Reader) error {
+	if dir := path.Dir(name); dir != "." {
+		if _, err := v.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			if err := v.Mkdir(dir); err != nil {
+				return err
+			}
+		}
+	}
+	w, err := v.Create(name)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
 }

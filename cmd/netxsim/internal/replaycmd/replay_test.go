@@ -80,47 +80,7 @@ func TestReplayNetXDuo64(t *testing.T) {
 // logins, a failed passive RETR not leaving its connection, EPSV uploads stored, early passive
 // connections not closed with the client), and nowhere else.
 func TestReplayNetXDuoSeedDifferences(t *testing.T) {
-	seedPassive := func(steps ...string) []string {
-		var l []string
-		for _, s := range steps {
-			cmd, kind, _ := strings.Cut(s, "|")
-			pre, fin := map[string][2]string{
-				"list": {"Sending List", "List End"}, "stor": {"File Open for Write", "File Written"},
-				"retr": {"File Opened", "File Sent"}}[kind][0], map[string][2]string{
-				"list": {"Sending List", "List End"}, "stor": {"File Open for Write", "File Written"},
-				"retr": {"File Opened", "File Sent"}}[kind][1]
-			l = append(l, fmt.Sprintf("1 %s | 125 %s | 150 %s", cmd, pre, pre), fmt.Sprintf("1 %s | 250 %s | 226 %s", cmd, fin, fin))
-		}
-		return l
-	}
-	common := func(off int, client, lostPort string) []string {
-		st := func(n int) int { return n - off }
-		l := seedPassive("26 reply NLST|list", "30 reply NLST pub|list", "34 reply LIST|list", "42 reply LIST pub|list",
-			"50 reply STOR up.txt|stor", "55 reply RETR up.txt|retr", "72 reply STOR a0.txt|stor", "77 reply NLST|list",
-			"83 reply LIST d3|list", "87 reply NLST d3|list", "92 reply RETR hello.txt|retr")
-		return append(l,
-			fmt.Sprintf("1 %d close ABOR | the server closes data connection 17 | still open after 1s", st(112)),
-			fmt.Sprintf("1 %d close TYPE I | the server closes data connection 18 | still open after 1s", st(122)),
-			fmt.Sprintf("1 %d reply NO | 502 Not Implemented | (no reply)", st(123)),
-			fmt.Sprintf("1 %d reply OP | 502 Not Implemented | 200 NOOP Success", st(124)),
-			fmt.Sprintf("1 %d reply NOOP\r\nPWD | (no reply) | 257 \"/\" is current Directory", st(125)),
-			client,
-			fmt.Sprintf("1 %d data-connection  | no connection to the PORT/EPRT address for captured port %s | the server connected and sent 3000 bytes \"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnop\"...", st(142), lostPort),
-			"2 6 reply PASS bad4 | 530 Login Fail | (no reply)",
-			"2 7 reply NOOP | 530 Not logged in | (no reply)",
-			"4 2 reply PASS secret | 230 Logged in | 530 Login Fail [pass-without-user]",
-			"4 3 reply PWD | 257 \"/\" is current Directory | 530 Not logged in [pass-without-user]",
-			"4 4 close QUIT | the server closes the control connection | still open after 1s [pass-without-user]",
-			"4 4 reply QUIT | 221 Logging Off | 530 Not logged in [pass-without-user]",
-			"5 4 reply RNTO nowhere.txt | (no reply) | 550 Rename failed [rnto-crash]",
-		)
-	}
-	data11 := "data connection 11 (%s) | 3000 bytes \"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnop\"... | 0 bytes \"\""
-	want := map[string][]string{
-		"ipv4": common(0, "1 142 data "+fmt.Sprintf(data11, "198.51.100.2:49159"), "57523"),
-		"ipv6": append(common(1, "1 141 data data connection 8 ([2001:db8::2]:49158) | 0 bytes \"\" | 37 bytes \"uploaded by transcript.py\\r\\nline two\\r\\n\"", "46957"),
-			"1 141 data "+fmt.Sprintf(data11, "[2001:db8::2]:49159")),
-	}
+	want := seedDifferences()
 	for _, c := range []string{"ipv4", "ipv6"} {
 		t.Run(c, func(t *testing.T) {
 			code, rep := replayJSON(t, options{loginDelay: -1}, "--profile", "netxduo", "--wait", "1s",
@@ -175,5 +135,51 @@ func TestReplayBadInput(t *testing.T) {
 	}
 	if code := run(context.Background(), options{}, []string{"--against", "http://x", "a"}, &out, &errb); code != 2 {
 		t.Errorf("--against http: exit %d, want 2", code)
+	}
+}
+
+// seedDifferences are the netxsim netxduo profile's documented differences from the real NetX Duo
+// 6.4.2 in each server-dialogues capture, one line per difference as diffList writes it.
+func seedDifferences() map[string][]string {
+	seedPassive := func(steps ...string) []string {
+		var l []string
+		for _, s := range steps {
+			cmd, kind, _ := strings.Cut(s, "|")
+			pre, fin := map[string][2]string{
+				"list": {"Sending List", "List End"}, "stor": {"File Open for Write", "File Written"},
+				"retr": {"File Opened", "File Sent"}}[kind][0], map[string][2]string{
+				"list": {"Sending List", "List End"}, "stor": {"File Open for Write", "File Written"},
+				"retr": {"File Opened", "File Sent"}}[kind][1]
+			l = append(l, fmt.Sprintf("1 %s | 125 %s | 150 %s", cmd, pre, pre), fmt.Sprintf("1 %s | 250 %s | 226 %s", cmd, fin, fin))
+		}
+		return l
+	}
+	common := func(off int, client, lostPort string) []string {
+		st := func(n int) int { return n - off }
+		l := seedPassive("26 reply NLST|list", "30 reply NLST pub|list", "34 reply LIST|list", "42 reply LIST pub|list",
+			"50 reply STOR up.txt|stor", "55 reply RETR up.txt|retr", "72 reply STOR a0.txt|stor", "77 reply NLST|list",
+			"83 reply LIST d3|list", "87 reply NLST d3|list", "92 reply RETR hello.txt|retr")
+		return append(l,
+			fmt.Sprintf("1 %d close ABOR | the server closes data connection 17 | still open after 1s", st(112)),
+			fmt.Sprintf("1 %d close TYPE I | the server closes data connection 18 | still open after 1s", st(122)),
+			fmt.Sprintf("1 %d reply NO | 502 Not Implemented | (no reply)", st(123)),
+			fmt.Sprintf("1 %d reply OP | 502 Not Implemented | 200 NOOP Success", st(124)),
+			fmt.Sprintf("1 %d reply NOOP\r\nPWD | (no reply) | 257 \"/\" is current Directory", st(125)),
+			client,
+			fmt.Sprintf("1 %d data-connection  | no connection to the PORT/EPRT address for captured port %s | the server connected and sent 3000 bytes \"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnop\"...", st(142), lostPort),
+			"2 6 reply PASS bad4 | 530 Login Fail | (no reply)",
+			"2 7 reply NOOP | 530 Not logged in | (no reply)",
+			"4 2 reply PASS secret | 230 Logged in | 530 Login Fail [pass-without-user]",
+			"4 3 reply PWD | 257 \"/\" is current Directory | 530 Not logged in [pass-without-user]",
+			"4 4 close QUIT | the server closes the control connection | still open after 1s [pass-without-user]",
+			"4 4 reply QUIT | 221 Logging Off | 530 Not logged in [pass-without-user]",
+			"5 4 reply RNTO nowhere.txt | (no reply) | 550 Rename failed [rnto-crash]",
+		)
+	}
+	data11 := "data connection 11 (%s) | 3000 bytes \"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnop\"... | 0 bytes \"\""
+	return map[string][]string{
+		"ipv4": common(0, "1 142 data "+fmt.Sprintf(data11, "198.51.100.2:49159"), "57523"),
+		"ipv6": append(common(1, "1 141 data data connection 8 ([2001:db8::2]:49158) | 0 bytes \"\" | 37 bytes \"uploaded by transcript.py\\r\\nline two\\r\\n\"", "46957"),
+			"1 141 data "+fmt.Sprintf(data11, "[2001:db8::2]:49159")),
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/netxsim/netxsim"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/devflags"
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
@@ -52,6 +53,7 @@ type options struct {
 	loginTimeout     time.Duration
 	addrFailures     int
 	allowPrivPorts   bool
+	netxCrash        bool
 	verbose          bool
 }
 
@@ -82,7 +84,7 @@ func flagSet(o *options) *flag.FlagSet {
 	fs.Var(o.users, "user", "allow `NAME:PASSWORD` read-write (repeatable)")
 	fs.BoolVar(&o.anonymous, "anonymous", false, "allow user anonymous (or ftp) with any password, read-only")
 	fs.BoolVar(&o.anonymousWrite, "anonymous-write", false, "with --anonymous: let anonymous write too")
-	fs.StringVar(&o.profile, "profile", "netxduo", "`netxduo` (NetX Duo's commands and replies) or extended (a modern RFC server)")
+	fs.StringVar(&o.profile, "profile", "netxduo", "wire `profile`: netxduo (NetX Duo's commands and replies as documented), netxduo-6.4 (the shipped NetX Duo 6.4.2 code byte for byte) or extended (a modern RFC server)")
 	fs.IntVar(&o.maxSessions, "max-sessions", 0, "concurrent sessions (`n`); 0: 4 in netxduo (NetX), 64 in extended; -1: unlimited")
 	fs.IntVar(&o.maxPerAddr, "max-per-addr", 0, "concurrent sessions per client address (`n`); 0: unlimited")
 	fs.DurationVar(&o.idle, "idle-timeout", 0, "close idle sessions after this `duration`; 0: 240s (NetX)")
@@ -94,14 +96,15 @@ func flagSet(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.loginTimeout, "login-timeout", 0, "close a connection not logged in after this `duration`; 0: 30s; -1s: never")
 	fs.IntVar(&o.addrFailures, "addr-failures", 0, "failed logins per client address before it is locked out, 5s doubling to 15m (`n`); 0: 10 (off in netxduo-6.4); -1: off")
 	fs.BoolVar(&o.allowPrivPorts, "allow-privileged-ports", false, "let PORT/EPRT name a client port below 1024 (refused by default: a bounce to a service)")
+	fs.BoolVar(&o.netxCrash, "netx-crash", false, "netxduo-6.4: stop the FTP server (and exit 1) where the real NetX Duo 6.4.2 crashes (RNTO without RNFR); off: only that session is closed")
 	fs.BoolVar(&o.verbose, "v", false, "log sessions and commands to stderr")
 	return fs
 }
 
 func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: netxsim serve [--listen HOST:PORT | --tap NAME [--netns NS]] (--image FILE | --ram SIZE | --root DIR) [--user NAME:PASS]... [flags]")
-	fmt.Fprintln(w, "\nRuns the simulated device's FTP server (NetX Duo's nx_ftp_server) until interrupted.\n\nflags:")
 	fs := flagSet(&options{})
+	fmt.Fprint(w, cli.UsageLine("serve", "[--listen HOST:PORT | --tap NAME [--netns NS]] (--image FILE | --ram SIZE | --root DIR) [--user NAME:PASS]...", fs, ""))
+	fmt.Fprintln(w, "\nRuns the simulated device's FTP server (NetX Duo's nx_ftp_server) until interrupted.\n\nflags:")
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fmt.Fprintln(w, "\nexamples:\n  netxsim serve --root ./pub --user demo:demo\n  netxsim serve --tap ftp0 --netns ftp --ram 32M --user demo:demo --profile extended --pcap ftp.pcapng")
@@ -180,6 +183,9 @@ func validate(o *options, fs *flag.FlagSet) error {
 	if _, err := ftp.ParseProfile(o.profile); err != nil {
 		return usageError{Msg: err.Error()}
 	}
+	if o.netxCrash && o.profile != string(ftp.ProfileNetXDuo64) {
+		return usageError{Msg: "--netx-crash needs --profile netxduo-6.4: only the shipped NetX Duo 6.4.2 code crashes on RNTO without RNFR"}
+	}
 	if len(o.users) == 0 && !o.anonymous {
 		return usageError{Msg: "nobody could log in: give --user NAME:PASSWORD and/or --anonymous"}
 	}
@@ -239,7 +245,8 @@ func parseSizes(o *options) (ram, image int64, err error) {
 }
 
 func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error) {
-	log := slog.New(slog.DiscardHandler)
+	// errors (a NetX defect hit, a session's failure) are always told; the rest with -v
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	if o.verbose {
 		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -367,8 +374,14 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 		return nil
 	}
 	fmt.Fprintln(stdout, "running; interrupt (Ctrl-C) to stop")
-	<-ctx.Done()
 	defer fmt.Fprintln(stdout, "stopped")
+	select {
+	case <-ctx.Done():
+	case <-srv.Done(): // only NetXCrash stops the server from inside
+		if err := srv.Err(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -400,6 +413,7 @@ func newServer(o *options, fsys server.FileSystem, nw server.Network, log *slog.
 		LoginTimeout:         o.loginTimeout,
 		AddrFailureBudget:    o.addrFailures,
 		AllowPrivilegedPorts: o.allowPrivPorts,
+		NetXCrash:            o.netxCrash,
 		Logger:               log,
 	}
 }

@@ -11,16 +11,15 @@ import (
 	"log/slog"
 
 	"github.com/netxsim/netxsim"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/devflags"
 )
 
 // Summary is the one-line description for netxsim's command list.
 const Summary = "bring the simulated device up on a Linux TAP until interrupted"
 
-const usageText = `usage: netxsim up --tap NAME [--netns NAME [--host-ipv4 CIDR] [--host-ipv6 CIDR]]
-                  [--ipv4 CIDR|none] [--ipv6 CIDR|none] [--no-ipv6] [--gw4 ADDR] [--gw6 ADDR]
-                  [--mac MAC] [--mtu N] [--pcap FILE] [--skip-dad] [-v]
-
+// usageText follows the usage line, which cli.UsageLine makes from the flags.
+const usageText = `
 Brings the simulated device up on the TAP NAME, prints its addresses
 (link-local too) and runs until interrupted (Ctrl-C).
 
@@ -81,8 +80,9 @@ func RunWith(ctx context.Context, args []string, stdout, stderr io.Writer, until
 }
 
 func printUsage(w io.Writer) {
-	fmt.Fprint(w, usageText)
 	fs := flagSet(new(options))
+	fmt.Fprint(w, cli.UsageLine("up", "--tap NAME", fs, ""))
+	fmt.Fprint(w, usageText)
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 }

@@ -1,0 +1,140 @@
+package replaycmd
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/servecmd"
+	"github.com/netxsim/netxsim/tapdev"
+	"github.com/netxsim/netxsim/tapdev/taptest"
+)
+
+// TestReplayAgainstServeTAP is the acceptance over a real TAP: `netxsim serve --tap --netns` with an
+// 8 MiB FAT16 image seeded like the real device (the captures' README: hello.txt, data.bin,
+// pub/readme.txt), and `netxsim replay --against ftp://… --netns` of both server-dialogues captures
+// from the kernel side. netxduo-6.4 gives no difference; netxduo gives exactly the documented seed
+// differences. A fresh device for every capture, as the real one was.
+func TestReplayAgainstServeTAP(t *testing.T) {
+	if why := taptest.Skip(); why != "" {
+		t.Skip(why)
+	}
+	ram, v, err := ramDisk()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := seedCaptured(v); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	seedImage := ram.Bytes()
+	want := seedDifferences()
+	for _, prof := range []string{"netxduo-6.4", "netxduo"} {
+		for _, c := range []string{"ipv4", "ipv6"} {
+			t.Run(prof+"/"+c, func(t *testing.T) {
+				img := filepath.Join(t.TempDir(), "device.img")
+				if err := os.WriteFile(img, seedImage, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				args := []string{"--image", img, "--user", "netx:secret", "--profile", prof}
+				if prof == "netxduo" {
+					args = append(args, "--login-delay", "-1s") // as TestReplayNetXDuoSeedDifferences
+				}
+				ns := startServeTAP(t, args...)
+				target := "ftp://198.51.100.2"
+				if c == "ipv6" {
+					target = "ftp://[2001:db8::2]"
+				}
+				capture := filepath.Join(captures, "server-dialogues-"+c+".pcap")
+				rargs := []string{"--against", target, "--netns", ns, "--profile", prof, capture}
+				if prof == "netxduo" {
+					rargs = append(rargs, "--wait", "1s")
+				}
+				code, rep := replayJSON(t, options{}, rargs...)
+				got := diffList(rep)
+				if prof == "netxduo-6.4" {
+					if code != 0 || rep.Real != 0 {
+						t.Errorf("exit %d, %d differences:\n%s", code, rep.Real, strings.Join(got, "\n"))
+					}
+					if rep.Replies < 130 || rep.DataConns < 17 {
+						t.Errorf("compared only %d reply lines and %d data connections", rep.Replies, rep.DataConns)
+					}
+					return
+				}
+				if code != 1 {
+					t.Errorf("exit %d, want 1 (differences)", code)
+				}
+				w := slices.Clone(want[c])
+				slices.Sort(got)
+				slices.Sort(w)
+				if !slices.Equal(got, w) {
+					t.Errorf("differences:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(w, "\n"))
+				}
+			})
+		}
+	}
+}
+
+// startServeTAP runs `netxsim serve --tap NS --netns NS args...` in this process until it serves and
+// returns the namespace; cleanup stops it and fails the test if the namespace survives.
+func startServeTAP(t *testing.T, args ...string) string {
+	t.Helper()
+	ns := taptest.Name("nxr")
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	var errb syncBuffer
+	go func() {
+		done <- servecmd.Run(ctx, append([]string{"--tap", ns, "--netns", ns, "--skip-dad"}, args...), pw, &errb)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve exited %d: %s", code, errb.String())
+		}
+		if tapdev.NetNSExists(ns) {
+			t.Errorf("namespace %s left behind", ns)
+			if n, err := tapdev.OpenNetNS(ns); err == nil {
+				n.Delete()
+			}
+		}
+	})
+	sc := bufio.NewScanner(pr)
+	var out []string
+	for sc.Scan() {
+		out = append(out, sc.Text())
+		if strings.HasPrefix(strings.TrimSpace(sc.Text()), "running;") {
+			go io.Copy(io.Discard, pr)
+			return ns
+		}
+	}
+	t.Fatalf("serve stopped before running\n%s\nstderr: %s", strings.Join(out, "\n"), errb.String())
+	return ""
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
