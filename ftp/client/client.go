@@ -203,11 +203,7 @@ func (c *Client) readGreeting(ctx context.Context) error {
 func (c *Client) Greeting() string { return c.greeting }
 
 // netx reports whether the client sends NetX's bytes: both NetX-like profiles do.
-func (c *Client) netx() bool { return netxLike(c.cfg.profile) }
-
-// netxLike reports whether p is one of the NetX-like profiles ("" counts as netxduo).
-// TODO(netx-stack): use ftp.Profile.NetXLike once netx-server's profile lands.
-func netxLike(p ftp.Profile) bool { return p == "" || p == ftp.ProfileNetXDuo || p == "netxduo-6.4" }
+func (c *Client) netx() bool { return c.cfg.profile.NetXLike() }
 
 // Profile returns the client's wire profile.
 func (c *Client) Profile() ftp.Profile { return c.cfg.profile }

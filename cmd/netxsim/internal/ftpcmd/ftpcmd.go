@@ -131,9 +131,15 @@ type options struct {
 }
 
 func (o *options) check() error {
-	if _, err := ftp.ParseProfile(o.profile); err != nil {
+	p, err := ftp.ParseProfile(o.profile)
+	if err != nil {
 		return err
 	}
+	if f := o.StackFlags(); f != "" && o.TAP == "" && o.NetNS == "" && o.VXLAN == nil {
+		return fmt.Errorf("%s need --tap, --netns or --vxlan: on the host kernel the TCP/IP is the kernel's", f)
+	}
+	// The client's device stands for a NetX Duo device with this profile (NetX's look for netxduo).
+	o.Profile = p
 	if o.mode != "stream" && o.mode != "block" {
 		return fmt.Errorf("--mode %q: use stream or block", o.mode)
 	}
@@ -219,10 +225,12 @@ func run(ctx context.Context, o *options, cmd string, tg Target, pos []string, s
 	} else {
 		err = do(ctx, c, cmd, tg, pos, stdout)
 	}
-	if err != nil {
-		return err
+	// The session ends with QUIT even after a refused command (550), as a NetX application ends it
+	// with nx_ftp_client_disconnect; on a broken connection Quit fails at once and err says why.
+	if qerr := c.Quit(ctx); err == nil {
+		err = qerr
 	}
-	return c.Quit(ctx)
+	return err
 }
 
 // onImage is get and put on the device's own image (NetX's client on FileX): get stores the file
@@ -306,7 +314,7 @@ func do(ctx context.Context, c *client.Client, cmd string, tg Target, pos []stri
 func get(ctx context.Context, c *client.Client, remote, local string, stdout io.Writer) error {
 	var total int64 = -1
 	// The size only feeds the progress bar; the netxduo profile keeps to NetX's own commands.
-	if local != "-" && isTerminal(stdout) && c.Profile() != ftp.ProfileNetXDuo {
+	if local != "-" && isTerminal(stdout) && !c.Profile().NetXLike() {
 		if ok, _ := c.HasFeature(ctx, "SIZE", ""); ok {
 			if n, err := c.Size(ctx, remote); err == nil {
 				total = n
