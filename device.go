@@ -17,9 +17,34 @@ import (
 )
 
 // DeviceConfig describes a device: its IP instance (stack.Config: Name is required; a nil MAC becomes
-// MAC(n) with n the device's position in the Network plus 2; Logger defaults to the Network's).
+// MAC(n) with n the device's position in the Network plus 2; Logger defaults to the Network's) and the
+// NetX Duo device it stands for, which decides how its TCP/IP looks on the wire.
 type DeviceConfig struct {
 	stack.Config
+	// Profile is the FTP profile of the NetX Duo device this device stands for, or "" for a station
+	// that stands for none (a test's host, a PC; unlike elsewhere, "" is not netxduo here). A NetX-like
+	// profile (netxduo, netxduo-6.4) gives the IP instance NetX Duo's signature, stack.SignatureNetX:
+	// TTL 128, MSS only, windows of 400 bytes on port 21 and 2,048 elsewhere (Config.Windows
+	// overrides them), IPv4 identification counting up. Other profiles keep Config.Signature.
+	Profile ftp.Profile
+	// StackSignature, when set, is the signature whatever the Profile (it replaces Config.Signature):
+	// stack.SignatureGVisor on a NetX-like device where bulk speed matters more than its look.
+	StackSignature *stack.Signature
+}
+
+// NetXLike reports whether the device stands for a NetX Duo device with a NetX-like FTP profile.
+func (c DeviceConfig) NetXLike() bool { return c.Profile != "" && c.Profile.NetXLike() }
+
+// EffectiveSignature is the stack signature the device gets: StackSignature when set, NetX's for a NetX-like
+// Profile, else Config.Signature.
+func (c DeviceConfig) EffectiveSignature() stack.Signature {
+	switch {
+	case c.StackSignature != nil:
+		return *c.StackSignature
+	case c.NetXLike():
+		return stack.SignatureNetX
+	}
+	return c.Config.Signature
 }
 
 // Device is one simulated station, as a NetX application has it: an IP instance (or, for the kernel
@@ -70,6 +95,11 @@ func (n *Network) AddDevices(ctx context.Context, seg *Segment, cfgs ...DeviceCo
 	eps := make([]stack.LinkEndpoint, len(cfgs))
 	n.mu.Lock()
 	for i := range cfgs {
+		if p := cfgs[i].Profile; p != "" && !p.Valid() {
+			n.mu.Unlock()
+			return nil, fmt.Errorf("netxsim: device %s: %w", cfgs[i].Name, errBadProfile(p))
+		}
+		cfgs[i].Config.Signature = cfgs[i].EffectiveSignature()
 		c := &cfgs[i].Config
 		if c.MAC == nil {
 			c.MAC = MAC(byte(len(n.devices) + 2))
@@ -120,6 +150,11 @@ func (n *Network) AddDevices(ctx context.Context, seg *Segment, cfgs ...DeviceCo
 		}
 	}
 	return devs, nil
+}
+
+func errBadProfile(p ftp.Profile) error {
+	_, err := ftp.ParseProfile(string(p))
+	return err
 }
 
 // checkConfig refuses reserved addresses on a device whose frames reach a kernel.

@@ -60,6 +60,8 @@ type options struct {
 	noCapture  bool
 	profile    ftp.Profile
 	expect     map[string]ftpcheck.FileExpect
+	signature  *stack.Signature
+	windows    stack.Windows
 }
 
 // Option tunes New.
@@ -85,8 +87,17 @@ func NoCapture() Option { return func(o *options) { o.noCapture, o.noVerify = tr
 // Profile is the profile the capture is verified against; default: auto-detected.
 func Profile(p ftp.Profile) Option { return func(o *options) { o.profile = p } }
 
+// Signature sets the device's stack signature (default: NetX Duo's, as the device stands for one
+// with a NetX-like profile; stack.SignatureGVisor for fast bulk transfers).
+func Signature(s stack.Signature) Option { return func(o *options) { o.signature = &s } }
+
+// Windows sets the device's receive windows (zero fields: the signature's defaults).
+func Windows(w stack.Windows) Option { return func(o *options) { o.windows = w } }
+
 // New starts the network and registers its Close and the capture's verification on t.Cleanup. The
-// stacks skip DAD, so New returns in milliseconds.
+// stacks skip DAD, so New returns in milliseconds. The device looks like NetX Duo on the wire
+// (stack.SignatureNetX: its windows of 400 and 2,048 bytes make bulk uploads to it slower; see
+// Signature), the host like Linux.
 func New(t TB, opts ...Option) *Env {
 	t.Helper()
 	var o options
@@ -104,9 +115,16 @@ func New(t TB, opts ...Option) *Env {
 		t.Fatalf("netxsimtest: %v", err)
 	}
 	e.Link = seg
+	// The device stands for a NetX Duo device: the Profile option's, else netxduo. So it looks like
+	// NetX on the wire unless that profile is extended or Signature says otherwise; the host is Linux-like.
+	prof := ftp.ProfileNetXDuo
+	if o.profile != "" && o.profile.Valid() {
+		prof = o.profile
+	}
 	devs, err := e.AddDevices(context.Background(), seg,
 		netxsim.DeviceConfig{Config: stack.Config{Name: "dev", MAC: netxsim.MAC(2), IPv4: netxsim.DeviceIPv4,
-			IPv6: true, IPv6Global: []netip.Prefix{netxsim.DeviceIPv6}, SkipDAD: true}},
+			IPv6: true, IPv6Global: []netip.Prefix{netxsim.DeviceIPv6}, SkipDAD: true, Windows: o.windows},
+			Profile: prof, StackSignature: o.signature},
 		netxsim.DeviceConfig{Config: stack.Config{Name: "host", MAC: netxsim.MAC(1), IPv4: netxsim.HostIPv4,
 			IPv6: true, IPv6Global: []netip.Prefix{netxsim.HostIPv6}, SkipDAD: true}})
 	if err != nil {

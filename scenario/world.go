@@ -52,8 +52,10 @@ var ErrNeedsRoot = errors.New("needs root")
 // TAPSupported says why TAP links cannot run here, or "" when they can.
 func TAPSupported() string { return netxsim.TAPSupported() }
 
-func stackConfig(d *Device, mtu uint32, log *slog.Logger) stack.Config {
-	return stack.Config{
+// deviceConfig is the device's IP instance and the NetX device it stands for: a device serving FTP
+// with a NetX-like profile gets NetX Duo's stack signature from the library, unless stack: says.
+func deviceConfig(d *Device, mtu uint32, log *slog.Logger) netxsim.DeviceConfig {
+	c := netxsim.DeviceConfig{Config: stack.Config{
 		Name:       d.Name,
 		MAC:        net.HardwareAddr(d.MAC),
 		IPv4:       d.IPv4.Prefix,
@@ -62,20 +64,15 @@ func stackConfig(d *Device, mtu uint32, log *slog.Logger) stack.Config {
 		SkipDAD:    !d.DAD,
 		MTU:        mtu,
 		Logger:     log.With("ip", d.Name),
-		Signature:  d.signature(),
 		Windows:    d.windows(),
+	}}
+	if d.Server != nil {
+		c.Profile, _ = ftp.ParseProfile(string(d.Server.Profile))
 	}
-}
-
-// signature: NetX's for a device serving FTP with a NetX-like profile, unless the scenario says.
-func (d *Device) signature() stack.Signature {
-	if d.Stack != nil && d.Stack.Signature != nil {
-		return *d.Stack.Signature
+	if d.Stack != nil {
+		c.StackSignature = d.Stack.Signature
 	}
-	if d.Server != nil && d.Server.Profile.NetXLike() {
-		return stack.SignatureNetX
-	}
-	return stack.SignatureGVisor
+	return c
 }
 
 func (d *Device) windows() stack.Windows {
@@ -160,7 +157,7 @@ func (w *world) buildSegment(ctx context.Context, sc *Scenario, sg *Segment) err
 	}
 	var cfgs []netxsim.DeviceConfig
 	for _, name := range devs {
-		cfgs = append(cfgs, netxsim.DeviceConfig{Config: stackConfig(sc.device(name), sg.MTU, w.log)})
+		cfgs = append(cfgs, deviceConfig(sc.device(name), sg.MTU, w.log))
 	}
 	// All come up at once: with DAD on, each waits a second for its addresses.
 	ds, err := w.n.AddDevices(ctx, seg, cfgs...)
@@ -196,7 +193,7 @@ func (w *world) buildTAP(ctx context.Context, sc *Scenario, sg *Segment) error {
 	if err != nil {
 		return err
 	}
-	d, err := w.n.AddDevice(ctx, seg, netxsim.DeviceConfig{Config: stackConfig(a, sg.MTU, w.log)})
+	d, err := w.n.AddDevice(ctx, seg, deviceConfig(a, sg.MTU, w.log))
 	if err != nil {
 		return fmt.Errorf("device %s: %w", a.Name, err)
 	}

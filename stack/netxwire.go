@@ -27,6 +27,10 @@ import (
 type netxWire struct {
 	nested.Endpoint
 	id atomic.Uint32 // last IPv4 identification sent
+	// out serialises numbering and sending: gVisor writes from several goroutines, and a datagram
+	// numbered first must reach the wire first, as on NetX's single IP thread (the IDs in a capture
+	// then count up by one in frame order).
+	out sync.Mutex
 
 	mu               sync.Mutex // fragments of one datagram share one new identification
 	fragOld, fragNew uint16
@@ -41,6 +45,8 @@ func newNetXWire(ep gstack.LinkEndpoint) *netxWire {
 
 // WritePackets implements gstack.LinkEndpoint.
 func (w *netxWire) WritePackets(pkts gstack.PacketBufferList) (int, tcpip.Error) {
+	w.out.Lock()
+	defer w.out.Unlock()
 	for _, pkt := range pkts.AsSlice() {
 		w.egress(pkt)
 	}

@@ -62,13 +62,13 @@ var (
 type Option func(*config)
 
 type config struct {
-	profile  ftp.Profile
-	passive  bool
-	mode     Mode
-	skipPASV bool
-	trace    io.Writer
-	logger   *slog.Logger
-	idle     time.Duration
+	profile   ftp.Profile
+	passive   bool
+	mode      Mode
+	trustPASV bool
+	trace     io.Writer
+	logger    *slog.Logger
+	idle      time.Duration
 }
 
 // WithProfile selects the wire behaviour: ftp.ProfileNetXDuo or "netxduo-6.4" (byte for byte what NetX
@@ -82,10 +82,17 @@ func WithPassive(on bool) Option { return func(c *config) { c.passive = on } }
 // WithMode sets the transfer mode (stream by default), as nx_ftp_client_transfer_mode_set.
 func WithMode(m Mode) Option { return func(c *config) { c.mode = m } }
 
-// WithSkipPASVAddress makes passive IPv4 transfers connect to the control connection's peer address and
-// the port of the 227 reply, ignoring the 227 address (as curl's --ftp-skip-pasv-ip). It helps with
-// servers behind NAT that announce an address the client cannot reach.
-func WithSkipPASVAddress(on bool) Option { return func(c *config) { c.skipPASV = on } }
+// WithTrustPASVAddress makes passive IPv4 transfers connect to the address a 227 reply names. By
+// default the client connects to the control connection's peer with the 227 reply's port and
+// ignores the address (as curl does since CVE-2020-8284): a hostile server could otherwise make the
+// client connect to any third host, a port scan or a bounce from the client's position. Trust the
+// reply only for a server that really serves data from another address.
+func WithTrustPASVAddress(on bool) Option { return func(c *config) { c.trustPASV = on } }
+
+// WithSkipPASVAddress(true) is the default now; WithSkipPASVAddress(false) is WithTrustPASVAddress(true).
+//
+// Deprecated: use WithTrustPASVAddress.
+func WithSkipPASVAddress(on bool) Option { return WithTrustPASVAddress(!on) }
 
 // WithTrace writes the control dialogue to w: "> CMD" for commands (the password masked) and
 // "< ddd text" for replies.
@@ -196,11 +203,7 @@ func (c *Client) readGreeting(ctx context.Context) error {
 func (c *Client) Greeting() string { return c.greeting }
 
 // netx reports whether the client sends NetX's bytes: both NetX-like profiles do.
-func (c *Client) netx() bool { return netxLike(c.cfg.profile) }
-
-// netxLike reports whether p is one of the NetX-like profiles ("" counts as netxduo).
-// TODO(netx-stack): use ftp.Profile.NetXLike once netx-server's profile lands.
-func netxLike(p ftp.Profile) bool { return p == "" || p == ftp.ProfileNetXDuo || p == "netxduo-6.4" }
+func (c *Client) netx() bool { return c.cfg.profile.NetXLike() }
 
 // Profile returns the client's wire profile.
 func (c *Client) Profile() ftp.Profile { return c.cfg.profile }

@@ -206,9 +206,12 @@ func (c *Client) passive(ctx context.Context) (net.Conn, error) {
 		if err != nil {
 			return nil, fmt.Errorf("PASV: %w", err)
 		}
-		target = ap
-		if c.cfg.skipPASV || !ap.Addr().IsValid() || ap.Addr().IsUnspecified() {
-			target = netip.AddrPortFrom(c.remote.Addr(), ap.Port())
+		target = netip.AddrPortFrom(c.remote.Addr(), ap.Port())
+		if a := ap.Addr(); c.cfg.trustPASV && a.IsValid() && !a.IsUnspecified() {
+			target = ap
+		} else if a != c.remote.Addr() {
+			c.cfg.logger.Debug("ftp client: 227 names another address: connecting to the control peer instead (WithTrustPASVAddress to follow it)",
+				"announced", ap, "using", target)
 		}
 	} else {
 		msg, err := c.expect(ctx, 2, "EPSV")

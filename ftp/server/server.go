@@ -151,8 +151,10 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	sessions  map[*session]struct{}
 	perAddr   map[netip.Addr]int
-	shutdown  chan struct{} // closed by Shutdown/Close
-	slots     chan struct{} // netxduo session slots
+	shutdown  chan struct{}                // closed by Shutdown/Close
+	slots     chan struct{}                // netxduo session slots
+	gated     map[synGate]struct{}         // netxduo listeners that hold SYNs while the slots are taken
+	admitted  map[netip.AddrPort]time.Time // SYNs let through, not yet accepted (by client address)
 	closed    bool
 	crashed   error // ErrNetXCrash once NetXCrash stopped the server
 	wg        sync.WaitGroup
@@ -363,6 +365,9 @@ func (s *Server) Serve(ln net.Listener) error {
 
 	limit := s.maxSessions()
 	slots := s.slots // netxduo: accept only with a free slot (shared by every listener)
+	if g, ok := ln.(synGate); ok && slots != nil {
+		return s.serveGated(ln, g, limit)
+	}
 	var backoff time.Duration
 	for {
 		if slots != nil {
@@ -400,10 +405,100 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
+// synGate is a listener that can leave connection requests unanswered (*stack.Listener).
+type synGate interface {
+	SetAdmit(admit func(remote netip.AddrPort) bool)
+	Readmit()
+}
+
+// admitExpiry is how long a connection request let through may take to reach Accept before its
+// slot counts as free again (a handshake that never completes).
+const admitExpiry = 30 * time.Second
+
+// serveGated is Serve's NetX slot behaviour on a listener that can hold SYNs: while MaxSessions
+// sessions are open, a new connection's SYN is not answered at all (NetX has no listening socket
+// left and queues the SYN), and it is answered as soon as a session ends, so the client's connect
+// simply takes longer, as on the real device. A kernel listener cannot do this: there the
+// connection completes and waits in the listen backlog unanswered by the FTP server.
+func (s *Server) serveGated(ln net.Listener, g synGate, limit int) error {
+	s.mu.Lock()
+	if s.gated == nil {
+		s.gated = map[synGate]struct{}{}
+		s.admitted = map[netip.AddrPort]time.Time{}
+	}
+	s.gated[g] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.gated, g)
+		s.mu.Unlock()
+	}()
+	g.SetAdmit(func(remote netip.AddrPort) bool { return s.admitSYN(remote, limit) })
+	var backoff time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			select {
+			case <-s.shutdown:
+				return ErrServerClosed
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				backoff = min(max(backoff*2, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("ftp server: accept: %w", err)
+		}
+		backoff = 0
+		s.startSession(conn, limit, s.readmit)
+	}
+}
+
+// admitSYN decides a connection request from remote on a gated listener: answered while a slot is
+// free (open sessions plus requests let through but not yet accepted stay within limit).
+func (s *Server) admitSYN(remote netip.AddrPort, limit int) bool {
+	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return true // the listener is closing: let gVisor answer (a RST) rather than hold
+	}
+	now := time.Now()
+	for r, t := range s.admitted {
+		if now.Sub(t) > admitExpiry {
+			delete(s.admitted, r)
+		}
+	}
+	if _, ok := s.admitted[remote]; ok {
+		return true // a retransmitted SYN of a request let through
+	}
+	if len(s.sessions)+len(s.admitted) >= limit {
+		return false
+	}
+	s.admitted[remote] = now
+	return true
+}
+
+// readmit offers the SYNs held by every gated listener again: a slot has freed.
+func (s *Server) readmit() {
+	s.mu.Lock()
+	gs := make([]synGate, 0, len(s.gated))
+	for g := range s.gated {
+		gs = append(gs, g)
+	}
+	s.mu.Unlock()
+	for _, g := range gs {
+		g.Readmit()
+	}
+}
+
 // startSession admits conn (or refuses it with 421) and serves it in its own goroutine.
 func (s *Server) startSession(conn net.Conn, limit int, release func()) {
 	peer := addrPortOf(conn.RemoteAddr())
 	s.mu.Lock()
+	delete(s.admitted, peer) // accepted: its slot is the session's from now on
 	refuse := ""
 	switch {
 	case s.closed:

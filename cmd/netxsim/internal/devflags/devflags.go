@@ -1,7 +1,7 @@
 // Package devflags is the one flag vocabulary of every command that brings the simulated device up
-// (up, serve, ftp): how the device's TAP, namespace, addresses, MAC, MTU, capture and DAD are named,
-// what "no address" is spelt (none), the ranges accepted, and how the device is then built through
-// the netxsim library. A bad value is a UsageError (exit 2); 192.0.2.0/24 is refused with it.
+// (up, serve, ftp): how the device's TAP, namespace, addresses, MAC, MTU, capture, DAD and stack
+// signature are named, what "no address" is spelt (none), the ranges accepted, and how the device is
+// then built through the netxsim library. A bad value is a UsageError (exit 2); 192.0.2.0/24 is refused with it.
 package devflags
 
 import (
@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/netxsim/netxsim"
+	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/internal/userns"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/vxlan"
@@ -66,6 +67,15 @@ type Device struct {
 	VXLAN *vxlan.Config
 	// Rootless (--rootless) runs the command in a user and network namespace of its own (userns).
 	Rootless bool
+	// Profile is the FTP profile of the NetX Duo device the command runs (set by the command before
+	// Up; "" for none): a NetX-like one gives the device NetX Duo's stack signature by default.
+	Profile ftp.Profile
+	// ControlPort is the port whose connections get the control window (set by the command; 0: 21).
+	ControlPort uint16
+	// Signature is --stack-signature (nil: the profile's default, netxsim.DeviceConfig).
+	Signature *stack.Signature
+	// Windows is --windows (zero fields: the signature's defaults).
+	Windows stack.Windows
 
 	mode                                      NetNSMode
 	ipv4, ipv6, gw4, gw6, hostV4, hostV6, mac string
@@ -106,6 +116,22 @@ func (d *Device) Register(fs *flag.FlagSet, mode NetNSMode) {
 		d.VXLAN = &c
 		return nil
 	})
+	fs.Func("stack-signature", "the device's TCP/IP look on the wire: `netx` (NetX Duo's: TTL 128, MSS only, windows 400/2048, IPv4 ID +1; the default of the netxduo profiles) or gvisor (Linux-like, fast bulk transfers); see docs/stack.md", func(s string) error {
+		sig, err := stack.ParseSignature(s)
+		if err != nil {
+			return err
+		}
+		d.Signature = &sig
+		return nil
+	})
+	fs.Func("windows", "fixed TCP receive windows `CONTROL,DATA` in bytes (64..65535; either may be empty for its default): CONTROL for the FTP control connection, DATA for every other; default 400,2048 with the netx signature, auto-tuned with gvisor", func(s string) error {
+		w, err := stack.ParseWindows(s)
+		if err != nil {
+			return err
+		}
+		d.Windows = w
+		return nil
+	})
 	if mode == CreateNetNS {
 		// Only where the command brings up the whole setup (up, serve): an ftp client in a namespace of
 		// its own would have no server to reach (it needs no root over --vxlan or the host kernel).
@@ -124,6 +150,18 @@ func (d *Device) Set(name string) bool {
 		}
 	})
 	return set
+}
+
+// StackFlags names the stack flags given (--stack-signature, --windows), "" when none: a command
+// that runs on the host kernel refuses them (the kernel's TCP/IP is Linux's).
+func (d *Device) StackFlags() string {
+	var set []string
+	for _, f := range []string{"stack-signature", "windows"} {
+		if d.Set(f) {
+			set = append(set, "--"+f)
+		}
+	}
+	return strings.Join(set, " and ")
 }
 
 // Check validates the parsed flags. needTAP: the command runs only on a TAP (up).
@@ -281,7 +319,7 @@ func (d *Device) Up(ctx context.Context, n *netxsim.Network, log *slog.Logger) (
 		if err != nil {
 			return nil, nil, err
 		}
-		dev, err := n.AddDevice(ctx, seg, netxsim.DeviceConfig{Config: d.stackConfig("vxlan0", log)})
+		dev, err := n.AddDevice(ctx, seg, d.deviceConfig("vxlan0", log))
 		return dev, seg, err
 	}
 	tap := d.TAP
@@ -309,7 +347,7 @@ func (d *Device) Up(ctx context.Context, n *netxsim.Network, log *slog.Logger) (
 	if err != nil {
 		return nil, nil, userns.Explain(err)
 	}
-	dev, err := n.AddDevice(ctx, seg, netxsim.DeviceConfig{Config: d.stackConfig(seg.TAPName(), log)})
+	dev, err := n.AddDevice(ctx, seg, d.deviceConfig(seg.TAPName(), log))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -330,12 +368,19 @@ func (d *Device) hostAddrs() []netip.Prefix {
 func (d *Device) stackConfig(name string, log *slog.Logger) stack.Config {
 	sc := stack.Config{
 		Name: name, MAC: d.MAC, IPv4: d.IPv4, Gateway4: d.Gw4, IPv6: !d.NoIPv6, Gateway6: d.Gw6,
-		SkipDAD: d.SkipDAD, MTU: uint32(d.MTU), Logger: log,
+		SkipDAD: d.SkipDAD, MTU: uint32(d.MTU), Logger: log, Windows: d.Windows,
 	}
+	sc.Windows.ControlPort = d.ControlPort
 	if d.IPv6.IsValid() {
 		sc.IPv6Global = []netip.Prefix{d.IPv6}
 	}
 	return sc
+}
+
+// deviceConfig is the device as the flags and the command's profile describe it: the library gives
+// a NetX-like profile NetX Duo's stack signature unless --stack-signature says otherwise.
+func (d *Device) deviceConfig(name string, log *slog.Logger) netxsim.DeviceConfig {
+	return netxsim.DeviceConfig{Config: d.stackConfig(name, log), Profile: d.Profile, StackSignature: d.Signature}
 }
 
 // EnterPrefix is what to put before a command for it to run where the kernel side of the device's

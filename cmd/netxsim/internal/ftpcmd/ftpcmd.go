@@ -22,6 +22,7 @@ import (
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/client"
+	"github.com/netxsim/netxsim/internal/termtext"
 	"github.com/netxsim/netxsim/tapdev"
 )
 
@@ -64,7 +65,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.passive, "passive", false, "passive data connections (PASV/EPSV); default active (PORT/EPRT) as NetX")
 	fs.StringVar(&o.profile, "profile", string(ftp.ProfileExtended), "wire `profile`: netxduo (byte for byte NetX) or extended")
 	fs.StringVar(&o.mode, "mode", "stream", "transfer `mode`: stream or block (MODE B)")
-	fs.BoolVar(&o.skipPASV, "skip-pasv-ip", false, "ignore the address in 227 replies and use the server's")
+	fs.BoolVar(&o.trustPASV, "trust-pasv-ip", false, "connect to the address a 227 reply names; default: the control connection's server address with the 227 port (a hostile server cannot send the client to a third host)")
+	var skip bool // the default since the 227 address is no longer trusted; kept so scripts still run
+	fs.BoolVar(&skip, "skip-pasv-ip", false, "ignore the address in 227 replies (the default; kept for compatibility)")
 	fs.BoolVar(&o.verbose, "v", false, "print the control dialogue on stderr")
 	fs.DurationVar(&o.timeout, "timeout", 0, "limit for the whole command (0: none; silent servers still time out after 2m)")
 	fs.StringVar(&o.image, "image", "", "the device's own FAT image `file`: get stores into it, put reads from it (LOCAL is a path in the image)")
@@ -110,7 +113,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer cancel()
 	}
 	if err := run(ctx, &o, cmd, target, pos, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "netxsim ftp %s: %v\n", cmd, err)
+		// the error may quote a server's reply: never let it drive the terminal
+		fmt.Fprintf(stderr, "netxsim ftp %s: %s\n", cmd, termtext.Escape(err.Error()))
 		if devflags.IsUsage(err) {
 			return 2
 		}
@@ -121,15 +125,21 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 type options struct {
 	devflags.Device
-	passive, skipPASV, verbose bool
-	profile, mode, image       string
-	timeout                    time.Duration
+	passive, trustPASV, verbose bool
+	profile, mode, image        string
+	timeout                     time.Duration
 }
 
 func (o *options) check() error {
-	if _, err := ftp.ParseProfile(o.profile); err != nil {
+	p, err := ftp.ParseProfile(o.profile)
+	if err != nil {
 		return err
 	}
+	if f := o.StackFlags(); f != "" && o.TAP == "" && o.NetNS == "" && o.VXLAN == nil {
+		return fmt.Errorf("%s need --tap, --netns or --vxlan: on the host kernel the TCP/IP is the kernel's", f)
+	}
+	// The client's device stands for a NetX Duo device with this profile (NetX's look for netxduo).
+	o.Profile = p
 	if o.mode != "stream" && o.mode != "block" {
 		return fmt.Errorf("--mode %q: use stream or block", o.mode)
 	}
@@ -143,9 +153,9 @@ func (o *options) clientOptions(stderr io.Writer) []client.Option {
 		m = client.ModeBlock
 	}
 	opts := []client.Option{client.WithProfile(p), client.WithPassive(o.passive), client.WithMode(m),
-		client.WithSkipPASVAddress(o.skipPASV)}
+		client.WithTrustPASVAddress(o.trustPASV)}
 	if o.verbose {
-		opts = append(opts, client.WithTrace(stderr))
+		opts = append(opts, client.WithTrace(termtext.Writer{W: stderr}))
 	}
 	return opts
 }
@@ -215,10 +225,12 @@ func run(ctx context.Context, o *options, cmd string, tg Target, pos []string, s
 	} else {
 		err = do(ctx, c, cmd, tg, pos, stdout)
 	}
-	if err != nil {
-		return err
+	// The session ends with QUIT even after a refused command (550), as a NetX application ends it
+	// with nx_ftp_client_disconnect; on a broken connection Quit fails at once and err says why.
+	if qerr := c.Quit(ctx); err == nil {
+		err = qerr
 	}
-	return c.Quit(ctx)
+	return err
 }
 
 // onImage is get and put on the device's own image (NetX's client on FileX): get stores the file
@@ -273,11 +285,13 @@ func do(ctx context.Context, c *client.Client, cmd string, tg Target, pos []stri
 		if err != nil {
 			return err
 		}
+		// names are the server's bytes: a terminal gets them escaped, a pipe or file as they are
+		out := termtext.ForTerminal(stdout)
 		for line, err := range l.All() {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(stdout, line)
+			fmt.Fprintln(out, line)
 		}
 		return nil
 	case "get":
@@ -300,7 +314,7 @@ func do(ctx context.Context, c *client.Client, cmd string, tg Target, pos []stri
 func get(ctx context.Context, c *client.Client, remote, local string, stdout io.Writer) error {
 	var total int64 = -1
 	// The size only feeds the progress bar; the netxduo profile keeps to NetX's own commands.
-	if local != "-" && isTerminal(stdout) && c.Profile() != ftp.ProfileNetXDuo {
+	if local != "-" && isTerminal(stdout) && !c.Profile().NetXLike() {
 		if ok, _ := c.HasFeature(ctx, "SIZE", ""); ok {
 			if n, err := c.Size(ctx, remote); err == nil {
 				total = n

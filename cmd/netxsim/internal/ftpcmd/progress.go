@@ -3,9 +3,10 @@ package ftpcmd
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/netxsim/netxsim/internal/termtext"
 )
 
 // progress draws a one-line bar on a terminal. newProgress returns nil (and every method is a no-op)
@@ -19,21 +20,14 @@ type progress struct {
 	last  time.Time
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
+func isTerminal(w io.Writer) bool { return termtext.IsTerminal(w) }
 
 func newProgress(w io.Writer, label string, total int64) *progress {
 	if !isTerminal(w) {
 		return nil
 	}
 	now := time.Now()
-	return &progress{w: w, label: label, total: total, start: now}
+	return &progress{w: w, label: termtext.Escape(label), total: total, start: now}
 }
 
 func (p *progress) Write(b []byte) (int, error) {

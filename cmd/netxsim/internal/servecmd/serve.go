@@ -180,9 +180,16 @@ func validate(o *options, fs *flag.FlagSet) error {
 	if o.TAP == "" && o.VXLAN == nil && (o.NetNS != "" || o.Pcap != "") {
 		return usageError{Msg: "--netns and --pcap need --tap (or --pcap with --vxlan)"}
 	}
-	if _, err := ftp.ParseProfile(o.profile); err != nil {
+	prof, err := ftp.ParseProfile(o.profile)
+	if err != nil {
 		return usageError{Msg: err.Error()}
 	}
+	if f := o.StackFlags(); f != "" && o.TAP == "" && o.VXLAN == nil {
+		return usageError{Msg: f + " need --tap or --vxlan: on the host kernel (--listen) the TCP/IP is the kernel's"}
+	}
+	// The device stands for a NetX Duo device running this profile: NetX-like ones look like NetX on
+	// the wire (the library's default; --stack-signature overrides it), windows on the control port.
+	o.Profile, o.ControlPort = prof, uint16(o.port)
 	if o.netxCrash && o.profile != string(ftp.ProfileNetXDuo64) {
 		return usageError{Msg: "--netx-crash needs --profile netxduo-6.4: only the shipped NetX Duo 6.4.2 code crashes on RNTO without RNFR"}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/netxsim/netxsim"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/devflags"
+	"github.com/netxsim/netxsim/ftp"
 )
 
 type options struct {
@@ -50,5 +51,7 @@ func parse(args []string) (*options, error) {
 	if err := o.Check(true); err != nil {
 		return nil, err
 	}
+	// The device is the simulated NetX Duo device: NetX's stack signature unless --stack-signature.
+	o.Profile = ftp.ProfileNetXDuo
 	return &o, nil
 }

@@ -37,6 +37,11 @@ With --rootless the same self-contained setup is made without root, in a user
 and network namespace of its own (docs/rootless.md); the command printed with
 "try:" reaches it. netxsim shell runs a command in such a namespace.
 
+The device looks like NetX Duo on the wire (TTL 128, TCP with MSS only,
+windows of 400 bytes on port 21 and 2048 elsewhere, IPv4 IDs counting up);
+--stack-signature gvisor makes it Linux-like, --windows changes the windows
+(docs/stack.md).
+
 With --vxlan local=IP:PORT,remote=IP:PORT,vni=N the device is on a VXLAN
 segment instead (UDP only, no root): its frames go to a peer netxsim or a
 Linux vxlan interface (docs/vxlan.md).

@@ -1,0 +1,206 @@
+package ftpcmd
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/netxsim/netxsim/ftp"
+	"github.com/netxsim/netxsim/ftp/server"
+	"github.com/netxsim/netxsim/ftp/server/hostfs"
+)
+
+// openPTY opens a pseudo-terminal and returns its master and its slave in raw output mode (the
+// slave is what a command writing to a terminal gets).
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		m.Close()
+		t.Skipf("unlockpt: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		m.Close()
+		t.Skipf("ptsname: %v", err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		m.Close()
+		t.Skipf("open the slave: %v", err)
+	}
+	if tio, err := unix.IoctlGetTermios(int(s.Fd()), unix.TCGETS); err == nil {
+		tio.Oflag &^= unix.OPOST // the bytes as written: no \n to \r\n
+		unix.IoctlSetTermios(int(s.Fd()), unix.TCSETS, tio)
+	}
+	t.Cleanup(func() { s.Close(); m.Close() })
+	return m, s
+}
+
+// drain collects what the terminal shows; the returned function closes the slave (the command is
+// done writing) and returns everything (the master reads EIO once the buffer is empty).
+func drain(m, s *os.File) func() []byte {
+	var buf bytes.Buffer
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf.ReadFrom(m)
+	}()
+	return func() []byte {
+		s.Close()
+		<-done
+		return buf.Bytes()
+	}
+}
+
+// raw reports the first byte or rune a terminal would obey.
+func raw(b []byte) string {
+	for _, r := range string(b) {
+		switch {
+		case r == '\n' || r == '\t':
+		case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f, r == 0x202e, r == 0xfffd:
+			return fmt.Sprintf("%U", r)
+		}
+	}
+	return ""
+}
+
+// hostile names: OSC 0 (window title), OSC 52 (clipboard), clear screen with a carriage return, an
+// 8-bit CSI, a right-to-left override.
+var hostileNames = []string{
+	"a\x1b]0;owned\x07b.txt",
+	"clip\x1b]52;c;cm0gLXJmIH4=\x07.txt",
+	"x\x1b[2J\ry.txt",
+	"c1\u009b31m.txt",
+	"bidi\u202etxt.exe",
+}
+
+// startServer serves a host directory holding the hostile names with netxsim's own FTP server.
+func startServer(t *testing.T, prof ftp.Profile) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, n := range append([]string{"plain.txt"}, hostileNames...) {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644); err != nil {
+			t.Skipf("this file system refuses the name %q: %v", n, err)
+		}
+	}
+	fsys, err := hostfs.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fsys.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &server.Server{FS: fsys, Profile: prof, Login: func(context.Context, netip.AddrPort, string, string) server.Access {
+		return server.ReadWrite
+	}}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "ftp://u:p@" + ln.Addr().String()
+}
+
+// TestTerminalEscapes: file names in listings and a server's reply texts carry terminal escape
+// sequences. Written to a terminal (a real pseudo-terminal), every one is escaped: nothing the
+// terminal would obey arrives, the names are still recognisable. Written to a pipe, a listing keeps
+// the server's bytes (scripts get the real names). Both listing commands, both client profiles.
+func TestTerminalEscapes(t *testing.T) {
+	for _, prof := range []ftp.Profile{ftp.ProfileNetXDuo, ftp.ProfileNetXDuo64, ftp.ProfileExtended} {
+		for _, cmd := range []string{"ls", "nlst"} {
+			t.Run(string(prof)+"/"+cmd, func(t *testing.T) {
+				base := startServer(t, prof)
+				m, s := openPTY(t)
+				shown := drain(m, s)
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				var errOut bytes.Buffer
+				if code := Run(ctx, []string{cmd, "--profile", string(prof), base + "/"}, s, &errOut); code != 0 {
+					t.Fatalf("netxsim ftp %s = %d: %s", cmd, code, errOut.String())
+				}
+				got := shown()
+				if r := raw(got); r != "" {
+					t.Errorf("the terminal got %s raw:\n%q", r, got)
+				}
+				for _, want := range []string{"plain.txt", `a\x1b]0;owned\x07b.txt`, `x\x1b[2J\x0dy.txt`, `c1\u009b31m.txt`, `bidi\u202etxt.exe`} {
+					if !bytes.Contains(got, []byte(want)) {
+						t.Errorf("the terminal does not show %s:\n%q", want, got)
+					}
+				}
+				// a pipe gets the names as they are
+				code, out, e := runCmd(t, cmd, "--profile", string(prof), base+"/")
+				if code != 0 {
+					t.Fatalf("to a pipe: %d %s", code, e)
+				}
+				for _, n := range hostileNames {
+					if !strings.Contains(out, n) {
+						t.Errorf("to a pipe, %q is missing or changed:\n%q", n, out)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestReplyTextEscaped: a hostile server's reply texts (a greeting and a 530 carrying OSC 52 and a
+// title change) reach the terminal escaped, in the error message and in the -v dialogue.
+func TestReplyTextEscaped(t *testing.T) {
+	for _, verbose := range []bool{false, true} {
+		t.Run(fmt.Sprintf("v=%v", verbose), func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				r := bufio.NewReader(c)
+				io.WriteString(c, "220 hi\x1b]0;title\x07\r\n")
+				r.ReadString('\n')
+				io.WriteString(c, "331 \x1b[2Jpassword\r\n")
+				r.ReadString('\n')
+				io.WriteString(c, "530 no \x1b]52;c;cm0gLXJmIH4=\x07 \u009b31m\r\n")
+				r.ReadString('\n')
+			}()
+			m, s := openPTY(t)
+			shown := drain(m, s)
+			args := []string{"ls", "ftp://u:p@" + ln.Addr().String() + "/"}
+			if verbose {
+				args = append(args, "-v")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if code := Run(ctx, args, io.Discard, s); code != 1 {
+				t.Fatalf("exit %d, want 1", code)
+			}
+			got := shown()
+			if r := raw(got); r != "" {
+				t.Errorf("the terminal got %s raw:\n%q", r, got)
+			}
+			if !bytes.Contains(got, []byte(`530 no \x1b]52;c;`)) {
+				t.Errorf("the 530 is not shown escaped:\n%q", got)
+			}
+			if verbose && !bytes.Contains(got, []byte(`< 220 hi\x1b]0;title\x07`)) {
+				t.Errorf("the dialogue does not show the greeting escaped:\n%q", got)
+			}
+		})
+	}
+}
