@@ -268,7 +268,7 @@ func startDevice(ctx context.Context, o *options, prof ftp.Profile, log *slog.Lo
 	}
 	devs, err := n.AddDevices(ctx, seg,
 		netxsim.DeviceConfig{Config: stack.Config{Name: "dev", MAC: netxsim.DeviceMAC(), IPv4: netxsim.DeviceIPv4,
-			IPv6: true, IPv6Global: []netip.Prefix{netxsim.DeviceIPv6}, SkipDAD: true}},
+			IPv6: true, IPv6Global: []netip.Prefix{netxsim.DeviceIPv6}, SkipDAD: true}, Profile: prof},
 		netxsim.DeviceConfig{Config: stack.Config{Name: "host", MAC: netxsim.MAC(1), IPv4: netxsim.HostIPv4,
 			IPv6: true, IPv6Global: []netip.Prefix{netxsim.HostIPv6}, SkipDAD: true}})
 	if err != nil {
