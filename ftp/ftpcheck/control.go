@@ -214,7 +214,6 @@ func (ct *control) reply(code int, lines []string, start, end Mark) {
 	}
 }
 
-
 func clip(s string, n int) string {
 	if len(s) <= n {
 		return s

@@ -373,4 +373,3 @@ func seedCaptured(v *fsimage.FS) error {
 	}
 	return nil
 }
-
