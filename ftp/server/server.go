@@ -382,18 +382,10 @@ func (s *Server) Serve(ln net.Listener) error {
 			if slots != nil {
 				<-slots
 			}
-			select {
-			case <-s.shutdown:
-				return ErrServerClosed
-			default:
+			if err := s.acceptFailed(err, &backoff); err != nil {
+				return err
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				backoff = min(max(backoff*2, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
-			}
-			return fmt.Errorf("ftp server: accept: %w", err)
+			continue
 		}
 		backoff = 0
 		release := func() {
@@ -403,6 +395,23 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		s.startSession(conn, limit, release)
 	}
+}
+
+// acceptFailed decides what a failed Accept means: nil to try again after a pause that doubles up to
+// 1 s (a temporary error, as net/http does), ErrServerClosed after Shutdown or Close, else the error.
+func (s *Server) acceptFailed(err error, backoff *time.Duration) error {
+	select {
+	case <-s.shutdown:
+		return ErrServerClosed
+	default:
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		*backoff = min(max(*backoff*2, 5*time.Millisecond), time.Second)
+		time.Sleep(*backoff)
+		return nil
+	}
+	return fmt.Errorf("ftp server: accept: %w", err)
 }
 
 // synGate is a listener that can leave connection requests unanswered (*stack.Listener).
@@ -438,18 +447,10 @@ func (s *Server) serveGated(ln net.Listener, g synGate, limit int) error {
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
-			select {
-			case <-s.shutdown:
-				return ErrServerClosed
-			default:
+			if err := s.acceptFailed(err, &backoff); err != nil {
+				return err
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				backoff = min(max(backoff*2, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
-			}
-			return fmt.Errorf("ftp server: accept: %w", err)
+			continue
 		}
 		backoff = 0
 		s.startSession(conn, limit, s.readmit)

@@ -14,7 +14,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -342,7 +341,7 @@ func seed(o *options) (*fsimage.FS, error) {
 			return err
 		}
 		defer f.Close()
-		return put(v, p, f)
+		return fsimage.WriteFile(v, p, f)
 	})
 	if err != nil {
 		v.Close()
@@ -368,29 +367,9 @@ func ramDisk() (*fsimage.RAM, *fsimage.FS, error) {
 // seedCaptured writes the captured device's three files into v, in their order.
 func seedCaptured(v *fsimage.FS) error {
 	for _, f := range seedFiles() {
-		if err := put(v, f.name, strings.NewReader(f.content)); err != nil {
+		if err := fsimage.WriteFile(v, f.name, strings.NewReader(f.content)); err != nil {
 			return fmt.Errorf("seeding %s: %w", f.name, err)
 		}
 	}
 	return nil
-}
-
-// put writes r to name on v, making its parent directory when it is missing.
-func put(v *fsimage.FS, name string, r io.Reader) error {
-	if dir := path.Dir(name); dir != "." {
-		if _, err := v.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-			if err := v.Mkdir(dir); err != nil {
-				return err
-			}
-		}
-	}
-	w, err := v.Create(name)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(w, r); err != nil {
-		w.Close()
-		return err
-	}
-	return w.Close()
 }
