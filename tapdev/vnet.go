@@ -357,15 +357,8 @@ func (e *vnetEndpoint) deliver(vh [vnetHdrLen]byte, buf buffer.Buffer) {
 		return
 	}
 	eth := header.Ethernet(hv.AsSlice())
-	var typ tcpip.PacketType
-	switch dst := eth.DestinationAddress(); {
-	case dst == header.EthernetBroadcastAddress:
-		typ = tcpip.PacketBroadcast
-	case header.IsMulticastEthernetAddress(dst):
-		typ = tcpip.PacketMulticast
-	case dst == mac:
-		typ = tcpip.PacketHost
-	default:
+	typ, ok := link.PacketTypeFor(eth.DestinationAddress(), mac)
+	if !ok {
 		buf.Release()
 		return
 	}

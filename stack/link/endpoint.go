@@ -182,15 +182,8 @@ func (e *Endpoint) deliverOwned(f wireFrame) bool {
 	}
 	hv, _ := f.buf.PullUp(0, header.EthernetMinimumSize)
 	dst := header.Ethernet(hv.AsSlice()).DestinationAddress()
-	var typ tcpip.PacketType
-	switch {
-	case dst == header.EthernetBroadcastAddress:
-		typ = tcpip.PacketBroadcast
-	case header.IsMulticastEthernetAddress(dst):
-		typ = tcpip.PacketMulticast
-	case dst == mac:
-		typ = tcpip.PacketHost
-	default:
+	typ, ok := PacketTypeFor(dst, mac)
+	if !ok {
 		return false // another station's unicast (a flooding switch): a NIC filters it out
 	}
 	if f.untrusted {

@@ -1,6 +1,7 @@
 package link
 
 import (
+	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 )
@@ -30,4 +31,19 @@ func (Ethernet) AddHeader(pkt *stack.PacketBuffer) {
 func (Ethernet) ParseHeader(pkt *stack.PacketBuffer) bool {
 	_, ok := pkt.LinkHeader().Consume(header.EthernetMinimumSize)
 	return ok
+}
+
+// PacketTypeFor filters a received frame by its destination as a NIC does: broadcast and multicast
+// frames and those to mac are taken (with the packet type the stack wants), another station's
+// unicast is not (ok false).
+func PacketTypeFor(dst, mac tcpip.LinkAddress) (typ tcpip.PacketType, ok bool) {
+	switch {
+	case dst == header.EthernetBroadcastAddress:
+		return tcpip.PacketBroadcast, true
+	case header.IsMulticastEthernetAddress(dst):
+		return tcpip.PacketMulticast, true
+	case dst == mac:
+		return tcpip.PacketHost, true
+	}
+	return 0, false
 }

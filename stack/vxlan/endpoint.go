@@ -123,15 +123,8 @@ func (e *Endpoint) deliver(frame []byte) {
 		return
 	}
 	dst := header.Ethernet(frame).DestinationAddress()
-	var typ tcpip.PacketType
-	switch {
-	case dst == header.EthernetBroadcastAddress:
-		typ = tcpip.PacketBroadcast
-	case header.IsMulticastEthernetAddress(dst):
-		typ = tcpip.PacketMulticast
-	case dst == mac:
-		typ = tcpip.PacketHost
-	default:
+	typ, ok := link.PacketTypeFor(dst, mac)
+	if !ok {
 		return
 	}
 	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(frame)})
