@@ -51,6 +51,7 @@ flags:
 type options struct {
 	profile, against, image, root string
 	netns                         string
+	pcap                          string
 	users                         []string
 	json, junit                   string
 	wait                          time.Duration
@@ -69,6 +70,7 @@ func run(ctx context.Context, o options, args []string, stdout, stderr io.Writer
 	fl.StringVar(&o.profile, "profile", string(ftp.ProfileNetXDuo64), "the device's `profile` (netxduo-6.4, netxduo, extended); with --against, the profile the server claims (its documented exceptions are excused), \"\" for none")
 	fl.StringVar(&o.against, "against", "", "replay against this server `ftp://host[:port]` instead of a simulated device")
 	fl.StringVar(&o.netns, "netns", "", "with --against: replay from inside this existing network `namespace` (where a `serve --tap --netns` device is reachable)")
+	fl.StringVar(&o.pcap, "pcap", "", "write the simulated device's link to this pcapng `file` (netxsim verify reads it)")
 	fl.StringVar(&o.image, "image", "", "seed the device from this FAT image `file` (copied into memory, the file is not changed)")
 	fl.StringVar(&o.root, "root", "", "seed the device from this host `directory` (copied into a RAM FAT disk)")
 	fl.Func("user", "device login `NAME:PASSWORD` (repeatable; default netx:secret as on the captured device)", func(s string) error {
@@ -112,6 +114,9 @@ func run(ctx context.Context, o options, args []string, stdout, stderr io.Writer
 	}
 	if o.against != "" && (o.image != "" || o.root != "") {
 		return fail(2, "--against replays against another server: --image and --root seed only the simulated device")
+	}
+	if o.pcap != "" && o.against != "" {
+		return fail(2, "--pcap records the simulated device's link: with --against, capture on the way to that server (tcpdump)")
 	}
 	if o.netns != "" && o.against == "" {
 		return fail(2, "--netns needs --against: the simulated device is reached over an in-memory link, not a namespace")
@@ -253,7 +258,7 @@ func startDevice(ctx context.Context, o *options, prof ftp.Profile, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	n := &netxsim.Network{Logger: log}
+	n := &netxsim.Network{Logger: log, Capture: o.pcap}
 	owned := false // the device owns fsys once UseImage took it
 	fail := func(err error) (*device, error) {
 		if !owned {
