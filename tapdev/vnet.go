@@ -93,6 +93,8 @@ func setOffload(f *os.File, flags int) error {
 // host GSO) and receives the kernel's super-segments whole with their checksum state (NEEDS_CSUM,
 // DATA_VALID). gVisor's fdbased cannot do this on a TAP: it offers GSO only on sockets.
 type vnetEndpoint struct {
+	link.Ethernet // the Ethernet header
+
 	f    *os.File
 	rc   syscall.RawConn // reads and writes park in the runtime poller, not in a thread
 	name string
@@ -135,10 +137,8 @@ func newVnetEndpoint(f *os.File, name string, mac tcpip.LinkAddress, mtu uint32,
 	return e, nil
 }
 
-func (e *vnetEndpoint) MTU() uint32                           { return e.mtu.Load() }
-func (e *vnetEndpoint) SetMTU(mtu uint32)                     { e.mtu.Store(mtu) }
-func (*vnetEndpoint) MaxHeaderLength() uint16                 { return header.EthernetMinimumSize }
-func (*vnetEndpoint) ARPHardwareType() header.ARPHardwareType { return header.ARPHardwareEther }
+func (e *vnetEndpoint) MTU() uint32       { return e.mtu.Load() }
+func (e *vnetEndpoint) SetMTU(mtu uint32) { e.mtu.Store(mtu) }
 
 // Capabilities implements stack.LinkEndpoint: receive checksum offload (the kernel's DATA_VALID
 // and NEEDS_CSUM frames are trusted, the rest is checked here, see deliver).
@@ -178,20 +178,6 @@ func (e *vnetEndpoint) SetOnCloseAction(f func()) {
 	e.mu.Lock()
 	e.onClose = f
 	e.mu.Unlock()
-}
-
-func (*vnetEndpoint) AddHeader(pkt *stack.PacketBuffer) {
-	eth := header.Ethernet(pkt.LinkHeader().Push(header.EthernetMinimumSize))
-	eth.Encode(&header.EthernetFields{
-		SrcAddr: pkt.EgressRoute.LocalLinkAddress,
-		DstAddr: pkt.EgressRoute.RemoteLinkAddress,
-		Type:    pkt.NetworkProtocolNumber,
-	})
-}
-
-func (*vnetEndpoint) ParseHeader(pkt *stack.PacketBuffer) bool {
-	_, ok := pkt.LinkHeader().Consume(header.EthernetMinimumSize)
-	return ok
 }
 
 // Attach starts the reader with d, or stops it and waits for it with nil.
@@ -371,15 +357,8 @@ func (e *vnetEndpoint) deliver(vh [vnetHdrLen]byte, buf buffer.Buffer) {
 		return
 	}
 	eth := header.Ethernet(hv.AsSlice())
-	var typ tcpip.PacketType
-	switch dst := eth.DestinationAddress(); {
-	case dst == header.EthernetBroadcastAddress:
-		typ = tcpip.PacketBroadcast
-	case header.IsMulticastEthernetAddress(dst):
-		typ = tcpip.PacketMulticast
-	case dst == mac:
-		typ = tcpip.PacketHost
-	default:
+	typ, ok := link.PacketTypeFor(eth.DestinationAddress(), mac)
+	if !ok {
 		buf.Release()
 		return
 	}

@@ -61,6 +61,41 @@ const (
 // LoginFunc decides a PASS: client is the control connection's remote address.
 type LoginFunc func(ctx context.Context, client netip.AddrPort, user, password string) Access
 
+// ConnState is a control connection's state, as Server.ConnState reports it.
+type ConnState int
+
+const (
+	// StateNew: the connection is admitted as a session; the greeting comes next.
+	StateNew ConnState = iota
+	// StateLoggedIn: a PASS was accepted (again after each new USER and PASS).
+	StateLoggedIn
+	// StateRefused: the connection was refused with 421 (too many sessions) and closed; it never
+	// was a session.
+	StateRefused
+	// StateClosed: the session ended and no longer counts in Sessions.
+	StateClosed
+)
+
+func (c ConnState) String() string {
+	switch c {
+	case StateNew:
+		return "new"
+	case StateLoggedIn:
+		return "logged-in"
+	case StateRefused:
+		return "refused"
+	case StateClosed:
+		return "closed"
+	}
+	return fmt.Sprintf("ConnState(%d)", int(c))
+}
+
+func (s *Server) setState(c net.Conn, st ConnState) {
+	if s.ConnState != nil {
+		s.ConnState(c, st)
+	}
+}
+
 // LogoutFunc is told when a logged-in session ends (QUIT, a new USER, or the connection dropping).
 type LogoutFunc func(client netip.AddrPort, user string)
 
@@ -72,6 +107,10 @@ type Server struct {
 	Network Network     // data connections; nil: the host kernel (net.ListenConfig / net.Dialer)
 	Login   LoginFunc   // nil: every login is refused
 	Logout  LogoutFunc  // optional
+	// ConnState, when set, is told of each control connection's changes of state (as
+	// net/http.Server.ConnState), from the connection's own goroutine: tests wait on it instead of
+	// polling Sessions.
+	ConnState func(net.Conn, ConnState)
 
 	MaxSessions        int           // 0: 4 (NetX) in netxduo, 64 in extended; < 0: unlimited
 	MaxSessionsPerAddr int           // 0 or < 0: unlimited; over it a connection gets 421
@@ -343,18 +382,10 @@ func (s *Server) Serve(ln net.Listener) error {
 			if slots != nil {
 				<-slots
 			}
-			select {
-			case <-s.shutdown:
-				return ErrServerClosed
-			default:
+			if err := s.acceptFailed(err, &backoff); err != nil {
+				return err
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				backoff = min(max(backoff*2, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
-			}
-			return fmt.Errorf("ftp server: accept: %w", err)
+			continue
 		}
 		backoff = 0
 		release := func() {
@@ -364,6 +395,23 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		s.startSession(conn, limit, release)
 	}
+}
+
+// acceptFailed decides what a failed Accept means: nil to try again after a pause that doubles up to
+// 1 s (a temporary error, as net/http does), ErrServerClosed after Shutdown or Close, else the error.
+func (s *Server) acceptFailed(err error, backoff *time.Duration) error {
+	select {
+	case <-s.shutdown:
+		return ErrServerClosed
+	default:
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		*backoff = min(max(*backoff*2, 5*time.Millisecond), time.Second)
+		time.Sleep(*backoff)
+		return nil
+	}
+	return fmt.Errorf("ftp server: accept: %w", err)
 }
 
 // synGate is a listener that can leave connection requests unanswered (*stack.Listener).
@@ -399,18 +447,10 @@ func (s *Server) serveGated(ln net.Listener, g synGate, limit int) error {
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
-			select {
-			case <-s.shutdown:
-				return ErrServerClosed
-			default:
+			if err := s.acceptFailed(err, &backoff); err != nil {
+				return err
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				backoff = min(max(backoff*2, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
-			}
-			return fmt.Errorf("ftp server: accept: %w", err)
+			continue
 		}
 		backoff = 0
 		s.startSession(conn, limit, s.readmit)
@@ -477,6 +517,7 @@ func (s *Server) startSession(conn net.Conn, limit int, release func()) {
 			conn.SetWriteDeadline(time.Now().Add(time.Second))
 			io.WriteString(conn, ftp.FormatReply(421, refuse))
 			conn.Close()
+			s.setState(conn, StateRefused)
 		}()
 		return
 	}
@@ -488,6 +529,7 @@ func (s *Server) startSession(conn net.Conn, limit int, release func()) {
 	go func() {
 		defer s.wg.Done()
 		defer release()
+		s.setState(conn, StateNew)
 		ss.serve()
 		s.mu.Lock()
 		delete(s.sessions, ss)
@@ -495,6 +537,7 @@ func (s *Server) startSession(conn net.Conn, limit int, release func()) {
 			delete(s.perAddr, peer.Addr())
 		}
 		s.mu.Unlock()
+		s.setState(conn, StateClosed)
 	}()
 }
 

@@ -23,6 +23,8 @@ const DefaultMTU = 1500
 
 // Endpoint is one station's attachment to an in-memory link. It implements stack.LinkEndpoint.
 type Endpoint struct {
+	Ethernet // the Ethernet header
+
 	mu         sync.RWMutex
 	dispatcher stack.NetworkDispatcher
 	mac        tcpip.LinkAddress
@@ -59,9 +61,6 @@ func (e *Endpoint) MTU() uint32 { return e.mtu.Load() }
 
 // SetMTU implements stack.LinkEndpoint.
 func (e *Endpoint) SetMTU(mtu uint32) { e.mtu.Store(mtu) }
-
-// MaxHeaderLength implements stack.LinkEndpoint.
-func (*Endpoint) MaxHeaderLength() uint16 { return header.EthernetMinimumSize }
 
 // LinkAddress implements stack.LinkEndpoint.
 func (e *Endpoint) LinkAddress() tcpip.LinkAddress {
@@ -115,25 +114,6 @@ func (e *Endpoint) IsAttached() bool {
 // Wait implements stack.LinkEndpoint. The link's goroutines belong to the Pair or Switch (their Close
 // waits for them), so that the stack never waits on a goroutine that may be delivering into it.
 func (*Endpoint) Wait() {}
-
-// ARPHardwareType implements stack.LinkEndpoint.
-func (*Endpoint) ARPHardwareType() header.ARPHardwareType { return header.ARPHardwareEther }
-
-// AddHeader implements stack.LinkEndpoint.
-func (*Endpoint) AddHeader(pkt *stack.PacketBuffer) {
-	eth := header.Ethernet(pkt.LinkHeader().Push(header.EthernetMinimumSize))
-	eth.Encode(&header.EthernetFields{
-		SrcAddr: pkt.EgressRoute.LocalLinkAddress,
-		DstAddr: pkt.EgressRoute.RemoteLinkAddress,
-		Type:    pkt.NetworkProtocolNumber,
-	})
-}
-
-// ParseHeader implements stack.LinkEndpoint.
-func (*Endpoint) ParseHeader(pkt *stack.PacketBuffer) bool {
-	_, ok := pkt.LinkHeader().Consume(header.EthernetMinimumSize)
-	return ok
-}
 
 // Close implements stack.LinkEndpoint: the endpoint stops sending and receiving.
 func (e *Endpoint) Close() {
@@ -202,15 +182,8 @@ func (e *Endpoint) deliverOwned(f wireFrame) bool {
 	}
 	hv, _ := f.buf.PullUp(0, header.EthernetMinimumSize)
 	dst := header.Ethernet(hv.AsSlice()).DestinationAddress()
-	var typ tcpip.PacketType
-	switch {
-	case dst == header.EthernetBroadcastAddress:
-		typ = tcpip.PacketBroadcast
-	case header.IsMulticastEthernetAddress(dst):
-		typ = tcpip.PacketMulticast
-	case dst == mac:
-		typ = tcpip.PacketHost
-	default:
+	typ, ok := PacketTypeFor(dst, mac)
+	if !ok {
 		return false // another station's unicast (a flooding switch): a NIC filters it out
 	}
 	if f.untrusted {

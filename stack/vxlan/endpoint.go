@@ -13,6 +13,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
+
+	"github.com/netxsim/netxsim/stack/link"
 )
 
 // Stats counts what the endpoint did with datagrams.
@@ -27,6 +29,8 @@ type Stats struct {
 // (like fdbased with EthernetHeader: true and stack/link), so stack.New and stack/capture take it as
 // they take those. Its reader goroutine starts in New; Close stops it and Wait waits for it.
 type Endpoint struct {
+	link.Ethernet // the Ethernet header
+
 	cfg  Config
 	conn *net.UDPConn
 	log  *slog.Logger
@@ -119,15 +123,8 @@ func (e *Endpoint) deliver(frame []byte) {
 		return
 	}
 	dst := header.Ethernet(frame).DestinationAddress()
-	var typ tcpip.PacketType
-	switch {
-	case dst == header.EthernetBroadcastAddress:
-		typ = tcpip.PacketBroadcast
-	case header.IsMulticastEthernetAddress(dst):
-		typ = tcpip.PacketMulticast
-	case dst == mac:
-		typ = tcpip.PacketHost
-	default:
+	typ, ok := link.PacketTypeFor(dst, mac)
+	if !ok {
 		return
 	}
 	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(frame)})
@@ -168,9 +165,6 @@ func (e *Endpoint) MTU() uint32 { return e.mtu.Load() }
 
 // SetMTU implements stack.LinkEndpoint.
 func (e *Endpoint) SetMTU(mtu uint32) { e.mtu.Store(mtu) }
-
-// MaxHeaderLength implements stack.LinkEndpoint.
-func (*Endpoint) MaxHeaderLength() uint16 { return header.EthernetMinimumSize }
 
 // LinkAddress implements stack.LinkEndpoint.
 func (e *Endpoint) LinkAddress() tcpip.LinkAddress {
@@ -213,25 +207,6 @@ func (e *Endpoint) IsAttached() bool {
 // Wait implements stack.LinkEndpoint: it returns once the reader goroutine has stopped (after a
 // detach or Close).
 func (e *Endpoint) Wait() { e.wg.Wait() }
-
-// ARPHardwareType implements stack.LinkEndpoint.
-func (*Endpoint) ARPHardwareType() header.ARPHardwareType { return header.ARPHardwareEther }
-
-// AddHeader implements stack.LinkEndpoint.
-func (*Endpoint) AddHeader(pkt *stack.PacketBuffer) {
-	eth := header.Ethernet(pkt.LinkHeader().Push(header.EthernetMinimumSize))
-	eth.Encode(&header.EthernetFields{
-		SrcAddr: pkt.EgressRoute.LocalLinkAddress,
-		DstAddr: pkt.EgressRoute.RemoteLinkAddress,
-		Type:    pkt.NetworkProtocolNumber,
-	})
-}
-
-// ParseHeader implements stack.LinkEndpoint.
-func (*Endpoint) ParseHeader(pkt *stack.PacketBuffer) bool {
-	_, ok := pkt.LinkHeader().Consume(header.EthernetMinimumSize)
-	return ok
-}
 
 // Close implements stack.LinkEndpoint: it closes the socket, which stops the reader. Idempotent.
 func (e *Endpoint) Close() {

@@ -257,8 +257,8 @@ func (d *Device) Check(needTAP bool) error {
 	if d.MAC.String() == "00:00:00:00:00:00" {
 		return bad("--mac 00:00:00:00:00:00 is not a usable address")
 	}
-	if d.MTU < MinMTU || d.MTU > MaxMTU {
-		return bad("--mtu %d out of range %d..%d", d.MTU, MinMTU, MaxMTU)
+	if tapdev.CheckMTU(uint32(min(d.MTU, MaxMTU+1))) != nil { // the one MTU rule of every link
+		return bad("--mtu %d out of range %d..%d (IPv6 needs at least %d)", d.MTU, MinMTU, MaxMTU, MinMTU)
 	}
 	return nil
 }

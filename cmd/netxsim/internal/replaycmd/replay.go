@@ -14,7 +14,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -52,6 +51,7 @@ flags:
 type options struct {
 	profile, against, image, root string
 	netns                         string
+	pcap                          string
 	users                         []string
 	json, junit                   string
 	wait                          time.Duration
@@ -70,6 +70,7 @@ func run(ctx context.Context, o options, args []string, stdout, stderr io.Writer
 	fl.StringVar(&o.profile, "profile", string(ftp.ProfileNetXDuo64), "the device's `profile` (netxduo-6.4, netxduo, extended); with --against, the profile the server claims (its documented exceptions are excused), \"\" for none")
 	fl.StringVar(&o.against, "against", "", "replay against this server `ftp://host[:port]` instead of a simulated device")
 	fl.StringVar(&o.netns, "netns", "", "with --against: replay from inside this existing network `namespace` (where a `serve --tap --netns` device is reachable)")
+	fl.StringVar(&o.pcap, "pcap", "", "write the simulated device's link to this pcapng `file` (netxsim verify reads it)")
 	fl.StringVar(&o.image, "image", "", "seed the device from this FAT image `file` (copied into memory, the file is not changed)")
 	fl.StringVar(&o.root, "root", "", "seed the device from this host `directory` (copied into a RAM FAT disk)")
 	fl.Func("user", "device login `NAME:PASSWORD` (repeatable; default netx:secret as on the captured device)", func(s string) error {
@@ -113,6 +114,9 @@ func run(ctx context.Context, o options, args []string, stdout, stderr io.Writer
 	}
 	if o.against != "" && (o.image != "" || o.root != "") {
 		return fail(2, "--against replays against another server: --image and --root seed only the simulated device")
+	}
+	if o.pcap != "" && o.against != "" {
+		return fail(2, "--pcap records the simulated device's link: with --against, capture on the way to that server (tcpdump)")
 	}
 	if o.netns != "" && o.against == "" {
 		return fail(2, "--netns needs --against: the simulated device is reached over an in-memory link, not a namespace")
@@ -254,7 +258,7 @@ func startDevice(ctx context.Context, o *options, prof ftp.Profile, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	n := &netxsim.Network{Logger: log}
+	n := &netxsim.Network{Logger: log, Capture: o.pcap}
 	owned := false // the device owns fsys once UseImage took it
 	fail := func(err error) (*device, error) {
 		if !owned {
@@ -268,7 +272,7 @@ func startDevice(ctx context.Context, o *options, prof ftp.Profile, log *slog.Lo
 	}
 	devs, err := n.AddDevices(ctx, seg,
 		netxsim.DeviceConfig{Config: stack.Config{Name: "dev", MAC: netxsim.DeviceMAC(), IPv4: netxsim.DeviceIPv4,
-			IPv6: true, IPv6Global: []netip.Prefix{netxsim.DeviceIPv6}, SkipDAD: true}},
+			IPv6: true, IPv6Global: []netip.Prefix{netxsim.DeviceIPv6}, SkipDAD: true}, Profile: prof},
 		netxsim.DeviceConfig{Config: stack.Config{Name: "host", MAC: netxsim.MAC(1), IPv4: netxsim.HostIPv4,
 			IPv6: true, IPv6Global: []netip.Prefix{netxsim.HostIPv6}, SkipDAD: true}})
 	if err != nil {
@@ -342,7 +346,7 @@ func seed(o *options) (*fsimage.FS, error) {
 			return err
 		}
 		defer f.Close()
-		return put(v, p, f)
+		return fsimage.WriteFile(v, p, f)
 	})
 	if err != nil {
 		v.Close()
@@ -368,29 +372,9 @@ func ramDisk() (*fsimage.RAM, *fsimage.FS, error) {
 // seedCaptured writes the captured device's three files into v, in their order.
 func seedCaptured(v *fsimage.FS) error {
 	for _, f := range seedFiles() {
-		if err := put(v, f.name, strings.NewReader(f.content)); err != nil {
+		if err := fsimage.WriteFile(v, f.name, strings.NewReader(f.content)); err != nil {
 			return fmt.Errorf("seeding %s: %w", f.name, err)
 		}
 	}
 	return nil
-}
-
-// put writes r to name on v, making its parent directory when it is missing.
-func put(v *fsimage.FS, name string, r io.Reader) error {
-	if dir := path.Dir(name); dir != "." {
-		if _, err := v.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-			if err := v.Mkdir(dir); err != nil {
-				return err
-			}
-		}
-	}
-	w, err := v.Create(name)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(w, r); err != nil {
-		w.Close()
-		return err
-	}
-	return w.Close()
 }
