@@ -92,6 +92,24 @@ func (s *session) pasv() net.Listener {
 	return ln
 }
 
+// binaryPassive plays TYPE I, PASV and the transfer command cmd, and returns the accepted data
+// connection (nil when the script failed or the client never connected).
+func (s *session) binaryPassive(cmd string) net.Conn {
+	s.expect("TYPE I")
+	s.send("200 ok\r\n")
+	ln := s.pasv()
+	if ln == nil {
+		return nil
+	}
+	defer ln.Close()
+	s.expect(cmd)
+	data, err := ln.Accept()
+	if err != nil {
+		return nil
+	}
+	return data
+}
+
 func dialLogin(t *testing.T, ctx context.Context, srv netip.AddrPort, opts ...Option) *Client {
 	t.Helper()
 	c, err := Dial(ctx, stack.Kernel{}, srv, opts...)
@@ -277,16 +295,8 @@ func TestSilentServerTimesOutInsideContext(t *testing.T) {
 func TestCancelStalledDownload(t *testing.T) {
 	srv := scripted(t, func(s *session) {
 		s.login()
-		s.expect("TYPE I")
-		s.send("200 ok\r\n")
-		ln := s.pasv()
-		if ln == nil {
-			return
-		}
-		defer ln.Close()
-		s.expect("RETR f")
-		data, err := ln.Accept()
-		if err != nil {
+		data := s.binaryPassive("RETR f")
+		if data == nil {
 			return
 		}
 		defer data.Close()
@@ -315,16 +325,8 @@ func TestCancelStalledDownload(t *testing.T) {
 func TestBusyWhileTransferOpen(t *testing.T) {
 	srv := scripted(t, func(s *session) {
 		s.login()
-		s.expect("TYPE I")
-		s.send("200 ok\r\n")
-		ln := s.pasv()
-		if ln == nil {
-			return
-		}
-		defer ln.Close()
-		s.expect("RETR f")
-		data, err := ln.Accept()
-		if err != nil {
+		data := s.binaryPassive("RETR f")
+		if data == nil {
 			return
 		}
 		s.send("150 go\r\n")
@@ -468,16 +470,8 @@ func TestParseMDTM(t *testing.T) {
 func TestIdleTimeoutStalledDownload(t *testing.T) {
 	srv := scripted(t, func(s *session) {
 		s.login()
-		s.expect("TYPE I")
-		s.send("200 ok\r\n")
-		ln := s.pasv()
-		if ln == nil {
-			return
-		}
-		defer ln.Close()
-		s.expect("RETR f")
-		data, err := ln.Accept()
-		if err != nil {
+		data := s.binaryPassive("RETR f")
+		if data == nil {
 			return
 		}
 		defer data.Close()
