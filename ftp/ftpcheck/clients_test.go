@@ -256,9 +256,10 @@ func TestVerifyRecordedCorpus(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			prof := ftp.ProfileNetXDuo
-			if strings.Contains(file, "extended") {
-				prof = ftp.ProfileExtended
+			// clients-PROFILE.pcapng
+			prof, err := ftp.ParseProfile(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(file), "clients-"), ".pcapng"))
+			if err != nil {
+				t.Fatalf("%s: want clients-PROFILE.pcapng: %v", file, err)
 			}
 			rep := analyzeFile(t, file, Options{Profile: prof})
 			if rep.Violations != 0 {
