@@ -117,9 +117,10 @@ func benchPair(b *testing.B) (dev, host *stack.IP) {
 	b.Cleanup(func() { n.Close() })
 	seg, err := n.Pair("link", link.PairConfig{})
 	must(b, err)
+	gvisor := stack.SignatureGVisor
 	devs, err := n.AddDevices(context.Background(), seg,
 		netxsim.DeviceConfig{Config: stack.Config{Name: "dev", MAC: netxsim.MAC(2), IPv4: netxsim.DeviceIPv4,
-			SkipDAD: true, Signature: stack.SignatureGVisor}},
+			SkipDAD: true}, StackSignature: &gvisor},
 		netxsim.DeviceConfig{Config: stack.Config{Name: "host", MAC: netxsim.MAC(1), IPv4: netxsim.HostIPv4,
 			SkipDAD: true}})
 	must(b, err)

@@ -137,7 +137,7 @@ func (o *options) check() error {
 		return err
 	}
 	if f := o.StackFlags(); f != "" && o.TAP == "" && o.NetNS == "" && o.VXLAN == nil {
-		return fmt.Errorf("%s need --tap, --netns or --vxlan: on the host kernel the TCP/IP is the kernel's", f)
+		return fmt.Errorf("%s --tap, --netns or --vxlan: on the host kernel the TCP/IP is the kernel's", f)
 	}
 	// The client's device stands for a NetX Duo device with this profile (NetX's look for netxduo),
 	// whose client advertises one window on every connection, 2,000 bytes as in NetX's own demos.

@@ -34,8 +34,8 @@ import (
 // Summary is the one-line description for netxsim's command list.
 const Summary = "replay the client side of a capture's FTP sessions against a device and compare every reply"
 
-const usage = `usage: netxsim replay CAPTURE [flags]
-
+// usage follows the usage line, which cli.UsageLine makes from the flags.
+const usage = `
 Replays the client side of every FTP session in CAPTURE (pcap or pcapng), each captured client
 segment as one write, data connections included, and compares every reply line and every
 transferred byte with the capture. By default the server is a fresh simulated device on an
@@ -88,7 +88,7 @@ func run(ctx context.Context, o options, args []string, stdout, stderr io.Writer
 	fl.BoolVar(&o.quiet, "q", false, "print only the verdict line")
 	fl.BoolVar(&o.verbose, "v", false, "log the device's FTP sessions to stderr")
 	fl.Usage = func() {
-		fmt.Fprint(fl.Output(), usage)
+		fmt.Fprint(fl.Output(), cli.UsageLine("replay", "CAPTURE", fl, "")+usage)
 		fl.PrintDefaults()
 	}
 	pos, exit := cli.ParseInterspersed(fl, args, stdout, stderr)
