@@ -40,7 +40,9 @@ Replays the client side of every FTP session in CAPTURE (pcap or pcapng), each c
 segment as one write, data connections included, and compares every reply line and every
 transferred byte with the capture. By default the server is a fresh simulated device on an
 in-memory link, seeded like the real NetX Duo device of testdata/netxduo-6.4.2 (hello.txt,
-data.bin, pub/readme.txt; user netx, password secret); --against replays against any server.
+data.bin, pub/readme.txt; user netx, password secret); --against replays against any server
+(with --netns from inside a network namespace, e.g. that of a serve --tap --netns device), and
+--pcap records the simulated device's link for netxsim verify.
 Only what cannot match is normalised (dates in LIST lines, ports and addresses of 227/229 replies
 and of the client's PORT/EPRT), each normalisation named and counted in the report.
 Exit status: 0 no difference, 1 differences (or a capture that cannot be replayed), 2 usage.
