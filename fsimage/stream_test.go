@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"testing"
+	"unsafe"
 )
 
 // gateReader hands out data, a piece each time next says how much, and tells on ack how much is
@@ -190,4 +191,54 @@ func TestStreamingSendBeside(t *testing.T) {
 	if want := append(bytes.Clone(data), "tail"...); !bytes.Equal(g.Bytes(), want) {
 		t.Errorf("sent %d bytes, want %d (the file as it grew)", g.Len(), len(want))
 	}
+}
+
+// ramReader checks where ReadFrom reads into: the RAM disk (streaming) or a buffer.
+type ramReader struct {
+	r       io.Reader
+	ram     []byte
+	outside int // reads into memory outside the RAM disk
+}
+
+func (c *ramReader) Read(p []byte) (int, error) {
+	if len(p) > 0 {
+		lo := uintptr(unsafe.Pointer(unsafe.SliceData(c.ram)))
+		at := uintptr(unsafe.Pointer(unsafe.SliceData(p)))
+		if at < lo || at >= lo+uintptr(len(c.ram)) {
+			c.outside++
+		}
+	}
+	return c.r.Read(p)
+}
+
+// TestStreamingAfterRemove: the clusters of a file removed a moment ago are free only after the
+// next flush; a streaming receive that needs them flushes (as an allocation does) and keeps
+// streaming instead of falling back to the buffered copy.
+func TestStreamingAfterRemove(t *testing.T) {
+	v, ram := ramVolume(t, 48<<20)
+	big := bytes.Repeat([]byte{1}, 40<<20)
+	writeFile(t, v, "old.bin", big)
+	if err := v.Remove("old.bin"); err != nil {
+		t.Fatal(err)
+	}
+	w, err := v.Create("new.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("streamed"), 4<<20) // 32 MiB: more than was free before the flush
+	rr := &ramReader{r: bytes.NewReader(data), ram: ram.Bytes()}
+	if n, err := w.(*File).ReadFrom(rr); err != nil || n != int64(len(data)) {
+		t.Fatalf("ReadFrom: %d, %v", n, err)
+	}
+	w.Close()
+	if rr.outside > 0 {
+		t.Errorf("%d reads went to a buffer, not to the RAM disk", rr.outside)
+	}
+	if b, err := fsReadFile(v, "new.bin"); err != nil || !bytes.Equal(b, data) {
+		t.Fatalf("new.bin: %d bytes, %v", len(b), err)
+	}
+	if err := v.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	checkClean(t, bytes.Clone(ram.Bytes()))
 }
