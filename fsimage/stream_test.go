@@ -3,8 +3,11 @@ package fsimage
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
+	"sync"
 	"testing"
 	"unsafe"
 )
@@ -236,6 +239,64 @@ func TestStreamingAfterRemove(t *testing.T) {
 	}
 	if b, err := fsReadFile(v, "new.bin"); err != nil || !bytes.Equal(b, data) {
 		t.Fatalf("new.bin: %d bytes, %v", len(b), err)
+	}
+	if err := v.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	checkClean(t, bytes.Clone(ram.Bytes()))
+}
+
+// TestStreamingConcurrent: several streaming receives and sends at once on one volume, as several
+// FTP sessions make them: each file gets its own clusters and its own bytes.
+func TestStreamingConcurrent(t *testing.T) {
+	v, ram := ramVolume(t, 64<<20)
+	const n = 4
+	want := make([][]byte, n)
+	for i := range want {
+		want[i] = bytes.Repeat([]byte{byte('a' + i), byte(i)}, (3<<20+i*4099)/2)
+	}
+	writeFile(t, v, "seed.bin", want[0])
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n)
+	for i := range n {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			w, err := v.Create(fmt.Sprintf("f%d.bin", i))
+			if err == nil {
+				r := &chunkReader{data: want[i], r: rand.New(rand.NewPCG(uint64(i), 1)), max: 200 << 10}
+				_, err = w.(*File).ReadFrom(r)
+				if cerr := w.Close(); err == nil {
+					err = cerr
+				}
+			}
+			errs <- err
+		}()
+		go func() { // meanwhile, sends of another file
+			defer wg.Done()
+			f, err := v.Open("seed.bin")
+			if err == nil {
+				var got bytes.Buffer
+				_, err = f.(*File).WriteTo(&got)
+				f.Close()
+				if err == nil && !bytes.Equal(got.Bytes(), want[0]) {
+					err = fmt.Errorf("seed.bin sent as %d bytes, want %d", got.Len(), len(want[0]))
+				}
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if b, err := fsReadFile(v, fmt.Sprintf("f%d.bin", i)); err != nil || !bytes.Equal(b, want[i]) {
+			t.Errorf("f%d.bin: %d bytes, %v; want %d", i, len(b), err, len(want[i]))
+		}
 	}
 	if err := v.Sync(); err != nil {
 		t.Fatal(err)
