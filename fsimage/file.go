@@ -400,6 +400,7 @@ func (f *File) receiveCommit(run extent, k int64) {
 		v.fat.free--
 		ext = extAppend(ext, c)
 		last = c
+		v.fat.next = c + 1 // the allocation hint moves past what was taken, as alloc leaves it
 	}
 	n.ext = ext
 	n.size = uint32(end)
