@@ -101,3 +101,53 @@ func TestListenerHoldsSYN(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestListenerHoldLimit: past the hold limit the oldest held request is dropped (NetX's listen
+// queue); its sender's retransmitted SYN gets it answered later, so every dialer connects.
+func TestListenerHoldLimit(t *testing.T) {
+	dev, host, _ := newPair(t, link.PairConfig{}, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ln, err := dev.Listen(ctx, netip.AddrPortFrom(devV4, 21))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	l := ln.(*stack.Listener)
+	var open atomic.Bool
+	var asked atomic.Int32 // a new request (not a retransmission of a held one) asks
+	l.SetHoldLimit(2)
+	l.SetAdmit(func(netip.AddrPort) bool { asked.Add(1); return open.Load() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	done := make(chan error, 3)
+	for range 3 {
+		go func() {
+			c, err := host.Dial(ctx, netip.AddrPort{}, netip.AddrPortFrom(devV4, 21))
+			if err == nil {
+				c.Close()
+			}
+			done <- err
+		}()
+	}
+	for i := 0; i < 5000 && asked.Load() < 3; i++ {
+		time.Sleep(time.Millisecond)
+	}
+	if n := l.Held(); n != 2 || asked.Load() < 3 {
+		t.Fatalf("held %d of %d requests with a limit of 2", n, asked.Load())
+	}
+	open.Store(true)
+	l.Readmit()
+	for range 3 {
+		if err := <-done; err != nil {
+			t.Fatalf("a dialer did not connect: %v", err)
+		}
+	}
+}

@@ -417,6 +417,7 @@ func (s *Server) acceptFailed(err error, backoff *time.Duration) error {
 // synGate is a listener that can leave connection requests unanswered (*stack.Listener).
 type synGate interface {
 	SetAdmit(admit func(remote netip.AddrPort) bool)
+	SetHoldLimit(n int)
 	Readmit()
 }
 
@@ -442,6 +443,7 @@ func (s *Server) serveGated(ln net.Listener, g synGate, limit int) error {
 		delete(s.gated, g)
 		s.mu.Unlock()
 	}()
+	g.SetHoldLimit(limit) // NetX's listen queue: NX_FTP_MAX_CLIENTS requests, the oldest dropped past it
 	g.SetAdmit(func(remote netip.AddrPort) bool { return s.admitSYN(remote, limit) })
 	var backoff time.Duration
 	for {

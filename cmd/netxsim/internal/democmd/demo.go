@@ -83,8 +83,8 @@ func Phases() []Phase {
 	}
 }
 
-const usageText = `usage: netxsim demo [flags]
-
+// usageText follows the usage line, which cli.UsageLine makes from the flags.
+const usageText = `
 Runs the simulated NetX Duo device (198.51.100.2/24, 2001:db8::2/64) and a host (198.51.100.1/24,
 2001:db8::1/64) on an in-memory Ethernet link, every frame captured:
   1. pings over IPv4, IPv6 link-local and IPv6 global (ARP and NDP on the way);
@@ -107,16 +107,16 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var opts Options
 	var format string
 	var streamSize string
-	fs.StringVar(&opts.Out, "out", "netxsim-demo", "directory for the capture and the reports")
-	fs.StringVar(&opts.Pcap, "pcap", "netxsim-demo.pcapng", "capture file (relative names go inside --out)")
-	fs.StringVar(&format, "format", "pcapng", "capture format: pcapng or pcap")
+	fs.StringVar(&opts.Out, "out", "netxsim-demo", "`directory` for the capture and the reports")
+	fs.StringVar(&opts.Pcap, "pcap", "netxsim-demo.pcapng", "capture `file` (relative names go inside --out)")
+	fs.StringVar(&format, "format", "pcapng", "capture `format`: pcapng or pcap")
 	fs.StringVar(&streamSize, "size", "8", "`size` of each TCP stream: a number alone is MiB, or 512K, 1.5GiB as everywhere (0: no streams)")
-	fs.Uint64Var(&opts.Seed, "seed", 1, "seed for stream contents")
+	fs.Uint64Var(&opts.Seed, "seed", 1, "`seed` for stream contents")
 	fs.BoolVar(&opts.TAP, "tap", false, "put the device on a TAP in a new network namespace, the Linux kernel as host (needs root)")
 	fs.StringVar(&opts.NetNS, "netns", "", "with --tap: `name` of the network namespace to create (implies --tap)")
 	fs.BoolVar(&opts.Verbose, "v", false, "log protocol events to stderr")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usageText)
+		fmt.Fprint(fs.Output(), cli.UsageLine("demo", "", fs, "")+usageText)
 		fs.PrintDefaults()
 	}
 	pos, exit := cli.ParseInterspersed(fs, args, stdout, stderr) // prints the usage once

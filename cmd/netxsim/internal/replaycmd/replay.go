@@ -34,13 +34,15 @@ import (
 // Summary is the one-line description for netxsim's command list.
 const Summary = "replay the client side of a capture's FTP sessions against a device and compare every reply"
 
-const usage = `usage: netxsim replay CAPTURE [flags]
-
+// usage follows the usage line, which cli.UsageLine makes from the flags.
+const usage = `
 Replays the client side of every FTP session in CAPTURE (pcap or pcapng), each captured client
 segment as one write, data connections included, and compares every reply line and every
 transferred byte with the capture. By default the server is a fresh simulated device on an
 in-memory link, seeded like the real NetX Duo device of testdata/netxduo-6.4.2 (hello.txt,
-data.bin, pub/readme.txt; user netx, password secret); --against replays against any server.
+data.bin, pub/readme.txt; user netx, password secret); --against replays against any server
+(with --netns from inside a network namespace, e.g. that of a serve --tap --netns device), and
+--pcap records the simulated device's link for netxsim verify.
 Only what cannot match is normalised (dates in LIST lines, ports and addresses of 227/229 replies
 and of the client's PORT/EPRT), each normalisation named and counted in the report.
 Exit status: 0 no difference, 1 differences (or a capture that cannot be replayed), 2 usage.
@@ -86,7 +88,7 @@ func run(ctx context.Context, o options, args []string, stdout, stderr io.Writer
 	fl.BoolVar(&o.quiet, "q", false, "print only the verdict line")
 	fl.BoolVar(&o.verbose, "v", false, "log the device's FTP sessions to stderr")
 	fl.Usage = func() {
-		fmt.Fprint(fl.Output(), usage)
+		fmt.Fprint(fl.Output(), cli.UsageLine("replay", "CAPTURE", fl, "")+usage)
 		fl.PrintDefaults()
 	}
 	pos, exit := cli.ParseInterspersed(fl, args, stdout, stderr)
