@@ -94,6 +94,7 @@ func setOffload(f *os.File, flags int) error {
 // DATA_VALID). gVisor's fdbased cannot do this on a TAP: it offers GSO only on sockets.
 type vnetEndpoint struct {
 	link.Ethernet // the Ethernet header
+	link.Station  // MTU and MAC
 
 	f    *os.File
 	rc   syscall.RawConn // reads and writes park in the runtime poller, not in a thread
@@ -101,11 +102,8 @@ type vnetEndpoint struct {
 	log  *slog.Logger
 	tso  bool // the kernel accepted TSO: send super-segments
 
-	mtu atomic.Uint32
-
 	mu         sync.RWMutex
 	dispatcher stack.NetworkDispatcher
-	mac        tcpip.LinkAddress
 	onClose    func()
 	reading    bool
 	wg         sync.WaitGroup
@@ -122,8 +120,9 @@ func newVnetEndpoint(f *os.File, name string, mac tcpip.LinkAddress, mtu uint32,
 	if err != nil {
 		return nil, err
 	}
-	e := &vnetEndpoint{f: f, rc: sc, name: name, log: log, mac: mac}
-	e.mtu.Store(mtu)
+	e := &vnetEndpoint{f: f, rc: sc, name: name, log: log}
+	e.SetMTU(mtu)
+	e.SetLinkAddress(mac)
 	flags := unix.TUN_F_CSUM | unix.TUN_F_TSO4 | unix.TUN_F_TSO6
 	if err := setOffload(f, flags); err != nil {
 		log.Debug("tap: the kernel refused TSO; trying checksum offload alone", "tap", name, "err", err)
@@ -136,9 +135,6 @@ func newVnetEndpoint(f *os.File, name string, mac tcpip.LinkAddress, mtu uint32,
 	}
 	return e, nil
 }
-
-func (e *vnetEndpoint) MTU() uint32       { return e.mtu.Load() }
-func (e *vnetEndpoint) SetMTU(mtu uint32) { e.mtu.Store(mtu) }
 
 // Capabilities implements stack.LinkEndpoint: receive checksum offload (the kernel's DATA_VALID
 // and NEEDS_CSUM frames are trusted, the rest is checked here, see deliver).
@@ -160,18 +156,6 @@ func (e *vnetEndpoint) SupportedGSO() stack.SupportedGSO {
 		return stack.GSONotSupported
 	}
 	return stack.HostGSOSupported
-}
-
-func (e *vnetEndpoint) LinkAddress() tcpip.LinkAddress {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	return e.mac
-}
-
-func (e *vnetEndpoint) SetLinkAddress(addr tcpip.LinkAddress) {
-	e.mu.Lock()
-	e.mac = addr
-	e.mu.Unlock()
 }
 
 func (e *vnetEndpoint) SetOnCloseAction(f func()) {
@@ -349,7 +333,7 @@ func (e *vnetEndpoint) deliver(vh [vnetHdrLen]byte, buf buffer.Buffer) {
 	gsoSize := binary.LittleEndian.Uint16(vh[4:])
 	csumStart, csumOff := binary.LittleEndian.Uint16(vh[6:]), binary.LittleEndian.Uint16(vh[8:])
 	e.mu.RLock()
-	d, mac := e.dispatcher, e.mac
+	d, mac := e.dispatcher, e.LinkAddress()
 	e.mu.RUnlock()
 	hv, ok := buf.PullUp(0, header.EthernetMinimumSize)
 	if d == nil || !ok {

@@ -24,13 +24,12 @@ const DefaultMTU = 1500
 // Endpoint is one station's attachment to an in-memory link. It implements stack.LinkEndpoint.
 type Endpoint struct {
 	Ethernet // the Ethernet header
+	Station  // MTU and MAC
 
 	mu         sync.RWMutex
 	dispatcher stack.NetworkDispatcher
-	mac        tcpip.LinkAddress
 	onClose    func()
 
-	mtu    atomic.Uint32
 	closed atomic.Bool
 	send   func(f wireFrame) // hands a frame to the wire; never blocks; takes the frame's reference
 	closer func()            // tells the link this endpoint is gone
@@ -47,33 +46,13 @@ func newEndpoint(mtu uint32, closer func(), wg *sync.WaitGroup, idle *tracker) *
 	}
 	e := &Endpoint{closer: closer}
 	e.in = inbox{deliver: e.deliver, wg: wg, idle: idle}
-	e.mtu.Store(mtu)
+	e.SetMTU(mtu)
 	return e
 }
 
 // out puts a frame on the wire (tests use it to play a station).
 func (e *Endpoint) out(b []byte) {
 	e.send(wireFrame{buf: buffer.MakeWithData(b), untrusted: true})
-}
-
-// MTU implements stack.LinkEndpoint: the largest IP packet, excluding the Ethernet header.
-func (e *Endpoint) MTU() uint32 { return e.mtu.Load() }
-
-// SetMTU implements stack.LinkEndpoint.
-func (e *Endpoint) SetMTU(mtu uint32) { e.mtu.Store(mtu) }
-
-// LinkAddress implements stack.LinkEndpoint.
-func (e *Endpoint) LinkAddress() tcpip.LinkAddress {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	return e.mac
-}
-
-// SetLinkAddress implements stack.LinkEndpoint; stack.New sets the configured MAC through it.
-func (e *Endpoint) SetLinkAddress(addr tcpip.LinkAddress) {
-	e.mu.Lock()
-	e.mac = addr
-	e.mu.Unlock()
 }
 
 // Capabilities implements stack.LinkEndpoint. Receive checksum offload: the endpoint checks the
@@ -175,7 +154,7 @@ func (e *Endpoint) deliverOwned(f wireFrame) bool {
 		return false
 	}
 	e.mu.RLock()
-	d, mac := e.dispatcher, e.mac
+	d, mac := e.dispatcher, e.LinkAddress()
 	e.mu.RUnlock()
 	if d == nil {
 		return false

@@ -1,6 +1,8 @@
 package link
 
 import (
+	"sync/atomic"
+
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
@@ -47,3 +49,27 @@ func PacketTypeFor(dst, mac tcpip.LinkAddress) (typ tcpip.PacketType, ok bool) {
 	}
 	return 0, false
 }
+
+// Station is a link endpoint's MTU and Ethernet address, read without a lock on every frame: embed it
+// for MTU, SetMTU, LinkAddress and SetLinkAddress of stack.LinkEndpoint.
+type Station struct {
+	mtu atomic.Uint32
+	mac atomic.Pointer[tcpip.LinkAddress]
+}
+
+// MTU implements stack.LinkEndpoint: the largest IP packet, excluding the Ethernet header.
+func (s *Station) MTU() uint32 { return s.mtu.Load() }
+
+// SetMTU implements stack.LinkEndpoint.
+func (s *Station) SetMTU(mtu uint32) { s.mtu.Store(mtu) }
+
+// LinkAddress implements stack.LinkEndpoint.
+func (s *Station) LinkAddress() tcpip.LinkAddress {
+	if p := s.mac.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// SetLinkAddress implements stack.LinkEndpoint; stack.New sets the configured MAC through it.
+func (s *Station) SetLinkAddress(addr tcpip.LinkAddress) { s.mac.Store(&addr) }

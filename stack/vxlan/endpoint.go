@@ -30,6 +30,7 @@ type Stats struct {
 // they take those. Its reader goroutine starts in New; Close stops it and Wait waits for it.
 type Endpoint struct {
 	link.Ethernet // the Ethernet header
+	link.Station  // MTU and MAC
 
 	cfg  Config
 	conn *net.UDPConn
@@ -40,10 +41,8 @@ type Endpoint struct {
 
 	mu         sync.RWMutex
 	dispatcher stack.NetworkDispatcher
-	mac        tcpip.LinkAddress
 	onClose    func()
 
-	mtu    atomic.Uint32
 	closed atomic.Bool
 
 	sent, received, sendErrs, dropped, otherVNI atomic.Uint64
@@ -64,7 +63,7 @@ func New(cfg Config, log *slog.Logger) (*Endpoint, error) {
 		return nil, fmt.Errorf("vxlan: bind %v: %w (is another VTEP, or a Linux vxlan interface with this dstport, using it?)", cfg.Local, err)
 	}
 	e := &Endpoint{cfg: cfg, conn: conn, log: log}
-	e.mtu.Store(cfg.MTU)
+	e.SetMTU(cfg.MTU)
 	e.wg.Add(1)
 	go e.read()
 	return e, nil
@@ -117,7 +116,7 @@ func (e *Endpoint) read() {
 // copied.
 func (e *Endpoint) deliver(frame []byte) {
 	e.mu.RLock()
-	d, mac := e.dispatcher, e.mac
+	d, mac := e.dispatcher, e.LinkAddress()
 	e.mu.RUnlock()
 	if d == nil || e.closed.Load() {
 		return
@@ -158,26 +157,6 @@ func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) 
 		n++
 	}
 	return n, nil
-}
-
-// MTU implements stack.LinkEndpoint.
-func (e *Endpoint) MTU() uint32 { return e.mtu.Load() }
-
-// SetMTU implements stack.LinkEndpoint.
-func (e *Endpoint) SetMTU(mtu uint32) { e.mtu.Store(mtu) }
-
-// LinkAddress implements stack.LinkEndpoint.
-func (e *Endpoint) LinkAddress() tcpip.LinkAddress {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	return e.mac
-}
-
-// SetLinkAddress implements stack.LinkEndpoint.
-func (e *Endpoint) SetLinkAddress(addr tcpip.LinkAddress) {
-	e.mu.Lock()
-	e.mac = addr
-	e.mu.Unlock()
 }
 
 // Capabilities implements stack.LinkEndpoint: no offloads, checksums are computed and checked.
