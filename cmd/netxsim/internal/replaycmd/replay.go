@@ -233,7 +233,11 @@ func parseAgainst(ctx context.Context, s string) (netip.AddrPort, error) {
 		}
 		a = addrs[0]
 	}
-	return netip.AddrPortFrom(a.Unmap(), port), nil
+	a = a.Unmap()
+	if err := tapdev.CheckAddr(a); err != nil { // refused before any packet, like every command
+		return netip.AddrPort{}, fmt.Errorf("%q: %w", s, err)
+	}
+	return netip.AddrPortFrom(a, port), nil
 }
 
 // device is the simulated NetX device and the host it is replayed from, on an in-memory link.
