@@ -179,28 +179,27 @@ func (s *Server) profile() ftp.Profile {
 	return ftp.ProfileNetXDuo
 }
 
-func (s *Server) maxSessions() int {
+// setting reads a limit field: a positive value as it is, a negative one as off (0), zero as def.
+func setting[T int | time.Duration](v, def T) T {
 	switch {
-	case s.MaxSessions > 0:
-		return s.MaxSessions
-	case s.MaxSessions < 0:
+	case v > 0:
+		return v
+	case v < 0:
 		return 0
-	case s.profile() == ftp.ProfileExtended:
+	}
+	return def
+}
+
+func (s *Server) maxSessions() int {
+	if s.MaxSessions == 0 && s.profile() == ftp.ProfileExtended {
 		return 64
 	}
-	return 4
+	return setting(s.MaxSessions, 4)
 }
 
-func (s *Server) idleTimeout() time.Duration {
-	switch {
-	case s.IdleTimeout > 0:
-		return s.IdleTimeout
-	case s.IdleTimeout < 0:
-		return 0
-	}
-	return 240 * time.Second
-}
+func (s *Server) idleTimeout() time.Duration { return setting(s.IdleTimeout, 240*time.Second) }
 
+// dataTimeout has no "off": a negative value means the default too.
 func (s *Server) dataTimeout() time.Duration {
 	if s.DataTimeout > 0 {
 		return s.DataTimeout
@@ -208,35 +207,11 @@ func (s *Server) dataTimeout() time.Duration {
 	return 10 * time.Second
 }
 
-func (s *Server) loginFailDelay() time.Duration {
-	switch {
-	case s.LoginFailDelay > 0:
-		return s.LoginFailDelay
-	case s.LoginFailDelay < 0:
-		return 0
-	}
-	return time.Second
-}
+func (s *Server) loginFailDelay() time.Duration { return setting(s.LoginFailDelay, time.Second) }
 
-func (s *Server) maxLoginFailures() int {
-	switch {
-	case s.MaxLoginFailures > 0:
-		return s.MaxLoginFailures
-	case s.MaxLoginFailures < 0:
-		return 0
-	}
-	return 3
-}
+func (s *Server) maxLoginFailures() int { return setting(s.MaxLoginFailures, 3) }
 
-func (s *Server) loginTimeout() time.Duration {
-	switch {
-	case s.LoginTimeout > 0:
-		return s.LoginTimeout
-	case s.LoginTimeout < 0:
-		return 0
-	}
-	return 30 * time.Second
-}
+func (s *Server) loginTimeout() time.Duration { return setting(s.LoginTimeout, 30*time.Second) }
 
 // newBudget makes the per-address failure table, or nil when the budget is off.
 func (s *Server) newBudget() *failureBudget {
