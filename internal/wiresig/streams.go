@@ -163,50 +163,28 @@ func Streams(r io.Reader, port uint16) ([]Stream, error) {
 // from its control connection's local port + 1 upwards, so two runs compare byte for byte once their
 // ports are rebased on their control ports. Other lines come back unchanged; ok reports a rewrite.
 func RebaseDataPort(line string, from, to uint16) (out string, ok bool) {
+	// DataPort accepts only well-formed PORT and EPRT lines, so the splits below find their fields.
+	cur, ok := DataPort(line)
+	p := int(cur) + int(to) - int(from)
+	if !ok || p < 0 || p > 65535 {
+		return line, false
+	}
 	body, crlf := strings.CutSuffix(line, "\r\n")
 	verb, arg, _ := strings.Cut(body, " ")
-	var p int
 	switch strings.ToUpper(verb) {
 	case "PORT":
 		f := strings.Split(arg, ",")
-		if len(f) != 6 {
-			return line, false
-		}
-		cur, ok := DataPort(line)
-		if !ok {
-			return line, false
-		}
-		p = int(cur) + int(to) - int(from)
-		if p < 0 || p > 65535 {
-			return line, false
-		}
 		format := "%d"
 		if len(f[4]) == 3 && len(f[5]) == 3 {
 			format = "%03d"
 		}
 		f[4], f[5] = fmt.Sprintf(format, p>>8), fmt.Sprintf(format, p&0xff)
 		arg = strings.Join(f, ",")
-	case "EPRT":
-		if len(arg) < 2 {
-			return line, false
-		}
+	default: // EPRT
 		d := arg[:1]
 		f := strings.Split(arg, d)
-		if len(f) != 5 {
-			return line, false
-		}
-		cur, ok := DataPort(line)
-		if !ok {
-			return line, false
-		}
-		p = int(cur) + int(to) - int(from)
-		if p < 0 || p > 65535 {
-			return line, false
-		}
 		f[3] = strconv.Itoa(p)
 		arg = strings.Join(f, d)
-	default:
-		return line, false
 	}
 	out = verb + " " + arg
 	if crlf {
