@@ -154,15 +154,7 @@ func TestReplayAgainstKernelServe(t *testing.T) {
 			t.Errorf("serve exited %d: %s", code, errb.String())
 		}
 	}()
-	addr := ""
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		if a, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "listening on "); ok {
-			addr = a
-			break
-		}
-	}
-	go io.Copy(io.Discard, pr)
+	addr := testio.ListenAddr(pr)
 	if addr == "" {
 		t.Fatalf("serve printed no address: %s", errb.String())
 	}

@@ -1,11 +1,9 @@
 package servecmd
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -18,6 +16,7 @@ import (
 	"github.com/jlaffaye/ftp"
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp/server"
+	"github.com/netxsim/netxsim/internal/testio"
 )
 
 // TestMain lets the test binary be `netxsim serve` as a child process, so that a test can kill -9 it.
@@ -42,12 +41,8 @@ func child(t *testing.T, img string) (*exec.Cmd, string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if a, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "listening on "); ok {
-			go io.Copy(io.Discard, out)
-			return cmd, a
-		}
+	if a := testio.ListenAddr(out); a != "" {
+		return cmd, a
 	}
 	cmd.Process.Kill()
 	cmd.Wait()

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/netxsim/netxsim/internal/testio"
 )
 
 // TestServeNetXCrash: in netxduo-6.4, RNTO without RNFR (where the real NetX Duo 6.4.2 crashes) closes
@@ -30,15 +32,7 @@ func TestServeNetXCrash(t *testing.T) {
 			var errb lockedBuffer
 			done := make(chan int, 1)
 			go func() { done <- Run(ctx, args, pw, &errb); pw.Close() }()
-			addr := ""
-			sc := bufio.NewScanner(pr)
-			for sc.Scan() {
-				if a, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "listening on "); ok {
-					addr = a
-					break
-				}
-			}
-			go io.Copy(io.Discard, pr)
+			addr := testio.ListenAddr(pr)
 			if addr == "" {
 				t.Fatalf("no listening address (exit %d): %s", <-done, errb.String())
 			}

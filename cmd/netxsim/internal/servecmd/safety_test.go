@@ -15,6 +15,7 @@ import (
 
 	"github.com/jlaffaye/ftp"
 	"github.com/netxsim/netxsim/fsimage"
+	"github.com/netxsim/netxsim/internal/testio"
 )
 
 // TestServeSizes: the sizes of the hostile campaign (a makeslice panic, an out-of-memory death, a
@@ -64,14 +65,7 @@ func startServe(t *testing.T, ctx context.Context, args ...string) (addr string,
 	done = make(chan int, 1)
 	args = append([]string{"--listen", "127.0.0.1:0", "--user", "demo:secret", "--profile", "extended"}, args...)
 	go func() { done <- Run(ctx, args, pw, os.Stderr); pw.Close() }()
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		if a, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "listening on "); ok {
-			addr = a
-			break
-		}
-	}
-	go io.Copy(io.Discard, pr)
+	addr = testio.ListenAddr(pr)
 	if addr == "" {
 		t.Fatalf("no listening address printed (exit %d)", <-done)
 	}

@@ -1,7 +1,6 @@
 package servecmd
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jlaffaye/ftp"
+
+	"github.com/netxsim/netxsim/internal/testio"
 )
 
 func TestUsage(t *testing.T) {
@@ -52,15 +53,7 @@ func TestServeKernel(t *testing.T) {
 			done := make(chan int, 1)
 			args := append([]string{"--listen", "127.0.0.1:0", "--user", "demo:secret", "--profile", "extended"}, backend...)
 			go func() { done <- Run(ctx, args, pw, os.Stderr); pw.Close() }()
-			sc := bufio.NewScanner(pr)
-			addr := ""
-			for sc.Scan() {
-				if a, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "listening on "); ok {
-					addr = a
-					break
-				}
-			}
-			go io.Copy(io.Discard, pr)
+			addr := testio.ListenAddr(pr)
 			if addr == "" {
 				cancel()
 				t.Fatalf("no listening address printed (exit %d)", <-done)
