@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"net/netip"
 	"os"
 	"os/exec"
 	"os/user"
@@ -57,31 +56,7 @@ func BenchmarkCurlServeTAP(b *testing.B) {
 	dev := server{name: "netxsim serve --tap", ns: ns, url: "ftp://u:p@198.51.100.2/"}
 
 	// The references: two namespaces joined by a veth, the server in one, curl in the other.
-	va, err := tapdev.CreateNetNS(taptest.Name("nxc"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { va.Delete() })
-	vb, err := tapdev.CreateNetNS(taptest.Name("nxc"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { vb.Delete() })
-	an, bn := taptest.Name("nxv"), taptest.Name("nxv")
-	if err := va.AddVeth(an, bn, vb); err != nil {
-		b.Fatal(err)
-	}
-	for _, s := range []struct {
-		ns   *tapdev.NetNS
-		link string
-		p    string
-	}{{va, an, "203.0.113.1/24"}, {vb, bn, "203.0.113.2/24"}} {
-		for _, err := range []error{s.ns.SetMTU(s.link, 1500), s.ns.AddAddr(s.link, netip.MustParsePrefix(s.p)), s.ns.LinkUp(s.link)} {
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+	va, vb := taptest.VethPair(b, "nxc")
 	pyDir := b.TempDir()
 	pyd := exec.CommandContext(ctx, "ip", "netns", "exec", vb.Name, py, "-m", "pyftpdlib", "-i", "203.0.113.2",
 		"-p", "2121", "-w", "-d", pyDir, "-u", "u", "-P", "p")

@@ -14,7 +14,6 @@ import (
 
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/link"
-	"github.com/netxsim/netxsim/tapdev"
 )
 
 // benchBytes is what each path carries per iteration.
@@ -89,35 +88,7 @@ func BenchmarkTCPThroughput(b *testing.B) {
 	defer cancel()
 
 	// Reference: kernel <-> kernel over a veth pair, two namespaces.
-	va, err := tapdev.CreateNetNS(Name("nxb"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { va.Delete() })
-	vb, err := tapdev.CreateNetNS(Name("nxb"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { vb.Delete() })
-	an, bn := Name("nxv"), Name("nxv")
-	if err := va.AddVeth(an, bn, vb); err != nil {
-		b.Fatal(err)
-	}
-	for _, s := range []struct {
-		ns   *tapdev.NetNS
-		link string
-		p    string
-	}{{va, an, "203.0.113.1/24"}, {vb, bn, "203.0.113.2/24"}} {
-		if err := s.ns.SetMTU(s.link, 1500); err != nil {
-			b.Fatal(err)
-		}
-		if err := s.ns.AddAddr(s.link, netip.MustParsePrefix(s.p)); err != nil {
-			b.Fatal(err)
-		}
-		if err := s.ns.LinkUp(s.link); err != nil {
-			b.Fatal(err)
-		}
-	}
+	va, vb := VethPair(b, "nxb")
 
 	k := env.KernelDialer()
 	hostLn, err := k.Listen(ctx, netip.AddrPortFrom(env.HostV4, 5001))
