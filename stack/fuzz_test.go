@@ -57,15 +57,7 @@ func FuzzInjectFrame(f *testing.F) {
 	// redelivery too.
 	var n atomic.Int64
 	ln.(*stack.Listener).SetAdmit(func(netip.AddrPort) bool { return n.Load()%2 == 0 })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	closeAll(ln)
 	fuzzing := flag.Lookup("test.fuzz").Value.String() != ""
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		p.A().Inject(frame)

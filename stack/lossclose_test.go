@@ -47,14 +47,7 @@ func shortTransfer(t *testing.T, dialer, listener *stack.IP, port uint16, listen
 		t.Fatalf("%s round %d: listen: %v", name, round, err)
 	}
 	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c
-		}
-		close(accepted)
-	}()
+	accepted := acceptOne(ln)
 	dc, err := dialer.Dial(ctx, netip.AddrPortFrom(netip.Addr{}, 20), netip.AddrPortFrom(hostV4, port))
 	if err != nil {
 		t.Fatalf("%s round %d: dial: %v", name, round, err)

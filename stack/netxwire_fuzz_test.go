@@ -47,15 +47,7 @@ func FuzzInjectFrameNetX(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	closeAll(ln)
 	arpFromHost := hexFrame(`ffffffffffff 020000000001 0806 0001 0800 06 04 0001 020000000001 c6336401 000000000000 c6336402`)
 	fuzzing := flag.Lookup("test.fuzz").Value.String() != ""
 	var count atomic.Int64

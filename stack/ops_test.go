@@ -70,14 +70,7 @@ func TestDialFromPort20(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			accepted := make(chan net.Conn, 1)
-			go func() {
-				c, err := ln.Accept()
-				if err == nil {
-					accepted <- c
-				}
-				close(accepted)
-			}()
+			accepted := acceptOne(ln)
 			rp := netip.AddrPortFrom(remote, uint16(ln.Addr().(*net.TCPAddr).Port))
 			c, err := dev.Dial(ctx, netip.AddrPortFrom(netip.Addr{}, 20), rp)
 			if err != nil {

@@ -158,3 +158,30 @@ func listen(t testing.TB, ctx context.Context, ip interface {
 	t.Cleanup(func() { ln.Close() })
 	return ln
 }
+
+// closeAll accepts on ln until it closes, closing every connection at once.
+func closeAll(ln net.Listener) {
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+}
+
+// acceptOne accepts one connection on ln in the background: the channel yields it, or closes
+// without one if Accept fails.
+func acceptOne(ln net.Listener) <-chan net.Conn {
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+		close(accepted)
+	}()
+	return accepted
+}

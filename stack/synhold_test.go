@@ -103,15 +103,7 @@ func TestListenerHoldLimit(t *testing.T) {
 	var asked atomic.Int32 // a new request (not a retransmission of a held one) asks
 	l.SetHoldLimit(2)
 	l.SetAdmit(func(netip.AddrPort) bool { asked.Add(1); return open.Load() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	closeAll(ln)
 	done := make(chan error, 3)
 	for range 3 {
 		go func() {
