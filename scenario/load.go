@@ -379,9 +379,23 @@ func validRemote(name string) bool {
 	return fs.ValidPath(path.Clean(n)) && !strings.Contains("/"+n+"/", "/../")
 }
 
+// attach records in on that the devices named at field (a list) are on where, failing each name that
+// is unknown or already on something else: each device has one interface.
+func (v *validator) attach(on map[string]string, where, field string, names []string) {
+	for j, name := range names {
+		if v.sc.device(name) == nil {
+			v.fail(fmt.Sprintf("%s[%d]", field, j), "no device named %q", name)
+		}
+		if prev, ok := on[name]; ok {
+			v.fail(fmt.Sprintf("%s[%d]", field, j), "device %s is already on %s: each device has one interface", name, prev)
+		}
+		on[name] = where
+	}
+}
+
 func (v *validator) links() {
 	sc := v.sc
-	on := map[string]int{}
+	on := map[string]string{}
 	for i := range sc.Links {
 		l := &sc.Links[i]
 		p := fmt.Sprintf("links[%d]", i)
@@ -389,15 +403,7 @@ func (v *validator) links() {
 			v.fail(p+".between", "a link joins exactly two devices: between: [a, b]")
 			continue
 		}
-		for j, name := range l.Between {
-			if sc.device(name) == nil {
-				v.fail(fmt.Sprintf("%s.between[%d]", p, j), "no device named %q", name)
-			}
-			if prev, ok := on[name]; ok {
-				v.fail(fmt.Sprintf("%s.between[%d]", p, j), "device %s is already on links[%d]: each device has one interface", name, prev)
-			}
-			on[name] = i
-		}
+		v.attach(on, p, p+".between", l.Between)
 		if l.Between[0] == l.Between[1] {
 			v.fail(p+".between", "a link needs two different devices")
 		}
@@ -508,15 +514,7 @@ func (v *validator) segments() {
 		default:
 			v.fail(p+".type", "segment type %q: use switch, tap or vxlan", sg.Type)
 		}
-		for j, name := range sg.Devices {
-			if sc.device(name) == nil {
-				v.fail(fmt.Sprintf("%s.devices[%d]", p, j), "no device named %q", name)
-			}
-			if prev, ok := on[name]; ok {
-				v.fail(fmt.Sprintf("%s.devices[%d]", p, j), "device %s is already on %s: each device has one interface", name, prev)
-			}
-			on[name] = p
-		}
+		v.attach(on, p, p+".devices", sg.Devices)
 		for name, pi := range sg.Ports {
 			if !slices.Contains(sg.Devices, name) {
 				v.fail(p+".ports", "port of %q: that device is not on this segment", name)

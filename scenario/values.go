@@ -25,6 +25,20 @@ func scalar(n *yaml.Node, what string) (string, error) {
 	return strings.TrimSpace(n.Value), nil
 }
 
+// parsed reads n as one value (what names it in the error if it is a list or mapping) and parses it
+// with parse, whose error is reported at n's line.
+func parsed[T any](n *yaml.Node, what string, parse func(string) (T, error)) (T, error) {
+	var v T
+	s, err := scalar(n, what)
+	if err != nil {
+		return v, err
+	}
+	if v, err = parse(s); err != nil {
+		return v, typeErr(n, "%v", err)
+	}
+	return v, nil
+}
+
 // MAC is an Ethernet address such as 02:00:5e:10:00:02.
 type MAC net.HardwareAddr
 
@@ -113,46 +127,31 @@ func ParseSize(s string) (Size, error) {
 }
 
 func (sz *Size) UnmarshalYAML(n *yaml.Node) error {
-	s, err := scalar(n, "size")
-	if err != nil {
-		return err
+	v, err := parsed(n, "size", ParseSize)
+	if err == nil {
+		*sz = v
 	}
-	v, err := ParseSize(s)
-	if err != nil {
-		return typeErr(n, "%v", err)
-	}
-	*sz = v
-	return nil
+	return err
 }
 
 // Prob is a probability: 0.05 or "5%".
 type Prob float64
 
 func (p *Prob) UnmarshalYAML(n *yaml.Node) error {
-	s, err := scalar(n, "probability")
-	if err != nil {
-		return err
+	f, err := parsed(n, "probability", link.ParseProbability)
+	if err == nil {
+		*p = Prob(f)
 	}
-	f, err := link.ParseProbability(s)
-	if err != nil {
-		return typeErr(n, "%v", err)
-	}
-	*p = Prob(f)
-	return nil
+	return err
 }
 
 // Rate is a link rate in bits per second: 10000000, "10Mbit", "100kbit", "1Gbit".
 type Rate uint64
 
 func (r *Rate) UnmarshalYAML(n *yaml.Node) error {
-	s, err := scalar(n, "rate")
-	if err != nil {
-		return err
+	v, err := parsed(n, "rate", link.ParseRate)
+	if err == nil {
+		*r = Rate(v)
 	}
-	v, err := link.ParseRate(s)
-	if err != nil {
-		return typeErr(n, "%v", err)
-	}
-	*r = Rate(v)
-	return nil
+	return err
 }
