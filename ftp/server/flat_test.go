@@ -154,7 +154,7 @@ func flatSession(tg flatTarget, k, ntargets, seed int) error {
 	defer cancel()
 	rng := rand.New(rand.NewPCG(uint64(seed), uint64(k)))
 	kind := k / ntargets % 9 // every target gets every kind
-	if kind == 8 { // never logs in: connects, maybe sends garbage, goes away
+	if kind == 8 {           // never logs in: connects, maybe sends garbage, goes away
 		conn, err := tg.e.dial(ctx, tg.e.ctrl)
 		if err != nil {
 			return err
