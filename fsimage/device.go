@@ -23,7 +23,9 @@ func NewRAM(size int64) *RAM { return &RAM{b: make([]byte, size)} }
 // RAMFrom wraps an existing byte slice (not copied).
 func RAMFrom(b []byte) *RAM { return &RAM{b: b} }
 
-// Bytes returns the disk contents (not a copy).
+// Bytes returns the disk contents (not a copy). A volume on the disk streams File.ReadFrom and
+// File.WriteTo to and from these bytes without its lock: read them when no transfer runs (after
+// the volume's Sync, say).
 func (r *RAM) Bytes() []byte { return r.b }
 
 // Size returns the disk size in bytes.

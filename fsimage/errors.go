@@ -35,6 +35,10 @@ var (
 	ErrNotDir = &sentinel{"fsimage: not a directory", fs.ErrNotExist}
 	// ErrBusy: removing or replacing a file that is open, as FileX refuses; matches fs.ErrPermission.
 	ErrBusy = &sentinel{"fsimage: file is open (close it first)", fs.ErrPermission}
+	// ErrStreaming: changing data that a streaming File.ReadFrom or File.WriteTo on a RAM disk is
+	// moving at that moment (writing inside the file's size while it is sent, writing or truncating
+	// it while it is received); also matches ErrBusy.
+	ErrStreaming = &sentinel{"fsimage: file is being streamed to or from a connection (try again when the transfer ends)", ErrBusy}
 	// ErrReadOnly: writing to a volume opened read-only or a file with the read-only attribute.
 	ErrReadOnly = &sentinel{"fsimage: read-only", fs.ErrPermission}
 	// ErrNotFAT: the device holds no FAT volume this package understands.

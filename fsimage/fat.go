@@ -15,6 +15,69 @@ type fatTable struct {
 	nDirty int
 	free   uint32 // free clusters, counted at mount and kept exact
 	next   uint32 // allocation hint
+	// resv are runs of free clusters a streaming write fills without the volume lock (see
+	// File.ReadFrom); alloc skips them. They stay free in the table, so a flush meanwhile writes
+	// them as free: the data goes to clusters the device does not link, as every write's does.
+	resv  []extent // start and n only
+	resvN uint32
+}
+
+// reserved reports whether c lies in a run a streaming write holds.
+func (f *fatTable) reserved(c uint32) bool {
+	for _, r := range f.resv {
+		if c >= r.start && c < r.start+r.n {
+			return true
+		}
+	}
+	return false
+}
+
+// usable reports whether c is free and not held by a streaming write.
+func (f *fatTable) usable(c uint32) bool {
+	return f.get(c) == clusterFree && (len(f.resv) == 0 || !f.reserved(c))
+}
+
+// reserve holds up to max free clusters from start on (start must be usable); it returns how many.
+// The caller has checked that max clusters are free beyond the ones already held.
+func (f *fatTable) reserve(start, max uint32) uint32 {
+	n := uint32(0)
+	for n < max && start+n <= f.g.maxCluster() && f.usable(start+n) {
+		n++
+	}
+	if n > 0 {
+		f.resv = append(f.resv, extent{start: start, n: n})
+		f.resvN += n
+	}
+	return n
+}
+
+// unreserve gives up the run reserve returned for start.
+func (f *fatTable) unreserve(start uint32) {
+	for i, r := range f.resv {
+		if r.start == start {
+			f.resvN -= r.n
+			f.resv = append(f.resv[:i], f.resv[i+1:]...)
+			return
+		}
+	}
+}
+
+// findUsable returns the first usable cluster from c on (wrapping), 0 when there is none.
+func (f *fatTable) findUsable(c uint32) uint32 {
+	maxC := f.g.maxCluster()
+	if c < 2 || c > maxC {
+		c = 2
+	}
+	for i := uint32(0); i < f.g.clusters; i++ {
+		if f.usable(c) {
+			return c
+		}
+		c++
+		if c > maxC {
+			c = 2
+		}
+	}
+	return 0
 }
 
 const (
@@ -147,8 +210,8 @@ func (f *fatTable) alloc(n uint32, prev uint32, fn func(c uint32)) (first uint32
 	if n == 0 {
 		return 0, nil
 	}
-	if f.free < n {
-		return 0, fmt.Errorf("need %d clusters of %d bytes, %d free: %w", n, f.g.cs, f.free, ErrNoSpace)
+	if f.free-f.resvN < n {
+		return 0, fmt.Errorf("need %d clusters of %d bytes, %d free: %w", n, f.g.cs, f.free-f.resvN, ErrNoSpace)
 	}
 	maxC := f.g.maxCluster()
 	c := f.next
@@ -160,7 +223,7 @@ func (f *fatTable) alloc(n uint32, prev uint32, fn func(c uint32)) (first uint32
 	}
 	last := prev
 	for got := uint32(0); got < n; {
-		if f.get(c) == clusterFree {
+		if f.usable(c) {
 			if last != 0 {
 				f.set(last, c)
 			} else {

@@ -149,12 +149,22 @@ func (f *File) writeAt(p []byte, off int64) (int, error) {
 	return len(p), pathErr("write", f.name, f.v.done(nil))
 }
 
-// ReadFrom copies r to the file in large chunks (io.Copy uses it).
+// ReadFrom copies r to the file (io.Copy uses it). On a RAM disk, appending at the end of the
+// file, r reads straight into the clusters the file grows into (see receive); otherwise, and for
+// what cannot be streamed (a write inside the file, a full volume, the 4 GiB limit), in large
+// chunks through a pooled buffer.
 func (f *File) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	if f.v.mem != nil {
+		n, more, err := f.receive(r)
+		total += n
+		if !more {
+			return total, err
+		}
+	}
 	bp := f.v.copyBufs.Get().(*[]byte)
 	defer f.v.copyBufs.Put(bp)
 	buf := *bp
-	var total int64
 	for {
 		n, err := io.ReadFull(r, buf)
 		if n > 0 {
@@ -173,8 +183,13 @@ func (f *File) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
-// WriteTo copies the file from the current offset to w in large chunks (io.Copy uses it).
+// WriteTo copies the file from the current offset to w (io.Copy uses it). On a RAM disk w gets
+// the file's clusters themselves, a contiguous run per Write (see send); otherwise large chunks
+// through a pooled buffer.
 func (f *File) WriteTo(w io.Writer) (int64, error) {
+	if f.v.mem != nil {
+		return f.send(w)
+	}
 	bp := f.v.copyBufs.Get().(*[]byte)
 	defer f.v.copyBufs.Put(bp)
 	var total int64
@@ -194,6 +209,197 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 			return total, err
 		}
 	}
+}
+
+// Streaming reports whether ReadFrom and WriteTo move the data between the reader or writer and
+// the volume's RAM disk directly, without a buffer in between (the volume is on a *RAM).
+func (f *File) Streaming() bool { return f.v.mem != nil }
+
+// streamMax bounds one streamed Read or Write: large enough that a connection's reads and writes
+// are not the cost, small enough to keep clusters reserved and the lock free for short.
+const streamMax = 1 << 20
+
+// send is WriteTo on a RAM disk. Each round takes the lock only to map the offset to a run of
+// the RAM disk, then writes that run to w without the lock: a slow peer never holds up the
+// volume. Meanwhile the file's data cannot change under w (writeAt and truncate refuse with
+// ErrStreaming while sending > 0) and its clusters cannot go (an open file is neither removed nor
+// replaced); writes at or after its end remain possible.
+func (f *File) send(w io.Writer) (int64, error) {
+	v := f.v
+	var total int64
+	for {
+		if err := f.lock("read"); err != nil {
+			return total, err
+		}
+		if !f.read || f.n.isDir() {
+			v.mu.Unlock()
+			return total, pathErr("read", f.name, readErr(f))
+		}
+		size := int64(f.n.size)
+		if f.off >= size {
+			v.mu.Unlock()
+			return total, nil
+		}
+		ext, err := v.extents(f.n)
+		var dev, avail int64
+		if err == nil {
+			dev, avail, err = v.span(ext, f.off)
+		}
+		k := min(avail, size-f.off, streamMax)
+		if err == nil && dev+k > int64(len(v.mem)) {
+			err = fmt.Errorf("image ends inside file data: %w", ErrCorrupt)
+		}
+		if err != nil {
+			v.mu.Unlock()
+			return total, pathErr("read", f.name, err)
+		}
+		f.n.sending++
+		v.mu.Unlock()
+		m, werr := w.Write(v.mem[dev : dev+k])
+		v.mu.Lock()
+		f.n.sending--
+		f.off += int64(m)
+		v.mu.Unlock()
+		total += int64(m)
+		if werr != nil {
+			return total, werr
+		}
+	}
+}
+
+// receive is ReadFrom on a RAM disk while the file grows at its end. Each round, under the lock,
+// it takes the room left in the file's last cluster and reserves a run of free clusters right
+// after it (fatTable.reserve: nobody else allocates them, and they stay free in the FAT), then
+// reads from r straight into those bytes of the RAM disk without the lock until they are full or r
+// ends, then links as many clusters as that filled and moves the size. What the device's FAT and entries say never
+// covers a byte before it is written, as with Write; other readers never see past the size.
+// more reports that the rest must go the buffered way.
+func (f *File) receive(r io.Reader) (total int64, more bool, err error) {
+	v := f.v
+	for {
+		if err := f.lock("write"); err != nil {
+			return total, false, err
+		}
+		dev, length, run, ok, err := f.receiveTarget()
+		if err != nil || !ok {
+			v.mu.Unlock()
+			return total, err == nil, err
+		}
+		f.n.filling++
+		v.mu.Unlock()
+		// Fill the piece whole before committing (a connection's read returns a segment or two):
+		// one commit per piece, which is one flush per piece in write-through mode, as Write has.
+		k, rerr := io.ReadFull(r, v.mem[dev:dev+length])
+		if rerr == io.ErrUnexpectedEOF {
+			rerr = io.EOF
+		}
+		v.mu.Lock()
+		f.n.filling--
+		if run.n > 0 {
+			v.fat.unreserve(run.start)
+		}
+		var cerr error
+		if v.closed || f.closed {
+			cerr = pathErr("write", f.name, fs.ErrClosed)
+		} else if k > 0 {
+			f.receiveCommit(run, int64(k))
+			cerr = pathErr("write", f.name, v.done(nil))
+		}
+		v.mu.Unlock()
+		total += int64(k)
+		switch {
+		case cerr != nil:
+			return total, false, cerr
+		case rerr == io.EOF:
+			return total, false, nil
+		case rerr != nil:
+			return total, false, rerr
+		}
+	}
+}
+
+// receiveTarget picks where the next streamed read lands: the volume-relative offset and length
+// of a contiguous piece of the RAM disk starting at the file's end, and the run of clusters it
+// reserved for it. ok is false when streaming cannot go on (a write inside the file, no free
+// cluster, the size limit, a chain that is not contiguous at its end).
+func (f *File) receiveTarget() (dev, length int64, run extent, ok bool, err error) {
+	v, n := f.v, f.n
+	if !f.write || n.isDir() || n.filling > 0 || v.opt.ReadOnly {
+		return 0, 0, extent{}, false, nil
+	}
+	size := int64(n.size)
+	if f.append {
+		f.off = size
+	}
+	if f.off != size {
+		return 0, 0, extent{}, false, nil
+	}
+	limit := min(int64(streamMax), 0xFFFFFFFF-size)
+	ext, err := v.extents(n)
+	if err != nil {
+		return 0, 0, extent{}, false, pathErr("write", f.name, err)
+	}
+	cs := v.g.cs
+	have := int64(extLen(ext)) * cs
+	var next uint32 // the cluster the reserved run must start at, 0: anywhere
+	switch {
+	case have > size: // room in the chain after the end
+		var avail int64
+		dev, avail, err = v.span(ext, size)
+		if err != nil {
+			return 0, 0, extent{}, false, pathErr("write", f.name, err)
+		}
+		length = min(avail, limit)
+		if size+avail != have { // the chain goes on elsewhere: fill this much, no run
+			return dev, length, extent{}, length > 0 && dev+length <= int64(len(v.mem)), nil
+		}
+		next = extLast(ext) + 1
+	case len(ext) > 0 && extLast(ext) < v.g.maxCluster() && v.fat.usable(extLast(ext)+1):
+		next = extLast(ext) + 1
+		dev = v.g.clusterOff(next)
+	default:
+		next = v.fat.findUsable(v.fat.next)
+		dev = v.g.clusterOff(next)
+	}
+	if want := (limit - length + cs - 1) / cs; want > 0 && next != 0 && next <= v.g.maxCluster() && v.fat.usable(next) {
+		want = min(want, int64(v.fat.free-v.fat.resvN))
+		run = extent{start: next, n: v.fat.reserve(next, uint32(want))}
+		length = min(length+int64(run.n)*cs, limit)
+	}
+	if length <= 0 || dev+length > int64(len(v.mem)) {
+		if run.n > 0 {
+			v.fat.unreserve(run.start)
+		}
+		return 0, 0, extent{}, false, nil
+	}
+	return dev, length, run, true, nil
+}
+
+// receiveCommit makes k streamed bytes part of the file: links the clusters of run they reached
+// and moves the size and the offset.
+func (f *File) receiveCommit(run extent, k int64) {
+	v, n := f.v, f.n
+	ext := n.ext
+	end := int64(n.size) + k
+	need := uint32((end + v.g.cs - 1) / v.g.cs)
+	last := extLast(ext)
+	for c := run.start; extLen(ext) < need && c < run.start+run.n; c++ {
+		if last != 0 {
+			v.fat.set(last, c)
+		} else {
+			n.cluster = c
+		}
+		v.fat.set(c, clusterEOC)
+		v.fat.free--
+		ext = extAppend(ext, c)
+		last = c
+	}
+	n.ext = ext
+	n.size = uint32(end)
+	f.off = end
+	v.stamp(n)
+	n.attr |= AttrArchive
+	v.store(n)
 }
 
 // Truncate changes the file's size; growth reads back as zeros.
@@ -355,6 +561,9 @@ func (v *FS) writeAt(n *node, p []byte, off int64) error {
 	if len(p) == 0 {
 		return nil
 	}
+	if n.filling > 0 || (n.sending > 0 && off < int64(n.size)) {
+		return ErrStreaming
+	}
 	if err := v.reserve(n, end); err != nil {
 		return err
 	}
@@ -379,6 +588,9 @@ func (v *FS) truncate(n *node, size int64) error {
 		return fmt.Errorf("negative size: %w", fs.ErrInvalid)
 	}
 	cur := int64(n.size)
+	if size != cur && (n.filling > 0 || (n.sending > 0 && size < cur)) {
+		return ErrStreaming
+	}
 	switch {
 	case size > cur:
 		if err := v.reserve(n, size); err != nil {

@@ -1,6 +1,7 @@
 package fsimage
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -88,21 +89,58 @@ type modelCase struct {
 	size    int64
 	cluster int
 	maxFile int
+	ram     bool // on a *RAM: creates and appends stream through ReadFrom, reads check WriteTo
 }
 
 func TestModel(t *testing.T) {
 	needTool(t, "fsck.fat", "mdir", "mcopy")
 	cases := []modelCase{
-		{FAT12, 1440 << 10, 512, 6 << 10},
-		{FAT16, 5 << 19, 512, 24 << 10},
-		{FAT32, 33 << 20, 512, 96 << 10},
+		{FAT12, 1440 << 10, 512, 6 << 10, false},
+		{FAT16, 5 << 19, 512, 24 << 10, false},
+		{FAT32, 33 << 20, 512, 96 << 10, false},
 	}
 	for _, c := range cases {
 		t.Run(c.typ.String(), func(t *testing.T) {
 			t.Parallel()
 			runModel(t, c, 25, 400, uint64(c.typ))
 		})
+		c.ram = true
+		t.Run(c.typ.String()+"/ram", func(t *testing.T) {
+			t.Parallel()
+			runModel(t, c, 25, 400, uint64(c.typ)+7)
+		})
 	}
+}
+
+// chunkReader hands out data in pieces of random size (a connection's segments), the last one
+// with io.EOF.
+type chunkReader struct {
+	data []byte
+	r    *rand.Rand
+	max  int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(p), len(c.data), 1+c.r.IntN(c.max))
+	copy(p, c.data[:n])
+	c.data = c.data[n:]
+	if len(c.data) == 0 && c.r.IntN(2) == 0 {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// writeData writes data at f's offset: with Write, or on a RAM disk through ReadFrom in random
+// pieces. It returns how much is stored.
+func writeData(f *File, data []byte, r *rand.Rand, c modelCase) (int, error) {
+	if !c.ram {
+		return f.Write(data)
+	}
+	n, err := f.ReadFrom(&chunkReader{data: data, r: r, max: 3 * c.cluster})
+	return int(n), err
 }
 
 func runModel(t *testing.T, c modelCase, batches, opsPerBatch int, seed uint64) {
@@ -112,12 +150,16 @@ func runModel(t *testing.T, c modelCase, batches, opsPerBatch int, seed uint64) 
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := Format(f, c.size, FormatOptions{Type: c.typ, ClusterSize: c.cluster}); err != nil {
+	var dev Device = f
+	if c.ram {
+		dev = NewRAM(c.size)
+	}
+	if err := Format(dev, c.size, FormatOptions{Type: c.typ, ClusterSize: c.cluster}); err != nil {
 		t.Fatal(err)
 	}
 	clock := time.Date(2024, 5, 6, 7, 8, 10, 0, time.UTC)
 	opt := Options{Clock: func() time.Time { clock = clock.Add(2 * time.Second); return clock }}
-	v, err := Open(f, opt)
+	v, err := Open(dev, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,13 +174,18 @@ func runModel(t *testing.T, c modelCase, batches, opsPerBatch int, seed uint64) 
 		if err := v.Sync(); err != nil {
 			t.Fatal(err)
 		}
+		if ram, ok := dev.(*RAM); ok { // the tools read the image from a file
+			if err := os.WriteFile(img, ram.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 		verifyModel(t, v, m, img, b)
 		// Reopen from the device every other batch: the on-disk state must be complete.
 		if b%2 == 1 {
 			if err := v.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if v, err = Open(f, opt); err != nil {
+			if v, err = Open(dev, opt); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -261,13 +308,14 @@ func modelStep(t *testing.T, v *FS, m *model, r *rand.Rand, c modelCase) string 
 			m.m[fold(p)] = ex
 		}
 		ex.data = nil
-		_, err = w.Write(data)
-		if err == nil {
-			ex.data = data
-		} else if !isNoSpace(err) {
+		k, err := writeData(w.(*File), data, r, c)
+		ex.data = data[:k]
+		if err != nil && !isNoSpace(err) {
 			fail("write %q: %v", p, err)
-		} else {
+		} else if err != nil {
 			op += ":full"
+		} else if k != len(data) {
+			fail("wrote %d of %d bytes without an error", k, len(data))
 		}
 		if err := w.Close(); err != nil {
 			fail("close: %v", err)
@@ -303,13 +351,27 @@ func modelStep(t *testing.T, v *FS, m *model, r *rand.Rand, c modelCase) string 
 			if _, err := fl.Seek(0, io.SeekEnd); err != nil {
 				fail("%v", err)
 			}
-			if _, err := fl.Write(data); err != nil {
+			k, err := writeData(fl, data, r, c)
+			e.data = append(e.data, data[:k]...)
+			if err != nil {
 				if isNoSpace(err) {
 					return op + ":full"
 				}
 				fail("%q: %v", e.path, err)
 			}
-			e.data = append(e.data, data...)
+			if c.ram { // and read it back from a random offset through WriteTo
+				off := r.IntN(len(e.data) + 1)
+				if _, err := fl.Seek(int64(off), io.SeekStart); err != nil {
+					fail("%v", err)
+				}
+				var got bytes.Buffer
+				if _, err := fl.WriteTo(&got); err != nil {
+					fail("WriteTo %q: %v", e.path, err)
+				}
+				if !bytes.Equal(got.Bytes(), e.data[off:]) {
+					fail("WriteTo %q from %d: %d bytes differ from the model's %d", e.path, off, got.Len(), len(e.data)-off)
+				}
+			}
 		case "truncate":
 			n := r.IntN(len(e.data) + c.maxFile/4 + 1)
 			if err := fl.Truncate(int64(n)); err != nil {
@@ -399,9 +461,9 @@ func modelStep(t *testing.T, v *FS, m *model, r *rand.Rand, c modelCase) string 
 func TestModelConcurrentWriters(t *testing.T) {
 	needTool(t, "fsck.fat", "mdir", "mcopy")
 	for _, c := range []modelCase{
-		{FAT12, 1440 << 10, 512, 6 << 10},
-		{FAT16, 5 << 19, 512, 24 << 10},
-		{FAT32, 33 << 20, 512, 96 << 10},
+		{FAT12, 1440 << 10, 512, 6 << 10, false},
+		{FAT16, 5 << 19, 512, 24 << 10, false},
+		{FAT32, 33 << 20, 512, 96 << 10, false},
 	} {
 		t.Run(c.typ.String(), func(t *testing.T) {
 			img := filepath.Join(t.TempDir(), "m.img")

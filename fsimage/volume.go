@@ -43,6 +43,7 @@ type FS struct {
 	copyBufs sync.Pool // *[]byte for ReadFrom: one large buffer per file would dominate small copies
 	volLabel string
 	file     io.Closer // the image file when OpenFile opened it; closed (and its lock released) by Close
+	mem      []byte    // the volume's bytes when it is on a *RAM: File.ReadFrom and WriteTo stream to and from them
 
 	pending     []uint32 // chains released since the last flush, freed after the directories (durable.go)
 	pendingN    uint32   // clusters in them
@@ -72,6 +73,8 @@ type node struct {
 	extOK    bool
 	d        *dir
 	open     int
+	filling  int // streaming ReadFroms receiving into its end without the lock (at most one)
+	sending  int // streaming WriteTos sending its data without the lock
 }
 
 func (n *node) isDir() bool { return n.attr&AttrDirectory != 0 }
@@ -167,6 +170,9 @@ func Open(dev Device, opt Options) (*FS, error) {
 		} else {
 			g.fsInfo = 0
 		}
+	}
+	if r, ok := dev.(*RAM); ok && v.partOff < int64(len(r.b)) {
+		v.mem = r.b[v.partOff:]
 	}
 	v.zero = make([]byte, max(64<<10, g.cs))
 	v.copyBufs.New = func() any { b := make([]byte, 1<<20); return &b }

@@ -113,7 +113,7 @@ func (lr *LineReader) ReadReply() (code int, text string, err error) {
 	if err != nil {
 		return 0, "", err
 	}
-	code, sep, rest, err := splitReplyLine(line)
+	code, sep, rest, err := SplitReplyLine(line)
 	if err != nil {
 		return 0, "", err
 	}
@@ -129,7 +129,7 @@ func (lr *LineReader) ReadReply() (code int, text string, err error) {
 		if err != nil {
 			return 0, "", fmt.Errorf("reading multi-line %d reply: %w", code, err)
 		}
-		if c, s, r, e := splitReplyLine(line); e == nil && c == code && s == ' ' {
+		if c, s, r, e := SplitReplyLine(line); e == nil && c == code && s == ' ' {
 			lines = append(lines, r)
 			return code, strings.Join(lines, "\n"), nil
 		}
@@ -142,7 +142,10 @@ const maxReplyLines = 10000
 // ErrBadReply marks a reply line that is not "ddd text" or "ddd-text".
 var ErrBadReply = errors.New("ftp: malformed reply")
 
-func splitReplyLine(line string) (code int, sep byte, rest string, err error) {
+// SplitReplyLine splits one reply line, "ddd text", "ddd-text" (a multi-line reply goes on) or
+// "ddd", into its code (100..599), separator (' ' or '-') and text; anything else is an error
+// wrapping ErrBadReply. The one reply-line parser of the reply reader and ftpcheck.
+func SplitReplyLine(line string) (code int, sep byte, rest string, err error) {
 	if len(line) < 3 {
 		return 0, 0, "", fmt.Errorf("%w: %q", ErrBadReply, line)
 	}

@@ -60,7 +60,8 @@ func (ip *IP) fullAddr(ap netip.AddrPort) (tcpip.FullAddress, tcpip.NetworkProto
 }
 
 // Listen opens a TCP listener. An unspecified or zero address listens on every address (dual-stack when
-// IPv6 is on, IPv4 only for 0.0.0.0); port 0 picks a free port (see Addr on the result).
+// IPv6 is on, IPv4 only for 0.0.0.0); port 0 picks a free port (see Addr on the result). The result is
+// a *Listener, which can hold connection requests unanswered as NetX does (SetAdmit).
 func (ip *IP) Listen(ctx context.Context, addr netip.AddrPort) (net.Listener, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
@@ -73,7 +74,11 @@ func (ip *IP) Listen(ctx context.Context, addr netip.AddrPort) (net.Listener, er
 	if err != nil {
 		return nil, fmt.Errorf("listen %s on %s: %w", addr, ip.cfg.Name, err)
 	}
-	return ln, nil
+	bound := netip.AddrPortFrom(addr.Addr().WithZone("").Unmap(), addr.Port())
+	if bound.Port() == 0 {
+		bound = netip.AddrPortFrom(bound.Addr(), uint16(ln.Addr().(*net.TCPAddr).Port))
+	}
+	return &Listener{TCPListener: ln, ip: ip, addr: bound}, nil
 }
 
 // listenTCP is gonet.ListenTCP plus the control window on the control port: accepted connections

@@ -17,6 +17,9 @@ type gate struct {
 	nested.Endpoint
 	mu     sync.RWMutex
 	closed bool
+
+	hmu     sync.Mutex
+	holders map[*Listener]struct{} // listeners that may hold SYNs (synhold.go)
 }
 
 func newGate(ep gstack.LinkEndpoint) *gate {
@@ -28,7 +31,7 @@ func newGate(ep gstack.LinkEndpoint) *gate {
 func (g *gate) DeliverNetworkPacket(protocol tcpip.NetworkProtocolNumber, pkt *gstack.PacketBuffer) {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	if !g.closed {
+	if !g.closed && !g.hold(protocol, pkt) {
 		g.Endpoint.DeliverNetworkPacket(protocol, pkt)
 	}
 }

@@ -57,6 +57,10 @@ func (s Signature) MarshalText() ([]byte, error) { return []byte(s.String()), ni
 const (
 	NetXControlWindow = 400
 	NetXDataWindow    = 2048
+	// NetXClientWindow is the window of NetX Duo's FTP client in its own demos and tests (the
+	// window_size of nx_ftp_client_create, one window for control and data) and in the real client's
+	// capture (testdata/netxduo-6.4.2/client-services.pcap): netxsim ftp's device uses it.
+	NetXClientWindow = 2000
 	// FTPControlPort is the port whose connections get the control window by default.
 	FTPControlPort = 21
 )

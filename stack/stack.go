@@ -338,6 +338,9 @@ func (d *dadWait) wait(ctx context.Context) error {
 // Name returns the NIC name.
 func (ip *IP) Name() string { return ip.cfg.Name }
 
+// Signature returns the instance's stack signature.
+func (ip *IP) Signature() Signature { return ip.cfg.Signature }
+
 // MAC returns the interface's Ethernet address.
 func (ip *IP) MAC() net.HardwareAddr { return append(net.HardwareAddr(nil), ip.cfg.MAC...) }
 

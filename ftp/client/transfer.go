@@ -79,17 +79,7 @@ func (t *transfer) finish(cause error) error {
 	if t.closed {
 		return t.err
 	}
-	t.closed = true
-	c := t.c
-	defer func() {
-		c.open = false
-		c.cur = nil
-		if t.unwatch != nil {
-			t.unwatch()
-		}
-	}()
-	t.data.Close()
-	code, msg, err := c.readReply(t.ctx)
+	code, msg, err := t.end()
 	switch {
 	case err != nil && cause != nil:
 		t.err = fmt.Errorf("%s: %w (and no completion reply: %v)", t.what, cause, err)
@@ -109,13 +99,9 @@ func (t *transfer) finish(cause error) error {
 	return t.err
 }
 
-// abort ends a transfer the caller gave up on: the data connection is closed and the server's reply
-// (226, or 426/451 for the interrupted transfer) is read to keep the session in step; it is not an
-// error of the caller's.
-func (t *transfer) abort() error {
-	if t.closed {
-		return t.err
-	}
+// end closes the data connection and reads the server's reply to the transfer; the session is free
+// for the next command afterwards, whatever the reply.
+func (t *transfer) end() (int, string, error) {
 	t.closed = true
 	c := t.c
 	defer func() {
@@ -126,7 +112,17 @@ func (t *transfer) abort() error {
 		}
 	}()
 	t.data.Close()
-	if _, _, err := c.readReply(t.ctx); err != nil {
+	return c.readReply(t.ctx)
+}
+
+// abort ends a transfer the caller gave up on: the data connection is closed and the server's reply
+// (226, or 426/451 for the interrupted transfer) is read to keep the session in step; it is not an
+// error of the caller's.
+func (t *transfer) abort() error {
+	if t.closed {
+		return t.err
+	}
+	if _, _, err := t.end(); err != nil {
 		t.err = fmt.Errorf("%s: closing early: %w", t.what, err)
 	}
 	return t.err

@@ -194,8 +194,8 @@ func (ct *control) replyLine(line string, m Mark, overlong bool) {
 		}
 		return
 	}
-	code, sep, rest, ok := splitReply(line)
-	if !ok || overlong {
+	code, sep, rest, err := ftp.SplitReplyLine(line)
+	if err != nil || overlong {
 		why := fmt.Sprintf("malformed reply line %q (want \"ddd text\")", clip(line, 80))
 		if overlong {
 			why = fmt.Sprintf("reply line longer than %d bytes", maxLine)
@@ -223,21 +223,6 @@ func (ct *control) reply(code int, lines []string, start, end Mark) {
 			ct.announce(netip.AddrPortFrom(ct.serverAddr().Addr(), p))
 		}
 	}
-}
-
-// splitReply splits "ddd text" / "ddd-text" / "ddd".
-func splitReply(line string) (code int, sep byte, rest string, ok bool) {
-	if len(line) < 3 || line[0] < '1' || line[0] > '5' || line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9' {
-		return 0, 0, "", false
-	}
-	code = int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0')
-	if len(line) == 3 {
-		return code, ' ', "", true
-	}
-	if line[3] != ' ' && line[3] != '-' {
-		return 0, 0, "", false
-	}
-	return code, line[3], line[4:], true
 }
 
 func clip(s string, n int) string {

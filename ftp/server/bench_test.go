@@ -19,10 +19,12 @@ import (
 
 	jftp "github.com/jlaffaye/ftp"
 
+	"github.com/netxsim/netxsim"
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/server"
 	"github.com/netxsim/netxsim/stack"
+	"github.com/netxsim/netxsim/stack/link"
 	"github.com/netxsim/netxsim/tapdev/taptest"
 )
 
@@ -72,6 +74,59 @@ func pump(dst io.Writer, src io.Reader) (int64, error) {
 	}
 }
 
+// devIO is the size of the device end's reads and writes in the raw TCP reference: the server's
+// own (fsimage streams up to 1 MiB per call to and from a RAM image), so raw TCP is measured with
+// the stack at its best on the device's side, not with smaller calls than FTP makes.
+const devIO = 1 << 20
+
+// devCopy is the device end of raw TCP: full devIO reads (io.ReadFull, as fsimage's ReadFrom
+// fills its piece of the image) and devIO writes.
+func devCopy(dst io.Writer, src io.Reader) (int64, error) {
+	buf := make([]byte, devIO)
+	var total int64
+	for {
+		n, err := io.ReadFull(src, buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return total, werr
+			}
+			total += int64(n)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// fast fails the benchmark unless the device runs the fast configuration (gVisor's own TCP,
+// auto-tuned windows): the NetX-like signature's small windows are measured elsewhere
+// (stack.BenchmarkSignatureThroughput), and a default that changes must not change these figures.
+func fast(b *testing.B, dev *stack.IP) {
+	if sig := dev.Signature(); sig != stack.SignatureGVisor {
+		b.Fatalf("the device runs the %s stack signature; these benchmarks measure the fast configuration (%s)", sig, stack.SignatureGVisor)
+	}
+}
+
+// benchPair is two IP instances on an in-memory link without capture, the device explicitly in
+// the fast configuration (stack.SignatureGVisor, no fixed windows, no NetX-like profile).
+func benchPair(b *testing.B) (dev, host *stack.IP) {
+	n := &netxsim.Network{}
+	b.Cleanup(func() { n.Close() })
+	seg, err := n.Pair("link", link.PairConfig{})
+	must(b, err)
+	devs, err := n.AddDevices(context.Background(), seg,
+		netxsim.DeviceConfig{Config: stack.Config{Name: "dev", MAC: netxsim.MAC(2), IPv4: netxsim.DeviceIPv4,
+			SkipDAD: true, Signature: stack.SignatureGVisor}},
+		netxsim.DeviceConfig{Config: stack.Config{Name: "host", MAC: netxsim.MAC(1), IPv4: netxsim.HostIPv4,
+			SkipDAD: true}})
+	must(b, err)
+	fast(b, devs[0].IP())
+	return devs[0].IP(), devs[1].IP()
+}
+
 // chunked makes the FTP client's io.Copy write 64 KiB at a time (through WriteTo), as raw TCP's
 // pump does, instead of io.Copy's 32 KiB: both sides of the ratio then move data alike.
 type chunked struct{ r io.Reader }
@@ -80,13 +135,20 @@ func (c chunked) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 func (c chunked) WriteTo(w io.Writer) (int64, error) { return pump(w, c.r) }
 
+// rounds is how many rounds each benchmark iteration takes the medians of.
+const rounds = 5
+
 // dialer is how the benchmark's client side connects (host IP instance or the kernel in a netns).
 type dialer interface {
 	Dial(ctx context.Context, local, remote netip.AddrPort) (net.Conn, error)
 }
 
-// rawTCP measures moving n bytes over one TCP connection each way: device to host, then host to device.
-func rawTCP(b *testing.B, dev *stack.IP, host dialer, devAddr netip.Addr, n int64) (down, up time.Duration) {
+// rawTCP measures moving n bytes over one TCP connection each way: device to host, then host to
+// device. With mem nil the device end sends a repeated 64 KiB block and drops what it receives: its
+// data never leaves the CPU caches. With mem (n bytes, every page touched) it sends mem and
+// receives into it, as a file of a RAM image is sent and received: the same stack, plus the
+// memory traffic of n distinct bytes, which any file transfer has.
+func rawTCP(b *testing.B, dev *stack.IP, host dialer, devAddr netip.Addr, n int64, mem []byte) (down, up time.Duration) {
 	ln, err := dev.Listen(context.Background(), netip.AddrPortFrom(devAddr, 0))
 	must(b, err)
 	defer ln.Close()
@@ -101,10 +163,15 @@ func rawTCP(b *testing.B, dev *stack.IP, host dialer, devAddr netip.Addr, n int6
 				return
 			}
 			defer c.Close()
-			if dir == 0 {
-				_, err = pump(c, io.LimitReader(&pattern{}, n))
-			} else {
-				_, err = pump(io.Discard, c)
+			switch {
+			case mem != nil && dir == 0:
+				err = memSend(c, mem[:n])
+			case mem != nil:
+				_, err = memRecv(mem[:n], c)
+			case dir == 0:
+				_, err = devCopy(c, io.LimitReader(&pattern{}, n))
+			default:
+				_, err = devCopy(io.Discard, c)
 			}
 			errc <- err
 		}()
@@ -127,6 +194,46 @@ func rawTCP(b *testing.B, dev *stack.IP, host dialer, devAddr netip.Addr, n int6
 		}
 	}
 	return down, up
+}
+
+// memSend writes mem to dst in devIO pieces, as fsimage's WriteTo hands a connection the image.
+func memSend(dst io.Writer, mem []byte) error {
+	for off := 0; off < len(mem); off += devIO {
+		if _, err := dst.Write(mem[off:min(off+devIO, len(mem))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// memRecv reads src into mem in devIO pieces (io.ReadFull, as fsimage's ReadFrom fills its piece
+// of the image) until src ends.
+func memRecv(mem []byte, src io.Reader) (int64, error) {
+	var total int64
+	for off := 0; off < len(mem); off += devIO {
+		n, err := io.ReadFull(src, mem[off:min(off+devIO, len(mem))])
+		total += int64(n)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	n, err := io.Copy(io.Discard, src) // more than mem holds: not expected
+	if n > 0 {
+		err = fmt.Errorf("%d bytes beyond the %d expected", n, len(mem))
+	}
+	return total, err
+}
+
+// benchMem is a RAM buffer of benchSize bytes with every page touched.
+func benchMem() []byte {
+	b := make([]byte, benchSize)
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 1
+	}
+	return b
 }
 
 // ftpTransfers measures STOR then RETR of n bytes with an independent client (jlaffaye/ftp, passive).
@@ -159,23 +266,37 @@ func ftpTransfers(b *testing.B, ctrl netip.AddrPort, host dialer, n int64) (stor
 	return stor, retr
 }
 
-// bestOf runs round k times, raw and FTP interleaved so both see the same machine load (the build
+// round is one round's durations: raw TCP each way (the reference), raw TCP each way to and from
+// RAM (zero when not measured), FTP STOR and RETR.
+type round struct{ rawDown, rawUp, memDown, memUp, stor, retr time.Duration }
+
+// bestOf runs k rounds, raw and FTP interleaved so both see the same machine load (the build
 // machines are shared), and reports the median of each throughput and of each round's ratio.
-func bestOf(b *testing.B, k int, round func() (rawDown, rawUp, stor, retr time.Duration)) {
-	var rd, ru, st, rt, retrRatio, storRatio []float64
+func bestOf(b *testing.B, k int, one func() round) {
+	m := map[string][]float64{}
 	mb := func(d time.Duration) float64 { return float64(benchSize) / d.Seconds() / 1e6 }
 	for i := 0; i < k; i++ {
-		d0, d1, d2, d3 := round()
-		rd, ru, st, rt = append(rd, mb(d0)), append(ru, mb(d1)), append(st, mb(d2)), append(rt, mb(d3))
-		retrRatio = append(retrRatio, d0.Seconds()/d3.Seconds())
-		storRatio = append(storRatio, d1.Seconds()/d2.Seconds())
+		r := one()
+		add := func(name string, v float64) { m[name] = append(m[name], v) }
+		add("raw-down-MB/s", mb(r.rawDown))
+		add("raw-up-MB/s", mb(r.rawUp))
+		add("retr-MB/s", mb(r.retr))
+		add("stor-MB/s", mb(r.stor))
+		add("retr/raw", r.rawDown.Seconds()/r.retr.Seconds())
+		add("stor/raw", r.rawUp.Seconds()/r.stor.Seconds())
+		if r.memDown > 0 {
+			add("rawmem-down-MB/s", mb(r.memDown))
+			add("rawmem-up-MB/s", mb(r.memUp))
+			add("retr/rawmem", r.memDown.Seconds()/r.retr.Seconds())
+			add("stor/rawmem", r.memUp.Seconds()/r.stor.Seconds())
+		}
 	}
-	b.ReportMetric(median(rd), "raw-down-MB/s")
-	b.ReportMetric(median(ru), "raw-up-MB/s")
-	b.ReportMetric(median(rt), "retr-MB/s")
-	b.ReportMetric(median(st), "stor-MB/s")
-	b.ReportMetric(median(retrRatio), "retr/raw")
-	b.ReportMetric(median(storRatio), "stor/raw")
+	for name, v := range m {
+		b.ReportMetric(median(v), name)
+		if strings.Contains(name, "/raw") {
+			b.Logf("%s: %s", name, strings.Trim(fmt.Sprintf("%.2f", v), "[]"))
+		}
+	}
 }
 
 func median(v []float64) float64 {
@@ -206,7 +327,7 @@ func benchImage(b *testing.B) server.FileSystem {
 func BenchmarkMemLink256MiB(b *testing.B) {
 	for _, be := range []string{"fsimage", "hostfs"} {
 		b.Run(be, func(b *testing.B) {
-			dev, host := memPair(b)
+			dev, host := benchPair(b)
 			var fsys server.FileSystem
 			if be == "fsimage" {
 				fsys = benchImage(b)
@@ -218,13 +339,15 @@ func BenchmarkMemLink256MiB(b *testing.B) {
 			ln, err := dev.Listen(context.Background(), netip.AddrPortFrom(devV4.Addr(), 21))
 			must(b, err)
 			serve(b, srv, ln, &env{})
+			mem := benchMem()
 			b.SetBytes(benchSize)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				bestOf(b, 3, func() (time.Duration, time.Duration, time.Duration, time.Duration) {
-					rawDown, rawUp := rawTCP(b, dev, host, devV4.Addr(), benchSize)
-					stor, retr := ftpTransfers(b, netip.AddrPortFrom(devV4.Addr(), 21), host, benchSize)
-					return rawDown, rawUp, stor, retr
+				bestOf(b, rounds, func() (r round) {
+					r.rawDown, r.rawUp = rawTCP(b, dev, host, devV4.Addr(), benchSize, nil)
+					r.memDown, r.memUp = rawTCP(b, dev, host, devV4.Addr(), benchSize, mem)
+					r.stor, r.retr = ftpTransfers(b, netip.AddrPortFrom(devV4.Addr(), 21), host, benchSize)
+					return r
 				})
 			}
 		})
@@ -236,19 +359,22 @@ func BenchmarkMemLink256MiB(b *testing.B) {
 //	go test -run '^$' -bench TAP256MiB -benchtime 3x ./ftp/server/
 func BenchmarkTAP256MiB(b *testing.B) {
 	e := taptest.New(b, taptest.Options{NoIPv6: true})
+	fast(b, e.Device)
 	srv := baseServer(benchImage(b), ftp.ProfileNetXDuo)
 	srv.Network = e.Device
 	ln, err := e.Device.Listen(context.Background(), netip.AddrPortFrom(e.DevV4, 21))
 	must(b, err)
 	serve(b, srv, ln, &env{})
 	host := e.KernelDialer()
+	mem := benchMem()
 	b.SetBytes(benchSize)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		bestOf(b, 3, func() (time.Duration, time.Duration, time.Duration, time.Duration) {
-			rawDown, rawUp := rawTCP(b, e.Device, host, e.DevV4, benchSize)
-			stor, retr := ftpTransfers(b, netip.AddrPortFrom(e.DevV4, 21), host, benchSize)
-			return rawDown, rawUp, stor, retr
+		bestOf(b, rounds, func() (r round) {
+			r.rawDown, r.rawUp = rawTCP(b, e.Device, host, e.DevV4, benchSize, nil)
+			r.memDown, r.memUp = rawTCP(b, e.Device, host, e.DevV4, benchSize, mem)
+			r.stor, r.retr = ftpTransfers(b, netip.AddrPortFrom(e.DevV4, 21), host, benchSize)
+			return r
 		})
 	}
 }
@@ -401,30 +527,10 @@ func startVsftpd(b *testing.B) string {
 	return ""
 }
 
-// fullCopy copies in full 128 KiB chunks, as the server's data copy does (without its overlap).
-func fullCopy(dst io.Writer, src io.Reader) (int64, error) {
-	buf := make([]byte, 128<<10)
-	var total int64
-	for {
-		n, err := io.ReadFull(src, buf)
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return total, werr
-			}
-			total += int64(n)
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
-}
-
 // rawTCPFile is rawTCP with the device's end on a file of the image: it sends name's content and
 // stores what it receives into a new file, without FTP. It isolates what FTP itself costs from
-// what moving the data into and out of the FAT image costs.
+// what moving the data into and out of the FAT image costs. The file's end moves data the way the
+// server does (File.WriteTo and ReadFrom, streaming between the connection and the RAM image).
 func rawTCPFile(b *testing.B, dev *stack.IP, host dialer, devAddr netip.Addr, v *fsimage.FS, name string, n int64) (down, up time.Duration) {
 	ln, err := dev.Listen(context.Background(), netip.AddrPortFrom(devAddr, 0))
 	must(b, err)
@@ -447,7 +553,7 @@ func rawTCPFile(b *testing.B, dev *stack.IP, host dialer, devAddr netip.Addr, v 
 					return
 				}
 				defer f.Close()
-				_, err = fullCopy(c, f)
+				_, err = f.(*fsimage.File).WriteTo(c) // as the server sends from a RAM image
 				errc <- err
 				return
 			}
@@ -456,7 +562,7 @@ func rawTCPFile(b *testing.B, dev *stack.IP, host dialer, devAddr netip.Addr, v 
 				errc <- err
 				return
 			}
-			if _, err = fullCopy(f, c); err == nil {
+			if _, err = f.(*fsimage.File).ReadFrom(c); err == nil { // as the server receives into one
 				err = f.Close()
 			}
 			errc <- err
@@ -484,12 +590,12 @@ func rawTCPFile(b *testing.B, dev *stack.IP, host dialer, devAddr netip.Addr, v 
 }
 
 // BenchmarkMemLinkFTPvsFile256MiB: FTP STOR and RETR against raw TCP whose device end reads or
-// writes a file of the same FAT image (in-memory link), alternating, medians of 3 rounds: the
+// writes a file of the same FAT image (in-memory link), alternating, medians of 5 rounds: the
 // ratio is what the FTP server adds to moving the bytes between the network and the image.
 //
 //	go test -run '^$' -bench MemLinkFTPvsFile -benchtime 1x ./ftp/server/
 func BenchmarkMemLinkFTPvsFile256MiB(b *testing.B) {
-	dev, host := memPair(b)
+	dev, host := benchPair(b)
 	fsys := benchImage(b)
 	v := fsys.(*fsimage.FS)
 	must(b, fsimage.WriteFile(v, "src.bin", io.LimitReader(&pattern{}, benchSize)))
@@ -501,10 +607,10 @@ func BenchmarkMemLinkFTPvsFile256MiB(b *testing.B) {
 	b.SetBytes(benchSize)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		bestOf(b, 3, func() (time.Duration, time.Duration, time.Duration, time.Duration) {
-			rawDown, rawUp := rawTCPFile(b, dev, host, devV4.Addr(), v, "src.bin", benchSize)
-			stor, retr := ftpTransfers(b, netip.AddrPortFrom(devV4.Addr(), 21), host, benchSize)
-			return rawDown, rawUp, stor, retr
+		bestOf(b, rounds, func() (r round) {
+			r.rawDown, r.rawUp = rawTCPFile(b, dev, host, devV4.Addr(), v, "src.bin", benchSize)
+			r.stor, r.retr = ftpTransfers(b, netip.AddrPortFrom(devV4.Addr(), 21), host, benchSize)
+			return r
 		})
 	}
 }

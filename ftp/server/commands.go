@@ -193,6 +193,7 @@ func (ss *session) cmdPASS(arg string) {
 	ss.loggedIn, ss.readOnly = true, access == ReadOnly
 	ss.binary, ss.block, ss.cwd, ss.rest = false, false, "/", 0 // NetX resets the type to ASCII
 	ss.log.Info("ftp: login", "user", ss.user, "readOnly", ss.readOnly)
+	ss.srv.setState(ss.conn, StateLoggedIn)
 	ss.reply(230, "Logged in")
 }
 

@@ -331,19 +331,37 @@ func (ss *session) openData(ctx context.Context, p dataPlan, prelim int, text st
 
 func sameHost(a, b netip.Addr) bool { return a.Unmap().WithZone("") == b.Unmap().WithZone("") }
 
-// deadlineConn refreshes the data timeout before every read and write, so a stalled peer is dropped.
+// deadlineConn keeps the data timeout ahead of every read and write, so a stalled peer is dropped.
+// A deadline is moved only once an eighth of the timeout has passed since it was set (setting one
+// costs a timer on gVisor's connections; a transfer makes thousands of reads a second), so a stall
+// is noticed after 7/8 of the timeout at the earliest and after all of it at the latest.
 type deadlineConn struct {
 	net.Conn
-	d time.Duration
+	d      time.Duration
+	rd, wd time.Time // the deadlines last set
 }
 
-func (c deadlineConn) Read(p []byte) (int, error) {
-	c.Conn.SetReadDeadline(time.Now().Add(c.d))
+// due reports whether a deadline last set at *last should move to now+d, and records it.
+func (c *deadlineConn) due(last *time.Time) (time.Time, bool) {
+	t := time.Now().Add(c.d)
+	if !last.IsZero() && t.Sub(*last) <= c.d/8 {
+		return t, false
+	}
+	*last = t
+	return t, true
+}
+
+func (c *deadlineConn) Read(p []byte) (int, error) {
+	if t, ok := c.due(&c.rd); ok {
+		c.Conn.SetReadDeadline(t)
+	}
 	return c.Conn.Read(p)
 }
 
-func (c deadlineConn) Write(p []byte) (int, error) {
-	c.Conn.SetWriteDeadline(time.Now().Add(c.d))
+func (c *deadlineConn) Write(p []byte) (int, error) {
+	if t, ok := c.due(&c.wd); ok {
+		c.Conn.SetWriteDeadline(t)
+	}
 	return c.Conn.Write(p)
 }
 
@@ -365,7 +383,7 @@ func (ss *session) runData(p dataPlan, prelimText string, move func(ctx context.
 			return
 		}
 		stop := context.AfterFunc(ctx, func() { conn.Close() })
-		text, err := move(ctx, deadlineConn{conn, ss.srv.dataTimeout()})
+		text, err := move(ctx, &deadlineConn{Conn: conn, d: ss.srv.dataTimeout()})
 		stop()
 		cerr := conn.Close()
 		if err == nil && cerr != nil && !errors.Is(cerr, net.ErrClosed) {

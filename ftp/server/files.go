@@ -82,6 +82,12 @@ func (ss *session) cmdRETR(arg string) {
 		if !binaryMode {
 			w = &toCRLF{w: w}
 		}
+		if st, ok := f.(streamer); ok && st.Streaming() && binaryMode && !block {
+			if err := sendStream(data, f.(io.WriterTo)); err != nil {
+				return "", err
+			}
+			return "File Sent", nil
+		}
 		if err := copyData(w, f, true); err != nil {
 			return "", err
 		}
@@ -159,6 +165,59 @@ func copyData(dst io.Writer, src io.Reader, fromFile bool) error {
 			return &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
 		}
 		free <- c.b
+	}
+	return nil
+}
+
+// streamer is a back end file that moves data between a connection and its storage without a
+// buffer in between (fsimage on a RAM disk): its io.WriterTo hands the connection the file's own
+// memory, its io.ReaderFrom reads the connection into it. Only binary stream-mode transfers use it.
+type streamer interface{ Streaming() bool }
+
+// sideErr remembers the error of one side of a streamed copy, so a failure is told apart: the
+// connection's (426) or the file's (550).
+type sideErr struct {
+	r   io.Reader
+	w   io.Writer
+	err error
+}
+
+func (s *sideErr) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
+func (s *sideErr) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// sendStream is RETR's copy from a streamer.
+func sendStream(conn io.Writer, f io.WriterTo) error {
+	side := &sideErr{w: conn}
+	if _, err := f.WriteTo(side); err != nil {
+		if side.err != nil {
+			return &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
+		}
+		return &ftp.Error{Code: 550, Msg: "Read Fail"}
+	}
+	return nil
+}
+
+// receiveStream is STOR's copy into a streamer.
+func receiveStream(f io.ReaderFrom, conn io.Reader) error {
+	side := &sideErr{r: conn}
+	if _, err := f.ReadFrom(side); err != nil {
+		if side.err != nil {
+			return &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
+		}
+		return &ftp.Error{Code: 550, Msg: "File Write Failed"}
 	}
 	return nil
 }
@@ -246,7 +305,13 @@ func (ss *session) cmdSTOR(arg string, appendMode bool) {
 			conv = &fromCRLF{w: w}
 			dst = conv
 		}
-		if err := copyData(dst, r, false); err != nil {
+		var err error
+		if st, ok := w.(streamer); ok && st.Streaming() && binaryMode && !block {
+			err = receiveStream(w.(io.ReaderFrom), r)
+		} else {
+			err = copyData(dst, r, false)
+		}
+		if err != nil {
 			return "", err
 		}
 		if ctx.Err() != nil { // a connection we closed ourselves may read as a clean end

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -98,8 +99,10 @@ func serve(t testing.TB, srv *server.Server, ln net.Listener, e *env) *env {
 }
 
 // baseServer is a server with one user "u"/"p" (read-write) and "ro"/"ro" read-only, short delays.
+// Its ConnState hook tells waitSessions when a session starts or ends.
 func baseServer(fsys server.FileSystem, prof ftp.Profile) *server.Server {
-	return &server.Server{
+	changed := make(chan struct{}, 1)
+	srv := &server.Server{
 		FS:      fsys,
 		Profile: prof,
 		Login: func(ctx context.Context, c netip.AddrPort, user, pass string) server.Access {
@@ -113,6 +116,34 @@ func baseServer(fsys server.FileSystem, prof ftp.Profile) *server.Server {
 		},
 		LoginFailDelay: 10 * time.Millisecond,
 		DataTimeout:    5 * time.Second,
+		ConnState: func(net.Conn, server.ConnState) {
+			select {
+			case changed <- struct{}{}:
+			default: // a change not yet seen is pending already
+			}
+		},
+	}
+	stateChanges.Store(srv, changed)
+	return srv
+}
+
+// stateChanges maps each baseServer to the channel its ConnState hook signals.
+var stateChanges sync.Map
+
+// waitSessions waits, on the server's ConnState hook, until it has want sessions.
+func waitSessions(t testing.TB, srv *server.Server, want int) {
+	t.Helper()
+	ch, ok := stateChanges.Load(srv)
+	if !ok {
+		t.Fatal("waitSessions needs a server from baseServer")
+	}
+	timeout := time.After(10 * time.Second)
+	for srv.Sessions() != want {
+		select {
+		case <-ch.(chan struct{}):
+		case <-timeout:
+			t.Fatalf("%d sessions, want %d", srv.Sessions(), want)
+		}
 	}
 }
 

@@ -43,7 +43,7 @@ func TestConnectResetCycles(t *testing.T) {
 		}
 		reset(c)
 	}
-	waitSessions(t, srv.Sessions, 0)
+	waitSessions(t, srv, 0)
 	var wg sync.WaitGroup
 	for i := 0; i < srv.MaxSessions; i++ {
 		wg.Add(1)
@@ -83,7 +83,7 @@ func TestInterruptedSTOR(t *testing.T) {
 					d.Write(bytes.Repeat([]byte("new!"), 256<<10))
 					if how == "control-drop" {
 						reset(c.c)
-						waitSessions(t, srv.Sessions, 0)
+						waitSessions(t, srv, 0)
 						reset(d)
 					} else {
 						reset(d)
@@ -92,7 +92,7 @@ func TestInterruptedSTOR(t *testing.T) {
 							t.Fatalf("reset data connection: reply %d, want 426", code)
 						}
 						c.do("QUIT", 221, nx(c, "Logging Off"))
-						waitSessions(t, srv.Sessions, 0)
+						waitSessions(t, srv, 0)
 					}
 					got, err := os.ReadFile(filepath.Join(dir, "keep.bin"))
 					if err != nil || !bytes.Equal(got, old) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/netxsim/netxsim/ftp"
+	"github.com/netxsim/netxsim/ftp/server"
 	"github.com/netxsim/netxsim/ftp/server/hostfs"
 )
 
@@ -221,7 +222,7 @@ func TestSessionLimits(t *testing.T) {
 		third.expect(421, "Too many sessions, try later")
 		expectClosed(t, third)
 		a.do("QUIT", 221, "Logging Off")
-		waitSessions(t, srv.Sessions, 1)
+		waitSessions(t, srv, 1)
 		fourth := e.connect(t)
 		fourth.expect(220, "Connection Ready")
 	})
@@ -234,16 +235,6 @@ func TestSessionLimits(t *testing.T) {
 		b := e.connect(t)
 		b.expect(421, "Too many sessions from your address, try later")
 	})
-}
-
-func waitSessions(t testing.TB, n func() int, want int) {
-	t.Helper()
-	for i := 0; i < 1000 && n() != want; i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if got := n(); got != want {
-		t.Fatalf("%d sessions, want %d", got, want)
-	}
 }
 
 // TestIdleTimeout: an idle session is closed (netxduo silently as NetX, extended with 421).
@@ -289,3 +280,43 @@ func TestDataTimeout(t *testing.T) {
 }
 
 var _ = bytes.Equal
+
+// ConnState reports each control connection's states in order: new, logged-in, closed; one over the
+// extended limit is refused and never new.
+func TestConnState(t *testing.T) {
+	fsys, _ := newHostFS(t)
+	srv := baseServer(fsys, ftp.ProfileExtended)
+	srv.MaxSessions = 1
+	states := make(chan server.ConnState, 16)
+	srv.ConnState = func(_ net.Conn, st server.ConnState) { states <- st }
+	e := startKernel(t, srv, v4)
+	a := e.connect(t)
+	a.expect(220, "Connection Ready")
+	a.login("u", "p")
+	b := e.connect(t)
+	b.expect(421, "Too many sessions, try later")
+	a.do("QUIT", 221, "Logging Off")
+	var got []string
+	timeout := time.After(10 * time.Second)
+	for len(got) < 4 {
+		select {
+		case st := <-states:
+			got = append(got, st.String())
+		case <-timeout:
+			t.Fatalf("states %v, want 4", got)
+		}
+	}
+	// The refusal is reported from its own goroutine, so only a's states have an order.
+	var a3 []string
+	refused := 0
+	for _, s := range got {
+		if s == "refused" {
+			refused++
+		} else {
+			a3 = append(a3, s)
+		}
+	}
+	if refused != 1 || strings.Join(a3, " ") != "new logged-in closed" {
+		t.Fatalf("states %q, want new logged-in closed and one refused", strings.Join(got, " "))
+	}
+}

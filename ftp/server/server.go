@@ -61,6 +61,41 @@ const (
 // LoginFunc decides a PASS: client is the control connection's remote address.
 type LoginFunc func(ctx context.Context, client netip.AddrPort, user, password string) Access
 
+// ConnState is a control connection's state, as Server.ConnState reports it.
+type ConnState int
+
+const (
+	// StateNew: the connection is admitted as a session; the greeting comes next.
+	StateNew ConnState = iota
+	// StateLoggedIn: a PASS was accepted (again after each new USER and PASS).
+	StateLoggedIn
+	// StateRefused: the connection was refused with 421 (too many sessions) and closed; it never
+	// was a session.
+	StateRefused
+	// StateClosed: the session ended and no longer counts in Sessions.
+	StateClosed
+)
+
+func (c ConnState) String() string {
+	switch c {
+	case StateNew:
+		return "new"
+	case StateLoggedIn:
+		return "logged-in"
+	case StateRefused:
+		return "refused"
+	case StateClosed:
+		return "closed"
+	}
+	return fmt.Sprintf("ConnState(%d)", int(c))
+}
+
+func (s *Server) setState(c net.Conn, st ConnState) {
+	if s.ConnState != nil {
+		s.ConnState(c, st)
+	}
+}
+
 // LogoutFunc is told when a logged-in session ends (QUIT, a new USER, or the connection dropping).
 type LogoutFunc func(client netip.AddrPort, user string)
 
@@ -72,6 +107,10 @@ type Server struct {
 	Network Network     // data connections; nil: the host kernel (net.ListenConfig / net.Dialer)
 	Login   LoginFunc   // nil: every login is refused
 	Logout  LogoutFunc  // optional
+	// ConnState, when set, is told of each control connection's changes of state (as
+	// net/http.Server.ConnState), from the connection's own goroutine: tests wait on it instead of
+	// polling Sessions.
+	ConnState func(net.Conn, ConnState)
 
 	MaxSessions        int           // 0: 4 (NetX) in netxduo, 64 in extended; < 0: unlimited
 	MaxSessionsPerAddr int           // 0 or < 0: unlimited; over it a connection gets 421
@@ -112,8 +151,10 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	sessions  map[*session]struct{}
 	perAddr   map[netip.Addr]int
-	shutdown  chan struct{} // closed by Shutdown/Close
-	slots     chan struct{} // netxduo session slots
+	shutdown  chan struct{}                // closed by Shutdown/Close
+	slots     chan struct{}                // netxduo session slots
+	gated     map[synGate]struct{}         // netxduo listeners that hold SYNs while the slots are taken
+	admitted  map[netip.AddrPort]time.Time // SYNs let through, not yet accepted (by client address)
 	closed    bool
 	crashed   error // ErrNetXCrash once NetXCrash stopped the server
 	wg        sync.WaitGroup
@@ -324,6 +365,9 @@ func (s *Server) Serve(ln net.Listener) error {
 
 	limit := s.maxSessions()
 	slots := s.slots // netxduo: accept only with a free slot (shared by every listener)
+	if g, ok := ln.(synGate); ok && slots != nil {
+		return s.serveGated(ln, g, limit)
+	}
 	var backoff time.Duration
 	for {
 		if slots != nil {
@@ -361,10 +405,100 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
+// synGate is a listener that can leave connection requests unanswered (*stack.Listener).
+type synGate interface {
+	SetAdmit(admit func(remote netip.AddrPort) bool)
+	Readmit()
+}
+
+// admitExpiry is how long a connection request let through may take to reach Accept before its
+// slot counts as free again (a handshake that never completes).
+const admitExpiry = 30 * time.Second
+
+// serveGated is Serve's NetX slot behaviour on a listener that can hold SYNs: while MaxSessions
+// sessions are open, a new connection's SYN is not answered at all (NetX has no listening socket
+// left and queues the SYN), and it is answered as soon as a session ends, so the client's connect
+// simply takes longer, as on the real device. A kernel listener cannot do this: there the
+// connection completes and waits in the listen backlog unanswered by the FTP server.
+func (s *Server) serveGated(ln net.Listener, g synGate, limit int) error {
+	s.mu.Lock()
+	if s.gated == nil {
+		s.gated = map[synGate]struct{}{}
+		s.admitted = map[netip.AddrPort]time.Time{}
+	}
+	s.gated[g] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.gated, g)
+		s.mu.Unlock()
+	}()
+	g.SetAdmit(func(remote netip.AddrPort) bool { return s.admitSYN(remote, limit) })
+	var backoff time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			select {
+			case <-s.shutdown:
+				return ErrServerClosed
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				backoff = min(max(backoff*2, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("ftp server: accept: %w", err)
+		}
+		backoff = 0
+		s.startSession(conn, limit, s.readmit)
+	}
+}
+
+// admitSYN decides a connection request from remote on a gated listener: answered while a slot is
+// free (open sessions plus requests let through but not yet accepted stay within limit).
+func (s *Server) admitSYN(remote netip.AddrPort, limit int) bool {
+	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return true // the listener is closing: let gVisor answer (a RST) rather than hold
+	}
+	now := time.Now()
+	for r, t := range s.admitted {
+		if now.Sub(t) > admitExpiry {
+			delete(s.admitted, r)
+		}
+	}
+	if _, ok := s.admitted[remote]; ok {
+		return true // a retransmitted SYN of a request let through
+	}
+	if len(s.sessions)+len(s.admitted) >= limit {
+		return false
+	}
+	s.admitted[remote] = now
+	return true
+}
+
+// readmit offers the SYNs held by every gated listener again: a slot has freed.
+func (s *Server) readmit() {
+	s.mu.Lock()
+	gs := make([]synGate, 0, len(s.gated))
+	for g := range s.gated {
+		gs = append(gs, g)
+	}
+	s.mu.Unlock()
+	for _, g := range gs {
+		g.Readmit()
+	}
+}
+
 // startSession admits conn (or refuses it with 421) and serves it in its own goroutine.
 func (s *Server) startSession(conn net.Conn, limit int, release func()) {
 	peer := addrPortOf(conn.RemoteAddr())
 	s.mu.Lock()
+	delete(s.admitted, peer) // accepted: its slot is the session's from now on
 	refuse := ""
 	switch {
 	case s.closed:
@@ -382,6 +516,7 @@ func (s *Server) startSession(conn net.Conn, limit int, release func()) {
 			conn.SetWriteDeadline(time.Now().Add(time.Second))
 			io.WriteString(conn, ftp.FormatReply(421, refuse))
 			conn.Close()
+			s.setState(conn, StateRefused)
 		}()
 		return
 	}
@@ -393,6 +528,7 @@ func (s *Server) startSession(conn net.Conn, limit int, release func()) {
 	go func() {
 		defer s.wg.Done()
 		defer release()
+		s.setState(conn, StateNew)
 		ss.serve()
 		s.mu.Lock()
 		delete(s.sessions, ss)
@@ -400,6 +536,7 @@ func (s *Server) startSession(conn net.Conn, limit int, release func()) {
 			delete(s.perAddr, peer.Addr())
 		}
 		s.mu.Unlock()
+		s.setState(conn, StateClosed)
 	}()
 }
 

@@ -86,6 +86,22 @@ func Parse(s string, min, max int64) (int64, error) {
 	return q.Int64(), nil
 }
 
+// ParseIn is Parse for a flag whose bare numbers have always meant a unit (demo --size 8 is 8 MiB):
+// a number without a unit is in unit ("KiB", "MiB", ...), one with a unit is read as Parse reads it.
+func ParseIn(s, unit string, min, max int64) (int64, error) {
+	t := strings.TrimSpace(s)
+	if t != "" && (t[len(t)-1] >= '0' && t[len(t)-1] <= '9' || t[len(t)-1] == '.') {
+		v, err := Parse(t+unit, min, max)
+		if err != nil {
+			return 0, errorf(errors.Unwrap(err), "%s (a number alone is in %s)", strings.Replace(err.Error(), strconvQuote(t+unit), strconvQuote(s), 1), unit)
+		}
+		return v, nil
+	}
+	return Parse(s, min, max)
+}
+
+func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
+
 func digits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {

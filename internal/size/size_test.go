@@ -91,3 +91,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestParseIn(t *testing.T) {
+	for in, want := range map[string]int64{"8": 8 << 20, "0": 0, "0.5": 512 << 10, "512K": 512 << 10, "64 KiB": 64 << 10, "100": 100 << 20} {
+		if got, err := ParseIn(in, "MiB", 0, 1<<34); err != nil || got != want {
+			t.Errorf("ParseIn(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"-3", "", "x", "1.", "99999999"} {
+		if _, err := ParseIn(in, "MiB", 0, 1<<34); err == nil {
+			t.Errorf("ParseIn(%q) accepted", in)
+		}
+	}
+	if _, err := ParseIn("99999", "MiB", 0, 1<<34); !errors.Is(err, ErrRange) {
+		t.Errorf("out of range: %v, want ErrRange", err)
+	}
+}

@@ -1,7 +1,6 @@
 package wiresig
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // Stream is one TCP connection to a server port as a capture shows it: what the client sent, one
@@ -91,27 +89,9 @@ func (h *half) ordered() [][]byte {
 // Streams reads a capture (pcap or pcapng) and returns every TCP connection whose server side is
 // port, in the order of their first frame.
 func Streams(r io.Reader, port uint16) ([]Stream, error) {
-	br := bufio.NewReader(r)
-	magic, err := br.Peek(4)
+	src, err := openCapture(r)
 	if err != nil {
-		return nil, fmt.Errorf("wiresig: read capture: %w", err)
-	}
-	var src interface {
-		ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
-		LinkType() layers.LinkType
-	}
-	if bytes.Equal(magic, []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
-		ng, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
-		if err != nil {
-			return nil, fmt.Errorf("wiresig: %w", err)
-		}
-		src = ng
-	} else {
-		pr, err := pcapgo.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("wiresig: %w", err)
-		}
-		src = pr
+		return nil, err
 	}
 	type conn struct {
 		s        Stream

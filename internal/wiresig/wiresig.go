@@ -67,27 +67,9 @@ type Report struct {
 
 // Read reads a capture and reports the packets from and to the device's addresses.
 func Read(r io.Reader, device ...netip.Addr) (*Report, error) {
-	br := bufio.NewReader(r)
-	magic, err := br.Peek(4)
+	src, err := openCapture(r)
 	if err != nil {
-		return nil, fmt.Errorf("wiresig: read capture: %w", err)
-	}
-	var src interface {
-		ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
-		LinkType() layers.LinkType
-	}
-	if bytes.Equal(magic, []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
-		ng, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
-		if err != nil {
-			return nil, fmt.Errorf("wiresig: %w", err)
-		}
-		src = ng
-	} else {
-		pr, err := pcapgo.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("wiresig: %w", err)
-		}
-		src = pr
+		return nil, err
 	}
 	isDev := func(b []byte) bool {
 		a, ok := netip.AddrFromSlice(b)
@@ -171,4 +153,31 @@ func Read(r io.Reader, device ...netip.Addr) (*Report, error) {
 				Window: tcp.Window, Flags: flags, TTL: ttl, HasTS: hasTS})
 		}
 	}
+}
+
+// source is a capture being read, pcap or pcapng.
+type source interface {
+	ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+	LinkType() layers.LinkType
+}
+
+// openCapture opens a pcap or a pcapng capture, told apart by the magic number.
+func openCapture(r io.Reader) (source, error) {
+	br := bufio.NewReader(r)
+	magic, err := br.Peek(4)
+	if err != nil {
+		return nil, fmt.Errorf("wiresig: read capture: %w", err)
+	}
+	if bytes.Equal(magic, []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
+		ng, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+		if err != nil {
+			return nil, fmt.Errorf("wiresig: %w", err)
+		}
+		return ng, nil
+	}
+	pr, err := pcapgo.NewReader(br)
+	if err != nil {
+		return nil, fmt.Errorf("wiresig: %w", err)
+	}
+	return pr, nil
 }

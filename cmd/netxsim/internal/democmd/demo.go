@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli"
+	"github.com/netxsim/netxsim/internal/size"
 	"github.com/netxsim/netxsim/scenario"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/capture"
@@ -105,11 +106,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var opts Options
 	var format string
-	var sizeMiB float64
+	var streamSize string
 	fs.StringVar(&opts.Out, "out", "netxsim-demo", "directory for the capture and the reports")
 	fs.StringVar(&opts.Pcap, "pcap", "netxsim-demo.pcapng", "capture file (relative names go inside --out)")
 	fs.StringVar(&format, "format", "pcapng", "capture format: pcapng or pcap")
-	fs.Float64Var(&sizeMiB, "size", 8, "MiB per TCP stream (0: no streams)")
+	fs.StringVar(&streamSize, "size", "8", "`size` of each TCP stream: a number alone is MiB, or 512K, 1.5GiB as everywhere (0: no streams)")
 	fs.Uint64Var(&opts.Seed, "seed", 1, "seed for stream contents")
 	fs.BoolVar(&opts.TAP, "tap", false, "put the device on a TAP in a new network namespace, the Linux kernel as host (needs root)")
 	fs.StringVar(&opts.NetNS, "netns", "", "with --tap: `name` of the network namespace to create (implies --tap)")
@@ -143,11 +144,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netxsim demo: --pcap %s: the name says %s but the format is %s: rename it or give --format %s\n", opts.Pcap, ext[1:], f, ext[1:])
 		return 2
 	}
-	if !(sizeMiB >= 0) || sizeMiB > 1<<14 {
-		fmt.Fprintf(stderr, "netxsim demo: --size %v: need a size in MiB from 0 to 16384\n", sizeMiB)
+	n, err := size.ParseIn(streamSize, "MiB", 0, 16<<30)
+	if err != nil {
+		fmt.Fprintf(stderr, "netxsim demo: --size: %v\n", err)
 		return 2
 	}
-	opts.StreamSize = int64(sizeMiB * (1 << 20))
+	opts.StreamSize = n
 	if opts.Pcap == "" {
 		fmt.Fprintln(stderr, "netxsim demo: --pcap must name a file")
 		return 2

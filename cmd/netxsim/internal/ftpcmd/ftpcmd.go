@@ -23,6 +23,7 @@ import (
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/client"
 	"github.com/netxsim/netxsim/internal/termtext"
+	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/tapdev"
 )
 
@@ -138,8 +139,12 @@ func (o *options) check() error {
 	if f := o.StackFlags(); f != "" && o.TAP == "" && o.NetNS == "" && o.VXLAN == nil {
 		return fmt.Errorf("%s need --tap, --netns or --vxlan: on the host kernel the TCP/IP is the kernel's", f)
 	}
-	// The client's device stands for a NetX Duo device with this profile (NetX's look for netxduo).
+	// The client's device stands for a NetX Duo device with this profile (NetX's look for netxduo),
+	// whose client advertises one window on every connection, 2,000 bytes as in NetX's own demos.
 	o.Profile = p
+	if p.NetXLike() && !o.Set("windows") && (o.Signature == nil || *o.Signature == stack.SignatureNetX) {
+		o.Windows = stack.Windows{Data: stack.NetXClientWindow}
+	}
 	if o.mode != "stream" && o.mode != "block" {
 		return fmt.Errorf("--mode %q: use stream or block", o.mode)
 	}

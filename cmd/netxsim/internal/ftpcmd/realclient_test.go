@@ -202,7 +202,51 @@ func TestNetXDuoCommandSendsRealClientBytes(t *testing.T) {
 			if !t.Failed() {
 				t.Logf("%d netxsim ftp commands, byte for byte the real client's (CWD not a command: %q)", len(svcs), skipped)
 			}
+			compareClientSignature(t, pcap, rs.Client.Addr())
 		})
+	}
+}
+
+// compareClientSignature checks the device of netxsim ftp --profile netxduo against the real client's
+// SYNs and SYN-ACKs in client-services.pcap: the same TTL or hop limit, the same window (2,000, the
+// NetX client's window_size) and MSS as the only option. (The option bytes differ; docs/stack.md.)
+func compareClientSignature(t *testing.T, ours string, client netip.Addr) {
+	t.Helper()
+	read := func(file string) *wiresig.Report {
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		rep, err := wiresig.Read(f, client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	real := read(filepath.Join("..", "..", "..", "..", "testdata", "netxduo-6.4.2", "client-services.pcap"))
+	got := read(ours)
+	type sig struct {
+		ttl    uint8
+		window uint16
+		mss    bool
+	}
+	want := map[sig]bool{}
+	for _, s := range real.Syns {
+		if s.IPv6 == client.Is6() {
+			want[sig{s.TTL, s.Window, s.OnlyMSS()}] = true
+		}
+	}
+	if len(want) != 1 {
+		t.Fatalf("the real client's SYNs differ among themselves: %v", want)
+	}
+	if len(got.Syns) == 0 {
+		t.Fatal("no SYN of our client in the capture")
+	}
+	for _, s := range got.Syns {
+		if g := (sig{s.TTL, s.Window, s.OnlyMSS()}); !want[g] {
+			t.Errorf("our client's SYN (SYN-ACK %v) frame %d: %+v, the real client's %v", s.SynAck, s.Frame, g, want)
+		}
 	}
 }
 

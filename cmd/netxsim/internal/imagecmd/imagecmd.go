@@ -550,27 +550,22 @@ func (c *cmd) get(args []string) error {
 	})
 }
 
-func (c *cmd) cat(args []string) error {
-	fl := c.flags("cat")
+// eachPath parses the command's flags, wants at least one PATH and runs fn on the image (opened for
+// writing when write) for each, with its path inside the image.
+func (c *cmd) eachPath(fl *flag.FlagSet, args []string, write bool, fn func(v *fsimage.FS, arg, ip string) error) error {
 	if err := c.parse(fl, args); err != nil {
 		return err
 	}
 	if fl.NArg() == 0 {
-		return usagef("cat needs PATH...")
+		return usagef("%s needs PATH...", strings.TrimPrefix(fl.Name(), "image "))
 	}
-	return c.withFS(false, func(v *fsimage.FS) error {
+	return c.withFS(write, func(v *fsimage.FS) error {
 		for _, p := range fl.Args() {
 			ip, err := imagePath(p)
 			if err != nil {
 				return err
 			}
-			f, err := v.Open(ip)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(c.stdout, f)
-			f.Close()
-			if err != nil {
+			if err := fn(v, p, ip); err != nil {
 				return err
 			}
 		}
@@ -578,71 +573,42 @@ func (c *cmd) cat(args []string) error {
 	})
 }
 
-func (c *cmd) rm(name string, args []string) error {
-	fl := c.flags(name)
-	if err := c.parse(fl, args); err != nil {
-		return err
-	}
-	if fl.NArg() == 0 {
-		return usagef("%s needs PATH...", name)
-	}
-	return c.withFS(true, func(v *fsimage.FS) error {
-		for _, p := range fl.Args() {
-			ip, err := imagePath(p)
-			if err != nil {
-				return err
-			}
-			fi, err := v.Stat(ip)
-			if err != nil {
-				return err
-			}
-			if name == "rmdir" && !fi.IsDir() {
-				return fmt.Errorf("%s is not a directory (use rm)", p)
-			}
-			if name == "rm" && fi.IsDir() {
-				return fmt.Errorf("%s is a directory (use rmdir)", p)
-			}
-			if err := v.Remove(ip); err != nil {
-				return err
-			}
+func (c *cmd) cat(args []string) error {
+	return c.eachPath(c.flags("cat"), args, false, func(v *fsimage.FS, _, ip string) error {
+		f, err := v.Open(ip)
+		if err != nil {
+			return err
 		}
-		return nil
+		_, err = io.Copy(c.stdout, f)
+		f.Close()
+		return err
+	})
+}
+
+func (c *cmd) rm(name string, args []string) error {
+	return c.eachPath(c.flags(name), args, true, func(v *fsimage.FS, p, ip string) error {
+		fi, err := v.Stat(ip)
+		if err != nil {
+			return err
+		}
+		if name == "rmdir" && !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory (use rm)", p)
+		}
+		if name == "rm" && fi.IsDir() {
+			return fmt.Errorf("%s is a directory (use rmdir)", p)
+		}
+		return v.Remove(ip)
 	})
 }
 
 func (c *cmd) mkdir(args []string) error {
 	fl := c.flags("mkdir")
 	parents := fl.Bool("p", false, "make parent directories as needed, no error if existing")
-	if err := c.parse(fl, args); err != nil {
-		return err
-	}
-	if fl.NArg() == 0 {
-		return usagef("mkdir needs PATH...")
-	}
-	return c.withFS(true, func(v *fsimage.FS) error {
-		for _, p := range fl.Args() {
-			ip, err := imagePath(p)
-			if err != nil {
-				return err
-			}
-			if !*parents {
-				if err := v.Mkdir(ip); err != nil {
-					return err
-				}
-				continue
-			}
-			parts := strings.Split(ip, "/")
-			for i := range parts {
-				sub := strings.Join(parts[:i+1], "/")
-				if fi, err := v.Stat(sub); err == nil && fi.IsDir() {
-					continue
-				}
-				if err := v.Mkdir(sub); err != nil {
-					return err
-				}
-			}
+	return c.eachPath(fl, args, true, func(v *fsimage.FS, _, ip string) error {
+		if *parents {
+			return fsimage.MkdirAll(v, ip)
 		}
-		return nil
+		return v.Mkdir(ip)
 	})
 }
 

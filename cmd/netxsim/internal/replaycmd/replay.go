@@ -14,7 +14,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -268,7 +267,7 @@ func startDevice(ctx context.Context, o *options, prof ftp.Profile, log *slog.Lo
 	}
 	devs, err := n.AddDevices(ctx, seg,
 		netxsim.DeviceConfig{Config: stack.Config{Name: "dev", MAC: netxsim.DeviceMAC(), IPv4: netxsim.DeviceIPv4,
-			IPv6: true, IPv6Global: []netip.Prefix{netxsim.DeviceIPv6}, SkipDAD: true}},
+			IPv6: true, IPv6Global: []netip.Prefix{netxsim.DeviceIPv6}, SkipDAD: true}, Profile: prof},
 		netxsim.DeviceConfig{Config: stack.Config{Name: "host", MAC: netxsim.MAC(1), IPv4: netxsim.HostIPv4,
 			IPv6: true, IPv6Global: []netip.Prefix{netxsim.HostIPv6}, SkipDAD: true}})
 	if err != nil {
@@ -342,7 +341,7 @@ func seed(o *options) (*fsimage.FS, error) {
 			return err
 		}
 		defer f.Close()
-		return put(v, p, f)
+		return fsimage.WriteFile(v, p, f)
 	})
 	if err != nil {
 		v.Close()
@@ -368,29 +367,9 @@ func ramDisk() (*fsimage.RAM, *fsimage.FS, error) {
 // seedCaptured writes the captured device's three files into v, in their order.
 func seedCaptured(v *fsimage.FS) error {
 	for _, f := range seedFiles() {
-		if err := put(v, f.name, strings.NewReader(f.content)); err != nil {
+		if err := fsimage.WriteFile(v, f.name, strings.NewReader(f.content)); err != nil {
 			return fmt.Errorf("seeding %s: %w", f.name, err)
 		}
 	}
 	return nil
-}
-
-// put writes r to name on v, making its parent directory when it is missing.
-func put(v *fsimage.FS, name string, r io.Reader) error {
-	if dir := path.Dir(name); dir != "." {
-		if _, err := v.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-			if err := v.Mkdir(dir); err != nil {
-				return err
-			}
-		}
-	}
-	w, err := v.Create(name)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(w, r); err != nil {
-		w.Close()
-		return err
-	}
-	return w.Close()
 }
