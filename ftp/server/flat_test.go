@@ -104,7 +104,7 @@ func TestManySessionsFlat(t *testing.T) {
 		close(jobs)
 		wg.Wait()
 		for _, tg := range targets {
-			waitSessions(t, tg.e.srv.Sessions, 0)
+			waitSessions(t, tg.e.srv, 0)
 		}
 	}
 	run(9*len(targets), 1) // warm-up: pools, caches and every code path once
