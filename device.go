@@ -93,13 +93,14 @@ func (n *Network) AddDevices(ctx context.Context, seg *Segment, cfgs ...DeviceCo
 	}
 	devs := make([]*Device, len(cfgs))
 	eps := make([]stack.LinkEndpoint, len(cfgs))
-	n.mu.Lock()
-	for i := range cfgs {
+	for i := range cfgs { // before anything is taken
 		if p := cfgs[i].Profile; p != "" && !p.Valid() {
-			n.mu.Unlock()
 			return nil, fmt.Errorf("netxsim: device %s: %w", cfgs[i].Name, errBadProfile(p))
 		}
 		cfgs[i].Config.Signature = cfgs[i].EffectiveSignature()
+	}
+	n.mu.Lock()
+	for i := range cfgs {
 		c := &cfgs[i].Config
 		if c.MAC == nil {
 			c.MAC = MAC(byte(len(n.devices) + 2))

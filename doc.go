@@ -11,7 +11,13 @@
 //	var n netxsim.Network // the zero value is ready; set Capture, Seed, Logger first if wanted
 //	defer n.Close()
 //	seg, _ := n.Pair("lan", link.PairConfig{})
-//	dev, _ := n.AddDevice(ctx, seg, netxsim.DeviceConfig{Config: stack.Config{Name: "dev", IPv4: netxsim.IPv4(2)}})
+//	dev, _ := n.AddDevice(ctx, seg, netxsim.DeviceConfig{Config: stack.Config{Name: "dev", IPv4: netxsim.IPv4(2)},
+//		Profile: ftp.ProfileNetXDuo}) // a NetX Duo device: NetX's TCP/IP signature on the wire
+//
+// DeviceConfig.Profile says which NetX Duo device a device stands for: a NetX-like profile gives it
+// NetX Duo's stack signature (stack.SignatureNetX: TTL 128, MSS only, windows of 400 and 2,048 bytes,
+// IPv4 identification counting up), decided here for every command and the scenario engine;
+// DeviceConfig.StackSignature overrides it, and a device without a Profile (a host) is Linux-like.
 //
 // Close stops the network in the one right order: FTP clients, FTP servers (their sessions end), the
 // wait for the links to go quiet, the capture, the IP instances, the segments and namespaces.

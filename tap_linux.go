@@ -4,7 +4,6 @@ package netxsim
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -74,101 +73,40 @@ func TAPSupported() string {
 // Segment.Kernel returns as a Device (its sockets inside the namespace). Everything made is removed by
 // Close, also when TAP fails midway.
 func (n *Network) TAP(ctx context.Context, name string, cfg TAPConfig) (seg *Segment, err error) {
-	for _, p := range cfg.HostAddrs {
-		if err := tapdev.CheckPrefix(p); err != nil {
-			return nil, fmt.Errorf("netxsim: tap %s: kernel side: %w", name, err)
-		}
-	}
-	if len(cfg.HostAddrs) > 0 && cfg.NetNS == "" && !cfg.CreateNetNS && !cfg.Private {
-		return nil, fmt.Errorf("netxsim: tap %s: kernel-side addresses need a namespace (NetNS or CreateNetNS): netxsim never configures the caller's own interfaces", name)
-	}
-	side := &tapSide{cfg: cfg}
-	var undo []func() error
-	release := func() error {
-		var errs []error
-		for i := len(undo) - 1; i >= 0; i-- {
-			errs = append(errs, undo[i]())
-		}
-		undo = nil
-		return errors.Join(errs...)
-	}
-	defer func() {
-		if err != nil {
-			release()
-		}
-	}()
 	nsName := cfg.NetNS
-	switch {
-	case cfg.CreateNetNS:
-		if nsName == "" {
-			nsName = RandomName("nxs")
-		}
-		if tapdev.NetNSExists(nsName) {
-			return nil, fmt.Errorf("netxsim: tap %s: namespace %s exists: a new one is made for the TAP; pick another name or remove it with `ip netns del %s`", name, nsName, nsName)
-		}
-		ns, err := tapdev.CreateNetNS(nsName)
-		if err != nil {
-			return nil, fmt.Errorf("netxsim: tap %s: %w", name, err)
-		}
-		side.ns = ns
-		undo = append(undo, ns.Delete)
-	case cfg.Private && nsName == "":
-		ns, err := tapdev.CurrentNetNS()
-		if err != nil {
-			return nil, fmt.Errorf("netxsim: tap %s: %w", name, err)
-		}
-		if err := ns.LinkUp("lo"); err != nil {
-			ns.Close()
-			return nil, fmt.Errorf("netxsim: tap %s: loopback up: %w", name, err)
-		}
-		side.ns = ns
-		undo = append(undo, ns.Close)
-	case nsName != "":
-		ns, err := tapdev.OpenNetNS(nsName)
-		if err != nil {
-			return nil, fmt.Errorf("netxsim: tap %s: namespace %s: %w", name, nsName, err)
-		}
-		side.ns = ns
-		undo = append(undo, ns.Close)
+	if cfg.CreateNetNS && nsName == "" {
+		nsName = RandomName("nxs")
 	}
 	if cfg.Name == "" {
 		cfg.Name = nsName
 		if cfg.Name == "" {
 			cfg.Name = "netxsim0"
 		}
-		side.cfg.Name = cfg.Name
 	}
 	mac := cfg.MAC
 	if mac == nil {
 		mac = DeviceMAC()
 	}
-	tap, err := tapdev.Open(tapdev.Config{
-		Name: cfg.Name, NetNS: side.ns, MAC: mac, MTU: cfg.MTU, Persist: cfg.Persist,
-		Owner: cfg.Owner, Group: cfg.Group, Logger: n.log(),
+	// The namespace, the TAP and the kernel side in the one order of tapdev.SetupTAP (taptest makes
+	// its TAPs there too).
+	setup, err := tapdev.SetupTAP(tapdev.SetupConfig{
+		TAP: tapdev.Config{
+			Name: cfg.Name, MAC: mac, MTU: cfg.MTU, Persist: cfg.Persist,
+			Owner: cfg.Owner, Group: cfg.Group, Logger: n.log(),
+		},
+		NetNS: nsName, CreateNetNS: cfg.CreateNetNS, Private: cfg.Private, HostAddrs: cfg.HostAddrs,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("netxsim: tap %s: %w", name, err)
 	}
-	side.tap = tap
-	undo = append(undo, func() error {
-		if err := tap.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
-			return err
+	defer func() {
+		if err != nil {
+			setup.Close()
 		}
-		return nil
-	})
-	// The kernel side is configured only where it is ours: a namespace made here, or a TAP made here
-	// in the given namespace (an existing TAP is the user's, with the user's addresses).
-	if side.ns != nil && (cfg.CreateNetNS || cfg.Private || tap.Created()) {
-		for _, p := range cfg.HostAddrs {
-			if err := side.ns.AddAddr(tap.Name(), p); err != nil {
-				return nil, fmt.Errorf("netxsim: tap %s: %w", name, err)
-			}
-		}
-		side.host = cfg.HostAddrs
-		if err := side.ns.LinkUp(tap.Name()); err != nil {
-			return nil, fmt.Errorf("netxsim: tap %s: %w", name, err)
-		}
-	}
+	}()
+	side := &tapSide{cfg: cfg, ns: setup.NS, tap: setup.TAP, host: setup.Host}
+	release := setup.Close
+	tap := setup.TAP
 	var ep stack.LinkEndpoint = tap.Endpoint()
 	opt := SegmentOptions{Kind: "tap", Capture: CaptureEveryPort, Kernel: true, Close: release}
 	if !cfg.Tx.IsZero() || !cfg.Rx.IsZero() {

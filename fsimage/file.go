@@ -335,11 +335,18 @@ func (f *File) receiveTarget() (dev, length int64, run extent, ok bool, err erro
 		return 0, 0, extent{}, false, nil
 	}
 	limit := min(int64(streamMax), 0xFFFFFFFF-size)
+	cs := v.g.cs
+	if need := uint32((limit + cs - 1) / cs); v.fat.free-v.fat.resvN < need && len(v.pending) > 0 {
+		// Released chains become free only at a flush (durable.go); flush now, as alloc does when
+		// short: a consistent point, nothing of this round has changed an entry yet.
+		if err := v.flush(); err != nil {
+			return 0, 0, extent{}, false, pathErr("write", f.name, err)
+		}
+	}
 	ext, err := v.extents(n)
 	if err != nil {
 		return 0, 0, extent{}, false, pathErr("write", f.name, err)
 	}
-	cs := v.g.cs
 	have := int64(extLen(ext)) * cs
 	var next uint32 // the cluster the reserved run must start at, 0: anywhere
 	switch {
@@ -393,6 +400,7 @@ func (f *File) receiveCommit(run extent, k int64) {
 		v.fat.free--
 		ext = extAppend(ext, c)
 		last = c
+		v.fat.next = c + 1 // the allocation hint moves past what was taken, as alloc leaves it
 	}
 	n.ext = ext
 	n.size = uint32(end)

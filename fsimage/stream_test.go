@@ -3,9 +3,13 @@ package fsimage
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
+	"sync"
 	"testing"
+	"unsafe"
 )
 
 // gateReader hands out data, a piece each time next says how much, and tells on ack how much is
@@ -190,4 +194,112 @@ func TestStreamingSendBeside(t *testing.T) {
 	if want := append(bytes.Clone(data), "tail"...); !bytes.Equal(g.Bytes(), want) {
 		t.Errorf("sent %d bytes, want %d (the file as it grew)", g.Len(), len(want))
 	}
+}
+
+// ramReader checks where ReadFrom reads into: the RAM disk (streaming) or a buffer.
+type ramReader struct {
+	r       io.Reader
+	ram     []byte
+	outside int // reads into memory outside the RAM disk
+}
+
+func (c *ramReader) Read(p []byte) (int, error) {
+	if len(p) > 0 {
+		lo := uintptr(unsafe.Pointer(unsafe.SliceData(c.ram)))
+		at := uintptr(unsafe.Pointer(unsafe.SliceData(p)))
+		if at < lo || at >= lo+uintptr(len(c.ram)) {
+			c.outside++
+		}
+	}
+	return c.r.Read(p)
+}
+
+// TestStreamingAfterRemove: the clusters of a file removed a moment ago are free only after the
+// next flush; a streaming receive that needs them flushes (as an allocation does) and keeps
+// streaming instead of falling back to the buffered copy.
+func TestStreamingAfterRemove(t *testing.T) {
+	v, ram := ramVolume(t, 48<<20)
+	big := bytes.Repeat([]byte{1}, 40<<20)
+	writeFile(t, v, "old.bin", big)
+	if err := v.Remove("old.bin"); err != nil {
+		t.Fatal(err)
+	}
+	w, err := v.Create("new.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("streamed"), 4<<20) // 32 MiB: more than was free before the flush
+	rr := &ramReader{r: bytes.NewReader(data), ram: ram.Bytes()}
+	if n, err := w.(*File).ReadFrom(rr); err != nil || n != int64(len(data)) {
+		t.Fatalf("ReadFrom: %d, %v", n, err)
+	}
+	w.Close()
+	if rr.outside > 0 {
+		t.Errorf("%d reads went to a buffer, not to the RAM disk", rr.outside)
+	}
+	if b, err := fsReadFile(v, "new.bin"); err != nil || !bytes.Equal(b, data) {
+		t.Fatalf("new.bin: %d bytes, %v", len(b), err)
+	}
+	if err := v.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	checkClean(t, bytes.Clone(ram.Bytes()))
+}
+
+// TestStreamingConcurrent: several streaming receives and sends at once on one volume, as several
+// FTP sessions make them: each file gets its own clusters and its own bytes.
+func TestStreamingConcurrent(t *testing.T) {
+	v, ram := ramVolume(t, 64<<20)
+	const n = 4
+	want := make([][]byte, n)
+	for i := range want {
+		want[i] = bytes.Repeat([]byte{byte('a' + i), byte(i)}, (3<<20+i*4099)/2)
+	}
+	writeFile(t, v, "seed.bin", want[0])
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n)
+	for i := range n {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			w, err := v.Create(fmt.Sprintf("f%d.bin", i))
+			if err == nil {
+				r := &chunkReader{data: want[i], r: rand.New(rand.NewPCG(uint64(i), 1)), max: 200 << 10}
+				_, err = w.(*File).ReadFrom(r)
+				if cerr := w.Close(); err == nil {
+					err = cerr
+				}
+			}
+			errs <- err
+		}()
+		go func() { // meanwhile, sends of another file
+			defer wg.Done()
+			f, err := v.Open("seed.bin")
+			if err == nil {
+				var got bytes.Buffer
+				_, err = f.(*File).WriteTo(&got)
+				f.Close()
+				if err == nil && !bytes.Equal(got.Bytes(), want[0]) {
+					err = fmt.Errorf("seed.bin sent as %d bytes, want %d", got.Len(), len(want[0]))
+				}
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if b, err := fsReadFile(v, fmt.Sprintf("f%d.bin", i)); err != nil || !bytes.Equal(b, want[i]) {
+			t.Errorf("f%d.bin: %d bytes, %v; want %d", i, len(b), err, len(want[i]))
+		}
+	}
+	if err := v.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	checkClean(t, bytes.Clone(ram.Bytes()))
 }

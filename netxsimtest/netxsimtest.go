@@ -84,7 +84,8 @@ func NoVerify() Option { return func(o *options) { o.noVerify = true } }
 // connected stacks.
 func NoCapture() Option { return func(o *options) { o.noCapture, o.noVerify = true, true } }
 
-// Profile is the profile the capture is verified against; default: auto-detected.
+// Profile is the profile the capture is verified against (default: auto-detected) and, when it is an
+// FTP profile, the one the device stands for: extended gives it gVisor's Linux-like signature.
 func Profile(p ftp.Profile) Option { return func(o *options) { o.profile = p } }
 
 // Signature sets the device's stack signature (default: NetX Duo's, as the device stands for one

@@ -117,6 +117,10 @@ func checkNetXCapture(t *testing.T, pcap string, dev4, dev6, ll netip.Addr) {
 			t.Errorf("frame %d %d->%d (SYN-ACK %v): TTL %d window %d options %v, want TTL %d window %d, MSS only",
 				s.Frame, s.SrcPort, s.DstPort, s.SynAck, s.TTL, s.Window, s.Options, wantTTL, wantWin)
 		}
+		// the real device's option area, byte for byte (server-dialogues-*.pcap): MSS, NOP, NOP, NOP, EOL
+		if want := []byte{2, 4, byte(s.MSS >> 8), byte(s.MSS), 1, 1, 1, 0}; !bytes.Equal(s.OptionBytes, want) {
+			t.Errorf("frame %d: options % x, want NetX's % x", s.Frame, s.OptionBytes, want)
+		}
 	}
 	if ctl != 3 || pasv != 3 || active != 2 {
 		t.Errorf("device sent %d control SYN-ACKs, %d passive data SYN-ACKs, %d active SYNs; want 3, 3, 2", ctl, pasv, active)
@@ -160,7 +164,7 @@ func checkNetXCapture(t *testing.T, pcap string, dev4, dev6, ll netip.Addr) {
 	out, err := exec.Command(tshark, "-r", pcap, "-Y", "tcp.flags.syn==1 && tcp.flags.ack==1 && (ip.src=="+dev4.String()+" || ipv6.src=="+dev6.String()+")",
 		"-T", "fields", "-E", "separator=/t", "-e", "ip.ttl", "-e", "ipv6.hlim", "-e", "tcp.srcport",
 		"-e", "tcp.window_size_value", "-e", "tcp.options.sack_perm", "-e", "tcp.options.timestamp.tsval",
-		"-e", "tcp.options.wscale.shift", "-e", "tcp.options.mss_val").Output()
+		"-e", "tcp.options.wscale.shift", "-e", "tcp.options.mss_val", "-e", "tcp.options").Output()
 	if err != nil {
 		t.Fatalf("tshark: %v", err)
 	}
@@ -170,7 +174,7 @@ func checkNetXCapture(t *testing.T, pcap string, dev4, dev6, ll netip.Addr) {
 	}
 	for _, l := range lines {
 		f := strings.Split(l, "\t")
-		if len(f) < 8 {
+		if len(f) < 9 {
 			t.Errorf("tshark line %q", l)
 			continue
 		}
@@ -185,6 +189,9 @@ func checkNetXCapture(t *testing.T, pcap string, dev4, dev6, ll netip.Addr) {
 		}
 		if f[2] == "21" {
 			win = "400"
+		}
+		if !strings.HasSuffix(f[8], "01010100") || len(f[8]) != 16 {
+			t.Errorf("tshark: SYN-ACK from port %s: options %s, want NetX's MSS, NOP, NOP, NOP, EOL", f[2], f[8])
 		}
 		if f[3] != win || f[4] != "" || f[5] != "" || f[6] != "" || f[7] == "" {
 			t.Errorf("tshark: SYN-ACK from port %s: window %s (want %s), SACK-permitted %q, TSval %q, window scale %q, MSS %q",

@@ -32,6 +32,8 @@ type DemoOptions struct {
 	// host (needs root). NetNS names that namespace ("" for a random name).
 	TAP   bool
 	NetNS string
+	// TAPName names the TAP ("": the namespace's name).
+	TAPName string
 	// FileSize is the size of each uploaded file; 0: 256 KiB.
 	FileSize int64
 }
@@ -92,7 +94,7 @@ func Demo(o DemoOptions) *Scenario {
 		if ns == "" {
 			ns = netxsim.RandomName("nxdemo")
 		}
-		sc.Links[0] = Link{Between: []string{DemoDevice, DemoHost}, Type: "tap", NetNS: ns}
+		sc.Links[0] = Link{Between: []string{DemoDevice, DemoHost}, Type: "tap", NetNS: ns, TAP: o.TAPName}
 		// The kernel does its own DAD (skipped by the TAP helpers); the device skips it to start at once.
 		sc.Devices[0].DAD = false
 	}

@@ -50,7 +50,8 @@ type Device struct {
 	// expect.connections): a third host that an FTP bounce would target.
 	Listen []uint16 `yaml:"listen,omitempty"`
 	// Stack is the TCP/IP signature; by default a device whose server has a NetX-like profile
-	// (netxduo, netxduo-6.4) looks like NetX Duo on the wire, every other device like Linux.
+	// (netxduo, netxduo-6.4), or that has its own image and runs NetX-like client steps, looks like
+	// NetX Duo on the wire, every other device like Linux.
 	Stack *StackSpec `yaml:"stack,omitempty"`
 }
 

@@ -52,9 +52,9 @@ var ErrNeedsRoot = errors.New("needs root")
 // TAPSupported says why TAP links cannot run here, or "" when they can.
 func TAPSupported() string { return netxsim.TAPSupported() }
 
-// deviceConfig is the device's IP instance and the NetX device it stands for: a device serving FTP
-// with a NetX-like profile gets NetX Duo's stack signature from the library, unless stack: says.
-func deviceConfig(d *Device, mtu uint32, log *slog.Logger) netxsim.DeviceConfig {
+// deviceConfig is the device's IP instance and the NetX device it stands for (netxProfile): the
+// library gives a NetX-like one NetX Duo's stack signature, unless stack: says otherwise.
+func deviceConfig(sc *Scenario, d *Device, mtu uint32, log *slog.Logger) netxsim.DeviceConfig {
 	c := netxsim.DeviceConfig{Config: stack.Config{
 		Name:       d.Name,
 		MAC:        net.HardwareAddr(d.MAC),
@@ -65,14 +65,35 @@ func deviceConfig(d *Device, mtu uint32, log *slog.Logger) netxsim.DeviceConfig 
 		MTU:        mtu,
 		Logger:     log.With("ip", d.Name),
 		Windows:    d.windows(),
-	}}
-	if d.Server != nil {
-		c.Profile, _ = ftp.ParseProfile(string(d.Server.Profile))
-	}
+	}, Profile: sc.netxProfile(d)}
 	if d.Stack != nil {
 		c.StackSignature = d.Stack.Signature
 	}
+	if d.Server == nil && c.EffectiveSignature() == stack.SignatureNetX && c.Windows.Data == 0 && c.Windows.Control == 0 {
+		// NetX's FTP client advertises one window on every connection (as netxsim ftp's device).
+		c.Windows.Data = stack.NetXClientWindow
+	}
 	return c
+}
+
+// netxProfile is the FTP profile of the NetX Duo device d stands for, "" for a station that stands
+// for none: a device serving FTP runs its server's profile; a device without a server but with its
+// own image is NetX's client on FileX, running the profile of its steps when one is NetX-like; any
+// other device (the demo's host, a PC) is Linux-like.
+func (sc *Scenario) netxProfile(d *Device) ftp.Profile {
+	if d.Server != nil {
+		p, _ := ftp.ParseProfile(string(d.Server.Profile))
+		return p
+	}
+	if d.Image == nil {
+		return ""
+	}
+	for _, st := range sc.Steps {
+		if p, err := ftp.ParseProfile(string(st.Profile)); err == nil && st.Client == d.Name && p.NetXLike() {
+			return p
+		}
+	}
+	return ""
 }
 
 func (d *Device) windows() stack.Windows {
@@ -157,7 +178,7 @@ func (w *world) buildSegment(ctx context.Context, sc *Scenario, sg *Segment) err
 	}
 	var cfgs []netxsim.DeviceConfig
 	for _, name := range devs {
-		cfgs = append(cfgs, deviceConfig(sc.device(name), sg.MTU, w.log))
+		cfgs = append(cfgs, deviceConfig(sc, sc.device(name), sg.MTU, w.log))
 	}
 	// All come up at once: with DAD on, each waits a second for its addresses.
 	ds, err := w.n.AddDevices(ctx, seg, cfgs...)
@@ -193,7 +214,7 @@ func (w *world) buildTAP(ctx context.Context, sc *Scenario, sg *Segment) error {
 	if err != nil {
 		return err
 	}
-	d, err := w.n.AddDevice(ctx, seg, deviceConfig(a, sg.MTU, w.log))
+	d, err := w.n.AddDevice(ctx, seg, deviceConfig(sc, a, sg.MTU, w.log))
 	if err != nil {
 		return fmt.Errorf("device %s: %w", a.Name, err)
 	}

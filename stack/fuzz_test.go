@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 	"flag"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/link"
 )
 
@@ -50,6 +52,11 @@ func FuzzInjectFrame(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { ln.Close() })
+	// Half the connection requests to port 21 are held (as a NetX server with its slots taken does)
+	// and offered again now and then: fuzzed SYNs go through the gate's parsing, holding and
+	// redelivery too.
+	var n atomic.Int64
+	ln.(*stack.Listener).SetAdmit(func(netip.AddrPort) bool { return n.Load()%2 == 0 })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -60,14 +67,13 @@ func FuzzInjectFrame(f *testing.F) {
 		}
 	}()
 	fuzzing := flag.Lookup("test.fuzz").Value.String() != ""
-	n := 0
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		p.A().Inject(frame)
-		n++
-		if n%64 == 0 || !fuzzing { // now and then (every time on the seed corpus), the device must still answer
+		if n.Add(1)%64 == 0 || !fuzzing { // now and then (every time on the seed corpus), the device must still answer
 			// A fuzzed ARP frame may legitimately have re-pointed 198.51.100.1 to another MAC (ARP
 			// spoofing works on a real device too): restore the truth the way the real host would.
 			p.A().Inject(arpFromHost)
+			ln.(*stack.Listener).Readmit()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			if _, err := host.Ping(ctx, devV4); err != nil {

@@ -22,8 +22,9 @@ import (
 //   - TCP options: gVisor always offers timestamps and window scaling in its own SYN and answers a
 //     peer's SACK-permitted, timestamps and window scale in its SYN-ACK (only SACK has a stack
 //     option). NetX offers and accepts only MSS. So the SYN options a peer sends are blanked (NOP)
-//     before gVisor sees them, and the timestamp and window-scale options of gVisor's own SYN are
-//     blanked on the way out: neither side then uses them, as with NetX.
+//     before gVisor sees them, and every SYN and SYN-ACK gVisor sends is rebuilt with NetX's option
+//     area (MSS, NOP, NOP, NOP, EOL; netxSyn): neither side then uses the others, as with NetX, and
+//     the bytes are the real device's.
 type netxWire struct {
 	nested.Endpoint
 	id atomic.Uint32 // last IPv4 identification sent
@@ -47,47 +48,144 @@ func newNetXWire(ep gstack.LinkEndpoint) *netxWire {
 func (w *netxWire) WritePackets(pkts gstack.PacketBufferList) (int, tcpip.Error) {
 	w.out.Lock()
 	defer w.out.Unlock()
+	var out gstack.PacketBufferList
+	var made []*gstack.PacketBuffer
 	for _, pkt := range pkts.AsSlice() {
-		w.egress(pkt)
+		if np := w.egress(pkt); np != nil {
+			made = append(made, np)
+			pkt = np
+		}
+		out.PushBack(pkt)
 	}
-	return w.Endpoint.WritePackets(pkts)
+	if made == nil {
+		return w.Endpoint.WritePackets(pkts)
+	}
+	// A rebuilt SYN replaces the stack's in a list of our own; the caller keeps owning its packets
+	// (and a link endpoint that queues takes its own reference), so ours are released here.
+	n, err := w.Endpoint.WritePackets(out)
+	for _, np := range made {
+		np.DecRef()
+	}
+	return n, err
 }
 
-func (w *netxWire) egress(pkt *gstack.PacketBuffer) {
+// egress gives an outgoing packet NetX's IPv4 identification and, for a TCP SYN, NetX's option
+// area: it returns the rebuilt SYN to send instead, or nil when pkt was changed in place (or not).
+func (w *netxWire) egress(pkt *gstack.PacketBuffer) *gstack.PacketBuffer {
 	nh := pkt.NetworkHeader().Slice()
 	var src, dst []byte
 	switch pkt.NetworkProtocolNumber {
 	case header.IPv4ProtocolNumber:
 		if len(nh) < header.IPv4MinimumSize || nh[0]>>4 != 4 {
-			return
+			return nil
 		}
 		w.renumber(pkt, nh)
 		src, dst = nh[12:16], nh[16:20]
 	case header.IPv6ProtocolNumber:
 		if len(nh) < header.IPv6MinimumSize {
-			return
+			return nil
 		}
 		src, dst = nh[8:24], nh[24:40]
 	default:
-		return
+		return nil
 	}
 	if pkt.TransportProtocolNumber != header.TCPProtocolNumber {
-		return
+		return nil
 	}
 	th := pkt.TransportHeader().Slice()
 	if len(th) < header.TCPMinimumSize || header.TCPFlags(th[13])&header.TCPFlagSyn == 0 {
-		return
+		return nil
 	}
+	if np := w.netxSyn(pkt, nh, th, src, dst); np != nil {
+		return np
+	}
+	// Not rebuilt (no MSS option, IPv6 extension headers): blank what NetX would not send in place.
 	// Is the checksum complete (software) or only the pseudo-header sum left for the NIC (offload)?
 	// Only a complete one must follow the blanked bytes.
 	full := tcpChecksum(src, dst, th, pkt.Data().Size(), pkt.Data().Checksum()) == 0xffff
 	old := onesSum(th)
 	if !blankSynOptions(th, false) {
-		return
+		return nil
 	}
 	if full {
 		fixChecksum(th[16:18], old, onesSum(th))
 	}
+	return nil
+}
+
+// netxSynOptionsLen is the length of NetX Duo's SYN option area: MSS (4 bytes), NOP, NOP, NOP, EOL.
+const netxSynOptionsLen = 8
+
+// netxSyn rebuilds a SYN or SYN-ACK with NetX Duo's option area, exactly as the real device sends it
+// (02 04 MSS MSS 01 01 01 00: a 28-byte TCP header), in place of gVisor's (MSS alone in a SYN-ACK, or
+// MSS with timestamps and window scale in its own SYN). gVisor has no option for the layout and a
+// header cannot grow or shrink in place, so the packet is made anew: same IP header (lengths and
+// checksum updated), same TCP header fields, full TCP checksum (valid with or without offloads).
+// It returns nil when pkt has no MSS option or the IPv6 header is followed by extension headers.
+func (w *netxWire) netxSyn(pkt *gstack.PacketBuffer, nh, th, src, dst []byte) *gstack.PacketBuffer {
+	hl := int(th[12]>>4) * 4
+	if hl < header.TCPMinimumSize || hl > len(th) || pkt.GSOOptions.Type != gstack.GSONone {
+		return nil
+	}
+	mss, ok := mssOption(th[header.TCPMinimumSize:hl])
+	if !ok {
+		return nil
+	}
+	if pkt.NetworkProtocolNumber == header.IPv6ProtocolNumber && (len(nh) != header.IPv6MinimumSize || nh[6] != uint8(header.TCPProtocolNumber)) {
+		return nil
+	}
+	payload := pkt.Data().AsRange().ToSlice()
+	tcpLen := header.TCPMinimumSize + netxSynOptionsLen
+	newTH := make([]byte, tcpLen)
+	copy(newTH, th[:header.TCPMinimumSize])
+	newTH[12] = byte(tcpLen/4)<<4 | th[12]&0x0f
+	copy(newTH[header.TCPMinimumSize:], []byte{header.TCPOptionMSS, 4, byte(mss >> 8), byte(mss), header.TCPOptionNOP, header.TCPOptionNOP, header.TCPOptionNOP, header.TCPOptionEOL})
+	newTH[16], newTH[17] = 0, 0
+	binary.BigEndian.PutUint16(newTH[16:18], ^tcpChecksum(src, dst, newTH, len(payload), onesFold(onesSum(payload))))
+
+	newNH := append([]byte(nil), nh...)
+	if pkt.NetworkProtocolNumber == header.IPv4ProtocolNumber {
+		ihl := int(newNH[0]&0xf) * 4
+		binary.BigEndian.PutUint16(newNH[2:4], uint16(len(newNH)+tcpLen+len(payload)))
+		newNH[10], newNH[11] = 0, 0
+		binary.BigEndian.PutUint16(newNH[10:12], ^onesFold(onesSum(newNH[:ihl])))
+	} else {
+		binary.BigEndian.PutUint16(newNH[4:6], uint16(tcpLen+len(payload)))
+	}
+	// The NIC added the Ethernet header before WritePackets: carry it over.
+	lh := pkt.LinkHeader().Slice()
+	np := gstack.NewPacketBuffer(gstack.PacketBufferOptions{
+		ReserveHeaderBytes: len(lh) + len(newNH) + tcpLen,
+		Payload:            buffer.MakeWithData(payload),
+	})
+	copy(np.TransportHeader().Push(tcpLen), newTH)
+	copy(np.NetworkHeader().Push(len(newNH)), newNH)
+	copy(np.LinkHeader().Push(len(lh)), lh)
+	np.NetworkProtocolNumber, np.TransportProtocolNumber = pkt.NetworkProtocolNumber, pkt.TransportProtocolNumber
+	np.EgressRoute, np.Hash, np.Owner, np.PktType, np.NICID = pkt.EgressRoute, pkt.Hash, pkt.Owner, pkt.PktType, pkt.NICID
+	np.NetworkPacketInfo, np.Mark = pkt.NetworkPacketInfo, pkt.Mark
+	return np
+}
+
+// mssOption returns the value of a TCP option list's MSS option.
+func mssOption(opts []byte) (uint16, bool) {
+	for i := 0; i < len(opts); {
+		switch opts[i] {
+		case header.TCPOptionEOL:
+			return 0, false
+		case header.TCPOptionNOP:
+			i++
+			continue
+		}
+		if i+1 >= len(opts) || opts[i+1] < 2 || i+int(opts[i+1]) > len(opts) {
+			return 0, false
+		}
+		if opts[i] == header.TCPOptionMSS && opts[i+1] == 4 {
+			return binary.BigEndian.Uint16(opts[i+2 : i+4]), true
+		}
+		i += int(opts[i+1])
+	}
+	return 0, false
 }
 
 // renumber gives an outgoing IPv4 header the instance's next identification.

@@ -151,6 +151,10 @@ func TestNetXSignatureOnTheWire(t *testing.T) {
 		if !s.IPv6 && !s.DF {
 			t.Errorf("frame %d: DF not set (NetX sets it on TCP)", s.Frame)
 		}
+		// NetX's option area, byte for byte: MSS, NOP, NOP, NOP, EOL.
+		if want := []byte{2, 4, byte(s.MSS >> 8), byte(s.MSS), 1, 1, 1, 0}; !bytes.Equal(s.OptionBytes, want) {
+			t.Errorf("frame %d (%d->%d synack=%v): options % x, want NetX's % x", s.Frame, s.SrcPort, s.DstPort, s.SynAck, s.OptionBytes, want)
+		}
 	}
 	// The peer did offer SACK, timestamps and window scaling; none of it was taken up.
 	offered := 0

@@ -22,9 +22,10 @@ type Listener struct {
 	ip   *IP
 	addr netip.AddrPort // as bound: the unspecified address listens on all
 
-	mu    sync.Mutex
-	admit func(remote netip.AddrPort) bool
-	held  []heldSYN
+	mu      sync.Mutex
+	admit   func(remote netip.AddrPort) bool
+	held    []heldSYN
+	holdMax int // 0: maxHeldSYN
 }
 
 type heldSYN struct {
@@ -35,9 +36,27 @@ type heldSYN struct {
 	typ    tcpip.PacketType
 }
 
-// maxHeldSYN bounds the requests held per listener (a SYN flood must not grow memory); more are
-// dropped unanswered, and their senders retransmit.
+// maxHeldSYN bounds the requests held per listener by default (a SYN flood must not grow memory).
 const maxHeldSYN = 64
+
+// SetHoldLimit bounds how many connection requests the listener holds (n <= 0: 64). As in NetX's
+// listen queue, a request over the limit pushes out the oldest held one, which is dropped unanswered
+// (its sender retransmits). NetX's FTP server queues as many as it has session slots.
+func (l *Listener) SetHoldLimit(n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.holdMax = n
+	if lim := l.holdLimit(); len(l.held) > lim {
+		l.held = append(l.held[:0], l.held[len(l.held)-lim:]...)
+	}
+}
+
+func (l *Listener) holdLimit() int {
+	if l.holdMax > 0 {
+		return l.holdMax
+	}
+	return maxHeldSYN
+}
 
 // SetAdmit makes the instance ask admit before answering a new connection request (a SYN from
 // remote) to this listener: when it returns false the SYN is held unanswered (the peer sees no
@@ -105,15 +124,16 @@ func (l *Listener) consider(remote netip.AddrPort, proto tcpip.NetworkProtocolNu
 	if l.admit(remote) {
 		return true
 	}
-	if len(l.held) < maxHeldSYN {
-		link := len(pkt.LinkHeader().Slice())
-		frame := make([]byte, 0, pkt.Size())
-		for _, v := range pkt.AsSlices() {
-			frame = append(frame, v...)
-		}
-		start := len(frame) - pkt.Data().Size() - link
-		l.held = append(l.held, heldSYN{remote: remote, proto: proto, frame: frame[start:], link: link, typ: pkt.PktType})
+	if len(l.held) >= l.holdLimit() {
+		l.held = append(l.held[:0], l.held[1:]...) // the oldest is dropped, as NetX does
 	}
+	link := len(pkt.LinkHeader().Slice())
+	frame := make([]byte, 0, pkt.Size())
+	for _, v := range pkt.AsSlices() {
+		frame = append(frame, v...)
+	}
+	start := len(frame) - pkt.Data().Size() - link
+	l.held = append(l.held, heldSYN{remote: remote, proto: proto, frame: frame[start:], link: link, typ: pkt.PktType})
 	return false
 }
 

@@ -93,17 +93,17 @@ func setOffload(f *os.File, flags int) error {
 // host GSO) and receives the kernel's super-segments whole with their checksum state (NEEDS_CSUM,
 // DATA_VALID). gVisor's fdbased cannot do this on a TAP: it offers GSO only on sockets.
 type vnetEndpoint struct {
+	link.Ethernet // the Ethernet header
+	link.Station  // MTU and MAC
+
 	f    *os.File
 	rc   syscall.RawConn // reads and writes park in the runtime poller, not in a thread
 	name string
 	log  *slog.Logger
 	tso  bool // the kernel accepted TSO: send super-segments
 
-	mtu atomic.Uint32
-
 	mu         sync.RWMutex
 	dispatcher stack.NetworkDispatcher
-	mac        tcpip.LinkAddress
 	onClose    func()
 	reading    bool
 	wg         sync.WaitGroup
@@ -120,8 +120,9 @@ func newVnetEndpoint(f *os.File, name string, mac tcpip.LinkAddress, mtu uint32,
 	if err != nil {
 		return nil, err
 	}
-	e := &vnetEndpoint{f: f, rc: sc, name: name, log: log, mac: mac}
-	e.mtu.Store(mtu)
+	e := &vnetEndpoint{f: f, rc: sc, name: name, log: log}
+	e.SetMTU(mtu)
+	e.SetLinkAddress(mac)
 	flags := unix.TUN_F_CSUM | unix.TUN_F_TSO4 | unix.TUN_F_TSO6
 	if err := setOffload(f, flags); err != nil {
 		log.Debug("tap: the kernel refused TSO; trying checksum offload alone", "tap", name, "err", err)
@@ -134,11 +135,6 @@ func newVnetEndpoint(f *os.File, name string, mac tcpip.LinkAddress, mtu uint32,
 	}
 	return e, nil
 }
-
-func (e *vnetEndpoint) MTU() uint32                           { return e.mtu.Load() }
-func (e *vnetEndpoint) SetMTU(mtu uint32)                     { e.mtu.Store(mtu) }
-func (*vnetEndpoint) MaxHeaderLength() uint16                 { return header.EthernetMinimumSize }
-func (*vnetEndpoint) ARPHardwareType() header.ARPHardwareType { return header.ARPHardwareEther }
 
 // Capabilities implements stack.LinkEndpoint: receive checksum offload (the kernel's DATA_VALID
 // and NEEDS_CSUM frames are trusted, the rest is checked here, see deliver).
@@ -162,36 +158,10 @@ func (e *vnetEndpoint) SupportedGSO() stack.SupportedGSO {
 	return stack.HostGSOSupported
 }
 
-func (e *vnetEndpoint) LinkAddress() tcpip.LinkAddress {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	return e.mac
-}
-
-func (e *vnetEndpoint) SetLinkAddress(addr tcpip.LinkAddress) {
-	e.mu.Lock()
-	e.mac = addr
-	e.mu.Unlock()
-}
-
 func (e *vnetEndpoint) SetOnCloseAction(f func()) {
 	e.mu.Lock()
 	e.onClose = f
 	e.mu.Unlock()
-}
-
-func (*vnetEndpoint) AddHeader(pkt *stack.PacketBuffer) {
-	eth := header.Ethernet(pkt.LinkHeader().Push(header.EthernetMinimumSize))
-	eth.Encode(&header.EthernetFields{
-		SrcAddr: pkt.EgressRoute.LocalLinkAddress,
-		DstAddr: pkt.EgressRoute.RemoteLinkAddress,
-		Type:    pkt.NetworkProtocolNumber,
-	})
-}
-
-func (*vnetEndpoint) ParseHeader(pkt *stack.PacketBuffer) bool {
-	_, ok := pkt.LinkHeader().Consume(header.EthernetMinimumSize)
-	return ok
 }
 
 // Attach starts the reader with d, or stops it and waits for it with nil.
@@ -363,7 +333,7 @@ func (e *vnetEndpoint) deliver(vh [vnetHdrLen]byte, buf buffer.Buffer) {
 	gsoSize := binary.LittleEndian.Uint16(vh[4:])
 	csumStart, csumOff := binary.LittleEndian.Uint16(vh[6:]), binary.LittleEndian.Uint16(vh[8:])
 	e.mu.RLock()
-	d, mac := e.dispatcher, e.mac
+	d, mac := e.dispatcher, e.LinkAddress()
 	e.mu.RUnlock()
 	hv, ok := buf.PullUp(0, header.EthernetMinimumSize)
 	if d == nil || !ok {
@@ -371,15 +341,8 @@ func (e *vnetEndpoint) deliver(vh [vnetHdrLen]byte, buf buffer.Buffer) {
 		return
 	}
 	eth := header.Ethernet(hv.AsSlice())
-	var typ tcpip.PacketType
-	switch dst := eth.DestinationAddress(); {
-	case dst == header.EthernetBroadcastAddress:
-		typ = tcpip.PacketBroadcast
-	case header.IsMulticastEthernetAddress(dst):
-		typ = tcpip.PacketMulticast
-	case dst == mac:
-		typ = tcpip.PacketHost
-	default:
+	typ, ok := link.PacketTypeFor(eth.DestinationAddress(), mac)
+	if !ok {
 		buf.Release()
 		return
 	}

@@ -25,7 +25,7 @@ import (
 
 // startPyftpd runs Debian's pyftpdlib (testdata/pyftpd.py) on host, serving root, and returns its
 // address; with env it runs inside env's namespace.
-func startPyftpd(t *testing.T, host netip.Addr, root string, foreign bool, env *taptest.Env) netip.AddrPort {
+func startPyftpd(t *testing.T, host netip.Addr, root string, foreign bool, env *taptest.Env, extra ...string) netip.AddrPort {
 	t.Helper()
 	py := "/usr/bin/python3"
 	if _, err := os.Stat("/usr/lib/python3/dist-packages/pyftpdlib"); err != nil {
@@ -39,6 +39,7 @@ func startPyftpd(t *testing.T, host netip.Addr, root string, foreign bool, env *
 	if foreign {
 		args = append(args, "foreign")
 	}
+	args = append(args, extra...)
 	var cmd *exec.Cmd
 	if env == nil {
 		cmd = exec.Command(py, args...)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -235,5 +236,105 @@ func TestNetXClientSendsRealClientBytes(t *testing.T) {
 			}
 			compareSession(t, real, ours[0])
 		})
+	}
+}
+
+// recordProxy relays one connection on listen's address family to target and returns what the
+// client sent, once the relay ended.
+func recordProxy(t *testing.T, listen netip.Addr, target netip.AddrPort) (netip.AddrPort, func() []byte) {
+	t.Helper()
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(listen, 0).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent bytes.Buffer
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		ln.Close()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		s, err := net.Dial("tcp", target.String())
+		if err != nil {
+			return
+		}
+		back := make(chan struct{})
+		go func() { io.Copy(c, s); c.Close(); close(back) }()
+		io.Copy(io.MultiWriter(s, &sent), c)
+		s.Close()
+		<-back
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return netip.MustParseAddrPort(ln.Addr().String()), func() []byte {
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("the relay did not end")
+		}
+		return sent.Bytes()
+	}
+}
+
+// The same against the capture's other peer, pyftpdlib (client-vs-pyftpdlib.pcap): its passive
+// sessions (the real client's active ones fail against pyftpdlib, as the reference page explains)
+// are the real client's bytes, every command. Our client runs on the host kernel through a recording
+// relay, so commands are compared as bytes (the relay cannot see segments; no address or port is in
+// a passive session's commands).
+func TestNetXClientSendsRealClientBytesToPyftpdlib(t *testing.T) {
+	f, err := os.Open(filepath.Join("..", "..", "testdata", "netxduo-6.4.2", "client-vs-pyftpdlib.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := wiresig.Streams(f, 21)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	for _, real := range ss {
+		lines := real.Lines()
+		if !passive(lines) {
+			continue
+		}
+		ran++
+		v6 := real.Client.Addr().Is6()
+		t.Run(map[bool]string{false: "ipv4", true: "ipv6"}[v6], func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			root := t.TempDir()
+			os.Mkdir(filepath.Join(root, "pub"), 0o755)
+			for name, b := range map[string]string{"hello.txt": "hello\n", "data.bin": strings.Repeat("abcdefghijklmnopqrstuvwxyz", 116)[:3000], "pub/readme.txt": "NetX Duo oracle\r\n"} {
+				if err := os.WriteFile(filepath.Join(root, name), []byte(b), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lo := netip.MustParseAddr("127.0.0.1")
+			if v6 {
+				lo = netip.IPv6Loopback()
+			}
+			srv := client.StartPyftpd(t, lo, root, "netx:secret")
+			proxy, sent := recordProxy(t, lo, srv)
+			c, err := client.Dial(ctx, stack.Kernel{}, proxy, client.WithProfile(ftp.ProfileNetXDuo), client.WithPassive(true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := replayServices(ctx, c, lines); err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			got := sent()
+			if want := real.SentBytes(); !bytes.Equal(got, want) {
+				ours := wiresig.Stream{Sent: [][]byte{got}}
+				t.Errorf("our client sent\n%q\nthe real one\n%q", ours.Lines(), real.Lines())
+			} else {
+				t.Logf("%d commands, %d bytes, byte for byte the real client's", len(lines), len(got))
+			}
+		})
+	}
+	if ran != 2 {
+		t.Errorf("%d passive sessions in client-vs-pyftpdlib.pcap, want 2", ran)
 	}
 }

@@ -70,13 +70,19 @@ func (s *session) expect(want string) string {
 	return line
 }
 
+// exchange expects each command in turn and answers it with the reply after it:
+// exchange(cmd1, reply1, cmd2, reply2, ...), the replies without their CRLF.
+func (s *session) exchange(cmdReply ...string) {
+	for i := 0; i+1 < len(cmdReply); i += 2 {
+		s.expect(cmdReply[i])
+		s.send(cmdReply[i+1] + "\r\n")
+	}
+}
+
 // login plays greeting, USER, PASS.
 func (s *session) login() {
 	s.send("220 scripted\r\n")
-	s.expect("USER u")
-	s.send("331 pw\r\n")
-	s.expect("PASS p")
-	s.send("230 in\r\n")
+	s.exchange("USER u", "331 pw", "PASS p", "230 in")
 }
 
 // pasv answers a PASV with a fresh loopback listener and returns it.
@@ -90,6 +96,47 @@ func (s *session) pasv() net.Listener {
 	ap := netip.MustParseAddrPort(ln.Addr().String())
 	s.send("227 " + ftp.Format227(ap) + "\r\n")
 	return ln
+}
+
+// binaryPassive plays TYPE I, PASV and the transfer command cmd, and returns the accepted data
+// connection (nil when the script failed or the client never connected).
+func (s *session) binaryPassive(cmd string) net.Conn {
+	s.expect("TYPE I")
+	s.send("200 ok\r\n")
+	ln := s.pasv()
+	if ln == nil {
+		return nil
+	}
+	defer ln.Close()
+	s.expect(cmd)
+	data, err := ln.Accept()
+	if err != nil {
+		return nil
+	}
+	return data
+}
+
+// retrStarted plays the login, TYPE I, PASV and RETR f, answers 150 and writes content on the data
+// connection, which it returns open (nil when the script failed or the client never connected).
+func (s *session) retrStarted(content string) net.Conn {
+	s.login()
+	data := s.binaryPassive("RETR f")
+	if data == nil {
+		return nil
+	}
+	s.send("150 go\r\n")
+	data.Write([]byte(content))
+	return data
+}
+
+// stalledRETR is a server whose download of f sends "partial" and then stalls until the client goes.
+func stalledRETR(s *session) {
+	data := s.retrStarted("partial")
+	if data == nil {
+		return
+	}
+	defer data.Close()
+	s.r.ReadString('\n')
 }
 
 func dialLogin(t *testing.T, ctx context.Context, srv netip.AddrPort, opts ...Option) *Client {
@@ -156,12 +203,7 @@ func TestRepliesSplitMultilineExtra220(t *testing.T) {
 func TestPASVRefusedSessionUsable(t *testing.T) {
 	srv := scripted(t, func(s *session) {
 		s.login()
-		s.expect("TYPE I")
-		s.send("200 ok\r\n")
-		s.expect("PASV")
-		s.send("502 PASV not here\r\n")
-		s.expect("NOOP")
-		s.send("200 still here\r\n")
+		s.exchange("TYPE I", "200 ok", "PASV", "502 PASV not here", "NOOP", "200 still here")
 	})
 	ctx := testCtx(t)
 	c := dialLogin(t, ctx, srv, WithPassive(true))
@@ -177,46 +219,25 @@ func TestPASVRefusedSessionUsable(t *testing.T) {
 // Every way a download can end early is an error.
 func TestDownloadEndsEarly(t *testing.T) {
 	cases := []struct {
-		name  string
-		block bool
-		play  func(s *session, data net.Conn)
-		want  func(error) bool
+		name   string
+		block  bool
+		prelim string // the 1xx reply
+		data   []byte // written on the data connection, which is then closed
+		final  string // the reply after it; "": the control connection is closed instead
+		want   func(error) bool
 	}{
-		{"control closed mid-download", false, func(s *session, data net.Conn) {
-			s.send("150 here it comes\r\n")
-			data.Write(make([]byte, 1000))
-			data.Close()
-			s.conn.Close()
-		}, func(err error) bool { return errors.Is(err, io.ErrUnexpectedEOF) }},
-		{"426 after a partial file", false, func(s *session, data net.Conn) {
-			s.send("150 here it comes\r\n")
-			data.Write(make([]byte, 1000))
-			data.Close()
-			s.send("426 Connection closed; transfer aborted\r\n")
-		}, func(err error) bool { return isCode(err, 426) }},
-		{"451 local error", false, func(s *session, data net.Conn) {
-			s.send("150 go\r\n")
-			data.Close()
-			s.send("451 read error\r\n")
-		}, func(err error) bool { var fe *ftp.Error; return errors.As(err, &fe) && fe.Temporary() }},
-		{"226 but fewer bytes than announced", false, func(s *session, data net.Conn) {
-			s.send("150 Opening BINARY mode data connection for f (5000 bytes).\r\n")
-			data.Write(make([]byte, 4000))
-			data.Close()
-			s.send("226 done\r\n")
-		}, func(err error) bool { return errors.Is(err, ErrShortTransfer) }},
-		{"block mode without the EOF block", true, func(s *session, data net.Conn) {
-			s.send("150 go\r\n")
-			data.Write(append([]byte{0, 0, 4}, "abcd"...))
-			data.Close()
-			s.send("226 done\r\n")
-		}, func(err error) bool { return errors.Is(err, ErrShortTransfer) }},
-		{"block mode cut inside a block", true, func(s *session, data net.Conn) {
-			s.send("150 go\r\n")
-			data.Write(append([]byte{0, 0, 9}, "abcd"...))
-			data.Close()
-			s.send("226 done\r\n")
-		}, func(err error) bool { return errors.Is(err, ErrShortTransfer) }},
+		{"control closed mid-download", false, "150 here it comes", make([]byte, 1000), "",
+			func(err error) bool { return errors.Is(err, io.ErrUnexpectedEOF) }},
+		{"426 after a partial file", false, "150 here it comes", make([]byte, 1000), "426 Connection closed; transfer aborted",
+			func(err error) bool { return isCode(err, 426) }},
+		{"451 local error", false, "150 go", nil, "451 read error",
+			func(err error) bool { var fe *ftp.Error; return errors.As(err, &fe) && fe.Temporary() }},
+		{"226 but fewer bytes than announced", false, "150 Opening BINARY mode data connection for f (5000 bytes).", make([]byte, 4000), "226 done",
+			func(err error) bool { return errors.Is(err, ErrShortTransfer) }},
+		{"block mode without the EOF block", true, "150 go", append([]byte{0, 0, 4}, "abcd"...), "226 done",
+			func(err error) bool { return errors.Is(err, ErrShortTransfer) }},
+		{"block mode cut inside a block", true, "150 go", append([]byte{0, 0, 9}, "abcd"...), "226 done",
+			func(err error) bool { return errors.Is(err, ErrShortTransfer) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -238,7 +259,16 @@ func TestDownloadEndsEarly(t *testing.T) {
 				if err != nil {
 					return
 				}
-				tc.play(s, data)
+				s.send(tc.prelim + "\r\n")
+				if len(tc.data) > 0 {
+					data.Write(tc.data)
+				}
+				data.Close()
+				if tc.final == "" {
+					s.conn.Close()
+				} else {
+					s.send(tc.final + "\r\n")
+				}
 				s.r.ReadString('\n') // wait for the client to go
 			})
 			ctx := testCtx(t)
@@ -275,25 +305,7 @@ func TestSilentServerTimesOutInsideContext(t *testing.T) {
 
 // A cancelled context stops a download that stalls, and the client refuses further use.
 func TestCancelStalledDownload(t *testing.T) {
-	srv := scripted(t, func(s *session) {
-		s.login()
-		s.expect("TYPE I")
-		s.send("200 ok\r\n")
-		ln := s.pasv()
-		if ln == nil {
-			return
-		}
-		defer ln.Close()
-		s.expect("RETR f")
-		data, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer data.Close()
-		s.send("150 go\r\n")
-		data.Write([]byte("partial"))
-		s.r.ReadString('\n') // stall until the client goes
-	})
+	srv := scripted(t, stalledRETR)
 	ctx := testCtx(t)
 	c := dialLogin(t, ctx, srv, WithPassive(true))
 	dctx, cancel := context.WithCancel(ctx)
@@ -314,21 +326,10 @@ func TestCancelStalledDownload(t *testing.T) {
 // One client refuses a second call while a transfer is open.
 func TestBusyWhileTransferOpen(t *testing.T) {
 	srv := scripted(t, func(s *session) {
-		s.login()
-		s.expect("TYPE I")
-		s.send("200 ok\r\n")
-		ln := s.pasv()
-		if ln == nil {
+		data := s.retrStarted("hello")
+		if data == nil {
 			return
 		}
-		defer ln.Close()
-		s.expect("RETR f")
-		data, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		s.send("150 go\r\n")
-		data.Write([]byte("hello"))
 		data.Close()
 		s.send("226 done\r\n")
 		s.expect("NOOP")
@@ -359,12 +360,7 @@ func TestBusyWhileTransferOpen(t *testing.T) {
 func TestTypedErrors(t *testing.T) {
 	srv := scripted(t, func(s *session) {
 		s.login()
-		s.expect("DELE a")
-		s.send("450 busy, try later\r\n")
-		s.expect("DELE b")
-		s.send("550 no such file\r\n")
-		s.expect("RNFR c")
-		s.send("250 odd\r\n")
+		s.exchange("DELE a", "450 busy, try later", "DELE b", "550 no such file", "RNFR c", "250 odd")
 	})
 	ctx := testCtx(t)
 	c := dialLogin(t, ctx, srv)
@@ -466,34 +462,9 @@ func TestParseMDTM(t *testing.T) {
 
 // Without a context deadline the idle timeout still ends a download whose server stalls.
 func TestIdleTimeoutStalledDownload(t *testing.T) {
-	srv := scripted(t, func(s *session) {
-		s.login()
-		s.expect("TYPE I")
-		s.send("200 ok\r\n")
-		ln := s.pasv()
-		if ln == nil {
-			return
-		}
-		defer ln.Close()
-		s.expect("RETR f")
-		data, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer data.Close()
-		s.send("150 go\r\n")
-		data.Write([]byte("partial"))
-		s.r.ReadString('\n') // stall until the client goes
-	})
-	ctx := context.Background()
-	c, err := Dial(ctx, stack.Kernel{}, srv, WithPassive(true), WithIdleTimeout(300*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login(ctx, "u", "p"); err != nil {
-		t.Fatal(err)
-	}
+	srv := scripted(t, stalledRETR)
+	ctx := context.Background() // no deadline: the idle timeout alone must end it
+	c := dialLogin(t, ctx, srv, WithPassive(true), WithIdleTimeout(300*time.Millisecond))
 	d, err := c.Retr(ctx, "f")
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"io"
 	"net"
 	"net/netip"
@@ -13,26 +12,12 @@ import (
 	"time"
 
 	"github.com/netxsim/netxsim/ftp"
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/stack"
 )
 
 // recorder relays one TCP connection to target and records what the client sent.
-type recorder struct {
-	mu   sync.Mutex
-	sent bytes.Buffer
-}
-
-func (r *recorder) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.sent.Write(p)
-}
-
-func (r *recorder) String() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.sent.String()
-}
+type recorder struct{ testio.Buffer }
 
 func recordingProxy(t *testing.T, target netip.AddrPort) (netip.AddrPort, *recorder) {
 	t.Helper()

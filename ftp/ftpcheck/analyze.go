@@ -400,13 +400,27 @@ func count(c Check, fail, warn *int) {
 
 // session builds a Session from a control connection's events: commands paired with replies in order
 // (FTP is lock-step; pipelined commands are answered first come, first served).
+//
+// The shipped NetX Duo 6.4.2 server takes one TCP segment as one command: for a netxduo-6.4 session
+// whose client split or pipelined commands the pairing follows that reading (control.seg), so that
+// each fragment is paired with the reply NetX gave it and a lost command is not waited for.
 func (a *analyzer) session(c *conn, id int) *Session {
+	s := a.pair(c, id, c.ctl.events)
+	if s.Profile == ftp.ProfileNetXDuo64 && c.ctl.split {
+		prof, src := s.Profile, s.ProfileSource
+		s = a.pair(c, id, c.ctl.seg)
+		s.Profile, s.ProfileSource = prof, src+", one segment one command"
+	}
+	return s
+}
+
+func (a *analyzer) pair(c *conn, id int, events []rawEvent) *Session {
 	ct := c.ctl
 	s := &Session{ID: id, Client: ct.clientAddr(), Server: ct.serverAddr(), Open: c.open(), ctl: ct}
 	s.IPv6 = s.Server.Addr().Is6()
 	var queue []*Exchange
 	var unsolicited []*Reply
-	for _, ev := range ct.events {
+	for _, ev := range events {
 		switch ev.kind {
 		case rawCommand, rawBadCommand:
 			ex := &Exchange{Verb: ev.cmd.Verb, Arg: ev.cmd.Arg, arg: ev.cmd.Arg, At: ev.at}
@@ -652,7 +666,10 @@ func (a *analyzer) matchData(s *Session, others []*conn) {
 				}
 				c.initiator = 1 - r
 			}
-			if c.ep[r] != want {
+			// Many clients connect to a 227's port at the control connection's server address, not the
+			// address in the reply (curl, lftp; on NetX an IPv6 session's 227 names the IPv4 address).
+			pasvAtServer := t.setup != nil && t.setup.Verb == "PASV" && c.ep[r] == netip.AddrPortFrom(s.Server.Addr(), want.Port())
+			if c.ep[r] != want && !pasvAtServer {
 				continue
 			}
 			c.used = true

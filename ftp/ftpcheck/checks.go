@@ -208,6 +208,11 @@ func checkSetup(s *Session, _ Options, b *builder) {
 	for _, t := range s.Transfers {
 		b.applies = true
 		if t.setup == nil {
+			if t.Prelim == 0 && t.Final/100 >= 4 {
+				// refused before any data connection (e.g. 530 before login): nothing to set up
+				b.note("%s (packet %d) was refused (%d) without a data set-up before it", trName(t), t.ex.At.Packet, t.Final)
+				continue
+			}
 			if seedProfile(s.Profile) {
 				b.fail("%s (packet %d) has no PORT/EPRT/PASV/EPSV of its own before it (the seed sets up every transfer)", trName(t), t.ex.At.Packet)
 			}
@@ -282,7 +287,10 @@ func checkThird(s *Session, _ Options, b *builder) {
 			}
 			continue
 		}
-		if t.Announced.Addr() != server && d != nil {
+		if t.Announced.Addr() != server && d != nil && d.Responder.Addr() == server {
+			b.note("%s reply (packet %d) names %s, but the client connected to the server's own address %s for %s (as NetX names its IPv4 address in a 227 on IPv6)",
+				t.Setup, t.setup.At.Packet, t.Announced, d.Responder, trName(t))
+		} else if t.Announced.Addr() != server && d != nil {
 			b.fail("%s reply (packet %d) sends the client to %s, not the server %s, and data went there for %s: a third address",
 				t.Setup, t.setup.At.Packet, t.Announced, server, trName(t))
 		}
@@ -463,6 +471,8 @@ func netxDeviation(verb string, code int, loggedIn bool) (string, bool) {
 		return "NetX answers MKD with 200, not 257", true
 	case code == 532 && (verb == "RNFR" || verb == "DELE" || verb == "RMD" || verb == "XRMD" || verb == "MKD" || verb == "XMKD"):
 		return "NetX refuses writes in a read-only session with 532", true
+	case code == 550 && (verb == "LIST" || verb == "NLST"):
+		return "NetX refuses a listing of a path that is not a directory (or NLST of a file) with 550", true
 	case code == 530 && !loggedIn:
 		return "NetX answers every command but USER/PASS with 530 before login", true
 	case code == 504 && (verb == "RETR" || verb == "STOR" || verb == "APPE" || verb == "STOU"):
@@ -525,6 +535,10 @@ func checkUnanswered(s *Session, _ Options, b *builder) {
 			if len(ex.Prelim) > 0 {
 				got = fmt.Sprintf(" after its %d", ex.Prelim[0].Code)
 			}
+			if ex.Verb == "RNTO" && s.Profile == ftp.ProfileNetXDuo64 {
+				b.fail("%s (packet %d) got no reply: here the shipped NetX Duo 6.4.2 crashes the device (RNTO without a pending RNFR dereferences a NULL rename pointer); netxsim's netxduo-6.4 closes the session instead", cmdName(ex), ex.At.Packet)
+				continue
+			}
 			b.fail("%s (packet %d) got no final reply%s before the end of the session", cmdName(ex), ex.At.Packet, got)
 		}
 	}
@@ -539,6 +553,19 @@ func quitExchange(s *Session) *Exchange {
 	return nil
 }
 
+// loggedInBefore reports whether a USER or PASS was answered 230 before ex.
+func loggedInBefore(s *Session, ex *Exchange) bool {
+	for _, e := range s.Exchanges {
+		if e == ex {
+			return false
+		}
+		if (e.Verb == "PASS" || e.Verb == "USER") && e.Final != nil && e.Final.Code == 230 {
+			return true
+		}
+	}
+	return false
+}
+
 func checkQuit(s *Session, opts Options, b *builder) {
 	b.applies = true
 	q := quitExchange(s)
@@ -549,6 +576,8 @@ func checkQuit(s *Session, opts Options, b *builder) {
 		b.warn("the client closed the session without QUIT (as wget does); the seed ends with QUIT and 221 (--strict makes this a failure)")
 	case q.Final == nil:
 		b.fail("QUIT (packet %d) got no 221 reply before the connection closed", q.At.Packet)
+	case q.Final.Code == 530 && s.Profile.NetXLike() && !loggedInBefore(s, q):
+		b.note("QUIT (packet %d) before login answered %s: NetX answers every command but USER/PASS with 530 before login, QUIT included, and leaves the connection open", q.At.Packet, replyName(q.Final))
 	case q.Final.Code != 221:
 		b.fail("QUIT (packet %d) answered %s, want 221", q.At.Packet, replyName(q.Final))
 	}

@@ -51,6 +51,12 @@ type control struct {
 	server int
 	lines  [2]lineBuf
 	events []rawEvent
+	// seg is the control dialogue as the shipped NetX Duo 6.4.2 server reads it: one TCP segment is
+	// one command (the bytes up to its first line end, or all of them), the rest of the segment is
+	// lost. Replies are the same as in events. split says whether any segment held other than
+	// exactly one line, i.e. whether the two readings differ.
+	seg   []rawEvent
+	split bool
 	// multi-line reply in progress
 	multi      bool
 	multiCode  int
@@ -80,6 +86,9 @@ func (ct *control) serverAddr() netip.AddrPort { return ct.c.ep[ct.server] }
 
 // feed splits data from direction i into lines.
 func (ct *control) feed(i int, data []byte, m Mark) {
+	if i != ct.server {
+		ct.segment(data, m)
+	}
 	lb := &ct.lines[i]
 	for len(data) > 0 {
 		if len(lb.buf) == 0 && !lb.overlong {
@@ -125,7 +134,7 @@ func (ct *control) flush() {
 		}
 	}
 	if ct.multi {
-		ct.events = append(ct.events, rawEvent{kind: rawBadReply, at: ct.multiStart, code: ct.multiCode,
+		ct.replyEvent(rawEvent{kind: rawBadReply, at: ct.multiStart, code: ct.multiCode,
 			text: strings.Join(ct.multiLines, "\n"), err: fmt.Sprintf("multi-line %d reply never ended (no %d<space> line)", ct.multiCode, ct.multiCode)})
 		ct.multi = false
 	}
@@ -148,6 +157,28 @@ func stripTelnet(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// replyEvent records a reply in both readings of the dialogue.
+func (ct *control) replyEvent(ev rawEvent) {
+	ct.events = append(ct.events, ev)
+	ct.seg = append(ct.seg, ev)
+}
+
+// segment records the command NetX Duo 6.4.2 takes from one client segment (see control.seg).
+func (ct *control) segment(data []byte, m Mark) {
+	first, rest, found := bytes.Cut(data, []byte("\n"))
+	if !found || len(rest) > 0 || len(ct.lines[1-ct.server].buf) > 0 {
+		ct.split = true // a fragment, more than one line, or the end of a line begun before
+	}
+	line := stripTelnet(strings.TrimSuffix(string(first[:min(len(first), maxLine)]), "\r"))
+	ev := rawEvent{kind: rawCommand, at: m, line: line}
+	if cmd, err := ftp.ParseCommand(line); err != nil {
+		ev.kind, ev.err = rawBadCommand, err.Error()
+	} else {
+		ev.cmd = cmd
+	}
+	ct.seg = append(ct.seg, ev)
 }
 
 func (ct *control) commandLine(line string, m Mark, overlong bool) {
@@ -200,7 +231,7 @@ func (ct *control) replyLine(line string, m Mark, overlong bool) {
 		if overlong {
 			why = fmt.Sprintf("reply line longer than %d bytes", maxLine)
 		}
-		ct.events = append(ct.events, rawEvent{kind: rawBadReply, at: m, text: clip(line, 200), err: why})
+		ct.replyEvent(rawEvent{kind: rawBadReply, at: m, text: clip(line, 200), err: why})
 		return
 	}
 	if sep == '-' {
@@ -212,7 +243,7 @@ func (ct *control) replyLine(line string, m Mark, overlong bool) {
 
 func (ct *control) reply(code int, lines []string, start, end Mark) {
 	text := strings.Join(lines, "\n")
-	ct.events = append(ct.events, rawEvent{kind: rawReply, at: end, code: code, text: text, nline: len(lines)})
+	ct.replyEvent(rawEvent{kind: rawReply, at: end, code: code, text: text, nline: len(lines)})
 	switch code {
 	case 227:
 		if ap, err := ftp.Parse227(text); err == nil {

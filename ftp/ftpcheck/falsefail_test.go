@@ -21,6 +21,25 @@ func checkStatus(t *testing.T, rep *Report, i int, name string) Check {
 	return Check{}
 }
 
+// loginReport analyzes one session: login, the commands and replies of exchange, xfer if not nil,
+// then QUIT, or the client's close without QUIT if noQuit.
+func loginReport(t *testing.T, opts Options, xfer *capgen.Transfer, noQuit bool, exchange ...string) *Report {
+	t.Helper()
+	return analyze(t, build(t, func(c *capgen.Capture) {
+		f := c.FTP(c4, s4)
+		f.Login("u", "p")
+		f.Exchange(exchange...)
+		if xfer != nil {
+			f.Transfer(*xfer)
+		}
+		if noQuit {
+			f.Ctl.CloseBoth(capgen.Client)
+		} else {
+			f.Quit()
+		}
+	}), opts)
+}
+
 func reportText(rep *Report) string {
 	var b bytes.Buffer
 	rep.WriteText(&b)
@@ -32,74 +51,37 @@ func reportText(rep *Report) string {
 // outside TYPE I, and a client that closes without QUIT (wget).
 func TestCorrectSessionsPass(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		opts   Options
-		script func(f *capgen.FTP)
-		check  string // a check whose status must be want
-		want   Status
-		msg    string // in its messages or notes
+		name     string
+		opts     Options
+		exchange []string         // commands and replies after the login
+		xfer     *capgen.Transfer // a transfer after them, if any
+		noQuit   bool             // the client closes without QUIT
+		check    string           // a check whose status must be want
+		want     Status
+		msg      string // in its messages or notes
 	}{
 		{name: "REST resume after SIZE", check: "transfer-size", want: StatusPass, msg: "",
-			script: func(f *capgen.FTP) {
-				f.Login("u", "p")
-				f.Cmd("SIZE big.bin")
-				f.Reply("213 300000")
-				f.Cmd("REST 200000")
-				f.Reply("350 Restarting at 200000")
-				f.Transfer(capgen.Transfer{Verb: "RETR", Arg: "big.bin", Setup: "EPSV", Data: payload(100000)})
-				f.Quit()
-			}},
+			exchange: []string{"SIZE big.bin", "213 300000", "REST 200000", "350 Restarting at 200000"},
+			xfer:     &capgen.Transfer{Verb: "RETR", Arg: "big.bin", Setup: "EPSV", Data: payload(100000)}},
 		{name: "REST resume, ProFTPD-style 150 with the bytes to come", check: "transfer-size", want: StatusPass, msg: "as the 150 reply announced",
-			opts: Options{Profile: ProfileRFC959},
-			script: func(f *capgen.FTP) {
-				f.Login("u", "p")
-				f.Cmd("REST 1000")
-				f.Reply("350 Restarting at 1000. Send STORE or RETRIEVE")
-				f.Transfer(capgen.Transfer{Verb: "RETR", Arg: "a.bin", Setup: "PASV", Data: payload(3000),
-					Prelim: "150 Opening BINARY mode data connection for a.bin (3000 bytes)", Final: "226 Transfer complete"})
-				f.Quit()
-			}},
+			opts: Options{Profile: ProfileRFC959}, exchange: []string{"REST 1000", "350 Restarting at 1000. Send STORE or RETRIEVE"},
+			xfer: &capgen.Transfer{Verb: "RETR", Arg: "a.bin", Setup: "PASV", Data: payload(3000),
+				Prelim: "150 Opening BINARY mode data connection for a.bin (3000 bytes)", Final: "226 Transfer complete"}},
 		{name: "REST resume, vsftpd-style 150 with the whole size", check: "transfer-size", want: StatusPass, msg: "",
-			opts: Options{Profile: ProfileRFC959},
-			script: func(f *capgen.FTP) {
-				f.Login("u", "p")
-				f.Cmd("REST 1000")
-				f.Reply("350 Restart position accepted (1000).")
-				f.Transfer(capgen.Transfer{Verb: "RETR", Arg: "a.bin", Setup: "PASV", Data: payload(3000),
-					Prelim: "150 Opening BINARY mode data connection for a.bin (4000 bytes).", Final: "226 Transfer complete."})
-				f.Quit()
-			}},
+			opts: Options{Profile: ProfileRFC959}, exchange: []string{"REST 1000", "350 Restart position accepted (1000)."},
+			xfer: &capgen.Transfer{Verb: "RETR", Arg: "a.bin", Setup: "PASV", Data: payload(3000),
+				Prelim: "150 Opening BINARY mode data connection for a.bin (4000 bytes).", Final: "226 Transfer complete."}},
 		{name: "TYPE A on extended", opts: Options{Profile: ftp.ProfileExtended}, check: "type-binary", want: StatusPass, msg: "converts ASCII",
-			script: func(f *capgen.FTP) {
-				f.Login("u", "p")
-				f.Cmd("TYPE A")
-				f.Reply("200 Type ASCII")
-				f.Cmd("SIZE t.txt")
-				f.Reply("213 10")
-				f.Transfer(capgen.Transfer{Verb: "RETR", Arg: "t.txt", Setup: "EPSV", Data: []byte("a\r\nb\r\nc\r\nd\r\ne\r\n"),
-					Prelim: "150 File Read Start", Final: "226 File Sent"})
-				f.Quit()
-			}},
+			exchange: []string{"TYPE A", "200 Type ASCII", "SIZE t.txt", "213 10"},
+			xfer: &capgen.Transfer{Verb: "RETR", Arg: "t.txt", Setup: "EPSV", Data: []byte("a\r\nb\r\nc\r\nd\r\ne\r\n"),
+				Prelim: "150 File Read Start", Final: "226 File Sent"}},
 		{name: "netxduo 504 for RETR in TYPE A", opts: Options{Profile: ftp.ProfileNetXDuo}, check: "reply-code", want: StatusPass, msg: "Only Image transfer allowed",
-			script: func(f *capgen.FTP) {
-				f.Login("u", "p")
-				f.Cmd("TYPE A")
-				f.Reply("200 Type ASCII")
-				f.Cmd("PASV")
-				f.Reply("227 Entering Passive Mode (198,51,100,2,192,0).")
-				f.Cmd("RETR t.txt")
-				f.Reply("504 Only Image transfer allowed")
-				f.Quit()
-			}},
+			exchange: []string{"TYPE A", "200 Type ASCII", "PASV", "227 Entering Passive Mode (198,51,100,2,192,0).", "RETR t.txt", "504 Only Image transfer allowed"}},
 		{name: "closed without QUIT (wget)", check: "quit-221", want: StatusWarn, msg: "without QUIT",
-			script: func(f *capgen.FTP) {
-				f.Login("u", "p")
-				f.Transfer(capgen.Transfer{Verb: "RETR", Arg: "a.bin", Setup: "PASV", Data: payload(3000)})
-				f.Ctl.CloseBoth(capgen.Client)
-			}},
+			xfer: &capgen.Transfer{Verb: "RETR", Arg: "a.bin", Setup: "PASV", Data: payload(3000)}, noQuit: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rep := analyze(t, build(t, func(c *capgen.Capture) { tc.script(c.FTP(c4, s4)) }), tc.opts)
+			rep := loginReport(t, tc.opts, tc.xfer, tc.noQuit, tc.exchange...)
 			text := reportText(rep)
 			if rep.Violations != 0 {
 				t.Fatalf("%d violations on a correct session\n%s", rep.Violations, text)
@@ -114,31 +96,15 @@ func TestCorrectSessionsPass(t *testing.T) {
 
 // TestRESTStillCatchesShortTransfers: REST is accounted for, not a blanket pass.
 func TestRESTStillCatchesShortTransfers(t *testing.T) {
-	rep := analyze(t, build(t, func(c *capgen.Capture) {
-		f := c.FTP(c4, s4)
-		f.Login("u", "p")
-		f.Cmd("SIZE big.bin")
-		f.Reply("213 300000")
-		f.Cmd("REST 200000")
-		f.Reply("350 Restarting at 200000")
-		f.Transfer(capgen.Transfer{Verb: "RETR", Arg: "big.bin", Setup: "EPSV", Data: payload(90000)})
-		f.Quit()
-	}), Options{})
+	rep := loginReport(t, Options{}, &capgen.Transfer{Verb: "RETR", Arg: "big.bin", Setup: "EPSV", Data: payload(90000)}, false,
+		"SIZE big.bin", "213 300000", "REST 200000", "350 Restarting at 200000")
 	ch := checkStatus(t, rep, 0, "transfer-size")
 	if ch.Status != StatusFail || rep.Violations != 1 || !strings.Contains(ch.Messages[0], "10000 bytes short") || !strings.Contains(ch.Messages[0], "REST offset 200000") {
 		t.Errorf("short resumed transfer: %s %q (violations %d)\n%s", ch.Status, ch.Messages, rep.Violations, reportText(rep))
 	}
 	// a REST the server refused does not count
-	rep = analyze(t, build(t, func(c *capgen.Capture) {
-		f := c.FTP(c4, s4)
-		f.Login("u", "p")
-		f.Cmd("SIZE big.bin")
-		f.Reply("213 3000")
-		f.Cmd("REST 1000")
-		f.Reply("502 Command Not Implemented")
-		f.Transfer(capgen.Transfer{Verb: "RETR", Arg: "big.bin", Setup: "EPSV", Data: payload(2000)})
-		f.Quit()
-	}), Options{})
+	rep = loginReport(t, Options{}, &capgen.Transfer{Verb: "RETR", Arg: "big.bin", Setup: "EPSV", Data: payload(2000)}, false,
+		"SIZE big.bin", "213 3000", "REST 1000", "502 Command Not Implemented")
 	if ch := checkStatus(t, rep, 0, "transfer-size"); ch.Status != StatusFail {
 		t.Errorf("refused REST taken as an offset: %s %q", ch.Status, ch.Messages)
 	}
@@ -160,14 +126,8 @@ func TestStrictMode(t *testing.T) {
 	if text := reportText(analyze(t, data, Options{})); !strings.Contains(text, "mode: lenient") {
 		t.Errorf("lenient mode not named:\n%s", text)
 	}
-	rep = analyze(t, build(t, func(c *capgen.Capture) {
-		f := c.FTP(c4, s4)
-		f.Login("u", "p")
-		f.Cmd("TYPE A")
-		f.Reply("200 Type ASCII")
-		f.Transfer(capgen.Transfer{Verb: "RETR", Arg: "a", Setup: "PASV", Data: payload(10)})
-		f.Quit()
-	}), Options{Profile: ftp.ProfileNetXDuo})
+	rep = loginReport(t, Options{Profile: ftp.ProfileNetXDuo}, &capgen.Transfer{Verb: "RETR", Arg: "a", Setup: "PASV", Data: payload(10)}, false,
+		"TYPE A", "200 Type ASCII")
 	if ch := checkStatus(t, rep, 0, "type-binary"); ch.Status != StatusFail || len(ch.Messages) == 0 {
 		t.Errorf("netxduo TYPE A transfer: %s %q", ch.Status, ch.Messages)
 	}

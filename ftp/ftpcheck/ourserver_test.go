@@ -99,15 +99,7 @@ f.quit()
 	}
 	time.Sleep(500 * time.Millisecond)
 	stopCap()
-	f, err := os.Open(pcap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rep, err := Analyze(ctx, f, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := analyzeFile(t, pcap, Options{})
 	var text bytes.Buffer
 	rep.WriteText(&text)
 	if len(rep.Sessions) != len(runs) {

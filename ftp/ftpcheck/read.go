@@ -100,31 +100,18 @@ func (d *decoded) decode(lt layers.LinkType, data []byte) error {
 		}
 		ethType, payload = d.sll2.ProtocolType, d.sll2.Payload
 	case layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6, 12, 14: // 12/14: raw IP on some BSDs
-		if len(data) == 0 {
-			return errSkip
-		}
-		switch data[0] >> 4 {
-		case 4:
-			ethType = layers.EthernetTypeIPv4
-		case 6:
-			ethType = layers.EthernetTypeIPv6
-		default:
-			return errSkip
-		}
 		payload = data
-	case layers.LinkTypeNull, layers.LinkTypeLoop: // BSD loopback: 4-byte address family
-		if len(data) < 5 {
+		if ethType = ipType(payload); ethType == 0 {
 			return errSkip
 		}
-		switch data[4] >> 4 {
-		case 4:
-			ethType = layers.EthernetTypeIPv4
-		case 6:
-			ethType = layers.EthernetTypeIPv6
-		default:
+	case layers.LinkTypeNull, layers.LinkTypeLoop: // BSD loopback: 4-byte address family
+		if len(data) < 4 {
 			return errSkip
 		}
 		payload = data[4:]
+		if ethType = ipType(payload); ethType == 0 {
+			return errSkip
+		}
 	default:
 		return fmt.Errorf("link type %v is not supported (use Ethernet, Linux cooked or raw IP captures)", lt)
 	}
@@ -160,4 +147,18 @@ func (d *decoded) decode(lt layers.LinkType, data []byte) error {
 		return err
 	}
 	return nil
+}
+
+// ipType is the EtherType of a raw IP packet by its version nibble, 0 when it is neither IPv4 nor IPv6.
+func ipType(p []byte) layers.EthernetType {
+	if len(p) == 0 {
+		return 0
+	}
+	switch p[0] >> 4 {
+	case 4:
+		return layers.EthernetTypeIPv4
+	case 6:
+		return layers.EthernetTypeIPv6
+	}
+	return 0
 }

@@ -135,15 +135,7 @@ func TestTsharkAgreesOnRealPeers(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // let the last FINs reach the capture
 	stopCap()
 
-	f, err := os.Open(pcap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rep, err := Analyze(ctx, f, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := analyzeFile(t, pcap, Options{})
 	var text bytes.Buffer
 	rep.WriteText(&text)
 	if len(rep.Sessions) < 8 {

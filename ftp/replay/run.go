@@ -539,11 +539,23 @@ func (l *live) compareLines(n int, st *step, wantLines, got []string) {
 }
 
 func (l *live) normalisePassive(want, have string) (string, string, bool) {
+	// the line ends must match as they are; the patterns see the lines without them
+	wb, we := cutLineEnd(want)
+	hb, he := cutLineEnd(have)
+	if we != he {
+		return want, have, false
+	}
+	want, have = wb, hb
 	if m, h := re227.FindStringSubmatch(want), re227.FindStringSubmatch(have); m != nil && h != nil {
 		if m[1] != h[1] || m[5] != h[5] {
 			return want, have, false
 		}
 		if m[2] != h[2] {
+			// only the server's own address stands in for the captured one: any other is an answer
+			// that would send the client elsewhere
+			if a, ok := dotted(h[2]); !ok || a != l.o.V4.Addr() {
+				return want, have, false
+			}
 			l.norm["227-address"]++
 		}
 		if m[3] != h[3] || m[4] != h[4] {
@@ -663,4 +675,32 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 	}
 	ap, _ := netip.ParseAddrPort(a.String())
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// cutLineEnd splits a reply line into its text and its line end (CRLF, LF or none).
+func cutLineEnd(s string) (string, string) {
+	switch {
+	case strings.HasSuffix(s, "\r\n"):
+		return s[:len(s)-2], "\r\n"
+	case strings.HasSuffix(s, "\n"):
+		return s[:len(s)-1], "\n"
+	}
+	return s, ""
+}
+
+// dotted reads the four comma-separated numbers of a 227 address.
+func dotted(s string) (netip.Addr, bool) {
+	var b [4]byte
+	parts := strings.Split(s, ",")
+	if len(parts) != 4 {
+		return netip.Addr{}, false
+	}
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || n > 255 {
+			return netip.Addr{}, false
+		}
+		b[i] = byte(n)
+	}
+	return netip.AddrFrom4(b), true
 }

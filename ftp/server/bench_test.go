@@ -117,9 +117,10 @@ func benchPair(b *testing.B) (dev, host *stack.IP) {
 	b.Cleanup(func() { n.Close() })
 	seg, err := n.Pair("link", link.PairConfig{})
 	must(b, err)
+	gvisor := stack.SignatureGVisor
 	devs, err := n.AddDevices(context.Background(), seg,
 		netxsim.DeviceConfig{Config: stack.Config{Name: "dev", MAC: netxsim.MAC(2), IPv4: netxsim.DeviceIPv4,
-			SkipDAD: true, Signature: stack.SignatureGVisor}},
+			SkipDAD: true}, StackSignature: &gvisor},
 		netxsim.DeviceConfig{Config: stack.Config{Name: "host", MAC: netxsim.MAC(1), IPv4: netxsim.HostIPv4,
 			SkipDAD: true}})
 	must(b, err)
@@ -143,57 +144,122 @@ type dialer interface {
 	Dial(ctx context.Context, local, remote netip.AddrPort) (net.Conn, error)
 }
 
-// rawTCP measures moving n bytes over one TCP connection each way: device to host, then host to
-// device. With mem nil the device end sends a repeated 64 KiB block and drops what it receives: its
-// data never leaves the CPU caches. With mem (n bytes, every page touched) it sends mem and
+// rawOnce measures moving n bytes over one new TCP connection, device to host when down, else host
+// to device. With mem nil the device end sends a repeated 64 KiB block and drops what it receives:
+// its data never leaves the CPU caches. With mem (n bytes, every page touched) it sends mem and
 // receives into it, as a file of a RAM image is sent and received: the same stack, plus the
 // memory traffic of n distinct bytes, which any file transfer has.
-func rawTCP(b *testing.B, dev *stack.IP, host dialer, devAddr netip.Addr, n int64, mem []byte) (down, up time.Duration) {
+func rawOnce(b *testing.B, dev *stack.IP, host dialer, devAddr netip.Addr, n int64, mem []byte, down bool) time.Duration {
 	ln, err := dev.Listen(context.Background(), netip.AddrPortFrom(devAddr, 0))
 	must(b, err)
 	defer ln.Close()
 	target, err := netip.ParseAddrPort(ln.Addr().String())
 	must(b, err)
-	for dir := 0; dir < 2; dir++ {
-		errc := make(chan error, 1)
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				errc <- err
-				return
-			}
-			defer c.Close()
-			switch {
-			case mem != nil && dir == 0:
-				err = memSend(c, mem[:n])
-			case mem != nil:
-				_, err = memRecv(mem[:n], c)
-			case dir == 0:
-				_, err = devCopy(c, io.LimitReader(&pattern{}, n))
-			default:
-				_, err = devCopy(io.Discard, c)
-			}
+	errc := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
 			errc <- err
-		}()
-		start := time.Now()
-		c, err := host.Dial(context.Background(), netip.AddrPort{}, target)
-		must(b, err)
-		if dir == 0 {
-			_, err = pump(io.Discard, c)
-		} else {
-			_, err = pump(c, io.LimitReader(&pattern{}, n))
-			c.Close()
+			return
 		}
-		must(b, err)
-		must(b, <-errc)
+		defer c.Close()
+		switch {
+		case mem != nil && down:
+			err = memSend(c, mem[:n])
+		case mem != nil:
+			_, err = memRecv(mem[:n], c)
+		case down:
+			_, err = devCopy(c, io.LimitReader(&pattern{}, n))
+		default:
+			_, err = devCopy(io.Discard, c)
+		}
+		errc <- err
+	}()
+	start := time.Now()
+	c, err := host.Dial(context.Background(), netip.AddrPort{}, target)
+	must(b, err)
+	if down {
+		_, err = pump(io.Discard, c)
+	} else {
+		_, err = pump(c, io.LimitReader(&pattern{}, n))
 		c.Close()
-		if dir == 0 {
-			down = time.Since(start)
-		} else {
-			up = time.Since(start)
-		}
 	}
-	return down, up
+	must(b, err)
+	must(b, <-errc)
+	c.Close()
+	return time.Since(start)
+}
+
+// pairedRound is round i of an FTP benchmark: STOR beside raw TCP host to device (cache-resident
+// and RAM-backed), then RETR beside raw TCP device to host, each direction's three transfers back
+// to back, in an order that is reversed every other round, so a burst of load from the machine's
+// other jobs falls on either side alike.
+func pairedRound(b *testing.B, i int, dev *stack.IP, host dialer, devAddr netip.Addr, mem []byte) (r round) {
+	s := openFTP(b, netip.AddrPortFrom(devAddr, 21), host)
+	defer s.close(b)
+	raw := func(mem []byte, down bool) time.Duration { return rawOnce(b, dev, host, devAddr, benchSize, mem, down) }
+	up := []func(){
+		func() { r.rawUp = raw(nil, false) },
+		func() { r.memUp = raw(mem, false) },
+		func() { r.stor = s.stor(b, benchSize) },
+	}
+	down := []func(){
+		func() { r.retr = s.retr(b, benchSize) },
+		func() { r.memDown = raw(mem, true) },
+		func() { r.rawDown = raw(nil, true) },
+	}
+	if i%2 == 1 {
+		slices.Reverse(up)
+		slices.Reverse(down)
+	}
+	for _, f := range append(up, down...) {
+		f()
+	}
+	return r
+}
+
+// ftpSession is a logged-in independent client (jlaffaye/ftp, passive).
+type ftpSession struct{ c *jftp.ServerConn }
+
+func openFTP(b *testing.B, ctrl netip.AddrPort, host dialer) ftpSession {
+	c, err := jftp.Dial(ctrl.String(), jftp.DialWithTimeout(time.Minute),
+		jftp.DialWithDialFunc(func(_, address string) (net.Conn, error) {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return nil, err
+			}
+			return host.Dial(context.Background(), netip.AddrPort{}, ap)
+		}))
+	must(b, err)
+	must(b, c.Login("u", "p"))
+	return ftpSession{c}
+}
+
+// stor uploads n bytes as big.bin and returns how long it took, 226 included.
+func (s ftpSession) stor(b *testing.B, n int64) time.Duration {
+	start := time.Now()
+	must(b, s.c.Stor("big.bin", chunked{io.LimitReader(&pattern{}, n)}))
+	return time.Since(start)
+}
+
+// retr downloads big.bin, checks its size and returns how long it took, 226 included.
+func (s ftpSession) retr(b *testing.B, n int64) time.Duration {
+	start := time.Now()
+	r, err := s.c.Retr("big.bin")
+	must(b, err)
+	got, err := pump(io.Discard, r)
+	must(b, err)
+	must(b, r.Close())
+	d := time.Since(start)
+	if got != n {
+		b.Fatalf("RETR %d bytes, want %d", got, n)
+	}
+	return d
+}
+
+func (s ftpSession) close(b *testing.B) {
+	must(b, s.c.Delete("big.bin"))
+	s.c.Quit()
 }
 
 // memSend writes mem to dst in devIO pieces, as fsimage's WriteTo hands a connection the image.
@@ -238,32 +304,9 @@ func benchMem() []byte {
 
 // ftpTransfers measures STOR then RETR of n bytes with an independent client (jlaffaye/ftp, passive).
 func ftpTransfers(b *testing.B, ctrl netip.AddrPort, host dialer, n int64) (stor, retr time.Duration) {
-	c, err := jftp.Dial(ctrl.String(), jftp.DialWithTimeout(time.Minute),
-		jftp.DialWithDialFunc(func(_, address string) (net.Conn, error) {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
-				return nil, err
-			}
-			return host.Dial(context.Background(), netip.AddrPort{}, ap)
-		}))
-	must(b, err)
-	defer c.Quit()
-	must(b, c.Login("u", "p"))
-	start := time.Now()
-	must(b, c.Stor("big.bin", chunked{io.LimitReader(&pattern{}, n)}))
-	stor = time.Since(start)
-	start = time.Now()
-	r, err := c.Retr("big.bin")
-	must(b, err)
-	got, err := pump(io.Discard, r)
-	must(b, err)
-	must(b, r.Close())
-	retr = time.Since(start)
-	if got != n {
-		b.Fatalf("RETR %d bytes, want %d", got, n)
-	}
-	must(b, c.Delete("big.bin"))
-	return stor, retr
+	s := openFTP(b, ctrl, host)
+	defer s.close(b)
+	return s.stor(b, n), s.retr(b, n)
 }
 
 // round is one round's durations: raw TCP each way (the reference), raw TCP each way to and from
@@ -272,11 +315,11 @@ type round struct{ rawDown, rawUp, memDown, memUp, stor, retr time.Duration }
 
 // bestOf runs k rounds, raw and FTP interleaved so both see the same machine load (the build
 // machines are shared), and reports the median of each throughput and of each round's ratio.
-func bestOf(b *testing.B, k int, one func() round) {
+func bestOf(b *testing.B, k int, one func(i int) round) {
 	m := map[string][]float64{}
 	mb := func(d time.Duration) float64 { return float64(benchSize) / d.Seconds() / 1e6 }
 	for i := 0; i < k; i++ {
-		r := one()
+		r := one(i)
 		add := func(name string, v float64) { m[name] = append(m[name], v) }
 		add("raw-down-MB/s", mb(r.rawDown))
 		add("raw-up-MB/s", mb(r.rawUp))
@@ -317,6 +360,7 @@ func benchImage(b *testing.B) server.FileSystem {
 	// page on its first write, which costs as much as the transfer and is no part of FTP.
 	must(b, fsimage.WriteFile(v, "warm.bin", io.LimitReader(&pattern{}, size-8<<20)))
 	must(b, v.Remove("warm.bin"))
+	must(b, v.Sync()) // as the server syncs after a DELE: the clusters are free again
 	return v
 }
 
@@ -343,12 +387,7 @@ func BenchmarkMemLink256MiB(b *testing.B) {
 			b.SetBytes(benchSize)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				bestOf(b, rounds, func() (r round) {
-					r.rawDown, r.rawUp = rawTCP(b, dev, host, devV4.Addr(), benchSize, nil)
-					r.memDown, r.memUp = rawTCP(b, dev, host, devV4.Addr(), benchSize, mem)
-					r.stor, r.retr = ftpTransfers(b, netip.AddrPortFrom(devV4.Addr(), 21), host, benchSize)
-					return r
-				})
+				bestOf(b, rounds, func(i int) round { return pairedRound(b, i, dev, host, devV4.Addr(), mem) })
 			}
 		})
 	}
@@ -370,12 +409,7 @@ func BenchmarkTAP256MiB(b *testing.B) {
 	b.SetBytes(benchSize)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		bestOf(b, rounds, func() (r round) {
-			r.rawDown, r.rawUp = rawTCP(b, e.Device, host, e.DevV4, benchSize, nil)
-			r.memDown, r.memUp = rawTCP(b, e.Device, host, e.DevV4, benchSize, mem)
-			r.stor, r.retr = ftpTransfers(b, netip.AddrPortFrom(e.DevV4, 21), host, benchSize)
-			return r
-		})
+		bestOf(b, rounds, func(i int) round { return pairedRound(b, i, e.Device, host, e.DevV4, mem) })
 	}
 }
 
@@ -607,7 +641,7 @@ func BenchmarkMemLinkFTPvsFile256MiB(b *testing.B) {
 	b.SetBytes(benchSize)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		bestOf(b, rounds, func() (r round) {
+		bestOf(b, rounds, func(int) (r round) {
 			r.rawDown, r.rawUp = rawTCPFile(b, dev, host, devV4.Addr(), v, "src.bin", benchSize)
 			r.stor, r.retr = ftpTransfers(b, netip.AddrPortFrom(devV4.Addr(), 21), host, benchSize)
 			return r

@@ -15,27 +15,8 @@ func init() {
 	}})
 }
 
-// newImage formats a FAT image in RAM and checks it is consistent when the test ends.
+// newImage formats a FAT image in RAM (type by size) and checks it is consistent when the test ends.
 func newImage(t testing.TB, size int64) *fsimage.FS {
 	t.Helper()
-	dev := fsimage.NewRAM(size)
-	if err := fsimage.Format(dev, size, fsimage.FormatOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	v, err := fsimage.Open(dev, fsimage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := v.Close(); err != nil {
-			t.Errorf("closing the image: %v", err)
-		}
-		rep, err := fsimage.CheckDevice(dev)
-		if err != nil {
-			t.Errorf("checking the image: %v", err)
-		} else if !rep.OK() {
-			t.Errorf("image inconsistent after the test: %q", rep.Problems)
-		}
-	})
-	return v
+	return newImageType(t, size, 0)
 }

@@ -179,28 +179,27 @@ func (s *Server) profile() ftp.Profile {
 	return ftp.ProfileNetXDuo
 }
 
-func (s *Server) maxSessions() int {
+// setting reads a limit field: a positive value as it is, a negative one as off (0), zero as def.
+func setting[T int | time.Duration](v, def T) T {
 	switch {
-	case s.MaxSessions > 0:
-		return s.MaxSessions
-	case s.MaxSessions < 0:
+	case v > 0:
+		return v
+	case v < 0:
 		return 0
-	case s.profile() == ftp.ProfileExtended:
+	}
+	return def
+}
+
+func (s *Server) maxSessions() int {
+	if s.MaxSessions == 0 && s.profile() == ftp.ProfileExtended {
 		return 64
 	}
-	return 4
+	return setting(s.MaxSessions, 4)
 }
 
-func (s *Server) idleTimeout() time.Duration {
-	switch {
-	case s.IdleTimeout > 0:
-		return s.IdleTimeout
-	case s.IdleTimeout < 0:
-		return 0
-	}
-	return 240 * time.Second
-}
+func (s *Server) idleTimeout() time.Duration { return setting(s.IdleTimeout, 240*time.Second) }
 
+// dataTimeout has no "off": a negative value means the default too.
 func (s *Server) dataTimeout() time.Duration {
 	if s.DataTimeout > 0 {
 		return s.DataTimeout
@@ -208,35 +207,11 @@ func (s *Server) dataTimeout() time.Duration {
 	return 10 * time.Second
 }
 
-func (s *Server) loginFailDelay() time.Duration {
-	switch {
-	case s.LoginFailDelay > 0:
-		return s.LoginFailDelay
-	case s.LoginFailDelay < 0:
-		return 0
-	}
-	return time.Second
-}
+func (s *Server) loginFailDelay() time.Duration { return setting(s.LoginFailDelay, time.Second) }
 
-func (s *Server) maxLoginFailures() int {
-	switch {
-	case s.MaxLoginFailures > 0:
-		return s.MaxLoginFailures
-	case s.MaxLoginFailures < 0:
-		return 0
-	}
-	return 3
-}
+func (s *Server) maxLoginFailures() int { return setting(s.MaxLoginFailures, 3) }
 
-func (s *Server) loginTimeout() time.Duration {
-	switch {
-	case s.LoginTimeout > 0:
-		return s.LoginTimeout
-	case s.LoginTimeout < 0:
-		return 0
-	}
-	return 30 * time.Second
-}
+func (s *Server) loginTimeout() time.Duration { return setting(s.LoginTimeout, 30*time.Second) }
 
 // newBudget makes the per-address failure table, or nil when the budget is off.
 func (s *Server) newBudget() *failureBudget {
@@ -382,18 +357,10 @@ func (s *Server) Serve(ln net.Listener) error {
 			if slots != nil {
 				<-slots
 			}
-			select {
-			case <-s.shutdown:
-				return ErrServerClosed
-			default:
+			if err := s.acceptFailed(err, &backoff); err != nil {
+				return err
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				backoff = min(max(backoff*2, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
-			}
-			return fmt.Errorf("ftp server: accept: %w", err)
+			continue
 		}
 		backoff = 0
 		release := func() {
@@ -405,9 +372,27 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
+// acceptFailed decides what a failed Accept means: nil to try again after a pause that doubles up to
+// 1 s (a temporary error, as net/http does), ErrServerClosed after Shutdown or Close, else the error.
+func (s *Server) acceptFailed(err error, backoff *time.Duration) error {
+	select {
+	case <-s.shutdown:
+		return ErrServerClosed
+	default:
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		*backoff = min(max(*backoff*2, 5*time.Millisecond), time.Second)
+		time.Sleep(*backoff)
+		return nil
+	}
+	return fmt.Errorf("ftp server: accept: %w", err)
+}
+
 // synGate is a listener that can leave connection requests unanswered (*stack.Listener).
 type synGate interface {
 	SetAdmit(admit func(remote netip.AddrPort) bool)
+	SetHoldLimit(n int)
 	Readmit()
 }
 
@@ -433,23 +418,16 @@ func (s *Server) serveGated(ln net.Listener, g synGate, limit int) error {
 		delete(s.gated, g)
 		s.mu.Unlock()
 	}()
+	g.SetHoldLimit(limit) // NetX's listen queue: NX_FTP_MAX_CLIENTS requests, the oldest dropped past it
 	g.SetAdmit(func(remote netip.AddrPort) bool { return s.admitSYN(remote, limit) })
 	var backoff time.Duration
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
-			select {
-			case <-s.shutdown:
-				return ErrServerClosed
-			default:
+			if err := s.acceptFailed(err, &backoff); err != nil {
+				return err
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				backoff = min(max(backoff*2, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
-			}
-			return fmt.Errorf("ftp server: accept: %w", err)
+			continue
 		}
 		backoff = 0
 		s.startSession(conn, limit, s.readmit)

@@ -172,13 +172,11 @@ func RebaseDataPort(line string, from, to uint16) (out string, ok bool) {
 		if len(f) != 6 {
 			return line, false
 		}
-		hi, err1 := strconv.Atoi(f[4])
-		lo, err2 := strconv.Atoi(f[5])
-		if err1 != nil || err2 != nil {
+		cur, ok := DataPort(line)
+		if !ok {
 			return line, false
 		}
-		p = hi<<8 | lo
-		p += int(to) - int(from)
+		p = int(cur) + int(to) - int(from)
 		if p < 0 || p > 65535 {
 			return line, false
 		}
@@ -197,11 +195,11 @@ func RebaseDataPort(line string, from, to uint16) (out string, ok bool) {
 		if len(f) != 5 {
 			return line, false
 		}
-		n, err := strconv.Atoi(f[3])
-		if err != nil {
+		cur, ok := DataPort(line)
+		if !ok {
 			return line, false
 		}
-		p = n + int(to) - int(from)
+		p = int(cur) + int(to) - int(from)
 		if p < 0 || p > 65535 {
 			return line, false
 		}

@@ -23,12 +23,13 @@ const DefaultMTU = 1500
 
 // Endpoint is one station's attachment to an in-memory link. It implements stack.LinkEndpoint.
 type Endpoint struct {
+	Ethernet // the Ethernet header
+	Station  // MTU and MAC
+
 	mu         sync.RWMutex
 	dispatcher stack.NetworkDispatcher
-	mac        tcpip.LinkAddress
 	onClose    func()
 
-	mtu    atomic.Uint32
 	closed atomic.Bool
 	send   func(f wireFrame) // hands a frame to the wire; never blocks; takes the frame's reference
 	closer func()            // tells the link this endpoint is gone
@@ -45,36 +46,13 @@ func newEndpoint(mtu uint32, closer func(), wg *sync.WaitGroup, idle *tracker) *
 	}
 	e := &Endpoint{closer: closer}
 	e.in = inbox{deliver: e.deliver, wg: wg, idle: idle}
-	e.mtu.Store(mtu)
+	e.SetMTU(mtu)
 	return e
 }
 
 // out puts a frame on the wire (tests use it to play a station).
 func (e *Endpoint) out(b []byte) {
 	e.send(wireFrame{buf: buffer.MakeWithData(b), untrusted: true})
-}
-
-// MTU implements stack.LinkEndpoint: the largest IP packet, excluding the Ethernet header.
-func (e *Endpoint) MTU() uint32 { return e.mtu.Load() }
-
-// SetMTU implements stack.LinkEndpoint.
-func (e *Endpoint) SetMTU(mtu uint32) { e.mtu.Store(mtu) }
-
-// MaxHeaderLength implements stack.LinkEndpoint.
-func (*Endpoint) MaxHeaderLength() uint16 { return header.EthernetMinimumSize }
-
-// LinkAddress implements stack.LinkEndpoint.
-func (e *Endpoint) LinkAddress() tcpip.LinkAddress {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	return e.mac
-}
-
-// SetLinkAddress implements stack.LinkEndpoint; stack.New sets the configured MAC through it.
-func (e *Endpoint) SetLinkAddress(addr tcpip.LinkAddress) {
-	e.mu.Lock()
-	e.mac = addr
-	e.mu.Unlock()
 }
 
 // Capabilities implements stack.LinkEndpoint. Receive checksum offload: the endpoint checks the
@@ -115,25 +93,6 @@ func (e *Endpoint) IsAttached() bool {
 // Wait implements stack.LinkEndpoint. The link's goroutines belong to the Pair or Switch (their Close
 // waits for them), so that the stack never waits on a goroutine that may be delivering into it.
 func (*Endpoint) Wait() {}
-
-// ARPHardwareType implements stack.LinkEndpoint.
-func (*Endpoint) ARPHardwareType() header.ARPHardwareType { return header.ARPHardwareEther }
-
-// AddHeader implements stack.LinkEndpoint.
-func (*Endpoint) AddHeader(pkt *stack.PacketBuffer) {
-	eth := header.Ethernet(pkt.LinkHeader().Push(header.EthernetMinimumSize))
-	eth.Encode(&header.EthernetFields{
-		SrcAddr: pkt.EgressRoute.LocalLinkAddress,
-		DstAddr: pkt.EgressRoute.RemoteLinkAddress,
-		Type:    pkt.NetworkProtocolNumber,
-	})
-}
-
-// ParseHeader implements stack.LinkEndpoint.
-func (*Endpoint) ParseHeader(pkt *stack.PacketBuffer) bool {
-	_, ok := pkt.LinkHeader().Consume(header.EthernetMinimumSize)
-	return ok
-}
 
 // Close implements stack.LinkEndpoint: the endpoint stops sending and receiving.
 func (e *Endpoint) Close() {
@@ -195,22 +154,15 @@ func (e *Endpoint) deliverOwned(f wireFrame) bool {
 		return false
 	}
 	e.mu.RLock()
-	d, mac := e.dispatcher, e.mac
+	d, mac := e.dispatcher, e.LinkAddress()
 	e.mu.RUnlock()
 	if d == nil {
 		return false
 	}
 	hv, _ := f.buf.PullUp(0, header.EthernetMinimumSize)
 	dst := header.Ethernet(hv.AsSlice()).DestinationAddress()
-	var typ tcpip.PacketType
-	switch {
-	case dst == header.EthernetBroadcastAddress:
-		typ = tcpip.PacketBroadcast
-	case header.IsMulticastEthernetAddress(dst):
-		typ = tcpip.PacketMulticast
-	case dst == mac:
-		typ = tcpip.PacketHost
-	default:
+	typ, ok := PacketTypeFor(dst, mac)
+	if !ok {
 		return false // another station's unicast (a flooding switch): a NIC filters it out
 	}
 	if f.untrusted {

@@ -96,14 +96,15 @@ func (b *inbox) close() {
 	b.mu.Lock()
 	b.closed = true
 	n := len(b.q)
-	if !b.running {
+	running := b.running // read under the lock: a drainer that ends meanwhile counts its queue itself
+	if !running {
 		for _, f := range b.q {
 			f.buf.Release()
 		}
 		b.q = nil
 	}
 	b.mu.Unlock()
-	if !b.running {
+	if !running {
 		b.idle.done(n)
 	}
 }

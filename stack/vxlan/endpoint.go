@@ -13,6 +13,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
+
+	"github.com/netxsim/netxsim/stack/link"
 )
 
 // Stats counts what the endpoint did with datagrams.
@@ -27,6 +29,9 @@ type Stats struct {
 // (like fdbased with EthernetHeader: true and stack/link), so stack.New and stack/capture take it as
 // they take those. Its reader goroutine starts in New; Close stops it and Wait waits for it.
 type Endpoint struct {
+	link.Ethernet // the Ethernet header
+	link.Station  // MTU and MAC
+
 	cfg  Config
 	conn *net.UDPConn
 	log  *slog.Logger
@@ -36,10 +41,8 @@ type Endpoint struct {
 
 	mu         sync.RWMutex
 	dispatcher stack.NetworkDispatcher
-	mac        tcpip.LinkAddress
 	onClose    func()
 
-	mtu    atomic.Uint32
 	closed atomic.Bool
 
 	sent, received, sendErrs, dropped, otherVNI atomic.Uint64
@@ -60,7 +63,7 @@ func New(cfg Config, log *slog.Logger) (*Endpoint, error) {
 		return nil, fmt.Errorf("vxlan: bind %v: %w (is another VTEP, or a Linux vxlan interface with this dstport, using it?)", cfg.Local, err)
 	}
 	e := &Endpoint{cfg: cfg, conn: conn, log: log}
-	e.mtu.Store(cfg.MTU)
+	e.SetMTU(cfg.MTU)
 	e.wg.Add(1)
 	go e.read()
 	return e, nil
@@ -113,21 +116,14 @@ func (e *Endpoint) read() {
 // copied.
 func (e *Endpoint) deliver(frame []byte) {
 	e.mu.RLock()
-	d, mac := e.dispatcher, e.mac
+	d, mac := e.dispatcher, e.LinkAddress()
 	e.mu.RUnlock()
 	if d == nil || e.closed.Load() {
 		return
 	}
 	dst := header.Ethernet(frame).DestinationAddress()
-	var typ tcpip.PacketType
-	switch {
-	case dst == header.EthernetBroadcastAddress:
-		typ = tcpip.PacketBroadcast
-	case header.IsMulticastEthernetAddress(dst):
-		typ = tcpip.PacketMulticast
-	case dst == mac:
-		typ = tcpip.PacketHost
-	default:
+	typ, ok := link.PacketTypeFor(dst, mac)
+	if !ok {
 		return
 	}
 	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(frame)})
@@ -163,29 +159,6 @@ func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) 
 	return n, nil
 }
 
-// MTU implements stack.LinkEndpoint.
-func (e *Endpoint) MTU() uint32 { return e.mtu.Load() }
-
-// SetMTU implements stack.LinkEndpoint.
-func (e *Endpoint) SetMTU(mtu uint32) { e.mtu.Store(mtu) }
-
-// MaxHeaderLength implements stack.LinkEndpoint.
-func (*Endpoint) MaxHeaderLength() uint16 { return header.EthernetMinimumSize }
-
-// LinkAddress implements stack.LinkEndpoint.
-func (e *Endpoint) LinkAddress() tcpip.LinkAddress {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	return e.mac
-}
-
-// SetLinkAddress implements stack.LinkEndpoint.
-func (e *Endpoint) SetLinkAddress(addr tcpip.LinkAddress) {
-	e.mu.Lock()
-	e.mac = addr
-	e.mu.Unlock()
-}
-
 // Capabilities implements stack.LinkEndpoint: no offloads, checksums are computed and checked.
 func (*Endpoint) Capabilities() stack.LinkEndpointCapabilities {
 	return stack.CapabilityResolutionRequired
@@ -213,25 +186,6 @@ func (e *Endpoint) IsAttached() bool {
 // Wait implements stack.LinkEndpoint: it returns once the reader goroutine has stopped (after a
 // detach or Close).
 func (e *Endpoint) Wait() { e.wg.Wait() }
-
-// ARPHardwareType implements stack.LinkEndpoint.
-func (*Endpoint) ARPHardwareType() header.ARPHardwareType { return header.ARPHardwareEther }
-
-// AddHeader implements stack.LinkEndpoint.
-func (*Endpoint) AddHeader(pkt *stack.PacketBuffer) {
-	eth := header.Ethernet(pkt.LinkHeader().Push(header.EthernetMinimumSize))
-	eth.Encode(&header.EthernetFields{
-		SrcAddr: pkt.EgressRoute.LocalLinkAddress,
-		DstAddr: pkt.EgressRoute.RemoteLinkAddress,
-		Type:    pkt.NetworkProtocolNumber,
-	})
-}
-
-// ParseHeader implements stack.LinkEndpoint.
-func (*Endpoint) ParseHeader(pkt *stack.PacketBuffer) bool {
-	_, ok := pkt.LinkHeader().Consume(header.EthernetMinimumSize)
-	return ok
-}
 
 // Close implements stack.LinkEndpoint: it closes the socket, which stops the reader. Idempotent.
 func (e *Endpoint) Close() {

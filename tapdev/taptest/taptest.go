@@ -67,8 +67,9 @@ type Env struct {
 	// NetNS is the namespace, for Go code that needs to act inside it.
 	NetNS *tapdev.NetNS
 
-	tap  *tapdev.TAP
-	pcap *capture.Writer
+	tap   *tapdev.TAP
+	setup *tapdev.Setup
+	pcap  *capture.Writer
 
 	mu    sync.Mutex
 	procs []*exec.Cmd
@@ -114,34 +115,25 @@ func New(t testing.TB, opt Options) *Env {
 		HostV4: HostPrefix4.Addr(), DevV4: DevPrefix4.Addr(),
 		HostV6: HostPrefix6.Addr(), DevV6: DevPrefix6.Addr(),
 	}
-	ns, err := tapdev.CreateNetNS(name)
-	if err != nil {
-		t.Fatalf("taptest: %v", err)
-	}
-	e.NetNS = ns
-	// One cleanup, registered before anything else is made, tears down in
-	// order whatever exists by then.
+	// One cleanup, registered before anything else is made, tears down in order whatever exists by
+	// then. The namespace, the TAP and the kernel side are made as netxsim.Network.TAP makes them
+	// (tapdev.SetupTAP; taptest cannot use the root package itself: ftp/client's in-package tests use
+	// taptest, and the root package imports ftp/client).
 	t.Cleanup(func() {
 		if err := e.close(); err != nil {
 			t.Errorf("taptest cleanup: %v", err)
 		}
 	})
-
-	tap, err := tapdev.Open(tapdev.Config{Name: name, NetNS: ns, MAC: DevMAC, NoOffload: opt.NoOffload})
+	setup, err := tapdev.SetupTAP(tapdev.SetupConfig{
+		TAP:   tapdev.Config{Name: name, MAC: DevMAC, NoOffload: opt.NoOffload},
+		NetNS: name, CreateNetNS: true, HostAddrs: []netip.Prefix{HostPrefix4, HostPrefix6},
+	})
 	if err != nil {
 		t.Fatalf("taptest: %v", err)
 	}
-	e.tap = tap
-	for _, p := range []netip.Prefix{HostPrefix4, HostPrefix6} {
-		if err := ns.AddAddr(name, p); err != nil {
-			t.Fatalf("taptest: %v", err)
-		}
-	}
-	if err := ns.LinkUp(name); err != nil {
-		t.Fatalf("taptest: %v", err)
-	}
+	e.setup, e.NetNS, e.tap = setup, setup.NS, setup.TAP
 
-	var ep gstack.LinkEndpoint = tap.Endpoint()
+	var ep gstack.LinkEndpoint = setup.TAP.Endpoint()
 	if opt.Pcap != "" {
 		w, err := capture.Create(opt.Pcap, capture.PcapNG)
 		if err != nil {
@@ -251,7 +243,7 @@ func (e *Env) StartCmd(cmd *exec.Cmd) error {
 // the host side.
 func (e *Env) KernelDialer() tapdev.Kernel { return e.NetNS.Kernel() }
 
-// close tears down in order: processes, device stack, TAP, namespace.
+// close tears down in order: processes, device stack, capture, then TAP and namespace (Setup.Close).
 func (e *Env) close() error {
 	e.mu.Lock()
 	e.done = true
@@ -279,18 +271,13 @@ func (e *Env) close() error {
 			errs = append(errs, fmt.Errorf("close device: %w", err))
 		}
 	}
-	if e.tap != nil {
-		if err := e.tap.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
-			errs = append(errs, fmt.Errorf("close TAP: %w", err))
-		}
-	}
 	if e.pcap != nil {
 		if err := e.pcap.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if e.NetNS != nil {
-		if err := e.NetNS.Delete(); err != nil {
+	if e.setup != nil {
+		if err := e.setup.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	}

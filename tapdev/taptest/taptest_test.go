@@ -20,8 +20,9 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"go.uber.org/goleak"
+
+	"github.com/netxsim/netxsim/internal/testio"
 )
 
 const helperEnv = "NETXSIM_TAPTEST_HELPER"
@@ -186,30 +187,10 @@ func TestEnv(t *testing.T) {
 
 func checkPcap(t *testing.T, path string) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
-	if err != nil {
-		t.Fatalf("pcapng: %v", err)
-	}
-	if lt := r.LinkType(); lt != layers.LinkTypeEthernet {
-		t.Fatalf("link type %v, want Ethernet", lt)
-	}
 	seen := map[string]int{}
-	for {
-		data, _, err := r.ReadPacketData()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("read pcapng: %v", err)
-		}
-		p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
+	for _, p := range testio.ReadCapture(t, path) {
 		if p.Layer(layers.LayerTypeEthernet) == nil {
-			t.Fatalf("frame without Ethernet header: % x", data)
+			t.Fatalf("frame without Ethernet header: % x", p.Data())
 		}
 		for _, l := range []gopacket.LayerType{layers.LayerTypeARP, layers.LayerTypeICMPv6NeighborSolicitation,
 			layers.LayerTypeICMPv6NeighborAdvertisement, layers.LayerTypeICMPv4, layers.LayerTypeTCP} {

@@ -31,6 +31,18 @@ func (f *FTP) Cmd(line string) { f.Ctl.Line(Client, line) }
 // Reply sends a reply line (or several joined by "\r\n") from the server.
 func (f *FTP) Reply(line string) { f.Ctl.Line(Server, line) }
 
+// Exchange sends each command followed by its reply: Exchange(cmd1, reply1, cmd2, reply2, ...);
+// a last command without a reply is sent unanswered.
+func (f *FTP) Exchange(cmdReply ...string) {
+	for i, line := range cmdReply {
+		if i%2 == 0 {
+			f.Cmd(line)
+		} else {
+			f.Reply(line)
+		}
+	}
+}
+
 // Login plays the seed's opening: 220, USER/331, PASS/230, TYPE I/200 with NetX's reply texts.
 func (f *FTP) Login(user, pass string) {
 	f.Reply("220 Connection Ready")

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/devflags"
 	"github.com/netxsim/netxsim/internal/size"
 	"github.com/netxsim/netxsim/scenario"
 	"github.com/netxsim/netxsim/stack"
@@ -49,6 +50,7 @@ type Options struct {
 	Verbose    bool
 	TAP        bool   // device on a TAP in a new network namespace, the Linux kernel as host (root)
 	NetNS      string // the namespace's name; "" picks one
+	TAPName    string // the TAP's name (--tap=NAME); "" is the namespace's
 }
 
 // Env is what every phase works with.
@@ -83,8 +85,8 @@ func Phases() []Phase {
 	}
 }
 
-const usageText = `usage: netxsim demo [flags]
-
+// usageText follows the usage line, which cli.UsageLine makes from the flags.
+const usageText = `
 Runs the simulated NetX Duo device (198.51.100.2/24, 2001:db8::2/64) and a host (198.51.100.1/24,
 2001:db8::1/64) on an in-memory Ethernet link, every frame captured:
   1. pings over IPv4, IPv6 link-local and IPv6 global (ARP and NDP on the way);
@@ -107,16 +109,16 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var opts Options
 	var format string
 	var streamSize string
-	fs.StringVar(&opts.Out, "out", "netxsim-demo", "directory for the capture and the reports")
-	fs.StringVar(&opts.Pcap, "pcap", "netxsim-demo.pcapng", "capture file (relative names go inside --out)")
-	fs.StringVar(&format, "format", "pcapng", "capture format: pcapng or pcap")
+	fs.StringVar(&opts.Out, "out", "netxsim-demo", "`directory` for the capture and the reports")
+	fs.StringVar(&opts.Pcap, "pcap", "netxsim-demo.pcapng", "capture `file` (relative names go inside --out)")
+	fs.StringVar(&format, "format", "pcapng", "capture `format`: pcapng or pcap")
 	fs.StringVar(&streamSize, "size", "8", "`size` of each TCP stream: a number alone is MiB, or 512K, 1.5GiB as everywhere (0: no streams)")
-	fs.Uint64Var(&opts.Seed, "seed", 1, "seed for stream contents")
-	fs.BoolVar(&opts.TAP, "tap", false, "put the device on a TAP in a new network namespace, the Linux kernel as host (needs root)")
+	fs.Uint64Var(&opts.Seed, "seed", 1, "`seed` for stream contents")
+	fs.Var(&tapFlag{&opts}, "tap", "put the device on a TAP in a new network namespace, the Linux kernel as host (needs root); --tap=NAME names the TAP as in up, serve and ftp (default: the namespace's name)")
 	fs.StringVar(&opts.NetNS, "netns", "", "with --tap: `name` of the network namespace to create (implies --tap)")
 	fs.BoolVar(&opts.Verbose, "v", false, "log protocol events to stderr")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usageText)
+		fmt.Fprint(fs.Output(), cli.UsageLine("demo", "", fs, "")+usageText)
 		fs.PrintDefaults()
 	}
 	pos, exit := cli.ParseInterspersed(fs, args, stdout, stderr) // prints the usage once
@@ -175,6 +177,37 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// tapFlag is --tap: a switch as before (--tap), or --tap=NAME naming the TAP, the name devflags
+// gives --tap in every other command.
+type tapFlag struct{ o *Options }
+
+func (f *tapFlag) IsBoolFlag() bool { return true }
+
+func (f *tapFlag) String() string {
+	if f.o == nil || !f.o.TAP {
+		return "false"
+	}
+	if f.o.TAPName != "" {
+		return f.o.TAPName
+	}
+	return "true"
+}
+
+func (f *tapFlag) Set(s string) error {
+	switch s {
+	case "true":
+		f.o.TAP, f.o.TAPName = true, ""
+	case "false":
+		f.o.TAP, f.o.TAPName = false, ""
+	default:
+		if err := devflags.CheckIfName(s); err != nil {
+			return err
+		}
+		f.o.TAP, f.o.TAPName = true, s
+	}
+	return nil
+}
+
 // PcapPath resolves the capture path against the output directory.
 func (o Options) PcapPath() string {
 	if filepath.IsAbs(o.Pcap) {
@@ -188,7 +221,7 @@ func (o Options) PcapPath() string {
 // does not hold.
 func Demo(ctx context.Context, opts Options, phases []Phase, out io.Writer, log *slog.Logger) error {
 	start := time.Now()
-	sc := scenario.Demo(scenario.DemoOptions{TAP: opts.TAP, NetNS: opts.NetNS})
+	sc := scenario.Demo(scenario.DemoOptions{TAP: opts.TAP, NetNS: opts.NetNS, TAPName: opts.TAPName})
 	env := &Env{Opts: opts, Log: log}
 	before := func(ctx context.Context, n *scenario.Net) error {
 		env.Device, env.Host, env.HostNet, env.Link = n.IP(DeviceName), n.IP(HostName), n.Network(HostName), n.Pair(0)

@@ -14,6 +14,9 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"go.uber.org/goleak"
+
+	"github.com/netxsim/netxsim/internal/wiresig"
+	"github.com/netxsim/netxsim/stack"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -96,6 +99,35 @@ func TestDemoCapture(t *testing.T) {
 	}
 	if counts["syn"] < 8+2*24 { // 4 streams and 24 FTP connections: SYN and SYN-ACK each
 		t.Errorf("%d SYN segments, want at least 8", counts["syn"])
+	}
+	// The device looks like NetX Duo on the wire, the host stays Linux-like (issue 9).
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := wiresig.Read(bytes.NewReader(raw), DeviceV4.Addr(), DeviceV6.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl := 0
+	for _, s := range rep.Syns {
+		if !s.SynAck || s.SrcPort != 21 {
+			continue
+		}
+		ctl++
+		ttl := map[bool]uint8{false: 128, true: 255}[s.IPv6]
+		if s.TTL != ttl || s.Window != stack.NetXControlWindow || !bytes.Equal(s.OptionBytes, []byte{2, 4, byte(s.MSS >> 8), byte(s.MSS), 1, 1, 1, 0}) {
+			t.Errorf("device SYN-ACK frame %d: TTL %d window %d options % x; want NetX's TTL %d, window 400, MSS NOP NOP NOP EOL", s.Frame, s.TTL, s.Window, s.OptionBytes, ttl)
+		}
+	}
+	linuxLike := 0
+	for _, s := range rep.PeerSyns {
+		if !s.SynAck && s.TTL == 64 && !s.OnlyMSS() {
+			linuxLike++
+		}
+	}
+	if ctl < 10 || linuxLike < 10 {
+		t.Errorf("%d NetX SYN-ACKs from the device's port 21, %d Linux-like SYNs from the host (TTL 64, SACK, timestamps); want at least 10 each", ctl, linuxLike)
 	}
 	tshark, err := exec.LookPath("tshark")
 	if err != nil {

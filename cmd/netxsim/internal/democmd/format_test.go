@@ -42,3 +42,23 @@ func TestFormatNaming(t *testing.T) {
 		}
 	}
 }
+
+// --tap stays a switch, and --tap=NAME names the TAP as --tap NAME does in up, serve and ftp; a name
+// the kernel would refuse is a usage error.
+func TestTAPFlag(t *testing.T) {
+	var o Options
+	f := &tapFlag{&o}
+	if err := f.Set("true"); err != nil || !o.TAP || o.TAPName != "" {
+		t.Fatalf("--tap: %+v %v", o, err)
+	}
+	if err := f.Set("nxdemo0"); err != nil || !o.TAP || o.TAPName != "nxdemo0" || f.String() != "nxdemo0" {
+		t.Fatalf("--tap=nxdemo0: %+v %v", o, err)
+	}
+	if err := f.Set("false"); err != nil || o.TAP {
+		t.Fatalf("--tap=false: %+v %v", o, err)
+	}
+	var out, errb bytes.Buffer
+	if code := Run(context.Background(), []string{"--tap=bad/name"}, &out, &errb); code != 2 {
+		t.Fatalf("--tap=bad/name: exit %d, want 2", code)
+	}
+}

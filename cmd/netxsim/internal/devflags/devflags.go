@@ -116,7 +116,7 @@ func (d *Device) Register(fs *flag.FlagSet, mode NetNSMode) {
 		d.VXLAN = &c
 		return nil
 	})
-	fs.Func("stack-signature", "the device's TCP/IP look on the wire: `netx` (NetX Duo's: TTL 128, MSS only, windows 400/2048, IPv4 ID +1; the default of the netxduo profiles) or gvisor (Linux-like, fast bulk transfers); see docs/stack.md", func(s string) error {
+	fs.Func("stack-signature", "the device's TCP/IP look on the wire, `netx|gvisor`: netx is NetX Duo's (TTL 128, MSS only, windows 400/2048, IPv4 ID +1; the default of the netxduo profiles), gvisor Linux-like (fast bulk transfers); see docs/stack.md", func(s string) error {
 		sig, err := stack.ParseSignature(s)
 		if err != nil {
 			return err
@@ -152,8 +152,9 @@ func (d *Device) Set(name string) bool {
 	return set
 }
 
-// StackFlags names the stack flags given (--stack-signature, --windows), "" when none: a command
-// that runs on the host kernel refuses them (the kernel's TCP/IP is Linux's).
+// StackFlags names the stack flags given (--stack-signature, --windows) with the verb for them
+// ("--windows needs"), "" when none: a command that runs on the host kernel refuses them (the
+// kernel's TCP/IP is Linux's).
 func (d *Device) StackFlags() string {
 	var set []string
 	for _, f := range []string{"stack-signature", "windows"} {
@@ -161,7 +162,13 @@ func (d *Device) StackFlags() string {
 			set = append(set, "--"+f)
 		}
 	}
-	return strings.Join(set, " and ")
+	switch len(set) {
+	case 0:
+		return ""
+	case 1:
+		return set[0] + " needs"
+	}
+	return strings.Join(set, " and ") + " need"
 }
 
 // Check validates the parsed flags. needTAP: the command runs only on a TAP (up).
@@ -257,8 +264,8 @@ func (d *Device) Check(needTAP bool) error {
 	if d.MAC.String() == "00:00:00:00:00:00" {
 		return bad("--mac 00:00:00:00:00:00 is not a usable address")
 	}
-	if d.MTU < MinMTU || d.MTU > MaxMTU {
-		return bad("--mtu %d out of range %d..%d", d.MTU, MinMTU, MaxMTU)
+	if tapdev.CheckMTU(uint32(min(d.MTU, MaxMTU+1))) != nil { // the one MTU rule of every link
+		return bad("--mtu %d out of range %d..%d (IPv6 needs at least %d)", d.MTU, MinMTU, MaxMTU, MinMTU)
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/netxsim/netxsim"
+	"github.com/netxsim/netxsim/ftp"
+	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/tapdev"
 )
 
@@ -96,6 +98,39 @@ func TestVXLANAndRootlessFlags(t *testing.T) {
 		}
 		if err != nil && !strings.Contains(c.want, "not defined") && !strings.Contains(c.want, "192.0.2") && !strings.Contains(c.want, "missing") && !IsUsage(err) {
 			t.Errorf("%q: %v is not a usage error (exit 2)", c.args, err)
+		}
+	}
+}
+
+// --stack-signature and --windows reach the device's configuration; the profile decides the default.
+func TestStackFlags(t *testing.T) {
+	d, err := parse(t, CreateNetNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Profile = ftp.ProfileNetXDuo64
+	if sig := d.deviceConfig("tap0", nil).EffectiveSignature(); sig != stack.SignatureNetX || d.StackFlags() != "" {
+		t.Errorf("netxduo-6.4 device without flags: %v, flags %q; want netx, none", sig, d.StackFlags())
+	}
+	d.Profile = ftp.ProfileExtended
+	if sig := d.deviceConfig("tap0", nil).EffectiveSignature(); sig != stack.SignatureGVisor {
+		t.Errorf("extended device: %v, want gvisor", sig)
+	}
+	d, err = parse(t, CreateNetNS, "--stack-signature", "gvisor", "--windows", "400,65535")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Profile, d.ControlPort = ftp.ProfileNetXDuo, 2121
+	c := d.deviceConfig("tap0", nil)
+	if sig := c.EffectiveSignature(); sig != stack.SignatureGVisor || c.Windows != (stack.Windows{Control: 400, Data: 65535, ControlPort: 2121}) {
+		t.Errorf("--stack-signature gvisor --windows 400,65535: %v %+v", sig, c.Windows)
+	}
+	if f := d.StackFlags(); f != "--stack-signature and --windows need" {
+		t.Errorf("StackFlags = %q", f)
+	}
+	for _, bad := range [][]string{{"--stack-signature", "bsd"}, {"--windows", "400"}, {"--windows", "10,2048"}, {"--windows", "400,70000"}} {
+		if _, err := parse(t, CreateNetNS, bad...); err == nil {
+			t.Errorf("%v accepted", bad)
 		}
 	}
 }

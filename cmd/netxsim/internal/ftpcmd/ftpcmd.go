@@ -64,7 +64,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := cli.NewCommandFlagSet("ftp", "<command>", "<args>", usage, stderr)
 	var o options
 	fs.BoolVar(&o.passive, "passive", false, "passive data connections (PASV/EPSV); default active (PORT/EPRT) as NetX")
-	fs.StringVar(&o.profile, "profile", string(ftp.ProfileExtended), "wire `profile`: netxduo (byte for byte NetX) or extended")
+	fs.StringVar(&o.profile, "profile", string(ftp.ProfileExtended), "wire `profile`: netxduo or netxduo-6.4 (byte for byte the real NetX Duo client; the device then looks like NetX on the wire too) or extended")
 	fs.StringVar(&o.mode, "mode", "stream", "transfer `mode`: stream or block (MODE B)")
 	fs.BoolVar(&o.trustPASV, "trust-pasv-ip", false, "connect to the address a 227 reply names; default: the control connection's server address with the 227 port (a hostile server cannot send the client to a third host)")
 	var skip bool // the default since the 227 address is no longer trusted; kept so scripts still run
@@ -137,7 +137,7 @@ func (o *options) check() error {
 		return err
 	}
 	if f := o.StackFlags(); f != "" && o.TAP == "" && o.NetNS == "" && o.VXLAN == nil {
-		return fmt.Errorf("%s need --tap, --netns or --vxlan: on the host kernel the TCP/IP is the kernel's", f)
+		return fmt.Errorf("%s --tap, --netns or --vxlan: on the host kernel the TCP/IP is the kernel's", f)
 	}
 	// The client's device stands for a NetX Duo device with this profile (NetX's look for netxduo),
 	// whose client advertises one window on every connection, 2,000 bytes as in NetX's own demos.

@@ -127,20 +127,7 @@ func TestKernelServerLinkLocal(t *testing.T) {
 	if _, err := os.Stat("/usr/sbin/vsftpd"); err != nil {
 		t.Skip("needs vsftpd (Debian package)")
 	}
-	name := taptest.Name("nxl")
-	ns, err := tapdev.CreateNetNS(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.DeleteLink(name); ns.Delete() })
-	tap, err := tapdev.Open(tapdev.Config{Name: name, NetNS: ns, Persist: true, MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tap.Close()
-	if err := ns.LinkUp(name); err != nil {
-		t.Fatal(err)
-	}
+	name, ns := persistentTAP(t, "nxl")
 	kernelLL := kernelLinkLocal(t, ns, name)
 
 	root, err := os.MkdirTemp("", "nxl-vsftpd-")

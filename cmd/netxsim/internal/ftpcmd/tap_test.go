@@ -17,6 +17,33 @@ import (
 	"github.com/netxsim/netxsim/tapdev/taptest"
 )
 
+// persistentTAP makes a namespace with a persistent TAP of the same name inside (the device's MAC),
+// the kernel side's addresses on it and the link up, all removed when the test ends: a TAP that
+// `netxsim ftp --netns --tap` opens as it is and leaves behind.
+func persistentTAP(t *testing.T, prefix string, addrs ...string) (string, *tapdev.NetNS) {
+	t.Helper()
+	name := taptest.Name(prefix)
+	ns, err := tapdev.CreateNetNS(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.DeleteLink(name); ns.Delete() })
+	tap, err := tapdev.Open(tapdev.Config{Name: name, NetNS: ns, Persist: true, MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tap.Close()
+	for _, p := range addrs {
+		if err := ns.AddAddr(name, netip.MustParsePrefix(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ns.LinkUp(name); err != nil {
+		t.Fatal(err)
+	}
+	return name, ns
+}
+
 // TestCommandsOnTAP runs `netxsim ftp --netns --tap` (the client on the device stack on a TAP) against
 // pyftpdlib on the kernel side of a namespace, over IPv4 and IPv6.
 func TestCommandsOnTAP(t *testing.T) {
@@ -26,26 +53,8 @@ func TestCommandsOnTAP(t *testing.T) {
 	if _, err := os.Stat("/usr/lib/python3/dist-packages/pyftpdlib"); err != nil {
 		t.Skip("needs python3-pyftpdlib (Debian package)")
 	}
-	name := taptest.Name("nxc")
-	ns, err := tapdev.CreateNetNS(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.DeleteLink(name); ns.Delete() })
 	// A persistent TAP with the kernel side's addresses; the command attaches the device stack to it.
-	tap, err := tapdev.Open(tapdev.Config{Name: name, NetNS: ns, Persist: true, MAC: net.HardwareAddr{2, 0x4e, 0x58, 0, 0, 2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tap.Close()
-	for _, p := range []string{"198.51.100.1/24", "2001:db8::1/64"} {
-		if err := ns.AddAddr(name, netip.MustParsePrefix(p)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := ns.LinkUp(name); err != nil {
-		t.Fatal(err)
-	}
+	name, _ := persistentTAP(t, "nxc", "198.51.100.1/24", "2001:db8::1/64")
 	root := t.TempDir()
 	script, _ := filepath.Abs("../../../../ftp/client/testdata/pyftpd.py")
 	ports := map[string]int{}

@@ -34,13 +34,15 @@ import (
 // Summary is the one-line description for netxsim's command list.
 const Summary = "replay the client side of a capture's FTP sessions against a device and compare every reply"
 
-const usage = `usage: netxsim replay CAPTURE [flags]
-
+// usage follows the usage line, which cli.UsageLine makes from the flags.
+const usage = `
 Replays the client side of every FTP session in CAPTURE (pcap or pcapng), each captured client
 segment as one write, data connections included, and compares every reply line and every
 transferred byte with the capture. By default the server is a fresh simulated device on an
 in-memory link, seeded like the real NetX Duo device of testdata/netxduo-6.4.2 (hello.txt,
-data.bin, pub/readme.txt; user netx, password secret); --against replays against any server.
+data.bin, pub/readme.txt; user netx, password secret); --against replays against any server
+(with --netns from inside a network namespace, e.g. that of a serve --tap --netns device), and
+--pcap records the simulated device's link for netxsim verify.
 Only what cannot match is normalised (dates in LIST lines, ports and addresses of 227/229 replies
 and of the client's PORT/EPRT), each normalisation named and counted in the report.
 Exit status: 0 no difference, 1 differences (or a capture that cannot be replayed), 2 usage.
@@ -51,6 +53,7 @@ flags:
 type options struct {
 	profile, against, image, root string
 	netns                         string
+	pcap                          string
 	users                         []string
 	json, junit                   string
 	wait                          time.Duration
@@ -69,6 +72,7 @@ func run(ctx context.Context, o options, args []string, stdout, stderr io.Writer
 	fl.StringVar(&o.profile, "profile", string(ftp.ProfileNetXDuo64), "the device's `profile` (netxduo-6.4, netxduo, extended); with --against, the profile the server claims (its documented exceptions are excused), \"\" for none")
 	fl.StringVar(&o.against, "against", "", "replay against this server `ftp://host[:port]` instead of a simulated device")
 	fl.StringVar(&o.netns, "netns", "", "with --against: replay from inside this existing network `namespace` (where a `serve --tap --netns` device is reachable)")
+	fl.StringVar(&o.pcap, "pcap", "", "write the simulated device's link to this pcapng `file` (netxsim verify reads it)")
 	fl.StringVar(&o.image, "image", "", "seed the device from this FAT image `file` (copied into memory, the file is not changed)")
 	fl.StringVar(&o.root, "root", "", "seed the device from this host `directory` (copied into a RAM FAT disk)")
 	fl.Func("user", "device login `NAME:PASSWORD` (repeatable; default netx:secret as on the captured device)", func(s string) error {
@@ -84,7 +88,7 @@ func run(ctx context.Context, o options, args []string, stdout, stderr io.Writer
 	fl.BoolVar(&o.quiet, "q", false, "print only the verdict line")
 	fl.BoolVar(&o.verbose, "v", false, "log the device's FTP sessions to stderr")
 	fl.Usage = func() {
-		fmt.Fprint(fl.Output(), usage)
+		fmt.Fprint(fl.Output(), cli.UsageLine("replay", "CAPTURE", fl, "")+usage)
 		fl.PrintDefaults()
 	}
 	pos, exit := cli.ParseInterspersed(fl, args, stdout, stderr)
@@ -112,6 +116,9 @@ func run(ctx context.Context, o options, args []string, stdout, stderr io.Writer
 	}
 	if o.against != "" && (o.image != "" || o.root != "") {
 		return fail(2, "--against replays against another server: --image and --root seed only the simulated device")
+	}
+	if o.pcap != "" && o.against != "" {
+		return fail(2, "--pcap records the simulated device's link: with --against, capture on the way to that server (tcpdump)")
 	}
 	if o.netns != "" && o.against == "" {
 		return fail(2, "--netns needs --against: the simulated device is reached over an in-memory link, not a namespace")
@@ -226,7 +233,11 @@ func parseAgainst(ctx context.Context, s string) (netip.AddrPort, error) {
 		}
 		a = addrs[0]
 	}
-	return netip.AddrPortFrom(a.Unmap(), port), nil
+	a = a.Unmap()
+	if err := tapdev.CheckAddr(a); err != nil { // refused before any packet, like every command
+		return netip.AddrPort{}, fmt.Errorf("%q: %w", s, err)
+	}
+	return netip.AddrPortFrom(a, port), nil
 }
 
 // device is the simulated NetX device and the host it is replayed from, on an in-memory link.
@@ -253,7 +264,7 @@ func startDevice(ctx context.Context, o *options, prof ftp.Profile, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	n := &netxsim.Network{Logger: log}
+	n := &netxsim.Network{Logger: log, Capture: o.pcap}
 	owned := false // the device owns fsys once UseImage took it
 	fail := func(err error) (*device, error) {
 		if !owned {

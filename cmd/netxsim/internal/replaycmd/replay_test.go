@@ -136,6 +136,20 @@ func TestReplayBadInput(t *testing.T) {
 	if code := run(context.Background(), options{}, []string{"--against", "http://x", "a"}, &out, &errb); code != 2 {
 		t.Errorf("--against http: exit %d, want 2", code)
 	}
+	errb.Reset()
+	if code := run(context.Background(), options{}, []string{"--against", "ftp://192.0.2.1", "a"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "192.0.2.0/24") {
+		t.Errorf("--against 192.0.2.1: exit %d, want 2 naming 192.0.2.0/24 (%s)", code, errb.String())
+	}
+	for _, args := range [][]string{{"--netns", "nx", "a"}, {"--pcap", "x.pcapng", "--against", "ftp://198.51.100.2", "a"}} {
+		if code := run(context.Background(), options{}, args, &out, &errb); code != 2 {
+			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+	}
+	errb.Reset()
+	capture := filepath.Join(captures, "server-dialogues-ipv4.pcap")
+	if code := run(context.Background(), options{}, []string{"--against", "ftp://198.51.100.2", "--netns", "netxsim-no-such-ns", capture}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "--netns") {
+		t.Errorf("a missing namespace: exit %d, %q; want 1 naming --netns", code, errb.String())
+	}
 }
 
 // seedDifferences are the netxsim netxduo profile's documented differences from the real NetX Duo

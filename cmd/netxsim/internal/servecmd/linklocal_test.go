@@ -14,16 +14,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/ftpcheck"
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/tapdev"
 	"github.com/netxsim/netxsim/tapdev/taptest"
 )
@@ -100,22 +98,7 @@ func startServeTAP(t *testing.T, args ...string) *served {
 	return nil
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = testio.Buffer
 
 // waitKernelLinkLocal waits until the kernel side of the TAP has a link-local address past DAD, so
 // clients have a source address for fe80::/64.
@@ -285,24 +268,10 @@ type rstCount struct{ all, afterLast int }
 // (a stop that resets the connections in TIME_WAIT adds them there).
 func countRSTs(t *testing.T, file string) rstCount {
 	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var rsts []int
-	lastFIN, i := 0, 0
-	for {
-		data, _, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
-		i++
-		p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.NoCopy)
+	lastFIN := 0
+	for i0, p := range testio.ReadCapture(t, file) {
+		i := i0 + 1
 		if tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok {
 			if tcp.RST {
 				rsts = append(rsts, i)

@@ -185,7 +185,7 @@ func validate(o *options, fs *flag.FlagSet) error {
 		return usageError{Msg: err.Error()}
 	}
 	if f := o.StackFlags(); f != "" && o.TAP == "" && o.VXLAN == nil {
-		return usageError{Msg: f + " need --tap or --vxlan: on the host kernel (--listen) the TCP/IP is the kernel's"}
+		return usageError{Msg: f + " --tap or --vxlan: on the host kernel (--listen) the TCP/IP is the kernel's"}
 	}
 	// The device stands for a NetX Duo device running this profile: NetX-like ones look like NetX on
 	// the wire (the library's default; --stack-signature overrides it), windows on the control port.

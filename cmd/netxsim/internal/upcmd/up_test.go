@@ -8,10 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/tapdev/taptest"
 	"go.uber.org/goleak"
 )
@@ -90,22 +90,7 @@ func TestExistingNetNS(t *testing.T) {
 }
 
 // syncBuf is a bytes.Buffer safe for a writer goroutine and a reader.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuf = testio.Buffer
 
 // TestUpNetNS runs `up --netns` until it prints its addresses, pings the
 // device from the namespace, interrupts it and checks that the namespace

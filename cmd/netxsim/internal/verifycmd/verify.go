@@ -31,7 +31,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	jsonPath := fs.String("json", "", "write the full report as JSON to `FILE` (- for stdout)")
 	junitPath := fs.String("junit", "", "write JUnit XML to `FILE` (a test case per session and per check)")
 	svgDir := fs.String("svg", "", "write one SVG sequence diagram per session into `DIR`")
-	profile := fs.String("profile", "auto", "server profile: auto, netxduo, extended or rfc959")
+	profile := fs.String("profile", "auto", "server profile: auto, netxduo, netxduo-6.4, extended or rfc959")
 	strict := fs.Bool("strict", false, "check the seed's sequence to the letter: a session closed without QUIT fails")
 	quiet := fs.Bool("q", false, "print only the verdict line")
 	verbose := fs.Bool("v", false, "debug logs on stderr")
