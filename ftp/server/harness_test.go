@@ -353,3 +353,15 @@ func (c *ctrl) pasvRead(cmd string) []byte {
 	c.read()
 	return got
 }
+
+// bothProfiles runs f as a subtest for the netxduo and the extended profile, each with a server of
+// that profile (baseServer, not started) on a fresh host directory dir.
+func bothProfiles(t *testing.T, f func(t *testing.T, srv *server.Server, dir string)) {
+	t.Helper()
+	for _, prof := range []ftp.Profile{ftp.ProfileNetXDuo, ftp.ProfileExtended} {
+		t.Run(string(prof), func(t *testing.T) {
+			fsys, dir := newHostFS(t)
+			f(t, baseServer(fsys, prof), dir)
+		})
+	}
+}
