@@ -2,6 +2,7 @@ package fsimage
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -234,42 +235,32 @@ func Format(dev Device, size int64, opt FormatOptions) error {
 	return nil
 }
 
+// clusterSize is one row of a cluster-size table: volumes up to upTo bytes get clusters of size bytes.
+type clusterSize struct{ upTo, size int64 }
+
+// fatgen103's cluster-size tables by volume size; the last row takes every larger volume.
+var (
+	fat16Clusters = []clusterSize{{16 << 20, 1 << 10}, {128 << 20, 2 << 10}, {256 << 20, 4 << 10},
+		{512 << 20, 8 << 10}, {1 << 30, 16 << 10}, {2 << 30, 32 << 10}, {math.MaxInt64, 64 << 10}}
+	fat32Clusters = []clusterSize{{260 << 20, 512}, {8 << 30, 4 << 10}, {16 << 30, 8 << 10},
+		{32 << 30, 16 << 10}, {math.MaxInt64, 32 << 10}}
+)
+
 // defaultSPC follows fatgen103's cluster-size tables (by volume size) for FAT16 and FAT32;
 // FAT12 starts at one sector and grows until the cluster count fits.
 func defaultSPC(typ FATType, size, bps int64) int64 {
-	var cs int64
+	table := fat32Clusters
 	switch typ {
 	case FAT12:
 		return 1
 	case FAT16:
-		switch {
-		case size <= 16<<20:
-			cs = 1 << 10
-		case size <= 128<<20:
-			cs = 2 << 10
-		case size <= 256<<20:
-			cs = 4 << 10
-		case size <= 512<<20:
-			cs = 8 << 10
-		case size <= 1<<30:
-			cs = 16 << 10
-		case size <= 2<<30:
-			cs = 32 << 10
-		default:
-			cs = 64 << 10
-		}
-	default:
-		switch {
-		case size <= 260<<20:
-			cs = 512
-		case size <= 8<<30:
-			cs = 4 << 10
-		case size <= 16<<30:
-			cs = 8 << 10
-		case size <= 32<<30:
-			cs = 16 << 10
-		default:
-			cs = 32 << 10
+		table = fat16Clusters
+	}
+	var cs int64
+	for _, row := range table {
+		if size <= row.upTo {
+			cs = row.size
+			break
 		}
 	}
 	return max(1, cs/bps)

@@ -128,26 +128,17 @@ func (v *FS) Stat(name string) (fs.FileInfo, error) {
 }
 
 // ReadDir lists directory name sorted by name, without "." and ".." (fs.ReadDirFS).
-func (v *FS) ReadDir(name string) ([]fs.DirEntry, error) {
-	if err := v.begin(false); err != nil {
-		return nil, pathErr("readdir", name, err)
-	}
-	defer v.mu.Unlock()
-	n, err := v.resolve(name)
-	if err == nil && !n.isDir() {
-		err = ErrNotDir
-	}
-	if err != nil {
-		return nil, pathErr("readdir", name, err)
-	}
-	list, err := v.list(n)
-	return list, pathErr("readdir", name, err)
-}
+func (v *FS) ReadDir(name string) ([]fs.DirEntry, error) { return v.readDir(name, v.list) }
 
 // ReadDirUnsorted lists directory name in FAT directory order, the order of the entries' slots
 // (creation order, deleted slots reused), without "." and "..": the order FileX, and so NetX's FTP
 // server, lists in.
 func (v *FS) ReadDirUnsorted(name string) ([]fs.DirEntry, error) {
+	return v.readDir(name, v.listBySlot)
+}
+
+// readDir resolves directory name under the volume's lock and lists it with list.
+func (v *FS) readDir(name string, list func(*node) ([]fs.DirEntry, error)) ([]fs.DirEntry, error) {
 	if err := v.begin(false); err != nil {
 		return nil, pathErr("readdir", name, err)
 	}
@@ -159,9 +150,14 @@ func (v *FS) ReadDirUnsorted(name string) ([]fs.DirEntry, error) {
 	if err != nil {
 		return nil, pathErr("readdir", name, err)
 	}
+	out, err := list(n)
+	return out, pathErr("readdir", name, err)
+}
+
+func (v *FS) listBySlot(n *node) ([]fs.DirEntry, error) {
 	d, err := v.loadDir(n)
 	if err != nil {
-		return nil, pathErr("readdir", name, err)
+		return nil, err
 	}
 	nodes := slices.Clone(d.entries)
 	slices.SortStableFunc(nodes, func(a, b *node) int { return a.slot - b.slot })

@@ -14,8 +14,7 @@ import (
 
 // Both stacks report a refused connection as syscall.ECONNREFUSED, so callers need no string matching.
 func TestDialRefusedIsECONNREFUSED(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := timeout(t, 10*time.Second)
 	_, host, _ := newPair(t, link.PairConfig{}, true)
 	_, err := host.Dial(ctx, netip.AddrPort{}, netip.AddrPortFrom(devV4, 9))
 	if !errors.Is(err, syscall.ECONNREFUSED) {
@@ -36,8 +35,7 @@ func TestDialRefusedIsECONNREFUSED(t *testing.T) {
 // A handshake nobody answers ends in ETIMEDOUT once gVisor gives up; the context bounds the wait here,
 // so the test only checks the error's shape when the stack's own timeout came first.
 func TestDialTimeoutIsETIMEDOUTOrContext(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
+	ctx := timeout(t, 300*time.Millisecond)
 	_, host, p := newPair(t, link.PairConfig{}, true)
 	if err := p.SetImpairment(link.Impairment{Loss: 1}, link.Impairment{Loss: 1}); err != nil {
 		t.Fatal(err)

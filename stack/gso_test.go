@@ -19,8 +19,7 @@ import (
 // fewer packets cross the wire than a 1,500-byte wire would need.
 func TestInMemoryLinkCarriesSuperSegments(t *testing.T) {
 	dev, host, _ := newPair(t, link.PairConfig{}, true)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	ctx := timeout(t, time.Minute)
 	const n = 8 << 20
 	before := dev.Stats().FramesOut
 	transfer(t, ctx, host, dev, hostV4, n)
@@ -66,8 +65,7 @@ func TestImpairedLinkWorksOnWireFrames(t *testing.T) {
 	}
 	t.Cleanup(func() { host.Close() })
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := timeout(t, 2*time.Minute)
 	const n = 4 << 20
 	transfer(t, ctx, host, dev, hostV4, n)
 	transfer(t, ctx, dev, host, devV6, n)

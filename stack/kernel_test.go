@@ -1,7 +1,6 @@
 package stack_test
 
 import (
-	"context"
 	"io"
 	"net"
 	"net/netip"
@@ -12,8 +11,7 @@ import (
 )
 
 func TestKernelLoopback(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := timeout(t, 10*time.Second)
 	var k stack.Kernel
 	for _, lo := range []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")} {
 		ln, err := k.Listen(ctx, netip.AddrPortFrom(lo, 0))

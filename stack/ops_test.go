@@ -15,8 +15,7 @@ import (
 
 func TestPing(t *testing.T) {
 	dev, host, _ := newPair(t, link.PairConfig{}, false)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := timeout(t, 20*time.Second)
 	for _, dst := range []netip.Addr{devV4, devV6, dev.LinkLocal(), dev.LinkLocal().WithZone("host0")} {
 		if _, err := host.Ping(ctx, dst); err != nil {
 			t.Errorf("host ping %s: %v", dst, err)
@@ -64,8 +63,7 @@ func TestAddrs(t *testing.T) {
 // FTP active mode: the server dials from port 20, again and again, while old connections sit in TIME-WAIT.
 func TestDialFromPort20(t *testing.T) {
 	dev, host, _ := newPair(t, link.PairConfig{}, true)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := timeout(t, 20*time.Second)
 	for _, remote := range []netip.Addr{hostV4, hostV6} {
 		for i := range 3 {
 			ln, err := host.Listen(ctx, netip.AddrPortFrom(remote, 0))
@@ -105,16 +103,11 @@ func TestDialFromPort20(t *testing.T) {
 func TestDialTimeoutOnTotalLoss(t *testing.T) {
 	dev, host, p := newPair(t, link.PairConfig{}, true)
 	// Resolve neighbours first so the test is about TCP, then cut the wire both ways.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := timeout(t, 10*time.Second)
 	if _, err := host.Ping(ctx, devV4); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := dev.Listen(ctx, netip.AddrPortFrom(netip.Addr{}, 2121))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	listen(t, ctx, dev, netip.AddrPortFrom(netip.Addr{}, 2121))
 	all := link.Impairment{Loss: 1}
 	if err := p.SetImpairment(all, all); err != nil {
 		t.Fatal(err)
@@ -146,8 +139,7 @@ func TestDialTimeoutOnTotalLoss(t *testing.T) {
 func TestImpairedTransfer(t *testing.T) {
 	imp := link.Impairment{Loss: 0.05, Reorder: 0.05, Duplicate: 0.01}
 	dev, host, p := newPair(t, link.PairConfig{AtoB: imp, BtoA: imp, Seed: 42}, true)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	ctx := timeout(t, 3*time.Minute)
 	transfer(t, ctx, host, dev, hostV4, 16<<20)
 	ab, ba := p.Stats()
 	t.Logf("device->host %+v", ab)
@@ -211,8 +203,7 @@ func TestDuplicateAddressDetected(t *testing.T) {
 
 func TestStatsAndClose(t *testing.T) {
 	dev, host, _ := newPair(t, link.PairConfig{}, true)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := timeout(t, 20*time.Second)
 	ln, err := dev.Listen(ctx, netip.AddrPortFrom(netip.Addr{}, 21))
 	if err != nil {
 		t.Fatal(err)

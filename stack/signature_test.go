@@ -98,28 +98,15 @@ func exchange(t *testing.T, ctx context.Context, ln net.Listener, d interface {
 // ignored (no timestamps follow).
 func TestNetXSignatureOnTheWire(t *testing.T) {
 	dev, host, pcap, done := netxPair(t, stack.Windows{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := timeout(t, 30*time.Second)
 
-	ctl, err := dev.Listen(ctx, netip.AddrPortFrom(netip.Addr{}, 21))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ctl.Close()
-	data, err := dev.Listen(ctx, netip.AddrPortFrom(devV4, 49152))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer data.Close()
+	ctl := listen(t, ctx, dev, netip.AddrPortFrom(netip.Addr{}, 21))
+	data := listen(t, ctx, dev, netip.AddrPortFrom(devV4, 49152))
 	exchange(t, ctx, ctl, host, netip.AddrPort{}, netip.AddrPortFrom(devV4, 21), 100)
 	exchange(t, ctx, ctl, host, netip.AddrPort{}, netip.AddrPortFrom(devV6, 21), 100)
 	exchange(t, ctx, data, host, netip.AddrPort{}, netip.AddrPortFrom(devV4, 49152), 64<<10)
 	// the device's own SYN, as in active FTP from port 20
-	hl, err := host.Listen(ctx, netip.AddrPortFrom(hostV4, 40000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hl.Close()
+	hl := listen(t, ctx, host, netip.AddrPortFrom(hostV4, 40000))
 	exchange(t, ctx, hl, dev, netip.AddrPortFrom(netip.Addr{}, 20), netip.AddrPortFrom(hostV4, 40000), 3000)
 	if _, err := dev.Ping(ctx, hostV4); err != nil {
 		t.Fatal(err)
@@ -200,18 +187,9 @@ func TestNetXSignatureOnTheWire(t *testing.T) {
 // Windows are overridable, for speed: a 65,535-byte data window is what the SYN-ACK offers.
 func TestNetXSignatureWindowsOverride(t *testing.T) {
 	dev, host, pcap, done := netxPair(t, stack.Windows{Control: 1000, Data: 65535})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	ctl, err := dev.Listen(ctx, netip.AddrPortFrom(devV4, 21))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ctl.Close()
-	data, err := dev.Listen(ctx, netip.AddrPortFrom(devV4, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer data.Close()
+	ctx := timeout(t, 30*time.Second)
+	ctl := listen(t, ctx, dev, netip.AddrPortFrom(devV4, 21))
+	data := listen(t, ctx, dev, netip.AddrPortFrom(devV4, 0))
 	exchange(t, ctx, ctl, host, netip.AddrPort{}, netip.AddrPortFrom(devV4, 21), 10)
 	exchange(t, ctx, data, host, netip.AddrPort{}, netip.AddrPortFrom(devV4, uint16(data.Addr().(*net.TCPAddr).Port)), 1<<20)
 	done()

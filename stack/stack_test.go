@@ -127,8 +127,7 @@ func (r randReader) Read(p []byte) (int, error) { return r.r.Read(p) }
 
 func TestListenDialV4V6(t *testing.T) {
 	dev, host, _ := newPair(t, link.PairConfig{}, false)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := timeout(t, 30*time.Second)
 	for _, tc := range []struct {
 		name string
 		addr netip.Addr
@@ -138,4 +137,24 @@ func TestListenDialV4V6(t *testing.T) {
 	for _, a := range []netip.Addr{hostV4, hostV6} {
 		t.Run(a.String()+"/dev-to-host", func(t *testing.T) { transfer(t, ctx, host, dev, a, 1<<20) })
 	}
+}
+
+// timeout is a context for the whole test that ends after d, cancelled at cleanup.
+func timeout(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// listen listens on ip at ap for the rest of the test: the listener closes at cleanup.
+func listen(t testing.TB, ctx context.Context, ip interface {
+	Listen(context.Context, netip.AddrPort) (net.Listener, error)
+}, ap netip.AddrPort) net.Listener {
+	t.Helper()
+	ln, err := ip.Listen(ctx, ap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
 }

@@ -1,7 +1,6 @@
 package stack_test
 
 import (
-	"context"
 	"net"
 	"net/netip"
 	"testing"
@@ -22,8 +21,7 @@ func TestSwitchKeepsFleetTrafficToItsStations(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sw.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	ctx := timeout(t, time.Minute)
 	devs := make([]*stack.IP, n)
 	addr := func(i int) netip.Addr {
 		return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(i + 2)})

@@ -1,7 +1,6 @@
 package stack_test
 
 import (
-	"context"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -17,18 +16,9 @@ import (
 // Readmit finds the admit function willing; other ports and a nil admit are untouched.
 func TestListenerHoldsSYN(t *testing.T) {
 	dev, host, _ := newPair(t, link.PairConfig{}, true)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	ln, err := dev.Listen(ctx, netip.AddrPortFrom(devV4, 21))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	other, err := dev.Listen(ctx, netip.AddrPortFrom(devV4, 2121))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	ctx := timeout(t, 30*time.Second)
+	ln := listen(t, ctx, dev, netip.AddrPortFrom(devV4, 21))
+	other := listen(t, ctx, dev, netip.AddrPortFrom(devV4, 2121))
 	l := ln.(*stack.Listener)
 	var open atomic.Bool
 	var asked atomic.Int32
@@ -106,13 +96,8 @@ func TestListenerHoldsSYN(t *testing.T) {
 // queue); its sender's retransmitted SYN gets it answered later, so every dialer connects.
 func TestListenerHoldLimit(t *testing.T) {
 	dev, host, _ := newPair(t, link.PairConfig{}, true)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	ln, err := dev.Listen(ctx, netip.AddrPortFrom(devV4, 21))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ctx := timeout(t, 30*time.Second)
+	ln := listen(t, ctx, dev, netip.AddrPortFrom(devV4, 21))
 	l := ln.(*stack.Listener)
 	var open atomic.Bool
 	var asked atomic.Int32 // a new request (not a retransmission of a held one) asks

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net/netip"
@@ -220,21 +219,12 @@ func startVsftpdNS(b *testing.B, ns *tapdev.NetNS) (string, bool) {
 	return "ftp://anonymous:x@203.0.113.2/", true
 }
 
-// startServe runs this binary as `netxsim args...` until ready shows on stdout; it is interrupted
-// (SIGINT, as Ctrl-C) at cleanup, so it removes what it made.
+// startServe runs this binary as `netxsim args...` until ready shows on stdout (startCLI); it is
+// interrupted (SIGINT, as Ctrl-C) at cleanup, so it removes what it made.
 func startServe(b *testing.B, ready string, args ...string) {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "NETXSIM_TEST_MAIN=1")
-	var errb strings.Builder
-	cmd.Stderr = &errb
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
+	cmd, _ := startCLI(b, ready, args...)
+	// Registered after startCLI's kill, so it runs first: the kill then finds the process gone.
 	b.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
@@ -246,14 +236,6 @@ func startServe(b *testing.B, ready string, args ...string) {
 			<-done
 		}
 	})
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), ready) {
-			go io.Copy(io.Discard, out)
-			return
-		}
-	}
-	b.Fatalf("netxsim %v exited before %q: %s", args, ready, errb.String())
 }
 
 func writeRandom(name string, n int64) error {

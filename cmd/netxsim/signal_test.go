@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 
 // startCLI runs this binary as `netxsim args...` and waits until stdout shows ready. The process is
 // killed at cleanup if still running.
-func startCLI(t *testing.T, ready string, args ...string) (*exec.Cmd, *strings.Builder) {
+func startCLI(t testing.TB, ready string, args ...string) (*exec.Cmd, *strings.Builder) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "NETXSIM_TEST_MAIN=1")

@@ -318,3 +318,53 @@ func dirNames(t testing.TB, dir string) string {
 }
 
 var _ = fmt.Sprintf
+
+// pasvGet runs the download cmd (RETR, LIST, NLST, MLSD) over a new passive data connection,
+// checks the 150 opened and 226 done replies (exact texts) and returns what the connection carried.
+func (c *ctrl) pasvGet(cmd, opened, done string) []byte {
+	c.t.Helper()
+	d := c.pasvData()
+	c.send(cmd)
+	c.expect(150, opened)
+	got := readAll(c.t, d)
+	c.expect(226, done)
+	return got
+}
+
+// pasvPut runs the upload cmd (STOR, APPE) over a new passive data connection, writing chunks one
+// Write each, and checks the 150 opened and 226 done replies (exact texts).
+func (c *ctrl) pasvPut(cmd, opened, done string, chunks ...string) {
+	c.t.Helper()
+	d := c.pasvData()
+	c.send(cmd)
+	c.expect(150, opened)
+	for _, ch := range chunks {
+		d.Write([]byte(ch))
+	}
+	d.Close()
+	c.expect(226, done)
+}
+
+// pasvRead runs the download cmd over a new passive data connection and returns what it carried;
+// the two replies are read, not checked.
+func (c *ctrl) pasvRead(cmd string) []byte {
+	c.t.Helper()
+	d := c.pasvData()
+	c.send(cmd)
+	c.read()
+	got := readAll(c.t, d)
+	c.read()
+	return got
+}
+
+// bothProfiles runs f as a subtest for the netxduo and the extended profile, each with a server of
+// that profile (baseServer, not started) on a fresh host directory dir.
+func bothProfiles(t *testing.T, f func(t *testing.T, srv *server.Server, dir string)) {
+	t.Helper()
+	for _, prof := range []ftp.Profile{ftp.ProfileNetXDuo, ftp.ProfileExtended} {
+		t.Run(string(prof), func(t *testing.T) {
+			fsys, dir := newHostFS(t)
+			f(t, baseServer(fsys, prof), dir)
+		})
+	}
+}

@@ -415,20 +415,12 @@ func TestNonRegularFiles(t *testing.T) {
 				}
 			}
 			// a listing still works and the server still serves regular files
-			dd := c.pasvData()
-			c.send("NLST")
-			c.read()
-			if body := string(readAll(t, dd)); !strings.Contains(body, "ok.txt") {
+			if body := string(c.pasvRead("NLST")); !strings.Contains(body, "ok.txt") {
 				t.Errorf("NLST: %q", body)
 			}
-			c.read()
-			dd = c.pasvData()
-			c.send("RETR ok.txt")
-			c.read()
-			if got := string(readAll(t, dd)); got != "ok" {
+			if got := string(c.pasvRead("RETR ok.txt")); got != "ok" {
 				t.Errorf("RETR ok.txt: %q", got)
 			}
-			c.read()
 			fi, err := os.Lstat(filepath.Join(dir, "pipe"))
 			if err != nil || fi.Mode()&fs.ModeNamedPipe == 0 {
 				t.Errorf("the FIFO was replaced: %v %v", fi, err)

@@ -20,6 +20,20 @@ type TB interface {
 // frames decoded, in order; a file that does not read to its end fails the test.
 func ReadCapture(t TB, path string) []gopacket.Packet {
 	t.Helper()
+	var out []gopacket.Packet
+	r := ReadPcapNGFile(t, path, func(data []byte, _ gopacket.CaptureInfo) {
+		out = append(out, gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default))
+	})
+	if lt := r.LinkType(); lt != layers.LinkTypeEthernet {
+		t.Fatalf("capture %s: link type %v, want Ethernet", path, lt)
+	}
+	return out
+}
+
+// ReadPcapNGFile reads the pcapng file at path to its end, calling each (if not nil) for every frame, and
+// returns the reader for its interface table; a file that does not read to its end fails the test.
+func ReadPcapNGFile(t TB, path string, each func(data []byte, ci gopacket.CaptureInfo)) *pcapgo.NgReader {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatalf("capture: %v", err)
@@ -29,18 +43,26 @@ func ReadCapture(t TB, path string) []gopacket.Packet {
 	if err != nil {
 		t.Fatalf("capture %s: pcapng: %v", path, err)
 	}
-	if lt := r.LinkType(); lt != layers.LinkTypeEthernet {
-		t.Fatalf("capture %s: link type %v, want Ethernet", path, lt)
-	}
-	var out []gopacket.Packet
+	EachFrame(t, r, each)
+	return r
+}
+
+// EachFrame reads src to its end, calling each (if not nil) for every frame, and returns how many frames
+// it read; a read error other than the end fails the test.
+func EachFrame(t TB, src gopacket.PacketDataSource, each func(data []byte, ci gopacket.CaptureInfo)) int {
+	t.Helper()
+	n := 0
 	for {
-		data, _, err := r.ReadPacketData()
+		data, ci, err := src.ReadPacketData()
 		if errors.Is(err, io.EOF) {
-			return out
+			return n
 		}
 		if err != nil {
-			t.Fatalf("capture %s: frame %d: %v", path, len(out)+1, err)
+			t.Fatalf("capture: frame %d: %v", n+1, err)
 		}
-		out = append(out, gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default))
+		if each != nil {
+			each(data, ci)
+		}
+		n++
 	}
 }

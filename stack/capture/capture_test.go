@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 	"go.uber.org/goleak"
 
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/capture"
 	"github.com/netxsim/netxsim/stack/link"
@@ -141,28 +141,12 @@ func TestPcapNG(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := seen{ifaces: map[int]bool{}, dirs: map[[2]int]int{}}
 	n := 0
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	r := testio.ReadPcapNGFile(t, path, func(data []byte, ci gopacket.CaptureInfo) {
 		classify(t, data, ci, &s)
 		n++
-	}
+	})
 	if r.NInterfaces() != 2 {
 		t.Fatalf("%d interfaces, want 2", r.NInterfaces())
 	}
@@ -217,18 +201,7 @@ func TestClassicPcap(t *testing.T) {
 		t.Errorf("link type %v resolution %v", r.LinkType(), r.Resolution())
 	}
 	s := seen{ifaces: map[int]bool{}}
-	n := 0
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		classify(t, data, ci, &s)
-		n++
-	}
+	n := testio.EachFrame(t, r, func(data []byte, ci gopacket.CaptureInfo) { classify(t, data, ci, &s) })
 	if uint64(n) != w.Frames() || s.arp == 0 || s.tcp == 0 || s.echo6 == 0 {
 		t.Errorf("read %d of %d frames: %+v", n, w.Frames(), s)
 	}
@@ -316,17 +289,7 @@ func TestConcurrentWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	for {
-		_, _, err := r.ReadPacketData()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("frame %d: %v", n, err)
-		}
-		n++
-	}
+	n := testio.EachFrame(t, r, nil)
 	if r.NInterfaces() != 4 || uint64(n) != w.Frames() || n < 12*4 {
 		t.Errorf("%d interfaces, %d frames read of %d written", r.NInterfaces(), n, w.Frames())
 	}

@@ -3,7 +3,6 @@ package democmd
 import (
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,9 +11,9 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"go.uber.org/goleak"
 
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/internal/wiresig"
 	"github.com/netxsim/netxsim/stack"
 )
@@ -36,24 +35,8 @@ func TestDemoCapture(t *testing.T) {
 		}
 	}
 	path := filepath.Join(dir, "netxsim-demo.pcapng")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
-	if err != nil {
-		t.Fatal(err)
-	}
 	counts := map[string]int{}
-	for {
-		data, _, err := r.ReadPacketData()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	r := testio.ReadPcapNGFile(t, path, func(data []byte, _ gopacket.CaptureInfo) {
 		pkt := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
 		if pkt.Layer(layers.LayerTypeARP) != nil {
 			counts["arp"]++
@@ -86,7 +69,7 @@ func TestDemoCapture(t *testing.T) {
 				counts["syn"]++
 			}
 		}
-	}
+	})
 	intf, err := r.Interface(0)
 	if err != nil || intf.Name != DeviceName {
 		t.Errorf("interface 0 = %+v, %v; want name %s", intf, err, DeviceName)
