@@ -12,6 +12,7 @@ import (
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli"
 
 	"github.com/netxsim/netxsim/ftp/ftpcheck"
+	"github.com/netxsim/netxsim/internal/termtext"
 )
 
 const usage = `usage: netxsim verify CAPTURE [--json FILE] [--junit FILE] [--svg DIR] [--profile P] [--strict] [-q] [-v]
@@ -64,7 +65,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	w := &ftpcheck.Writer{SVGDir: *svgDir}
 	defer w.Close()
 	if !*quiet && *jsonPath != "-" {
-		w.Text = stdout
+		// reply texts come from the capture: a terminal gets their control characters escaped
+		w.Text = termtext.ForTerminal(stdout)
 	}
 	var files []*os.File
 	open := func(path string) (io.Writer, error) {
