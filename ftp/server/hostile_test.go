@@ -265,7 +265,11 @@ func testTempUnreachable(t *testing.T, fsys server.FileSystem, dir string, prof 
 			}
 		}
 		// listings never show it
-		for _, cmd := range []string{"NLST", "LIST"} {
+		lists := []string{"NLST", "LIST"}
+		if prof == ftp.ProfileExtended {
+			lists = append(lists, "MLSD")
+		}
+		for _, cmd := range lists {
 			dd := c.pasvData()
 			c.send(cmd + " /" + dir)
 			if code, _ := c.read(); code >= 400 {
