@@ -56,16 +56,7 @@ func clientCorpus(t *testing.T, prof ftp.Profile) {
 	os.WriteFile(filepath.Join(root, "t.txt"), text, 0o644)
 	os.WriteFile(filepath.Join(dir, "partial.bin"), file[:7000], 0o644)
 	os.WriteFile(filepath.Join(dir, "bbpartial.bin"), file[:12345], 0o644)
-	fsys, err := hostfs.New(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fsys.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
+	fsys, ln, port := hostfsListener(t, root)
 	pasvLo := uint16(51000 + os.Getpid()%400*10)
 	switch prof {
 	case ftp.ProfileExtended:
@@ -221,10 +212,47 @@ func analyzeFile(t *testing.T, file string, opts Options) *Report {
 	return rep
 }
 
+// clientFiles makes the test's directory: root in it (mode perm) holding big.bin, bigSize bytes of
+// payload (returned as big), for the server, and up.bin, upSize bytes, beside root for the clients to
+// upload.
+func clientFiles(t *testing.T, perm os.FileMode, bigSize, upSize int) (dir, root string, big []byte) {
+	t.Helper()
+	dir = t.TempDir()
+	root = filepath.Join(dir, "root")
+	os.Mkdir(root, perm)
+	big = payload(bigSize)
+	os.WriteFile(filepath.Join(root, "big.bin"), big, 0o644)
+	os.WriteFile(filepath.Join(dir, "up.bin"), payload(upSize), 0o644)
+	return dir, root, big
+}
+
+// hostfsListener opens root as a host file system and a loopback listener for a server on it, both
+// closed when the test ends; port is the listener's.
+func hostfsListener(t *testing.T, root string) (*hostfs.FS, net.Listener, int) {
+	t.Helper()
+	fsys, err := hostfs.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fsys.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return fsys, ln, ln.Addr().(*net.TCPAddr).Port
+}
+
 // startDumpcap captures on lo with filter into file; the returned function stops it (idempotent).
 func startDumpcap(t *testing.T, ctx context.Context, file, filter string) func() {
 	t.Helper()
-	capCmd := exec.CommandContext(ctx, "dumpcap", "-q", "-i", "lo", "-f", filter, "-w", file)
+	return startCapture(t, exec.CommandContext(ctx, "dumpcap", "-q", "-i", "lo", "-f", filter, "-w", file))
+}
+
+// startCapture starts the dumpcap command capCmd and waits until it captures; the returned
+// function stops it (idempotent).
+func startCapture(t *testing.T, capCmd *exec.Cmd) func() {
+	t.Helper()
 	var capErr bytes.Buffer
 	capCmd.Stderr = &capErr
 	if err := capCmd.Start(); err != nil {

@@ -4,17 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/netxsim/netxsim/ftp/server"
-	"github.com/netxsim/netxsim/ftp/server/hostfs"
 )
 
 // TestOurServerWithRealClients runs our netxduo server on loopback, drives it with curl, lftp and
@@ -25,22 +22,8 @@ func TestOurServerWithRealClients(t *testing.T) {
 		t.Skip("needs root: captures on the loopback interface with dumpcap")
 	}
 	needTool(t, "tshark", "dumpcap", "curl", "lftp", "/usr/bin/python3")
-	dir := t.TempDir()
-	root := filepath.Join(dir, "root")
-	os.Mkdir(root, 0o755)
-	file := payload(150000)
-	os.WriteFile(filepath.Join(root, "big.bin"), file, 0o644)
-	os.WriteFile(filepath.Join(dir, "up.bin"), payload(40000), 0o644)
-	fsys, err := hostfs.New(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fsys.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
+	dir, root, file := clientFiles(t, 0o755, 150000, 40000)
+	fsys, ln, port := hostfsListener(t, root)
 	pasvLo := uint16(50100 + os.Getpid()%400*10)
 	srv := &server.Server{FS: fsys, PassivePortMin: pasvLo, PassivePortMax: pasvLo + 9, LoginFailDelay: -1,
 		Login: func(context.Context, netip.AddrPort, string, string) server.Access { return server.ReadWrite }}
@@ -51,25 +34,8 @@ func TestOurServerWithRealClients(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	filter := fmt.Sprintf("tcp port %d or tcp portrange %d-%d or tcp port 20", port, pasvLo, pasvLo+9)
-	capCmd := exec.CommandContext(ctx, "dumpcap", "-i", "lo", "-f", filter, "-w", pcap)
-	var capErr bytes.Buffer
-	capCmd.Stderr = &capErr
-	if err := capCmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopCap := func() {
-		if capCmd.Process != nil {
-			capCmd.Process.Signal(os.Interrupt)
-			capCmd.Wait()
-			capCmd.Process = nil
-		}
-	}
+	stopCap := startCapture(t, exec.CommandContext(ctx, "dumpcap", "-i", "lo", "-f", filter, "-w", pcap))
 	defer stopCap()
-	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(capErr.String(), "Capturing on"); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("dumpcap did not start: %s", capErr.String())
-		}
-	}
 	base := fmt.Sprintf("ftp://u:p@127.0.0.1:%d/", port)
 	runs := [][]string{
 		{"curl", "-s", "-o", "/dev/null", base + "big.bin"},

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -82,39 +81,23 @@ func TestTsharkAgreesOnRealPeers(t *testing.T) {
 	if out, err := inNS(context.Background(), "ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
 		t.Fatalf("lo up: %v %s", err, out)
 	}
-	dir := t.TempDir()
-	root := filepath.Join(dir, "root")
-	os.Mkdir(root, 0o777)
-	file := payload(200000)
-	os.WriteFile(filepath.Join(root, "big.bin"), file, 0o644)
-	os.WriteFile(filepath.Join(dir, "up.bin"), payload(70000), 0o644)
+	dir, root, file := clientFiles(t, 0o777, 200000, 70000)
 	pcap := filepath.Join(dir, "real.pcapng")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	capCmd := inNS(ctx, "dumpcap", "-i", "lo", "-f", "tcp", "-w", pcap)
-	var capErr bytes.Buffer
-	capCmd.Stderr = &capErr
-	if err := capCmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopCap := func() {
-		if capCmd.Process != nil {
-			capCmd.Process.Signal(os.Interrupt)
-			capCmd.Wait()
-		}
-	}
+	stopCap := startCapture(t, inNS(ctx, "dumpcap", "-i", "lo", "-f", "tcp", "-w", pcap))
 	defer stopCap()
 	srv := inNS(ctx, "/usr/bin/python3", "-m", "pyftpdlib", "-i", "127.0.0.1", "-p", "2121", "-w", "-d", root, "-r", "60000-60100")
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { srv.Process.Kill(); srv.Wait() }()
-	// wait for the capture and the server to be up
+	// wait for the server to be up (startCapture waited for the capture)
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(capErr.String(), "Capturing on") || inNS(ctx, "/usr/bin/python3", "-c", "import ftplib; f = ftplib.FTP(); f.connect('127.0.0.1', 2121, timeout=2); f.quit()").Run() != nil {
+	for inNS(ctx, "/usr/bin/python3", "-c", "import ftplib; f = ftplib.FTP(); f.connect('127.0.0.1', 2121, timeout=2); f.quit()").Run() != nil {
 		if time.Now().After(deadline) {
-			t.Fatalf("server or capture did not start: %s", capErr.String())
+			t.Fatal("server did not start")
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -117,13 +117,9 @@ func TestNetXDuoTransfers(t *testing.T) {
 				}
 				c.send("NOOP") // the one-shot passive listener of above is dropped by the next one
 				c.read()
-				d := c.pasvData()
-				c.send("RETR sub/test.txt")
-				c.expect(150, "File Opened ")
-				if got := readAll(t, d); !bytes.Equal(got, content) {
+				if got := c.pasvGet("RETR sub/test.txt", "File Opened ", "File Sent "); !bytes.Equal(got, content) {
 					t.Fatalf("passive RETR: %d bytes, want %d", len(got), len(content))
 				}
-				c.expect(226, "File Sent ")
 
 				// active
 				ln := c.activeData()
@@ -145,20 +141,11 @@ func TestNetXDuoTransfers(t *testing.T) {
 				dc.Close()
 				c.expect(250, "File Written ")
 
-				d = c.pasvData()
-				c.send("STOR up2.bin")
-				c.expect(150, "File Open for Write ")
-				d.Write([]byte("uploaded2"))
-				d.Close()
-				c.expect(226, "File Written ")
+				c.pasvPut("STOR up2.bin", "File Open for Write ", "File Written ", "uploaded2")
 
 				// LIST layout (TYPE does not matter for listings)
 				c.do("TYPE A", 200, "Type ASCII ")
-				d = c.pasvData()
-				c.send("LIST sub")
-				c.expect(150, "Sending List ")
-				lines := strings.Split(strings.TrimSuffix(string(readAll(t, d)), "\r\n"), "\r\n")
-				c.expect(226, "List End ")
+				lines := strings.Split(strings.TrimSuffix(string(c.pasvGet("LIST sub", "Sending List ", "List End ")), "\r\n"), "\r\n")
 				if len(lines) != 3 {
 					t.Fatalf("LIST sub: %q", lines)
 				}
@@ -182,13 +169,9 @@ func TestNetXDuoTransfers(t *testing.T) {
 				}
 				c.expect(250, "List End ")
 				c.do("CDUP", 250, `"/" set successfully `)
-				d = c.pasvData()
-				c.send("NLST")
-				c.expect(150, "Sending List ")
-				if got, want := string(readAll(t, d)), osOrder(t, dir); got != want { // hostfs: the OS's order
+				if got, want := string(c.pasvGet("NLST", "Sending List ", "List End ")), osOrder(t, dir); got != want { // hostfs: the OS's order
 					t.Errorf("NLST /: %q, want %q", got, want)
 				}
-				c.expect(226, "List End ")
 			})
 		}
 	}

@@ -67,30 +67,16 @@ func TestExtendedCommands(t *testing.T) {
 	c.do("EPRT |2|::1|5282|", 522, "Network protocol not supported, use (1)")
 
 	// MLSD
-	d := c.pasvData()
-	c.send("MLSD")
-	c.expect(150, "Sending List")
-	if got := string(readAll(t, d)); got != "type=dir;modify="+ftp.MLSTime(statTime(t, dir, "d"))+"; d\r\ntype=file;size=19;modify=20240402080533; f.txt\r\n" {
+	if got := string(c.pasvGet("MLSD", "Sending List", "List End")); got != "type=dir;modify="+ftp.MLSTime(statTime(t, dir, "d"))+"; d\r\ntype=file;size=19;modify=20240402080533; f.txt\r\n" {
 		t.Fatalf("MLSD: %q", got)
 	}
-	c.expect(226, "List End")
 
 	// TYPE A converts line ends both ways
 	c.do("TYPE A", 200, "Type ASCII")
-	d = c.pasvData()
-	c.send("RETR f.txt")
-	c.expect(150, "File Opened")
-	if got := string(readAll(t, d)); got != "line1\r\nline2\r\nline3\r\n" {
+	if got := string(c.pasvGet("RETR f.txt", "File Opened", "File Sent")); got != "line1\r\nline2\r\nline3\r\n" {
 		t.Fatalf("TYPE A RETR: %q", got)
 	}
-	c.expect(226, "File Sent")
-	d = c.pasvData()
-	c.send("STOR a.txt")
-	c.expect(150, "File Open for Write")
-	d.Write([]byte("x\r\ny\r"))
-	d.Write([]byte("\nz\rw"))
-	d.Close()
-	c.expect(226, "File Written")
+	c.pasvPut("STOR a.txt", "File Open for Write", "File Written", "x\r\ny\r", "\nz\rw")
 	if b, _ := os.ReadFile(filepath.Join(dir, "a.txt")); string(b) != "x\ny\nz\rw" {
 		t.Fatalf("TYPE A STOR stored %q", b)
 	}
@@ -98,26 +84,12 @@ func TestExtendedCommands(t *testing.T) {
 	// REST for RETR and STOR, APPE
 	c.do("TYPE I", 200, "Type Binary")
 	c.do("REST 3", 350, "Restarting at 3. Send STOR or RETR")
-	d = c.pasvData()
-	c.send("RETR f.txt")
-	c.expect(150, "File Opened")
-	if got := string(readAll(t, d)); got != "e1\nline2\r\nline3\n" {
+	if got := string(c.pasvGet("RETR f.txt", "File Opened", "File Sent")); got != "e1\nline2\r\nline3\n" {
 		t.Fatalf("REST RETR: %q", got)
 	}
-	c.expect(226, "File Sent")
 	c.do("REST 2", 350, "Restarting at 2. Send STOR or RETR")
-	d = c.pasvData()
-	c.send("STOR a.txt")
-	c.expect(150, "File Open for Write")
-	d.Write([]byte("NEW"))
-	d.Close()
-	c.expect(226, "File Written")
-	d = c.pasvData()
-	c.send("APPE a.txt")
-	c.expect(150, "File Open for Write")
-	d.Write([]byte("+more"))
-	d.Close()
-	c.expect(226, "File Written")
+	c.pasvPut("STOR a.txt", "File Open for Write", "File Written", "NEW")
+	c.pasvPut("APPE a.txt", "File Open for Write", "File Written", "+more")
 	if b, _ := os.ReadFile(filepath.Join(dir, "a.txt")); string(b) != "x\nNEW+more" {
 		t.Fatalf("REST STOR + APPE: %q", b)
 	}

@@ -201,25 +201,27 @@ func (s *sideErr) Write(p []byte) (int, error) {
 // sendStream is RETR's copy from a streamer.
 func sendStream(conn io.Writer, f io.WriterTo) error {
 	side := &sideErr{w: conn}
-	if _, err := f.WriteTo(side); err != nil {
-		if side.err != nil {
-			return &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
-		}
-		return &ftp.Error{Code: 550, Msg: "Read Fail"}
-	}
-	return nil
+	_, err := f.WriteTo(side)
+	return streamReply(err, side, "Read Fail")
 }
 
 // receiveStream is STOR's copy into a streamer.
 func receiveStream(f io.ReaderFrom, conn io.Reader) error {
 	side := &sideErr{r: conn}
-	if _, err := f.ReadFrom(side); err != nil {
-		if side.err != nil {
-			return &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
-		}
-		return &ftp.Error{Code: 550, Msg: "File Write Failed"}
+	_, err := f.ReadFrom(side)
+	return streamReply(err, side, "File Write Failed")
+}
+
+// streamReply turns a streamed copy's error into its reply: 426 when the data connection failed,
+// else 550 with the file side's fsFail text.
+func streamReply(err error, side *sideErr, fsFail string) error {
+	switch {
+	case err == nil:
+		return nil
+	case side.err != nil:
+		return &ftp.Error{Code: 426, Msg: "Data connection failed; transfer aborted"}
 	}
-	return nil
+	return &ftp.Error{Code: 550, Msg: fsFail}
 }
 
 // cmdSTOR stores (or appends) through a temporary file in the target's directory, renamed over the

@@ -45,32 +45,27 @@ func (v visibleFS) hidden(name string) bool {
 
 func hiddenErr(op, name string) error { return &fs.PathError{Op: op, Path: name, Err: errHidden} }
 
-func (v visibleFS) Open(name string) (fs.File, error) {
+// visible calls the back end's op on name unless name is hidden.
+func visible[T any](v visibleFS, op, name string, call func(string) (T, error)) (T, error) {
 	if v.hidden(name) {
-		return nil, hiddenErr("open", name)
+		var zero T
+		return zero, hiddenErr(op, name)
 	}
-	return v.raw.Open(name)
+	return call(name)
 }
 
+func (v visibleFS) Open(name string) (fs.File, error) { return visible(v, "open", name, v.raw.Open) }
+
 func (v visibleFS) Create(name string) (io.WriteCloser, error) {
-	if v.hidden(name) {
-		return nil, hiddenErr("create", name)
-	}
-	return v.raw.Create(name)
+	return visible(v, "create", name, v.raw.Create)
 }
 
 func (v visibleFS) Append(name string) (io.WriteCloser, error) {
-	if v.hidden(name) {
-		return nil, hiddenErr("append", name)
-	}
-	return v.raw.Append(name)
+	return visible(v, "append", name, v.raw.Append)
 }
 
 func (v visibleFS) Stat(name string) (fs.FileInfo, error) {
-	if v.hidden(name) {
-		return nil, hiddenErr("stat", name)
-	}
-	return v.raw.Stat(name)
+	return visible(v, "stat", name, v.raw.Stat)
 }
 
 // ReadDir leaves temporary files out of the listing.

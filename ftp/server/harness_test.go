@@ -17,6 +17,7 @@ import (
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/server"
 	"github.com/netxsim/netxsim/ftp/server/hostfs"
+	"github.com/netxsim/netxsim/internal/kernel"
 )
 
 // env is a running server and the means for a test client to reach it.
@@ -26,8 +27,9 @@ type env struct {
 	// client side of the network: dial the server, listen for active data connections
 	dial   func(ctx context.Context, remote netip.AddrPort) (net.Conn, error)
 	listen func(ctx context.Context) (net.Listener, netip.AddrPort, error)
-	client netip.Addr // the client's own address as the server sees it
-	dir    string     // the host directory behind hostfs, when that is the back end
+	client netip.Addr  // the client's own address as the server sees it
+	dir    string      // the host directory behind hostfs, when that is the back end
+	net    ftp.Network // the client side's network, for ftp/client
 }
 
 type family string
@@ -74,6 +76,7 @@ func startKernel(t testing.TB, srv *server.Server, fam family) *env {
 			return l, l.Addr().(*net.TCPAddr).AddrPort(), nil
 		},
 		client: netip.MustParseAddr(host),
+		net:    kernel.Kernel{},
 	})
 }
 
@@ -315,3 +318,53 @@ func dirNames(t testing.TB, dir string) string {
 }
 
 var _ = fmt.Sprintf
+
+// pasvGet runs the download cmd (RETR, LIST, NLST, MLSD) over a new passive data connection,
+// checks the 150 opened and 226 done replies (exact texts) and returns what the connection carried.
+func (c *ctrl) pasvGet(cmd, opened, done string) []byte {
+	c.t.Helper()
+	d := c.pasvData()
+	c.send(cmd)
+	c.expect(150, opened)
+	got := readAll(c.t, d)
+	c.expect(226, done)
+	return got
+}
+
+// pasvPut runs the upload cmd (STOR, APPE) over a new passive data connection, writing chunks one
+// Write each, and checks the 150 opened and 226 done replies (exact texts).
+func (c *ctrl) pasvPut(cmd, opened, done string, chunks ...string) {
+	c.t.Helper()
+	d := c.pasvData()
+	c.send(cmd)
+	c.expect(150, opened)
+	for _, ch := range chunks {
+		d.Write([]byte(ch))
+	}
+	d.Close()
+	c.expect(226, done)
+}
+
+// pasvRead runs the download cmd over a new passive data connection and returns what it carried;
+// the two replies are read, not checked.
+func (c *ctrl) pasvRead(cmd string) []byte {
+	c.t.Helper()
+	d := c.pasvData()
+	c.send(cmd)
+	c.read()
+	got := readAll(c.t, d)
+	c.read()
+	return got
+}
+
+// bothProfiles runs f as a subtest for the netxduo and the extended profile, each with a server of
+// that profile (baseServer, not started) on a fresh host directory dir.
+func bothProfiles(t *testing.T, f func(t *testing.T, srv *server.Server, dir string)) {
+	t.Helper()
+	for _, prof := range []ftp.Profile{ftp.ProfileNetXDuo, ftp.ProfileExtended} {
+		t.Run(string(prof), func(t *testing.T) {
+			fsys, dir := newHostFS(t)
+			f(t, baseServer(fsys, prof), dir)
+		})
+	}
+}

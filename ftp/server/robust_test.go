@@ -116,13 +116,9 @@ func TestTempNamesHidden(t *testing.T) {
 	c := e.connect(t)
 	c.read()
 	c.login("u", "p")
-	d := c.pasvData()
-	c.send("NLST")
-	c.read()
-	if got := string(readAll(t, d)); got != "a\r\n" {
+	if got := string(c.pasvRead("NLST")); got != "a\r\n" {
 		t.Fatalf("NLST: %q", got)
 	}
-	c.read()
 	c.do("RETR .netxsim-upload-0123.part", 550, "File Open Fail")
 	c.do("DELE x", 550, "Delete Failed")
 	if !strings.Contains(dirNames(t, dir), "a") {

@@ -63,13 +63,9 @@ func TestTraversal(t *testing.T) {
 			}
 			os.Remove(filepath.Join(root, "outside.txt"))
 			// a link that stays inside works
-			d = c.pasvData()
-			c.send("RETR inside")
-			c.read()
-			if got := string(readAll(t, d)); got != "ok" {
+			if got := string(c.pasvRead("RETR inside")); got != "ok" {
 				t.Fatalf("RETR inside: %q", got)
 			}
-			c.read()
 			if b, _ := os.ReadFile(filepath.Join(top, "secret")); string(b) != "SECRET" {
 				t.Fatal("secret changed")
 			}
@@ -154,29 +150,25 @@ func TestPassiveForeignPeer(t *testing.T) {
 
 // TestFailedLogins: each failure waits LoginFailDelay, and the connection closes after the limit.
 func TestFailedLogins(t *testing.T) {
-	for _, prof := range []ftp.Profile{ftp.ProfileNetXDuo, ftp.ProfileExtended} {
-		t.Run(string(prof), func(t *testing.T) {
-			fsys, _ := newHostFS(t)
-			srv := baseServer(fsys, prof)
-			srv.LoginFailDelay = 150 * time.Millisecond
-			srv.MaxLoginFailures = 3
-			e := startKernel(t, srv, v4)
-			c := e.connect(t)
-			c.read()
-			for i := 0; i < 3; i++ {
-				c.do("USER u", 331, nx(c, "Enter password"))
-				start := time.Now()
-				c.do("PASS bad", 530, nx(c, "Login Fail"))
-				if d := time.Since(start); d < srv.LoginFailDelay {
-					t.Fatalf("failure %d answered after %v, before the %v delay", i+1, d, srv.LoginFailDelay)
-				}
+	bothProfiles(t, func(t *testing.T, srv *server.Server, _ string) {
+		srv.LoginFailDelay = 150 * time.Millisecond
+		srv.MaxLoginFailures = 3
+		e := startKernel(t, srv, v4)
+		c := e.connect(t)
+		c.read()
+		for i := 0; i < 3; i++ {
+			c.do("USER u", 331, nx(c, "Enter password"))
+			start := time.Now()
+			c.do("PASS bad", 530, nx(c, "Login Fail"))
+			if d := time.Since(start); d < srv.LoginFailDelay {
+				t.Fatalf("failure %d answered after %v, before the %v delay", i+1, d, srv.LoginFailDelay)
 			}
-			if prof == ftp.ProfileExtended {
-				c.expect(421, "Too many failed logins, closing control connection")
-			}
-			expectClosed(t, c)
-		})
-	}
+		}
+		if srv.Profile == ftp.ProfileExtended {
+			c.expect(421, "Too many failed logins, closing control connection")
+		}
+		expectClosed(t, c)
+	})
 }
 
 func expectClosed(t testing.TB, c *ctrl) {
@@ -195,13 +187,19 @@ func expectClosed(t testing.TB, c *ctrl) {
 // the per-address limit answers 421 in both.
 func TestSessionLimits(t *testing.T) {
 	fsys, _ := newHostFS(t)
-	t.Run("netxduo", func(t *testing.T) {
-		srv := baseServer(fsys, ftp.ProfileNetXDuo)
+	// full starts a server of prof limited to two sessions and fills them (both greeted); a is the first.
+	full := func(t *testing.T, prof ftp.Profile) (srv *server.Server, e *env, a *ctrl) {
+		t.Helper()
+		srv = baseServer(fsys, prof)
 		srv.MaxSessions = 2
-		e := startKernel(t, srv, v4)
+		e = startKernel(t, srv, v4)
 		a, b := e.connect(t), e.connect(t)
 		a.read()
 		b.read()
+		return srv, e, a
+	}
+	t.Run("netxduo", func(t *testing.T) {
+		_, e, a := full(t, ftp.ProfileNetXDuo)
 		third := e.connect(t)
 		third.c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 		if n, _ := third.c.Read(make([]byte, 1)); n != 0 {
@@ -212,12 +210,7 @@ func TestSessionLimits(t *testing.T) {
 		third.expect(220, "Connection Ready ")
 	})
 	t.Run("extended", func(t *testing.T) {
-		srv := baseServer(fsys, ftp.ProfileExtended)
-		srv.MaxSessions = 2
-		e := startKernel(t, srv, v4)
-		a, b := e.connect(t), e.connect(t)
-		a.read()
-		b.read()
+		srv, e, a := full(t, ftp.ProfileExtended)
 		third := e.connect(t)
 		third.expect(421, "Too many sessions, try later")
 		expectClosed(t, third)
@@ -239,26 +232,22 @@ func TestSessionLimits(t *testing.T) {
 
 // TestIdleTimeout: an idle session is closed (netxduo silently as NetX, extended with 421).
 func TestIdleTimeout(t *testing.T) {
-	for _, prof := range []ftp.Profile{ftp.ProfileNetXDuo, ftp.ProfileExtended} {
-		t.Run(string(prof), func(t *testing.T) {
-			fsys, _ := newHostFS(t)
-			srv := baseServer(fsys, prof)
-			srv.IdleTimeout = 200 * time.Millisecond
-			logouts := make(chan string, 1)
-			srv.Logout = func(_ netip.AddrPort, user string) { logouts <- user }
-			e := startKernel(t, srv, v4)
-			c := e.connect(t)
-			c.read()
-			c.login("u", "p")
-			if prof == ftp.ProfileExtended {
-				c.expect(421, "Idle timeout, closing control connection")
-			}
-			expectClosed(t, c)
-			if u := <-logouts; u != "u" {
-				t.Fatalf("logout callback for %q", u)
-			}
-		})
-	}
+	bothProfiles(t, func(t *testing.T, srv *server.Server, _ string) {
+		srv.IdleTimeout = 200 * time.Millisecond
+		logouts := make(chan string, 1)
+		srv.Logout = func(_ netip.AddrPort, user string) { logouts <- user }
+		e := startKernel(t, srv, v4)
+		c := e.connect(t)
+		c.read()
+		c.login("u", "p")
+		if srv.Profile == ftp.ProfileExtended {
+			c.expect(421, "Idle timeout, closing control connection")
+		}
+		expectClosed(t, c)
+		if u := <-logouts; u != "u" {
+			t.Fatalf("logout callback for %q", u)
+		}
+	})
 }
 
 // TestDataTimeout: a passive connection that never comes gets 425.
