@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,6 +47,15 @@ type Options struct {
 	Strict bool
 	// Logger receives debug traces; nil is quiet.
 	Logger *slog.Logger
+	// OnSession, if set, receives every session as soon as it is complete (its control connection
+	// and the data connections matched to it have ended), checked, in session order as far as a
+	// window of maxHeld finished sessions allows. The analyser then forgets it: memory is bounded by
+	// the connections open at one time, not by the capture. Report.Sessions stays empty; the
+	// Report's counts cover every session. An error stops the analysis and is returned.
+	OnSession func(*Session) error
+	// OnOther, if set, likewise receives every TCP connection that is neither a control connection
+	// nor matched to a transfer, once no open session can claim it; Report.Other stays empty.
+	OnOther func(*DataConn) error
 }
 
 // ParseProfile accepts the profile names of the --profile flag.
@@ -64,13 +74,57 @@ type analyzer struct {
 	opts      Options
 	log       *slog.Logger
 	mark      Mark
-	conns     []*conn
+	rep       *Report
 	announced map[netip.AddrPort]int
+
+	// pending are the connections not yet released, in the order they were first seen.
+	pending []*conn
+	// ended are connections the reassembler is done with (and has let go of) that are not yet
+	// released: their trailing ACKs and RSTs are recorded here. gone are 4-tuples released lately:
+	// their trailing packets are dropped instead of making new connections.
+	ended       map[tuple]*conn
+	gone        map[tuple]struct{}
+	completions int // since the last sweep
+	conns       int // every connection seen
+	controls    int // control connections found: the next session's ID - 1
+
+	held   map[int]*Session // finished sessions waiting for an earlier one (ordered output)
+	nextID int              // the session to hand out next
+	err    error            // a callback's error: the analysis stops
 }
 
-func (a *analyzer) announce(ap netip.AddrPort) {
-	if ap.IsValid() && len(a.announced) < 1<<20 {
-		a.announced[ap]++
+// maxHeld bounds the finished sessions held back so that sessions are handed out in ID order; past
+// it the earliest held one goes out even if an earlier session is still open.
+const maxHeld = 1024
+
+// maxGone bounds the table of released 4-tuples (cleared when full: a trailing packet after that
+// makes an empty extra connection at worst).
+const maxGone = 1 << 16
+
+// tuple names a connection in either direction.
+type tuple struct{ a, b netip.AddrPort }
+
+func tupleOf(x, y netip.AddrPort) tuple {
+	if x.Compare(y) > 0 {
+		x, y = y, x
+	}
+	return tuple{x, y}
+}
+
+// announce records an announced data endpoint; false when the table is full.
+func (a *analyzer) announce(ap netip.AddrPort) bool {
+	if !ap.IsValid() || len(a.announced) >= 1<<20 {
+		return false
+	}
+	a.announced[ap]++
+	return true
+}
+
+func (a *analyzer) unannounce(ap netip.AddrPort) {
+	if n := a.announced[ap]; n > 1 {
+		a.announced[ap] = n - 1
+	} else {
+		delete(a.announced, ap)
 	}
 }
 
@@ -88,7 +142,8 @@ func Analyze(ctx context.Context, r io.Reader, opts Options) (*Report, error) {
 		return nil, err
 	}
 	opts.Profile = prof
-	a := &analyzer{opts: opts, log: opts.Logger, announced: map[netip.AddrPort]int{}}
+	a := &analyzer{opts: opts, log: opts.Logger, announced: map[netip.AddrPort]int{},
+		ended: map[tuple]*conn{}, gone: map[tuple]struct{}{}, held: map[int]*Session{}, nextID: 1}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -97,6 +152,7 @@ func Analyze(ctx context.Context, r io.Reader, opts Options) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{Capture: CaptureSummary{Format: cp.format}, Strict: opts.Strict}
+	a.rep = rep
 	asm := reassembly.NewAssembler(reassembly.NewStreamPool(a))
 	// Bound memory spent on out-of-order data (pages of 1900 bytes): about 8 MB per connection, 64 MB in all.
 	asm.MaxBufferedPagesPerConnection = 4096
@@ -110,6 +166,9 @@ func Analyze(ctx context.Context, r io.Reader, opts Options) (*Report, error) {
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("analysis stopped after packet %d: %w", n, err)
 			}
+		}
+		if a.err != nil {
+			return nil, a.err
 		}
 		data, ci, err := cp.src.ZeroCopyReadPacketData()
 		if err == io.EOF {
@@ -151,33 +210,172 @@ func Analyze(ctx context.Context, r io.Reader, opts Options) (*Report, error) {
 		return nil, linkErr // nothing readable at all: say why
 	}
 	asm.FlushAll()
-	rep.Capture.Connections = len(a.conns)
-	a.build(rep)
-	return rep, nil
+	a.sweep(true)
+	if a.err != nil {
+		return nil, a.err
+	}
+	rep.Capture.Connections = a.conns
+	a.finishReport(rep)
+	return rep, a.err
 }
 
-// build turns the connections into sessions, matches data connections and runs the checks.
-func (a *analyzer) build(rep *Report) {
+// complete is called when the reassembler is done with c (both directions ended, or the capture
+// did): c's session, or c itself, can be finished at the next sweep.
+func (a *analyzer) complete(c *conn) {
+	if c.complete {
+		return
+	}
+	c.complete = true
+	a.ended[tupleOf(c.ep[0], c.ep[1])] = c
+	if c.kind == kindControl {
+		c.ctl.flush()
+	}
+	// sweeps are amortised: one per quarter of the pending connections completed
+	if a.completions++; a.completions > len(a.pending)/4+16 {
+		a.sweep(false)
+	}
+}
+
+// sweep finishes what can be finished: every session whose control connection and matched data
+// connections ended (all of them when final), then every other connection no unfinished session
+// can claim; it releases them and compacts the pending list.
+func (a *analyzer) sweep(final bool) {
+	a.completions = 0
 	var others []*conn
-	for _, c := range a.conns {
-		if c.kind == kindControl {
-			c.ctl.flush()
-			rep.Sessions = append(rep.Sessions, a.session(c, len(rep.Sessions)+1))
-		} else {
+	for _, c := range a.pending {
+		if c.kind != kindControl && !c.released {
 			others = append(others, c)
 		}
 	}
 	sort.SliceStable(others, func(i, j int) bool { return others[i].open().Packet < others[j].open().Packet })
-	for _, s := range rep.Sessions {
+	for _, c := range a.pending {
+		if c.kind != kindControl || c.released || !c.complete || a.err != nil {
+			continue
+		}
+		s := a.session(c, c.sid)
 		a.matchData(s, others)
+		ready := true
+		for _, t := range s.Transfers {
+			if t.Data != nil && !t.Data.c.complete {
+				ready = false
+			}
+		}
+		if !ready && !final {
+			for _, t := range s.Transfers {
+				if t.Data != nil {
+					t.Data.c.used = false
+				}
+			}
+			continue
+		}
+		a.finish(s)
 	}
-	for _, c := range others {
-		if !c.used {
-			rep.Other = append(rep.Other, dataConn(c))
+	// An unused connection can only be claimed by a session (or a connection not yet classified)
+	// that was open before it: once none is, it is finished.
+	minLive := int64(1) << 62
+	for _, c := range a.pending {
+		if !c.released && (c.kind == kindControl || (c.kind == kindUnknown && !c.complete)) {
+			minLive = min(minLive, c.open().Packet)
 		}
 	}
+	for _, c := range others {
+		if !c.released && !c.used && c.complete && (final || c.open().Packet < minLive) {
+			a.other(dataConn(c))
+			a.release(c)
+		}
+	}
+	if final {
+		a.flushHeld(true)
+	}
+	a.pending = slices.DeleteFunc(a.pending, func(c *conn) bool { return c.released })
+}
+
+// finish checks a session and hands it out with its data connections released.
+func (a *analyzer) finish(s *Session) {
+	s.Checks = runChecks(s, a.opts)
+	for _, c := range s.Checks {
+		count(c, &s.Violations, &s.Warnings)
+	}
+	s.Events = ladder(s)
+	a.rep.Violations += s.Violations
+	a.rep.Warnings += s.Warnings
+	a.rep.SessionCount++
+	if s.Passed() {
+		a.rep.SessionsPassed++
+	}
+	a.release(s.ctl.c)
+	for _, t := range s.Transfers {
+		if t.Data != nil {
+			a.release(t.Data.c)
+		}
+	}
+	a.held[s.ID] = s
+	a.flushHeld(false)
+}
+
+// flushHeld hands out held sessions in ID order; past maxHeld (or at the end) without waiting for
+// missing ones.
+func (a *analyzer) flushHeld(all bool) {
+	for len(a.held) > 0 && a.err == nil {
+		s, ok := a.held[a.nextID]
+		if !ok {
+			if !all && len(a.held) <= maxHeld {
+				return
+			}
+			low := 0
+			for id := range a.held {
+				if low == 0 || id < low {
+					low = id
+				}
+			}
+			s = a.held[low]
+		}
+		delete(a.held, s.ID)
+		a.nextID = max(a.nextID, s.ID+1)
+		if a.opts.OnSession != nil {
+			a.err = a.opts.OnSession(s)
+		} else {
+			a.rep.Sessions = append(a.rep.Sessions, s)
+		}
+	}
+}
+
+func (a *analyzer) other(d *DataConn) {
+	if a.err != nil {
+		return
+	}
+	if a.opts.OnOther != nil {
+		a.err = a.opts.OnOther(d)
+	} else {
+		a.rep.Other = append(a.rep.Other, d)
+	}
+}
+
+// release forgets a connection: what its session announced, its trailing-packet entry.
+func (a *analyzer) release(c *conn) {
+	c.released = true
+	k := tupleOf(c.ep[0], c.ep[1])
+	if a.ended[k] == c {
+		delete(a.ended, k)
+	}
+	if len(a.gone) >= maxGone {
+		clear(a.gone)
+	}
+	a.gone[k] = struct{}{}
+	if c.ctl != nil {
+		for _, ap := range c.ctl.announced {
+			a.unannounce(ap)
+		}
+		c.ctl.announced = nil
+	}
+}
+
+// finishReport adds the capture-level checks once every session is out.
+func (a *analyzer) finishReport(rep *Report) {
+	sort.SliceStable(rep.Sessions, func(i, j int) bool { return rep.Sessions[i].ID < rep.Sessions[j].ID })
+	sort.SliceStable(rep.Other, func(i, j int) bool { return rep.Other[i].Open.Packet < rep.Other[j].Open.Packet })
 	found := Check{Name: "ftp-found", Status: StatusPass}
-	if len(rep.Sessions) == 0 {
+	if rep.SessionCount == 0 {
 		found.Status = StatusFail
 		found.Messages = []string{fmt.Sprintf("no FTP control connection in %d packets (%d TCP connections): expected a connection to port 21 or one whose server greets with 220", rep.Capture.Packets, rep.Capture.Connections)}
 	}
@@ -188,15 +386,6 @@ func (a *analyzer) build(rep *Report) {
 	}
 	for _, c := range rep.Checks {
 		count(c, &rep.Violations, &rep.Warnings)
-	}
-	for _, s := range rep.Sessions {
-		s.Checks = runChecks(s, a.opts)
-		for _, c := range s.Checks {
-			count(c, &s.Violations, &s.Warnings)
-		}
-		rep.Violations += s.Violations
-		rep.Warnings += s.Warnings
-		s.Events = ladder(s)
 	}
 }
 

@@ -64,6 +64,17 @@ type control struct {
 	multiStart Mark
 	// replies that answered no command (set when the session is built)
 	unsolicited []*Reply
+	// data endpoints this session announced, forgotten when it is released
+	announced []netip.AddrPort
+}
+
+// maxAnnounced bounds the endpoints one session keeps announced (a session sending PORT in a loop).
+const maxAnnounced = 4096
+
+func (ct *control) announce(ap netip.AddrPort) {
+	if ap.IsValid() && len(ct.announced) < maxAnnounced && ct.a.announce(ap) {
+		ct.announced = append(ct.announced, ap)
+	}
 }
 
 func newControl(a *analyzer, c *conn, server int) *control {
@@ -190,11 +201,11 @@ func (ct *control) commandLine(line string, m Mark, overlong bool) {
 	switch cmd.Verb {
 	case "PORT":
 		if ap, err := ftp.ParsePORT(cmd.Arg); err == nil {
-			ct.a.announce(ap)
+			ct.announce(ap)
 		}
 	case "EPRT":
 		if ap, err := ftp.ParseEPRT(cmd.Arg); err == nil {
-			ct.a.announce(ap)
+			ct.announce(ap)
 		}
 	}
 }
@@ -236,11 +247,11 @@ func (ct *control) reply(code int, lines []string, start, end Mark) {
 	switch code {
 	case 227:
 		if ap, err := ftp.Parse227(text); err == nil {
-			ct.a.announce(ap)
+			ct.announce(ap)
 		}
 	case 229:
 		if p, err := ftp.Parse229(text); err == nil {
-			ct.a.announce(netip.AddrPortFrom(ct.serverAddr().Addr(), p))
+			ct.announce(netip.AddrPortFrom(ct.serverAddr().Addr(), p))
 		}
 	}
 }

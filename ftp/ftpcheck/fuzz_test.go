@@ -3,6 +3,7 @@ package ftpcheck
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/netip"
 	"testing"
@@ -91,6 +92,23 @@ func FuzzAnalyze(f *testing.F) {
 			if err := WriteSVG(io.Discard, s); err != nil {
 				t.Fatal(err)
 			}
+		}
+		// the streaming path hands out the same sessions and writes valid JSON
+		var js bytes.Buffer
+		w := &Writer{Text: io.Discard, JSON: &js, JUnit: io.Discard}
+		defer w.Close()
+		srep, err := Analyze(context.Background(), bytes.NewReader(data), w.Options(Options{}))
+		if err != nil {
+			t.Fatalf("streamed: %v (the whole analysis succeeded)", err)
+		}
+		if err := w.Finish(srep); err != nil {
+			t.Fatal(err)
+		}
+		if !json.Valid(js.Bytes()) {
+			t.Fatalf("streamed JSON is not valid:\n%s", js.String())
+		}
+		if srep.SessionCount != rep.SessionCount || srep.Violations != rep.Violations || srep.SessionCount != len(rep.Sessions) {
+			t.Fatalf("streamed %d sessions, %d violations; whole %d (%d kept), %d", srep.SessionCount, srep.Violations, rep.SessionCount, len(rep.Sessions), rep.Violations)
 		}
 	})
 }

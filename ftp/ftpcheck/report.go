@@ -41,6 +41,9 @@ type Report struct {
 	Strict     bool `json:"strict"`
 	Violations int  `json:"violations"` // failed checks, capture-level and per session
 	Warnings   int  `json:"warnings"`
+	// SessionCount and SessionsPassed count every session, also those handed to Options.OnSession.
+	SessionCount   int `json:"session_count"`
+	SessionsPassed int `json:"sessions_passed"`
 }
 
 // CaptureSummary describes the capture file.

@@ -64,6 +64,9 @@ type conn struct {
 	announced bool // the responder's endpoint was announced by PORT/EPRT/PASV/EPSV before the SYN
 	ctl       *control
 	used      bool // matched to a transfer
+	sid       int  // session ID, for a control connection
+	complete  bool // the reassembler is done with it
+	released  bool // finished and handed out: nothing refers to it any more
 }
 
 func (c *conn) responder() int {
@@ -113,10 +116,26 @@ func addrPort(ep gopacket.Endpoint, port layers.TCPPort) netip.AddrPort {
 }
 
 // New is called by the reassembler for the first packet of a connection (or of a reused 4-tuple).
+// A packet trailing a connection the reassembler already let go of (the last ACK, a RST after the
+// FINs) is recorded on that connection, or dropped if it was released; it makes no new connection.
 func (a *analyzer) New(netFlow, tcpFlow gopacket.Flow, t *layers.TCP, ac reassembly.AssemblerContext) reassembly.Stream {
+	src, dst := addrPort(netFlow.Src(), t.SrcPort), addrPort(netFlow.Dst(), t.DstPort)
+	if !t.SYN {
+		k := tupleOf(src, dst)
+		if c := a.ended[k]; c != nil {
+			if i := c.index(src); i >= 0 {
+				a.facts(c, i, t)
+			}
+			return nil
+		}
+		if _, ok := a.gone[k]; ok && len(t.Payload) == 0 {
+			return nil
+		}
+	}
+	a.conns++
 	c := &conn{
-		id:        len(a.conns) + 1,
-		ep:        [2]netip.AddrPort{addrPort(netFlow.Src(), t.SrcPort), addrPort(netFlow.Dst(), t.DstPort)},
+		id:        a.conns,
+		ep:        [2]netip.AddrPort{src, dst},
 		initiator: -1,
 		first:     a.mark,
 	}
@@ -129,7 +148,7 @@ func (a *analyzer) New(netFlow, tcpFlow gopacket.Flow, t *layers.TCP, ac reassem
 			c.announced = true
 		}
 	}
-	a.conns = append(a.conns, c)
+	a.pending = append(a.pending, c)
 	return &stream{a: a, c: c}
 }
 
@@ -144,16 +163,30 @@ func dirIndex(dir reassembly.TCPFlowDirection) int {
 func (s *stream) Accept(t *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.TCPFlowDirection, nextSeq reassembly.Sequence, start *bool, ac reassembly.AssemblerContext) bool {
 	i := dirIndex(dir)
 	h := &s.c.half[i]
-	m := s.a.mark
+	s.a.facts(s.c, i, t)
+	if nextSeq == -1 {
+		if !t.SYN {
+			*start = true // the capture began after the handshake: take the stream from here
+		}
+	} else if n := len(t.Payload); n > 0 && reassembly.Sequence(t.Seq).Add(n).Difference(nextSeq) >= 0 {
+		h.retrans++ // every byte of it was already delivered
+	}
+	return true
+}
+
+// facts records what one segment from direction i says: flags, windows.
+func (a *analyzer) facts(c *conn, i int, t *layers.TCP) {
+	h := &c.half[i]
+	m := a.mark
 	h.packets++
 	if t.SYN {
 		if !h.syn.Seen() {
 			h.syn = m
 		}
-		if s.c.initiator < 0 {
-			s.c.initiator = i
+		if c.initiator < 0 {
+			c.initiator = i
 			if t.ACK {
-				s.c.initiator = 1 - i
+				c.initiator = 1 - i
 			}
 		}
 	}
@@ -176,14 +209,6 @@ func (s *stream) Accept(t *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 		h.zeroMax = max(h.zeroMax, m.Time.Sub(h.zeroSince.Time))
 		h.zeroSince = Mark{}
 	}
-	if nextSeq == -1 {
-		if !t.SYN {
-			*start = true // the capture began after the handshake: take the stream from here
-		}
-	} else if n := len(t.Payload); n > 0 && reassembly.Sequence(t.Seq).Add(n).Difference(nextSeq) >= 0 {
-		h.retrans++ // every byte of it was already delivered
-	}
-	return true
 }
 
 // ReassembledSG receives in-order bytes of one direction.
@@ -201,9 +226,12 @@ func (s *stream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Assemb
 	s.a.feed(s.c, i, sg.Fetch(n))
 }
 
-// ReassemblyComplete keeps the connection in the pool so trailing ACKs and RSTs still reach Accept;
-// a new SYN on the same 4-tuple starts a new connection.
-func (s *stream) ReassemblyComplete(ac reassembly.AssemblerContext) bool { return false }
+// ReassemblyComplete lets the reassembler forget the connection (its trailing ACKs and RSTs reach
+// the analyser through New); the analyser finishes it at its next sweep.
+func (s *stream) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
+	s.a.complete(s.c)
+	return true
+}
 
 // feed hands in-order bytes of direction i to the connection's consumer.
 func (a *analyzer) feed(c *conn, i int, data []byte) {
@@ -261,6 +289,8 @@ func (a *analyzer) classify(c *conn, i int) {
 		server = i
 	}
 	c.kind = kindControl
+	a.controls++
+	c.sid = a.controls
 	c.ctl = newControl(a, c, server)
 	a.log.Debug("ftpcheck: control connection", "id", c.id, "client", c.ep[1-server], "server", c.ep[server], "packet", a.mark.Packet)
 	// Replay what arrived before the decision, the server's side first (a client speaks second).

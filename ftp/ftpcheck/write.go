@@ -36,10 +36,19 @@ func offset(s *Session, m Mark) string {
 // WriteText writes a human summary: per session a ladder of events, the transfers and the checks.
 func (r *Report) WriteText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
+	writeTextSummary(bw, r)
+	for _, s := range r.Sessions {
+		writeSessionText(bw, s)
+	}
+	return bw.Flush()
+}
+
+// writeTextSummary is the capture line, the counts and the capture-level checks.
+func writeTextSummary(bw io.Writer, r *Report) {
 	c := r.Capture
 	fmt.Fprintf(bw, "capture: %s, %d packets, %d TCP connections, %s .. %s\n", c.Format, c.Packets, c.Connections,
 		c.First.UTC().Format(time.RFC3339Nano), c.Last.UTC().Format(time.RFC3339Nano))
-	fmt.Fprintf(bw, "%d FTP sessions, %d violations, %d warnings\n", len(r.Sessions), r.Violations, r.Warnings)
+	fmt.Fprintf(bw, "%d FTP sessions, %d violations, %d warnings\n", r.SessionCount, r.Violations, r.Warnings)
 	if r.Strict {
 		fmt.Fprintln(bw, "mode: strict (the seed's sequence to the letter: a session without QUIT fails)")
 	} else {
@@ -48,51 +57,52 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, ch := range r.Checks {
 		writeCheck(bw, ch, "")
 	}
-	for _, s := range r.Sessions {
-		fmt.Fprintf(bw, "\n%s  (%s, profile %s from %s", s.Name(), ipVersion(s), s.Profile, s.ProfileSource)
-		if s.User != "" {
-			fmt.Fprintf(bw, ", user %q", s.User)
-		}
-		fmt.Fprintln(bw, ")")
-		for _, e := range s.Events {
-			arrow := "client --> server"
-			switch {
-			case strings.HasPrefix(e.Kind, "data") && e.From == "client":
-				arrow = "client ==> server"
-			case strings.HasPrefix(e.Kind, "data"):
-				arrow = "client <== server"
-			case e.From == "server":
-				arrow = "client <-- server"
-			}
-			mark := " "
-			if e.Fail {
-				mark = "!"
-			}
-			fmt.Fprintf(bw, "  %s %6d %s %s %s\n", offset(s, e.At), e.At.Packet, mark, arrow, e.Text)
-		}
-		if len(s.Transfers) > 0 {
-			fmt.Fprintln(bw, "  transfers:")
-			for _, t := range s.Transfers {
-				fmt.Fprintf(bw, "    %-24s %-7s %-4s %-8d bytes  %d/%d", clip(trName(t), 24), or(t.Mode, "-"), or(t.Setup, "-"), t.Bytes, t.Prelim, t.Final)
-				if t.Data != nil {
-					fmt.Fprintf(bw, "  data %d %s -> %s (%s)  sha256 %s", t.Data.ID, t.Data.Initiator, t.Data.Responder, t.Data.End, t.SHA256)
-				} else {
-					fmt.Fprint(bw, "  no data connection")
-				}
-				fmt.Fprintln(bw)
-			}
-		}
-		fmt.Fprintln(bw, "  checks:")
-		for _, ch := range s.Checks {
-			writeCheck(bw, ch, "    ")
-		}
-		verdict := "PASS"
-		if !s.Passed() {
-			verdict = fmt.Sprintf("FAIL (%d failed checks)", s.Violations)
-		}
-		fmt.Fprintf(bw, "  verdict: %s\n", verdict)
+}
+
+// writeSessionText is one session's block: its ladder, transfers, checks and verdict.
+func writeSessionText(bw io.Writer, s *Session) {
+	fmt.Fprintf(bw, "\n%s  (%s, profile %s from %s", s.Name(), ipVersion(s), s.Profile, s.ProfileSource)
+	if s.User != "" {
+		fmt.Fprintf(bw, ", user %q", s.User)
 	}
-	return bw.Flush()
+	fmt.Fprintln(bw, ")")
+	for _, e := range s.Events {
+		arrow := "client --> server"
+		switch {
+		case strings.HasPrefix(e.Kind, "data") && e.From == "client":
+			arrow = "client ==> server"
+		case strings.HasPrefix(e.Kind, "data"):
+			arrow = "client <== server"
+		case e.From == "server":
+			arrow = "client <-- server"
+		}
+		mark := " "
+		if e.Fail {
+			mark = "!"
+		}
+		fmt.Fprintf(bw, "  %s %6d %s %s %s\n", offset(s, e.At), e.At.Packet, mark, arrow, e.Text)
+	}
+	if len(s.Transfers) > 0 {
+		fmt.Fprintln(bw, "  transfers:")
+		for _, t := range s.Transfers {
+			fmt.Fprintf(bw, "    %-24s %-7s %-4s %-8d bytes  %d/%d", clip(trName(t), 24), or(t.Mode, "-"), or(t.Setup, "-"), t.Bytes, t.Prelim, t.Final)
+			if t.Data != nil {
+				fmt.Fprintf(bw, "  data %d %s -> %s (%s)  sha256 %s", t.Data.ID, t.Data.Initiator, t.Data.Responder, t.Data.End, t.SHA256)
+			} else {
+				fmt.Fprint(bw, "  no data connection")
+			}
+			fmt.Fprintln(bw)
+		}
+	}
+	fmt.Fprintln(bw, "  checks:")
+	for _, ch := range s.Checks {
+		writeCheck(bw, ch, "    ")
+	}
+	verdict := "PASS"
+	if !s.Passed() {
+		verdict = fmt.Sprintf("FAIL (%d failed checks)", s.Violations)
+	}
+	fmt.Fprintf(bw, "  verdict: %s\n", verdict)
 }
 
 func or(s, d string) string {
@@ -154,36 +164,46 @@ func checkCase(class string, ch Check) junit.Case {
 // session with a test case per check, and a suite for the capture-level checks.
 func (r *Report) WriteJUnit(w io.Writer) error {
 	root := junit.Suites{Name: "ftpcheck"}
+	sessions := junit.Suite{Name: "sessions"}
+	var per []junit.Suite
+	for _, s := range r.Sessions {
+		sc, suite := sessionJUnit(s)
+		sessions.Add(sc)
+		per = append(per, suite)
+	}
+	root.Suites = append([]junit.Suite{captureJUnit(r), sessions}, per...)
+	return root.Write(w)
+}
+
+func captureJUnit(r *Report) junit.Suite {
 	capSuite := junit.Suite{Name: "capture"}
 	for _, ch := range r.Checks {
 		capSuite.Add(checkCase("ftpcheck.capture", ch))
 	}
-	sessions := junit.Suite{Name: "sessions"}
-	var per []junit.Suite
-	for _, s := range r.Sessions {
-		class := fmt.Sprintf("ftpcheck.session%d", s.ID)
-		sc := junit.Case{Name: s.Name(), Classname: "ftpcheck.sessions", Time: seconds(s)}
-		var failed []string
-		for _, ch := range s.Checks {
-			if ch.Status == StatusFail {
-				failed = append(failed, ch.Name+": "+strings.Join(ch.Messages, "; "))
-			}
+	return capSuite
+}
+
+// sessionJUnit is a session's case in the "sessions" suite and its own suite of checks.
+func sessionJUnit(s *Session) (junit.Case, junit.Suite) {
+	class := fmt.Sprintf("ftpcheck.session%d", s.ID)
+	sc := junit.Case{Name: s.Name(), Classname: "ftpcheck.sessions", Time: seconds(s)}
+	var failed []string
+	for _, ch := range s.Checks {
+		if ch.Status == StatusFail {
+			failed = append(failed, ch.Name+": "+strings.Join(ch.Messages, "; "))
 		}
-		if len(failed) > 0 {
-			sc.Failure = &junit.Failure{Message: fmt.Sprintf("%d checks failed", len(failed)), Type: "session", Text: strings.Join(failed, "\n")}
-		}
-		sessions.Add(sc)
-		suite := junit.Suite{Name: s.Name()}
-		if !s.Open.Time.IsZero() {
-			suite.Timestamp = s.Open.Time.UTC().Format("2006-01-02T15:04:05")
-		}
-		for _, ch := range s.Checks {
-			suite.Add(checkCase(class, ch))
-		}
-		per = append(per, suite)
 	}
-	root.Suites = append([]junit.Suite{capSuite, sessions}, per...)
-	return root.Write(w)
+	if len(failed) > 0 {
+		sc.Failure = &junit.Failure{Message: fmt.Sprintf("%d checks failed", len(failed)), Type: "session", Text: strings.Join(failed, "\n")}
+	}
+	suite := junit.Suite{Name: s.Name()}
+	if !s.Open.Time.IsZero() {
+		suite.Timestamp = s.Open.Time.UTC().Format("2006-01-02T15:04:05")
+	}
+	for _, ch := range s.Checks {
+		suite.Add(checkCase(class, ch))
+	}
+	return sc, suite
 }
 
 func seconds(s *Session) string {
@@ -205,21 +225,29 @@ func (r *Report) WriteSVGDir(dir string) ([]string, error) {
 	}
 	var paths []string
 	for _, s := range r.Sessions {
-		p := filepath.Join(dir, fmt.Sprintf("session-%d.svg", s.ID))
-		f, err := os.Create(p)
+		p, err := writeSVGFile(dir, s)
 		if err != nil {
-			return paths, fmt.Errorf("writing SVG: %w", err)
-		}
-		err = WriteSVG(f, s)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return paths, fmt.Errorf("writing %s: %w", p, err)
+			return paths, err
 		}
 		paths = append(paths, p)
 	}
 	return paths, nil
+}
+
+func writeSVGFile(dir string, s *Session) (string, error) {
+	p := filepath.Join(dir, fmt.Sprintf("session-%d.svg", s.ID))
+	f, err := os.Create(p)
+	if err != nil {
+		return "", fmt.Errorf("writing SVG: %w", err)
+	}
+	err = WriteSVG(f, s)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("writing %s: %w", p, err)
+	}
+	return p, nil
 }
 
 func esc(s string) string {

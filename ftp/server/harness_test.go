@@ -17,6 +17,7 @@ import (
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/server"
 	"github.com/netxsim/netxsim/ftp/server/hostfs"
+	"github.com/netxsim/netxsim/internal/kernel"
 )
 
 // env is a running server and the means for a test client to reach it.
@@ -26,8 +27,9 @@ type env struct {
 	// client side of the network: dial the server, listen for active data connections
 	dial   func(ctx context.Context, remote netip.AddrPort) (net.Conn, error)
 	listen func(ctx context.Context) (net.Listener, netip.AddrPort, error)
-	client netip.Addr // the client's own address as the server sees it
-	dir    string     // the host directory behind hostfs, when that is the back end
+	client netip.Addr  // the client's own address as the server sees it
+	dir    string      // the host directory behind hostfs, when that is the back end
+	net    ftp.Network // the client side's network, for ftp/client
 }
 
 type family string
@@ -74,6 +76,7 @@ func startKernel(t testing.TB, srv *server.Server, fam family) *env {
 			return l, l.Addr().(*net.TCPAddr).AddrPort(), nil
 		},
 		client: netip.MustParseAddr(host),
+		net:    kernel.Kernel{},
 	})
 }
 

@@ -90,59 +90,66 @@ func getFile(t testing.TB, fsys server.FileSystem, name string) []byte {
 func TestConcurrentAppend(t *testing.T) {
 	for _, be := range allBackends() {
 		for _, size := range []int{1, 1500, 200 << 10} {
-			t.Run(fmt.Sprintf("%s/%d", be.name, size), func(t *testing.T) {
-				fsys := be.make(t)
-				const base = "BASE\n"
-				putFile(t, fsys, "log.txt", []byte(base))
-				e := startKernel(t, baseServer(fsys, ftp.ProfileExtended), v4)
-				const n = 4
-				chunks := make([][]byte, n)
-				conns := make([]*ctrl, n)
-				datas := make([]net.Conn, n)
-				// every session has its APPE open (150) before any sends data: the old server took
-				// its copy of the file at that moment, so all but one append were lost
-				for i := range n {
-					chunks[i] = bytes.Repeat([]byte{byte('a' + i)}, size)
-					c := e.connect(t)
-					c.read()
-					c.login("u", "p")
-					c.do("TYPE I", 200, "Type Binary")
-					datas[i] = c.pasvData()
-					c.send("APPE log.txt")
-					if code, text := c.read(); code != 150 {
-						t.Fatalf("APPE %d: %d %s", i, code, text)
-					}
-					conns[i] = c
-				}
-				var wg sync.WaitGroup
-				for i := range n {
-					wg.Go(func() {
-						datas[i].Write(chunks[i])
-						datas[i].Close()
-					})
-				}
-				wg.Wait()
-				for i, c := range conns {
-					if code, text := c.read(); code != 226 {
-						t.Errorf("APPE %d ended with %d %s", i, code, text)
-					}
-				}
-				got := getFile(t, fsys, "log.txt")
-				if want := len(base) + n*size; len(got) != want {
-					t.Fatalf("file has %d bytes, want %d (an append was lost)", len(got), want)
-				}
-				if !bytes.HasPrefix(got, []byte(base)) {
-					t.Fatalf("the original content is gone: %q", got[:min(len(got), 16)])
-				}
-				for i := range n {
-					if !bytes.Contains(got, chunks[i]) {
-						t.Errorf("append %d (%c) missing or torn", i, 'a'+i)
-					}
-				}
-				assertNoTemp(t, fsys, ".")
-			})
+			for k, fam := range []family{v4, v6} {
+				nw := networks[(k+size)%2] // both families on both networks across the sizes
+				t.Run(fmt.Sprintf("%s/%d/%s/%s", be.name, size, fam, nw.name), func(t *testing.T) {
+					testConcurrentAppend(t, be, size, fam, nw.start)
+				})
+			}
 		}
 	}
+}
+
+func testConcurrentAppend(t *testing.T, be backend, size int, fam family, start func(testing.TB, *server.Server, family) *env) {
+	fsys := be.make(t)
+	const base = "BASE\n"
+	putFile(t, fsys, "log.txt", []byte(base))
+	e := start(t, baseServer(fsys, ftp.ProfileExtended), fam)
+	const n = 4
+	chunks := make([][]byte, n)
+	conns := make([]*ctrl, n)
+	datas := make([]net.Conn, n)
+	// every session has its APPE open (150) before any sends data: the old server took
+	// its copy of the file at that moment, so all but one append were lost
+	for i := range n {
+		chunks[i] = bytes.Repeat([]byte{byte('a' + i)}, size)
+		c := e.connect(t)
+		c.read()
+		c.login("u", "p")
+		c.do("TYPE I", 200, "Type Binary")
+		datas[i] = c.pasvData()
+		c.send("APPE log.txt")
+		if code, text := c.read(); code != 150 {
+			t.Fatalf("APPE %d: %d %s", i, code, text)
+		}
+		conns[i] = c
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			datas[i].Write(chunks[i])
+			datas[i].Close()
+		})
+	}
+	wg.Wait()
+	for i, c := range conns {
+		if code, text := c.read(); code != 226 {
+			t.Errorf("APPE %d ended with %d %s", i, code, text)
+		}
+	}
+	got := getFile(t, fsys, "log.txt")
+	if want := len(base) + n*size; len(got) != want {
+		t.Fatalf("file has %d bytes, want %d (an append was lost)", len(got), want)
+	}
+	if !bytes.HasPrefix(got, []byte(base)) {
+		t.Fatalf("the original content is gone: %q", got[:min(len(got), 16)])
+	}
+	for i := range n {
+		if !bytes.Contains(got, chunks[i]) {
+			t.Errorf("append %d (%c) missing or torn", i, 'a'+i)
+		}
+	}
+	assertNoTemp(t, fsys, ".")
 }
 
 // assertNoTemp fails if an upload temporary is left in dir.
@@ -191,29 +198,39 @@ func tempNames(t testing.TB, fsys server.FileSystem, dir string) []string {
 func TestTempFileUnreachable(t *testing.T) {
 	for _, be := range allBackends() {
 		for _, dir := range []string{"", "sub/"} {
-			for _, prof := range []ftp.Profile{ftp.ProfileNetXDuo, ftp.ProfileExtended} {
-				t.Run(be.name+"/"+strings.TrimSuffix(dir, "/")+"/"+string(prof), func(t *testing.T) {
-					testTempUnreachable(t, be.make(t), dir, prof)
-				})
+			for _, prof := range allProfiles {
+				for _, fam := range []family{v4, v6} {
+					t.Run(be.name+"/"+strings.TrimSuffix(dir, "/")+"/"+string(prof)+"/"+string(fam), func(t *testing.T) {
+						testTempUnreachable(t, be.make(t), dir, prof, fam)
+					})
+				}
 			}
 		}
 	}
 }
 
-func testTempUnreachable(t *testing.T, fsys server.FileSystem, dir string, prof ftp.Profile) {
+func testTempUnreachable(t *testing.T, fsys server.FileSystem, dir string, prof ftp.Profile, fam family) {
 	if dir != "" {
 		if err := fsys.Mkdir(strings.TrimSuffix(dir, "/")); err != nil {
 			t.Fatal(err)
 		}
 	}
 	putFile(t, fsys, dir+"other.txt", []byte("other"))
-	e := startKernel(t, baseServer(fsys, prof), v4)
+	e := startKernel(t, baseServer(fsys, prof), fam)
 	up := e.connect(t)
 	up.read()
 	up.login("u", "p")
 	up.do("TYPE I", 200, nx(up, "Type Binary"))
-	d := up.pasvData()
-	up.send("STOR /" + dir + "up.bin")
+	var d net.Conn
+	if prof == ftp.ProfileNetXDuo64 && fam == v6 {
+		// NetX Duo 6.4.2 never reads an upload over EPSV (reproduced): upload over EPRT
+		ln := up.activeData()
+		up.send("STOR /" + dir + "up.bin")
+		d = accept(t, ln)
+	} else {
+		d = up.pasvData()
+		up.send("STOR /" + dir + "up.bin")
+	}
 	up.read()
 	first := bytes.Repeat([]byte("partial!"), 4096)
 	if _, err := d.Write(first); err != nil {
@@ -248,7 +265,11 @@ func testTempUnreachable(t *testing.T, fsys server.FileSystem, dir string, prof 
 			}
 		}
 		// listings never show it
-		for _, cmd := range []string{"NLST", "LIST"} {
+		lists := []string{"NLST", "LIST"}
+		if prof == ftp.ProfileExtended {
+			lists = append(lists, "MLSD")
+		}
+		for _, cmd := range lists {
 			dd := c.pasvData()
 			c.send(cmd + " /" + dir)
 			if code, _ := c.read(); code >= 400 {

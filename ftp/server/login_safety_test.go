@@ -92,59 +92,65 @@ func trickle(c net.Conn, mode string, stop <-chan struct{}) {
 func TestLoginTimeout(t *testing.T) {
 	for _, prof := range allProfiles {
 		for _, mode := range []string{"bytes", "noops"} {
-			t.Run(string(prof)+"/"+mode, func(t *testing.T) {
-				fsys, _ := newHostFS(t)
-				srv := baseServer(fsys, prof)
-				srv.MaxSessions = 4
-				srv.LoginTimeout = 300 * time.Millisecond
-				e := startKernel(t, srv, v4)
-				stop := make(chan struct{})
-				defer close(stop)
-				// a session logged in before the attack keeps working after the login timeout
-				good := e.connect(t)
-				good.read()
-				good.login("u", "p")
-				var wg sync.WaitGroup
-				defer wg.Wait()
-				for range srv.MaxSessions {
-					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-					c, err := e.dial(ctx, e.ctrl)
-					cancel()
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer c.Close()
-					wg.Go(func() { trickle(c, mode, stop) })
-				}
-				// a real client gets in once the tricklers are cut off (bounded by the test's guard,
-				// not by a timing assertion: on the old server it never does)
-				deadline := time.Now().Add(30 * time.Second)
-				for {
-					if time.Now().After(deadline) {
-						t.Fatal("no client could log in while connections trickled without logging in")
-					}
-					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-					conn, err := e.dial(ctx, e.ctrl)
-					cancel()
-					if err != nil {
-						t.Fatal(err)
-					}
-					c := &ctrl{t: t, e: e, c: conn, lr: ftp.NewLineReader(conn, 1<<16)}
-					conn.SetReadDeadline(time.Now().Add(time.Until(deadline)))
-					code, _, err := c.lr.ReadReply()
-					if err == nil && code == 220 {
-						c.login("u", "p")
-						c.do("NOOP", 200, nx(c, "NOOP Success"))
-						conn.Close()
-						break
-					}
-					conn.Close()
-					time.Sleep(50 * time.Millisecond)
-				}
-				good.do("NOOP", 200, nx(good, "NOOP Success"))
-			})
+			for _, fam := range []family{v4, v6} {
+				t.Run(string(prof)+"/"+mode+"/"+string(fam), func(t *testing.T) {
+					testLoginTimeout(t, prof, mode, fam)
+				})
+			}
 		}
 	}
+}
+
+func testLoginTimeout(t *testing.T, prof ftp.Profile, mode string, fam family) {
+	fsys, _ := newHostFS(t)
+	srv := baseServer(fsys, prof)
+	srv.MaxSessions = 4
+	srv.LoginTimeout = 300 * time.Millisecond
+	e := startKernel(t, srv, fam)
+	stop := make(chan struct{})
+	defer close(stop)
+	// a session logged in before the attack keeps working after the login timeout
+	good := e.connect(t)
+	good.read()
+	good.login("u", "p")
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for range srv.MaxSessions {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c, err := e.dial(ctx, e.ctrl)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		wg.Go(func() { trickle(c, mode, stop) })
+	}
+	// a real client gets in once the tricklers are cut off (bounded by the test's guard,
+	// not by a timing assertion: on the old server it never does)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatal("no client could log in while connections trickled without logging in")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		conn, err := e.dial(ctx, e.ctrl)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &ctrl{t: t, e: e, c: conn, lr: ftp.NewLineReader(conn, 1<<16)}
+		conn.SetReadDeadline(time.Now().Add(time.Until(deadline)))
+		code, _, err := c.lr.ReadReply()
+		if err == nil && code == 220 {
+			c.login("u", "p")
+			c.do("NOOP", 200, nx(c, "NOOP Success"))
+			conn.Close()
+			break
+		}
+		conn.Close()
+		time.Sleep(50 * time.Millisecond)
+	}
+	good.do("NOOP", 200, nx(good, "NOOP Success"))
 }
 
 // dialFrom connects to the server from a given loopback source address (all of 127/8 is local).

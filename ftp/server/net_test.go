@@ -56,6 +56,7 @@ func startMem(t testing.TB, srv *server.Server, fam family) *env {
 			return l, ap, err
 		},
 		client: hostAddr,
+		net:    host,
 	})
 }
 

@@ -77,22 +77,50 @@ func IsTerminal(w io.Writer) bool {
 	return err == nil
 }
 
-// Writer escapes every Write with Escape. Each Write is escaped on its own, so a caller writes whole
-// lines (as fmt.Fprintln and the FTP client's trace do).
-type Writer struct{ W io.Writer }
+// Writer escapes what is written to W with Escape. A UTF-8 sequence split across two Writes is
+// held back until its end arrives (at most 3 bytes), so buffered writers need not write whole lines.
+type Writer struct {
+	W       io.Writer
+	pending []byte
+}
 
-func (w Writer) Write(p []byte) (int, error) {
-	if _, err := io.WriteString(w.W, Escape(string(p))); err != nil {
+func (w *Writer) Write(p []byte) (int, error) {
+	b := append(w.pending, p...)
+	w.pending = nil
+	// hold an incomplete trailing rune (not an invalid byte: that is escaped now)
+	for k := 1; k <= 3 && k <= len(b); k++ {
+		if c := b[len(b)-k]; c >= 0xc0 { // a lead byte
+			if !utf8.FullRune(b[len(b)-k:]) && utf8.RuneStart(c) && k < runeLen(c) {
+				w.pending = append([]byte(nil), b[len(b)-k:]...)
+				b = b[:len(b)-k]
+			}
+			break
+		} else if c < 0x80 {
+			break
+		}
+	}
+	if _, err := io.WriteString(w.W, Escape(string(b))); err != nil {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// runeLen is the length a UTF-8 lead byte announces.
+func runeLen(c byte) int {
+	switch {
+	case c >= 0xf0:
+		return 4
+	case c >= 0xe0:
+		return 3
+	}
+	return 2
 }
 
 // ForTerminal returns w wrapped in a Writer when w is a terminal, w itself otherwise (a pipe or a
 // file gets the bytes as the server sent them).
 func ForTerminal(w io.Writer) io.Writer {
 	if IsTerminal(w) {
-		return Writer{w}
+		return &Writer{W: w}
 	}
 	return w
 }

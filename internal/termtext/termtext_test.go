@@ -74,3 +74,22 @@ func TestIsTerminal(t *testing.T) {
 		t.Error("a pipe is taken for a terminal")
 	}
 }
+
+// TestWriterSplitRunes: text written in pieces of every size, splitting UTF-8 sequences and escape
+// sequences anywhere, comes out as Escape of the whole.
+func TestWriterSplitRunes(t *testing.T) {
+	in := "Grüße \x1b]0;t\x07 日本 \u009b31m \xff end"
+	want := Escape(in)
+	for size := 1; size <= len(in); size++ {
+		var b strings.Builder
+		w := &Writer{W: &b}
+		for i := 0; i < len(in); i += size {
+			if _, err := w.Write([]byte(in[i:min(i+size, len(in))])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if b.String() != want {
+			t.Errorf("pieces of %d: %q, want %q", size, b.String(), want)
+		}
+	}
+}

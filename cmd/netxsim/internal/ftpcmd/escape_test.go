@@ -14,70 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/server"
 	"github.com/netxsim/netxsim/ftp/server/hostfs"
+	"github.com/netxsim/netxsim/internal/termtext/ptytest"
 )
-
-// openPTY opens a pseudo-terminal and returns its master and its slave in raw output mode (the
-// slave is what a command writing to a terminal gets).
-func openPTY(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		m.Close()
-		t.Skipf("unlockpt: %v", err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		m.Close()
-		t.Skipf("ptsname: %v", err)
-	}
-	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		m.Close()
-		t.Skipf("open the slave: %v", err)
-	}
-	if tio, err := unix.IoctlGetTermios(int(s.Fd()), unix.TCGETS); err == nil {
-		tio.Oflag &^= unix.OPOST // the bytes as written: no \n to \r\n
-		unix.IoctlSetTermios(int(s.Fd()), unix.TCSETS, tio)
-	}
-	t.Cleanup(func() { s.Close(); m.Close() })
-	return m, s
-}
-
-// drain collects what the terminal shows; the returned function closes the slave (the command is
-// done writing) and returns everything (the master reads EIO once the buffer is empty).
-func drain(m, s *os.File) func() []byte {
-	var buf bytes.Buffer
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf.ReadFrom(m)
-	}()
-	return func() []byte {
-		s.Close()
-		<-done
-		return buf.Bytes()
-	}
-}
-
-// raw reports the first byte or rune a terminal would obey.
-func raw(b []byte) string {
-	for _, r := range string(b) {
-		switch {
-		case r == '\n' || r == '\t':
-		case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f, r == 0x202e, r == 0xfffd:
-			return fmt.Sprintf("%U", r)
-		}
-	}
-	return ""
-}
 
 // hostile names: OSC 0 (window title), OSC 52 (clipboard), clear screen with a carriage return, an
 // 8-bit CSI, a right-to-left override.
@@ -124,8 +65,7 @@ func TestTerminalEscapes(t *testing.T) {
 		for _, cmd := range []string{"ls", "nlst"} {
 			t.Run(string(prof)+"/"+cmd, func(t *testing.T) {
 				base := startServer(t, prof)
-				m, s := openPTY(t)
-				shown := drain(m, s)
+				s, shown := ptytest.Open(t)
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
 				var errOut bytes.Buffer
@@ -133,7 +73,7 @@ func TestTerminalEscapes(t *testing.T) {
 					t.Fatalf("netxsim ftp %s = %d: %s", cmd, code, errOut.String())
 				}
 				got := shown()
-				if r := raw(got); r != "" {
+				if r := ptytest.Raw(got); r != "" {
 					t.Errorf("the terminal got %s raw:\n%q", r, got)
 				}
 				for _, want := range []string{"plain.txt", `a\x1b]0;owned\x07b.txt`, `x\x1b[2J\x0dy.txt`, `c1\u009b31m.txt`, `bidi\u202etxt.exe`} {
@@ -180,8 +120,7 @@ func TestReplyTextEscaped(t *testing.T) {
 				io.WriteString(c, "530 no \x1b]52;c;cm0gLXJmIH4=\x07 \u009b31m\r\n")
 				r.ReadString('\n')
 			}()
-			m, s := openPTY(t)
-			shown := drain(m, s)
+			s, shown := ptytest.Open(t)
 			args := []string{"ls", "ftp://u:p@" + ln.Addr().String() + "/"}
 			if verbose {
 				args = append(args, "-v")
@@ -192,7 +131,7 @@ func TestReplyTextEscaped(t *testing.T) {
 				t.Fatalf("exit %d, want 1", code)
 			}
 			got := shown()
-			if r := raw(got); r != "" {
+			if r := ptytest.Raw(got); r != "" {
 				t.Errorf("the terminal got %s raw:\n%q", r, got)
 			}
 			if !bytes.Contains(got, []byte(`530 no \x1b]52;c;`)) {

@@ -160,7 +160,7 @@ func (o *options) clientOptions(stderr io.Writer) []client.Option {
 	opts := []client.Option{client.WithProfile(p), client.WithPassive(o.passive), client.WithMode(m),
 		client.WithTrustPASVAddress(o.trustPASV)}
 	if o.verbose {
-		opts = append(opts, client.WithTrace(termtext.Writer{W: stderr}))
+		opts = append(opts, client.WithTrace(&termtext.Writer{W: stderr}))
 	}
 	return opts
 }

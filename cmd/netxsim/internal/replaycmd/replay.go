@@ -26,6 +26,7 @@ import (
 	"github.com/netxsim/netxsim/ftp/ftpcheck"
 	"github.com/netxsim/netxsim/ftp/replay"
 	"github.com/netxsim/netxsim/ftp/server"
+	"github.com/netxsim/netxsim/internal/termtext"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/link"
 	"github.com/netxsim/netxsim/tapdev"
@@ -175,7 +176,8 @@ func run(ctx context.Context, o options, args []string, stdout, stderr io.Writer
 	rep := replay.Run(ctx, sc, ropts)
 	rep.Capture, rep.Target = filepath.Base(pos[0]), target
 	if !o.quiet && o.json != "-" {
-		if err := rep.WriteText(stdout); err != nil {
+		// the replies are the server's bytes: a terminal gets their control characters escaped
+		if err := rep.WriteText(termtext.ForTerminal(stdout)); err != nil {
 			return fail(1, "%v", err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -20,10 +21,14 @@ import (
 	"github.com/netxsim/netxsim/ftp/server"
 )
 
-// TestMain lets the test binary be `netxsim serve` as a child process, so that a test can kill -9 it.
+// TestMain lets the test binary be `netxsim serve` as a child process, so that a test can kill -9 it
+// or send it SIGTERM; the child handles signals as cmd/netxsim's main does.
 func TestMain(m *testing.M) {
 	if args := os.Getenv("NETXSIM_SERVE_CHILD"); args != "" {
-		os.Exit(Run(context.Background(), strings.Split(args, "\x1f"), os.Stdout, os.Stderr))
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+		code := Run(ctx, strings.Split(args, "\x1f"), os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
@@ -31,14 +36,24 @@ func TestMain(m *testing.M) {
 // child starts `netxsim serve` over img in a child process and returns it with its address.
 func child(t *testing.T, img string) (*exec.Cmd, string) {
 	t.Helper()
+	return childArgs(t, nil, "--listen", "127.0.0.1:0", "--user", "u:p", "--profile", "extended", "--image", img)
+}
+
+// childArgs starts `netxsim serve ARGS...` in a child process (stderr into errOut if set) and
+// returns it with the address it listens on.
+func childArgs(t *testing.T, errOut io.Writer, args ...string) (*exec.Cmd, string) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "NETXSIM_SERVE_CHILD="+strings.Join([]string{"--listen", "127.0.0.1:0", "--user", "u:p", "--profile", "extended", "--image", img}, "\x1f"))
+	cmd.Env = append(os.Environ(), "NETXSIM_SERVE_CHILD="+strings.Join(args, "\x1f"))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	if errOut != nil {
+		cmd.Stderr = io.MultiWriter(&stderr, errOut)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli"
 
 	"github.com/netxsim/netxsim/ftp/ftpcheck"
+	"github.com/netxsim/netxsim/internal/termtext"
 )
 
 const usage = `usage: netxsim verify CAPTURE [--json FILE] [--junit FILE] [--svg DIR] [--profile P] [--strict] [-q] [-v]
@@ -59,27 +60,64 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer f.Close()
-	rep, err := ftpcheck.Analyze(ctx, f, opts)
-	if err != nil {
-		fmt.Fprintf(stderr, "netxsim verify: %s: %v\n", pos[0], err)
-		return 1
-	}
+	// Every output is written while the capture is read, a session at a time, so memory does not
+	// grow with the capture.
+	w := &ftpcheck.Writer{SVGDir: *svgDir}
+	defer w.Close()
 	if !*quiet && *jsonPath != "-" {
-		if err := rep.WriteText(stdout); err != nil {
+		// reply texts come from the capture: a terminal gets their control characters escaped
+		w.Text = termtext.ForTerminal(stdout)
+	}
+	var files []*os.File
+	open := func(path string) (io.Writer, error) {
+		if path == "-" {
+			return stdout, nil
+		}
+		out, err := os.Create(path)
+		if err != nil {
+			return nil, fmt.Errorf("cannot write report: %w", err)
+		}
+		files = append(files, out)
+		return out, nil
+	}
+	defer func() {
+		for _, out := range files {
+			out.Close()
+		}
+	}()
+	if *jsonPath != "" {
+		if w.JSON, err = open(*jsonPath); err != nil {
 			fmt.Fprintf(stderr, "netxsim verify: %v\n", err)
 			return 1
 		}
 	}
-	if err := writeArtifacts(rep, *jsonPath, *junitPath, *svgDir, stdout, stderr); err != nil {
+	if *junitPath != "" {
+		if w.JUnit, err = open(*junitPath); err != nil {
+			fmt.Fprintf(stderr, "netxsim verify: %v\n", err)
+			return 1
+		}
+	}
+	rep, err := ftpcheck.Analyze(ctx, f, w.Options(opts))
+	if err != nil {
+		fmt.Fprintf(stderr, "netxsim verify: %s: %v\n", pos[0], err)
+		return 1
+	}
+	if err := w.Finish(rep); err != nil {
 		fmt.Fprintf(stderr, "netxsim verify: %v\n", err)
 		return 1
 	}
-	passed := 0
-	for _, s := range rep.Sessions {
-		if s.Passed() {
-			passed++
+	for _, out := range files {
+		if err := out.Close(); err != nil {
+			fmt.Fprintf(stderr, "netxsim verify: writing %s: %v\n", out.Name(), err)
+			return 1
 		}
+		fmt.Fprintf(stderr, "netxsim verify: wrote %s\n", out.Name())
 	}
+	files = nil
+	if *svgDir != "" {
+		fmt.Fprintf(stderr, "netxsim verify: wrote %d SVG diagrams to %s\n", w.SVGs, *svgDir)
+	}
+	passed := rep.SessionsPassed
 	verdict := "PASS"
 	if rep.Violations > 0 {
 		verdict = "FAIL"
@@ -88,48 +126,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *strict {
 		mode = "strict"
 	}
-	fmt.Fprintf(stderr, "netxsim verify: %s: %d/%d sessions passed, %d violations, %d warnings (%s)\n", verdict, passed, len(rep.Sessions), rep.Violations, rep.Warnings, mode)
+	fmt.Fprintf(stderr, "netxsim verify: %s: %d/%d sessions passed, %d violations, %d warnings (%s)\n", verdict, passed, rep.SessionCount, rep.Violations, rep.Warnings, mode)
 	if rep.Violations > 0 {
 		return 1
 	}
 	return 0
-}
-
-func writeArtifacts(rep *ftpcheck.Report, jsonPath, junitPath, svgDir string, stdout, stderr io.Writer) error {
-	write := func(path string, fn func(io.Writer) error) error {
-		if path == "-" {
-			return fn(stdout)
-		}
-		f, err := os.Create(path)
-		if err != nil {
-			return fmt.Errorf("cannot write report: %w", err)
-		}
-		if err := fn(f); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("writing %s: %w", path, err)
-		}
-		fmt.Fprintf(stderr, "netxsim verify: wrote %s\n", path)
-		return nil
-	}
-	if jsonPath != "" {
-		if err := write(jsonPath, rep.WriteJSON); err != nil {
-			return err
-		}
-	}
-	if junitPath != "" {
-		if err := write(junitPath, rep.WriteJUnit); err != nil {
-			return err
-		}
-	}
-	if svgDir != "" {
-		paths, err := rep.WriteSVGDir(svgDir)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "netxsim verify: wrote %d SVG diagrams to %s\n", len(paths), svgDir)
-	}
-	return nil
 }
