@@ -148,18 +148,27 @@ func (c *Client) Retr(ctx context.Context, path string) (*Download, error) {
 // RetrFrom downloads path from byte offset on (REST then RETR), for resuming; the server must announce
 // REST STREAM, and the transfer must be in stream mode.
 func (c *Client) RetrFrom(ctx context.Context, path string, offset int64) (*Download, error) {
+	if err := c.canResume(ctx, "retr", path, offset); err != nil {
+		return nil, err
+	}
+	return c.retr(ctx, path, offset)
+}
+
+// canResume checks that op (retr, stor) of path can start at offset: not negative, and past 0 only
+// in stream mode with a server announcing REST STREAM.
+func (c *Client) canResume(ctx context.Context, op, path string, offset int64) error {
 	if offset < 0 {
-		return nil, fmt.Errorf("retr %s: negative offset %d", path, offset)
+		return fmt.Errorf("%s %s: negative offset %d", op, path, offset)
 	}
 	if offset > 0 {
 		if c.cfg.mode != ModeStream {
-			return nil, fmt.Errorf("retr %s from %d: resuming needs stream mode (REST STREAM)", path, offset)
+			return fmt.Errorf("%s %s from %d: resuming needs stream mode (REST STREAM)", op, path, offset)
 		}
 		if err := c.need(ctx, "REST", "STREAM"); err != nil {
-			return nil, fmt.Errorf("retr %s from %d: %w", path, offset, err)
+			return fmt.Errorf("%s %s from %d: %w", op, path, offset, err)
 		}
 	}
-	return c.retr(ctx, path, offset)
+	return nil
 }
 
 func (c *Client) retr(ctx context.Context, path string, offset int64) (*Download, error) {
@@ -259,16 +268,8 @@ func (c *Client) Stor(ctx context.Context, path string) (*Upload, error) {
 // StorFrom resumes an upload at byte offset (REST then STOR); the server must announce REST STREAM,
 // and the transfer must be in stream mode.
 func (c *Client) StorFrom(ctx context.Context, path string, offset int64) (*Upload, error) {
-	if offset < 0 {
-		return nil, fmt.Errorf("stor %s: negative offset %d", path, offset)
-	}
-	if offset > 0 {
-		if c.cfg.mode != ModeStream {
-			return nil, fmt.Errorf("stor %s from %d: resuming needs stream mode (REST STREAM)", path, offset)
-		}
-		if err := c.need(ctx, "REST", "STREAM"); err != nil {
-			return nil, fmt.Errorf("stor %s from %d: %w", path, offset, err)
-		}
+	if err := c.canResume(ctx, "stor", path, offset); err != nil {
+		return nil, err
 	}
 	return c.stor(ctx, "STOR", path, offset)
 }

@@ -165,11 +165,8 @@ func (l *live) until(ctx context.Context, d time.Duration, cond func() bool) boo
 }
 
 func (l *live) readCtl(c net.Conn) {
-	buf := make([]byte, 4096)
-	for {
-		n, err := c.Read(buf)
-		l.mu.Lock()
-		l.ctlPart = append(l.ctlPart, buf[:n]...)
+	l.pump(c, 4096, func(b []byte, err error) {
+		l.ctlPart = append(l.ctlPart, b...)
 		for {
 			i := bytes.IndexByte(l.ctlPart, '\n')
 			if i < 0 {
@@ -185,25 +182,28 @@ func (l *live) readCtl(c net.Conn) {
 		if err != nil {
 			l.ctlEOF = true
 		}
-		l.mu.Unlock()
-		l.poke()
-		if err != nil {
-			return
-		}
-	}
+	})
 }
 
 func (l *live) readData(d *dconn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := d.c.Read(buf)
-		l.mu.Lock()
+	l.pump(d.c, 32<<10, func(b []byte, err error) {
 		if len(d.got) < maxData {
-			d.got = append(d.got, buf[:min(n, maxData-len(d.got))]...)
+			d.got = append(d.got, b[:min(len(b), maxData-len(d.got))]...)
 		}
 		if err != nil {
 			d.eof = true
 		}
+	})
+}
+
+// pump reads r until an error, handing each read's bytes and error to take under l.mu and poking
+// the waiters after each.
+func (l *live) pump(r io.Reader, size int, take func(b []byte, err error)) {
+	buf := make([]byte, size)
+	for {
+		n, err := r.Read(buf)
+		l.mu.Lock()
+		take(buf[:n], err)
 		l.mu.Unlock()
 		l.poke()
 		if err != nil {
