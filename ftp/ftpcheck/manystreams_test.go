@@ -1,7 +1,6 @@
 package ftpcheck
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/netip"
@@ -83,18 +82,7 @@ func TestManyStreamsMemory(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "many.pcapng")
 	writeManyStreams(t, path, sessions)
 	st, _ := os.Stat(path)
-	analyze := func(opts Options) *Report {
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		rep, err := Analyze(context.Background(), f, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return rep
-	}
+	analyze := func(opts Options) *Report { return analyzeFile(t, path, opts) }
 	var streamed, passed, others int
 	var rep *Report
 	peakStream, base := peakHeap(func() {
