@@ -150,6 +150,24 @@ type dialer interface {
 // receives into it, as a file of a RAM image is sent and received: the same stack, plus the
 // memory traffic of n distinct bytes, which any file transfer has.
 func rawOnce(b *testing.B, dev *stack.IP, host dialer, devAddr netip.Addr, n int64, mem []byte, down bool) time.Duration {
+	return rawWith(b, dev, host, devAddr, n, down, func(c net.Conn) (err error) {
+		switch {
+		case mem != nil && down:
+			err = memSend(c, mem[:n])
+		case mem != nil:
+			_, err = memRecv(mem[:n], c)
+		case down:
+			_, err = devCopy(c, io.LimitReader(&pattern{}, n))
+		default:
+			_, err = devCopy(io.Discard, c)
+		}
+		return err
+	})
+}
+
+// rawWith times one raw TCP transfer of n bytes over a new connection: the host end sends or
+// drains, the device end is devEnd, which sends when down and receives otherwise.
+func rawWith(b *testing.B, dev *stack.IP, host dialer, devAddr netip.Addr, n int64, down bool, devEnd func(net.Conn) error) time.Duration {
 	ln, err := dev.Listen(context.Background(), netip.AddrPortFrom(devAddr, 0))
 	must(b, err)
 	defer ln.Close()
@@ -163,17 +181,7 @@ func rawOnce(b *testing.B, dev *stack.IP, host dialer, devAddr netip.Addr, n int
 			return
 		}
 		defer c.Close()
-		switch {
-		case mem != nil && down:
-			err = memSend(c, mem[:n])
-		case mem != nil:
-			_, err = memRecv(mem[:n], c)
-		case down:
-			_, err = devCopy(c, io.LimitReader(&pattern{}, n))
-		default:
-			_, err = devCopy(io.Discard, c)
-		}
-		errc <- err
+		errc <- devEnd(c)
 	}()
 	start := time.Now()
 	c, err := host.Dial(context.Background(), netip.AddrPort{}, target)
@@ -566,59 +574,25 @@ func startVsftpd(b *testing.B) string {
 // what moving the data into and out of the FAT image costs. The file's end moves data the way the
 // server does (File.WriteTo and ReadFrom, streaming between the connection and the RAM image).
 func rawTCPFile(b *testing.B, dev *stack.IP, host dialer, devAddr netip.Addr, v *fsimage.FS, name string, n int64) (down, up time.Duration) {
-	ln, err := dev.Listen(context.Background(), netip.AddrPortFrom(devAddr, 0))
-	must(b, err)
-	defer ln.Close()
-	target, err := netip.ParseAddrPort(ln.Addr().String())
-	must(b, err)
-	for dir := 0; dir < 2; dir++ {
-		errc := make(chan error, 1)
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				errc <- err
-				return
-			}
-			defer c.Close()
-			if dir == 0 {
-				f, err := v.Open(name)
-				if err != nil {
-					errc <- err
-					return
-				}
-				defer f.Close()
-				_, err = f.(*fsimage.File).WriteTo(c) // as the server sends from a RAM image
-				errc <- err
-				return
-			}
-			f, err := v.Create("raw-up.bin")
-			if err != nil {
-				errc <- err
-				return
-			}
-			if _, err = f.(*fsimage.File).ReadFrom(c); err == nil { // as the server receives into one
-				err = f.Close()
-			}
-			errc <- err
-		}()
-		start := time.Now()
-		c, err := host.Dial(context.Background(), netip.AddrPort{}, target)
-		must(b, err)
-		if dir == 0 {
-			_, err = pump(io.Discard, c)
-		} else {
-			_, err = pump(c, io.LimitReader(&pattern{}, n))
-			c.Close()
+	down = rawWith(b, dev, host, devAddr, n, true, func(c net.Conn) error {
+		f, err := v.Open(name)
+		if err != nil {
+			return err
 		}
-		must(b, err)
-		must(b, <-errc)
-		c.Close()
-		if dir == 0 {
-			down = time.Since(start)
-		} else {
-			up = time.Since(start)
+		defer f.Close()
+		_, err = f.(*fsimage.File).WriteTo(c) // as the server sends from a RAM image
+		return err
+	})
+	up = rawWith(b, dev, host, devAddr, n, false, func(c net.Conn) error {
+		f, err := v.Create("raw-up.bin")
+		if err != nil {
+			return err
 		}
-	}
+		if _, err = f.(*fsimage.File).ReadFrom(c); err != nil { // as the server receives into one
+			return err
+		}
+		return f.Close()
+	})
 	must(b, v.Remove("raw-up.bin"))
 	return down, up
 }
