@@ -3,16 +3,13 @@ package ftpcmd
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/server"
@@ -48,9 +45,7 @@ func startServer(t *testing.T, prof ftp.Profile) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &server.Server{FS: fsys, Profile: prof, Login: func(context.Context, netip.AddrPort, string, string) server.Access {
-		return server.ReadWrite
-	}}
+	srv := &server.Server{FS: fsys, Profile: prof, Login: server.Users(map[string]string{"u": "p"}, server.Deny)}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return "ftp://u:p@" + ln.Addr().String()
@@ -66,10 +61,8 @@ func TestTerminalEscapes(t *testing.T) {
 			t.Run(string(prof)+"/"+cmd, func(t *testing.T) {
 				base := startServer(t, prof)
 				s, shown := ptytest.Open(t)
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
 				var errOut bytes.Buffer
-				if code := Run(ctx, []string{cmd, "--profile", string(prof), base + "/"}, s, &errOut); code != 0 {
+				if code := runTo(t, s, &errOut, cmd, "--profile", string(prof), base+"/"); code != 0 {
 					t.Fatalf("netxsim ftp %s = %d: %s", cmd, code, errOut.String())
 				}
 				got := shown()
@@ -125,9 +118,7 @@ func TestReplyTextEscaped(t *testing.T) {
 			if verbose {
 				args = append(args, "-v")
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			if code := Run(ctx, args, io.Discard, s); code != 1 {
+			if code := runTo(t, io.Discard, s, args...); code != 1 {
 				t.Fatalf("exit %d, want 1", code)
 			}
 			got := shown()

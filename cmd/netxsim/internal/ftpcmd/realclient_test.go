@@ -2,8 +2,6 @@ package ftpcmd
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -11,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/netxsim/netxsim"
 	"github.com/netxsim/netxsim/fsimage"
@@ -130,8 +127,7 @@ func TestNetXDuoCommandSendsRealClientBytes(t *testing.T) {
 		passive := strings.Contains(strings.Join(lines, ""), "PASV") || strings.Contains(strings.Join(lines, ""), "EPSV")
 		name := fmt.Sprintf("ipv%d-passive-%v", map[bool]int{false: 4, true: 6}[v6], passive)
 		t.Run(name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
+			ctx := t.Context()
 			srvPort, cliPort := freeUDP(t), freeUDP(t)
 			pcap := filepath.Join(t.TempDir(), "server.pcapng")
 			n := &netxsim.Network{Capture: pcap}
@@ -274,12 +270,7 @@ func seedRealDisk(t *testing.T, d *netxsim.Device) {
 		b    []byte
 	}{{"hello.txt", []byte("hello\n")}, {"data.bin", bytes.Repeat([]byte("abcdefghijklmnopqrstuvwxyz"), 116)[:3000]},
 		{"pub/readme.txt", []byte("NetX Duo oracle\r\n")}} {
-		w, err := img.Create(f.name)
-		if err == nil {
-			_, err = w.Write(f.b)
-			err = errors.Join(err, w.Close())
-		}
-		if err != nil {
+		if err := fsimage.WriteFile(img, f.name, bytes.NewReader(f.b)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,8 +1,8 @@
 package ftpcmd
 
 import (
-	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/netxsim/netxsim/tapdev"
 	"github.com/netxsim/netxsim/tapdev/taptest"
@@ -50,37 +53,14 @@ func TestCommandsOnTAP(t *testing.T) {
 	if why := taptest.Skip(); why != "" {
 		t.Skip(why)
 	}
-	if _, err := os.Stat("/usr/lib/python3/dist-packages/pyftpdlib"); err != nil {
-		t.Skip("needs python3-pyftpdlib (Debian package)")
-	}
+	needPyftpdlib(t)
 	// A persistent TAP with the kernel side's addresses; the command attaches the device stack to it.
 	name, _ := persistentTAP(t, "nxc", "198.51.100.1/24", "2001:db8::1/64")
 	root := t.TempDir()
-	script, _ := filepath.Abs("../../../../ftp/client/testdata/pyftpd.py")
 	ports := map[string]int{}
 	for _, host := range []string{"198.51.100.1", "2001:db8::1"} {
-		cmd := execInNS(name, "/usr/bin/python3", "-u", script, host, "0", root)
-		out, _ := cmd.StdoutPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		sc := bufio.NewScanner(out)
-		done := make(chan int, 1)
-		go func() {
-			var p int
-			for sc.Scan() {
-				if _, err := fmt.Sscanf(sc.Text(), "PORT %d", &p); err == nil {
-					done <- p
-					return
-				}
-			}
-		}()
-		select {
-		case ports[host] = <-done:
-		case <-time.After(20 * time.Second):
-			t.Fatal("pyftpdlib did not start in the namespace")
-		}
+		args := pyftpdArgs(host, root)
+		ports[host] = startPyftpd(t, execInNS(name, args[0], args[1:]...))
 	}
 	data := bytes.Repeat([]byte("tap "), 100_000)
 	src := filepath.Join(t.TempDir(), "src.bin")
@@ -117,4 +97,179 @@ func TestCommandsOnTAP(t *testing.T) {
 
 func execInNS(ns string, name string, args ...string) *exec.Cmd {
 	return exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
+}
+
+// pyftpdOnFD serves root with pyftpdlib (user/secret) on an already listening socket, passed as fd 3,
+// inside the namespace ns.
+const pyftpdOnFD = `
+import socket, sys
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+auth = DummyAuthorizer()
+auth.add_user("user", "secret", sys.argv[1], perm="elradfmwMT")
+class H(FTPHandler):
+    authorizer = auth
+FTPServer(socket.socket(fileno=3), H).serve_forever()
+`
+
+// TestNetNSFresh: `netxsim ftp --netns NS` with a namespace name that does not exist creates the
+// namespace, a TAP in it with the kernel side's addresses, transfers, and removes all of it. The kernel
+// server is pyftpdlib in that namespace: its socket is made and listening the moment the namespace
+// appears (connections wait in the kernel's backlog until python accepts them), so there is no race
+// with the command's first SYN.
+func TestNetNSFresh(t *testing.T) {
+	if why := taptest.Skip(); why != "" {
+		t.Skip(why)
+	}
+	needPyftpdlib(t)
+	name := taptest.Name("nxn")
+	t.Cleanup(func() {
+		if tapdev.NetNSExists(name) {
+			t.Errorf("namespace %s left behind", name)
+			if ns, err := tapdev.OpenNetNS(name); err == nil {
+				ns.Delete()
+			}
+		}
+	})
+	root := t.TempDir()
+	data := bytes.Repeat([]byte("fresh namespace "), 20000)
+	os.WriteFile(filepath.Join(root, "f.bin"), data, 0o644)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	served := make(chan error, 1)
+	var srv *exec.Cmd
+	go func() {
+		for ctx.Err() == nil {
+			if ns, err := tapdev.OpenNetNS(name); err == nil {
+				ln, err := ns.Kernel().Listen(ctx, netip.MustParseAddrPort("0.0.0.0:2121"))
+				ns.Close()
+				if err != nil {
+					served <- err
+					return
+				}
+				f, err := ln.(*net.TCPListener).File()
+				ln.Close()
+				if err != nil {
+					served <- err
+					return
+				}
+				srv = exec.Command("ip", "netns", "exec", name, "/usr/bin/python3", "-c", pyftpdOnFD, root)
+				srv.ExtraFiles = []*os.File{f}
+				err = srv.Start()
+				f.Close()
+				served <- err
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+		served <- ctx.Err()
+	}()
+	defer func() {
+		if srv != nil && srv.Process != nil {
+			srv.Process.Kill()
+			srv.Wait()
+		}
+	}()
+	dst := filepath.Join(t.TempDir(), "got.bin")
+	code, out, errOut := runCmd(t, "get", "ftp://user:secret@198.51.100.1:2121/f.bin", dst, "--netns", name, "--timeout", "40s")
+	if err := <-served; err != nil {
+		t.Fatalf("kernel server in the namespace: %v", err)
+	}
+	if code != 0 {
+		t.Fatalf("netxsim ftp get --netns %s (fresh) = %d\n%s%s", name, code, out, errOut)
+	}
+	if got, err := os.ReadFile(dst); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("downloaded %d bytes (%v), want %d", len(got), err, len(data))
+	}
+	if tapdev.NetNSExists(name) {
+		t.Errorf("namespace %s still exists after the command", name)
+	}
+}
+
+// TestKernelServerLinkLocal: `netxsim ftp` on the device stack to vsftpd in a namespace over the kernel
+// side's IPv6 link-local address (URL zone %TAP), passive (EPSV) and active (EPRT with the device's
+// link-local address), download SHA equal; the command opens an existing namespace and TAP and
+// leaves both as they were.
+func TestKernelServerLinkLocal(t *testing.T) {
+	if why := taptest.Skip(); why != "" {
+		t.Skip(why)
+	}
+	if _, err := os.Stat("/usr/sbin/vsftpd"); err != nil {
+		t.Skip("needs vsftpd (Debian package)")
+	}
+	name, ns := persistentTAP(t, "nxl")
+	kernelLL := kernelLinkLocal(t, ns, name)
+
+	root, err := os.MkdirTemp("", "nxl-vsftpd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	os.Chmod(root, 0o755)
+	data := bytes.Repeat([]byte("link-local "), 30000)
+	os.WriteFile(filepath.Join(root, "f.bin"), data, 0o644)
+	conf := filepath.Join(t.TempDir(), "vsftpd.conf")
+	os.WriteFile(conf, []byte(strings.Join([]string{
+		"listen=NO", "listen_ipv6=YES", "listen_port=2121", "background=NO",
+		"anonymous_enable=YES", "no_anon_password=YES", "anon_root=" + root, "local_enable=NO", "write_enable=NO",
+		"pasv_enable=YES", "pasv_min_port=30000", "pasv_max_port=30999", "port_enable=YES",
+		"connect_from_port_20=NO", "seccomp_sandbox=NO", "isolate=NO", "isolate_network=NO",
+		"secure_chroot_dir=/var/run/vsftpd/empty", "xferlog_enable=NO", "dirmessage_enable=NO",
+	}, "\n")+"\n"), 0o600)
+	os.MkdirAll("/var/run/vsftpd/empty", 0o755)
+	srv := execInNS(name, "/usr/sbin/vsftpd", conf)
+	var srvErr bytes.Buffer
+	srv.Stderr = &srvErr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	waitPort(t, ns, netip.AddrPortFrom(kernelLL.WithZone(name), 2121))
+
+	u := fmt.Sprintf("ftp://[%s%%%s]:2121/f.bin", kernelLL, name)
+	for _, mode := range []string{"--passive", "--passive=false"} {
+		dst := filepath.Join(t.TempDir(), "got.bin")
+		code, out, errOut := runCmd(t, "get", u, dst, "--netns", name, "--tap", name, "--skip-dad", mode, "--timeout", "30s")
+		if code != 0 {
+			t.Fatalf("netxsim ftp get %s %s = %d\n%s%s\nvsftpd: %s", u, mode, code, out, errOut, srvErr.String())
+		}
+		if got, err := os.ReadFile(dst); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s: %d bytes (%v), want %d", mode, len(got), err, len(data))
+		}
+	}
+	if !ns.HasLink(name) {
+		t.Error("the command removed a TAP it did not create")
+	}
+}
+
+// kernelLinkLocal puts fe80::1 on the kernel side of link without DAD: the TAP has no carrier until the
+// device opens it, so the kernel's own EUI-64 address would not exist before the command runs.
+func kernelLinkLocal(t *testing.T, ns *tapdev.NetNS, link string) netip.Addr {
+	t.Helper()
+	l, err := ns.Link(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ll := netip.MustParseAddr("fe80::1")
+	a := &netlink.Addr{IPNet: &net.IPNet{IP: ll.AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD}
+	if err := ns.Netlink().AddrAdd(l, a); err != nil {
+		t.Fatal(err)
+	}
+	return ll
+}
+
+func waitPort(t *testing.T, ns *tapdev.NetNS, ap netip.AddrPort) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		c, err := ns.Kernel().Dial(ctx, netip.AddrPort{}, ap)
+		cancel()
+		if err == nil {
+			c.Close()
+			return
+		}
+	}
+	t.Fatalf("nothing listens on %s", ap)
 }

@@ -116,27 +116,12 @@ func (c *cmd) parse(fl *flag.FlagSet, args []string) error {
 }
 
 func (c *cmd) run(name string, args []string) error {
-	switch name {
-	case "mkfs":
-		return c.mkfs(args)
-	case "info":
-		return c.info(args)
-	case "ls":
-		return c.ls(args)
-	case "put":
-		return c.put(args)
-	case "get":
-		return c.get(args)
-	case "cat":
-		return c.cat(args)
-	case "rm", "rmdir":
-		return c.rm(name, args)
-	case "mkdir":
-		return c.mkdir(args)
-	case "mv":
-		return c.mv(args)
-	case "check":
-		return c.check(args)
+	commands := map[string]func([]string) error{
+		"mkfs": c.mkfs, "info": c.info, "ls": c.ls, "put": c.put, "get": c.get, "cat": c.cat,
+		"rm": c.rmFiles, "rmdir": c.rmdir, "mkdir": c.mkdir, "mv": c.mv, "check": c.check,
+	}
+	if f, ok := commands[name]; ok {
+		return f(args)
 	}
 	return usagef("unknown command %q", name)
 }
@@ -584,6 +569,9 @@ func (c *cmd) cat(args []string) error {
 		return err
 	})
 }
+
+func (c *cmd) rmFiles(args []string) error { return c.rm("rm", args) }
+func (c *cmd) rmdir(args []string) error   { return c.rm("rmdir", args) }
 
 func (c *cmd) rm(name string, args []string) error {
 	return c.eachPath(c.flags(name), args, true, func(v *fsimage.FS, p, ip string) error {
