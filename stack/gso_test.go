@@ -3,13 +3,11 @@ package stack_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/netxsim/netxsim/internal/tsharktest"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/capture"
 	"github.com/netxsim/netxsim/stack/link"
@@ -87,33 +85,7 @@ func TestImpairedLinkWorksOnWireFrames(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := exec.LookPath("tshark"); err != nil {
-		t.Skip("needs tshark (Debian package tshark) to read the capture")
-	}
-	out, err := exec.Command("tshark", "-r", file, "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
-		"-o", "udp.check_checksum:TRUE", "-T", "fields", "-e", "frame.len", "-e", "ip.checksum.status",
-		"-e", "tcp.checksum.status", "-e", "tcp.len").Output()
-	if err != nil {
-		t.Fatalf("tshark: %v", err)
-	}
-	frames, data := 0, 0
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		f := strings.Split(line, "\t")
-		frames++
-		if l, _ := strconv.Atoi(f[0]); l > 1514 {
-			t.Fatalf("captured a %d-byte frame: %q", l, line)
-		}
-		for _, st := range f[1:3] {
-			if st == "0" { // tshark: 0 bad, 1 good, 2 unverified
-				t.Fatalf("tshark finds a bad checksum: %q", line)
-			}
-		}
-		if len(f) > 3 {
-			if l, _ := strconv.Atoi(f[3]); l > 0 {
-				data++
-			}
-		}
-	}
+	frames, data := tsharktest.CheckWire(t, file)
 	if data < 2*n/1448 {
 		t.Errorf("capture holds %d data frames of %d, want at least %d", data, frames, 2*n/1448)
 	}

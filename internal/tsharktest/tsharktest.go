@@ -1,5 +1,5 @@
-// Package tsharktest reads FTP dialogues out of a capture with tshark, for tests that check that
-// ftpcheck sees the same commands and replies as Wireshark's dissector.
+// Package tsharktest reads captures with tshark, for tests that check them against Wireshark's
+// dissectors: the FTP dialogues ftpcheck must see alike, and the frames a 1,500-byte wire carries.
 package tsharktest
 
 import (
@@ -95,4 +95,41 @@ func Compare(t testing.TB, file string, ours [][]string, ports ...uint16) {
 			t.Errorf("session %d differs\ntshark:   %v\nftpcheck: %v", i+1, b, a)
 		}
 	}
+}
+
+// CheckWire skips the test when tshark is not installed, else reads the capture at file with IP, TCP
+// and UDP checksum validation and fails the test unless it holds what a 1,500-byte Ethernet wire
+// carries: no frame above 1,514 bytes, no checksum tshark finds bad. It returns how many frames the
+// capture holds and how many of them carry TCP payload.
+func CheckWire(t testing.TB, file string) (frames, data int) {
+	t.Helper()
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("needs tshark (Debian package tshark) to read the capture")
+	}
+	out, err := exec.Command("tshark", "-r", file, "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
+		"-o", "udp.check_checksum:TRUE", "-T", "fields", "-e", "frame.len", "-e", "ip.checksum.status",
+		"-e", "tcp.checksum.status", "-e", "tcp.len",
+		// what names a bad frame in the failure message
+		"-e", "frame.number", "-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.flags.str").Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(line, "\t")
+		frames++
+		if l, _ := strconv.Atoi(f[0]); l > 1514 {
+			t.Fatalf("captured a %d-byte frame: %q", l, line)
+		}
+		for _, st := range f[1:min(3, len(f))] {
+			if st == "0" { // tshark: 0 bad, 1 good, 2 unverified
+				t.Fatalf("tshark finds a bad checksum (len, ip, tcp status, payload; frame, source, ports, flags): %q", line)
+			}
+		}
+		if len(f) > 3 {
+			if l, _ := strconv.Atoi(f[3]); l > 0 {
+				data++
+			}
+		}
+	}
+	return frames, data
 }

@@ -26,9 +26,7 @@ type Endpoint struct {
 	Ethernet // the Ethernet header
 	Station  // MTU and MAC
 
-	mu         sync.RWMutex
-	dispatcher stack.NetworkDispatcher
-	onClose    func()
+	att Attachment
 
 	closed atomic.Bool
 	send   func(f wireFrame) // hands a frame to the wire; never blocks; takes the frame's reference
@@ -77,18 +75,10 @@ func (e *Endpoint) ChecksumDrops() uint64 { return e.checksumDrops.Load() }
 func (e *Endpoint) QueueDrops() uint64 { return e.in.drops.Load() }
 
 // Attach implements stack.LinkEndpoint.
-func (e *Endpoint) Attach(d stack.NetworkDispatcher) {
-	e.mu.Lock()
-	e.dispatcher = d
-	e.mu.Unlock()
-}
+func (e *Endpoint) Attach(d stack.NetworkDispatcher) { e.att.Attach(d) }
 
 // IsAttached implements stack.LinkEndpoint.
-func (e *Endpoint) IsAttached() bool {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	return e.dispatcher != nil
-}
+func (e *Endpoint) IsAttached() bool { return e.att.IsAttached() }
 
 // Wait implements stack.LinkEndpoint. The link's goroutines belong to the Pair or Switch (their Close
 // waits for them), so that the stack never waits on a goroutine that may be delivering into it.
@@ -99,10 +89,7 @@ func (e *Endpoint) Close() {
 	if e.closed.Swap(true) {
 		return
 	}
-	e.mu.Lock()
-	e.dispatcher = nil
-	action := e.onClose
-	e.mu.Unlock()
+	action := e.att.Detach()
 	e.in.close()
 	if e.closer != nil {
 		e.closer()
@@ -113,11 +100,7 @@ func (e *Endpoint) Close() {
 }
 
 // SetOnCloseAction implements stack.LinkEndpoint.
-func (e *Endpoint) SetOnCloseAction(action func()) {
-	e.mu.Lock()
-	e.onClose = action
-	e.mu.Unlock()
-}
+func (e *Endpoint) SetOnCloseAction(action func()) { e.att.SetOnCloseAction(action) }
 
 // WritePackets implements stack.LinkEndpoint. Each packet already carries its Ethernet header; the
 // wire takes a reference to its storage, not a copy.
@@ -153,9 +136,7 @@ func (e *Endpoint) deliverOwned(f wireFrame) bool {
 	if e.closed.Load() || f.buf.Size() < header.EthernetMinimumSize {
 		return false
 	}
-	e.mu.RLock()
-	d, mac := e.dispatcher, e.LinkAddress()
-	e.mu.RUnlock()
+	d, mac := e.att.Dispatcher(), e.LinkAddress()
 	if d == nil {
 		return false
 	}

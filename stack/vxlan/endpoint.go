@@ -39,9 +39,7 @@ type Endpoint struct {
 
 	stopOnce sync.Once // closes conn, which ends the reader
 
-	mu         sync.RWMutex
-	dispatcher stack.NetworkDispatcher
-	onClose    func()
+	att link.Attachment
 
 	closed atomic.Bool
 
@@ -115,9 +113,7 @@ func (e *Endpoint) read() {
 // deliver hands an inner frame to the stack, filtering by destination MAC as a NIC does. frame is
 // copied.
 func (e *Endpoint) deliver(frame []byte) {
-	e.mu.RLock()
-	d, mac := e.dispatcher, e.LinkAddress()
-	e.mu.RUnlock()
+	d, mac := e.att.Dispatcher(), e.LinkAddress()
 	if d == nil || e.closed.Load() {
 		return
 	}
@@ -167,21 +163,13 @@ func (*Endpoint) Capabilities() stack.LinkEndpointCapabilities {
 // Attach implements stack.LinkEndpoint. Detaching (nil) after an attach stops the reader, as with
 // fdbased: gVisor's Stack.Destroy detaches, then Waits, and only then Closes.
 func (e *Endpoint) Attach(d stack.NetworkDispatcher) {
-	e.mu.Lock()
-	was := e.dispatcher
-	e.dispatcher = d
-	e.mu.Unlock()
-	if d == nil && was != nil {
+	if was := e.att.Attach(d); d == nil && was != nil {
 		e.stopOnce.Do(func() { e.conn.Close() })
 	}
 }
 
 // IsAttached implements stack.LinkEndpoint.
-func (e *Endpoint) IsAttached() bool {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	return e.dispatcher != nil
-}
+func (e *Endpoint) IsAttached() bool { return e.att.IsAttached() }
 
 // Wait implements stack.LinkEndpoint: it returns once the reader goroutine has stopped (after a
 // detach or Close).
@@ -193,18 +181,10 @@ func (e *Endpoint) Close() {
 		return
 	}
 	e.stopOnce.Do(func() { e.conn.Close() })
-	e.mu.Lock()
-	e.dispatcher = nil
-	action := e.onClose
-	e.mu.Unlock()
-	if action != nil {
+	if action := e.att.Detach(); action != nil {
 		action()
 	}
 }
 
 // SetOnCloseAction implements stack.LinkEndpoint.
-func (e *Endpoint) SetOnCloseAction(action func()) {
-	e.mu.Lock()
-	e.onClose = action
-	e.mu.Unlock()
-}
+func (e *Endpoint) SetOnCloseAction(action func()) { e.att.SetOnCloseAction(action) }

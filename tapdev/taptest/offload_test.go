@@ -6,12 +6,11 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/netxsim/netxsim/internal/tsharktest"
 )
 
 // With virtio-net headers the device and the kernel exchange TCP super-segments both ways, and
@@ -72,30 +71,9 @@ func TestOffloadedTransfers(t *testing.T) {
 			if t.Failed() {
 				return
 			}
-			if _, err := exec.LookPath("tshark"); err != nil {
-				t.Skip("needs tshark (Debian package tshark) to read the capture")
-			}
-			out, err := exec.Command("tshark", "-r", pcap, "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
-				"-T", "fields", "-e", "frame.len", "-e", "ip.checksum.status", "-e", "tcp.checksum.status",
-				// what names a bad frame in the failure message
-				"-e", "frame.number", "-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.flags.str", "-e", "tcp.len").Output()
-			if err != nil {
-				t.Fatalf("tshark: %v", err)
-			}
-			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-			for _, line := range lines {
-				f := strings.Split(line, "\t")
-				if l, _ := strconv.Atoi(f[0]); l > 1514 {
-					t.Fatalf("captured a %d-byte frame: %q", l, line)
-				}
-				for _, st := range f[1:min(3, len(f))] {
-					if st == "0" {
-						t.Fatalf("tshark finds a bad checksum (len, ip, tcp status; frame, source, ports, flags, payload): %q", line)
-					}
-				}
-			}
-			if len(lines) < 4*n/1448 {
-				t.Errorf("capture holds %d frames for 4 transfers of %d bytes", len(lines), n)
+			frames, _ := tsharktest.CheckWire(t, pcap)
+			if frames < 4*n/1448 {
+				t.Errorf("capture holds %d frames for 4 transfers of %d bytes", frames, n)
 			}
 		})
 	}
