@@ -60,12 +60,17 @@ type LineReader struct {
 	discarding bool // the previous line was too long; skip to its LF first
 }
 
+// lineBufSize caps LineReader's buffer: a reader with a larger limit (the client's, which allows a
+// reply line as long as its whole reply budget) gathers a longer line in pieces, so that many open
+// readers do not each hold a buffer of the limit's size.
+const lineBufSize = 4096
+
 // NewLineReader returns a reader of lines of at most max bytes (line end excluded); max < 1 means 4096.
 func NewLineReader(r io.Reader, max int) *LineReader {
 	if max < 1 {
 		max = 4096
 	}
-	return &LineReader{br: bufio.NewReaderSize(r, max+2), max: max}
+	return &LineReader{br: bufio.NewReaderSize(r, min(max+2, lineBufSize)), max: max}
 }
 
 // ReadLine returns the next line without its CRLF or LF. As soon as a line passes the limit it returns
@@ -82,108 +87,39 @@ func (lr *LineReader) ReadLine() (string, error) {
 			return "", err
 		}
 	}
-	b, err := lr.br.ReadSlice('\n')
-	switch {
-	case errors.Is(err, bufio.ErrBufferFull):
-		lr.discarding = true
-		return "", ErrLineTooLong
-	case err == io.EOF && len(b) > 0:
+	var long []byte // the start of a line longer than the buffer
+	for {
+		b, err := lr.br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// max+2 bytes without an LF: longer than max whether or not a CR follows
+			if len(long)+len(b) >= lr.max+2 {
+				lr.discarding = true
+				return "", ErrLineTooLong
+			}
+			long = append(long, b...)
+			continue
+		}
+		if long != nil {
+			b = append(long, b...)
+		}
+		switch {
+		case err == io.EOF && len(b) > 0:
+			if len(b) > lr.max {
+				return "", ErrLineTooLong
+			}
+			return string(b), io.ErrUnexpectedEOF
+		case err != nil:
+			return "", err
+		}
+		b = b[:len(b)-1]
+		if n := len(b); n > 0 && b[n-1] == '\r' {
+			b = b[:n-1]
+		}
 		if len(b) > lr.max {
 			return "", ErrLineTooLong
 		}
-		return string(b), io.ErrUnexpectedEOF
-	case err != nil:
-		return "", err
+		return string(b), nil
 	}
-	b = b[:len(b)-1]
-	if n := len(b); n > 0 && b[n-1] == '\r' {
-		b = b[:n-1]
-	}
-	if len(b) > lr.max {
-		return "", ErrLineTooLong
-	}
-	return string(b), nil
-}
-
-// ReadReply reads one reply, single- or multi-line (RFC 959 4.2: "ddd-" first line, "ddd " last line).
-// Lines of a multi-line reply are joined with "\n", the code prefixes removed from the first and last.
-// A malformed reply is an error wrapping ErrBadReply.
-func (lr *LineReader) ReadReply() (code int, text string, err error) {
-	line, err := lr.ReadLine()
-	if err != nil {
-		return 0, "", err
-	}
-	code, sep, rest, err := SplitReplyLine(line)
-	if err != nil {
-		return 0, "", err
-	}
-	if sep != '-' {
-		return code, rest, nil
-	}
-	lines := []string{rest}
-	for n := 0; ; n++ {
-		if n >= maxReplyLines {
-			return 0, "", fmt.Errorf("%w: multi-line %d reply longer than %d lines", ErrBadReply, code, maxReplyLines)
-		}
-		line, err := lr.ReadLine()
-		if err != nil {
-			return 0, "", fmt.Errorf("reading multi-line %d reply: %w", code, err)
-		}
-		if c, s, r, e := SplitReplyLine(line); e == nil && c == code && s == ' ' {
-			lines = append(lines, r)
-			return code, strings.Join(lines, "\n"), nil
-		}
-		lines = append(lines, line)
-	}
-}
-
-const maxReplyLines = 10000
-
-// ErrBadReply marks a reply line that is not "ddd text" or "ddd-text".
-var ErrBadReply = errors.New("ftp: malformed reply")
-
-// SplitReplyLine splits one reply line, "ddd text", "ddd-text" (a multi-line reply goes on) or
-// "ddd", into its code (100..599), separator (' ' or '-') and text; anything else is an error
-// wrapping ErrBadReply. The one reply-line parser of the reply reader and ftpcheck.
-func SplitReplyLine(line string) (code int, sep byte, rest string, err error) {
-	if len(line) < 3 {
-		return 0, 0, "", fmt.Errorf("%w: %q", ErrBadReply, line)
-	}
-	for i := 0; i < 3; i++ {
-		if line[i] < '0' || line[i] > '9' {
-			return 0, 0, "", fmt.Errorf("%w: %q", ErrBadReply, line)
-		}
-	}
-	if line[0] < '1' || line[0] > '5' {
-		return 0, 0, "", fmt.Errorf("%w: code out of range: %q", ErrBadReply, line)
-	}
-	code = int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0')
-	if len(line) == 3 {
-		return code, ' ', "", nil
-	}
-	if line[3] != ' ' && line[3] != '-' {
-		return 0, 0, "", fmt.Errorf("%w: %q", ErrBadReply, line)
-	}
-	return code, line[3], line[4:], nil
-}
-
-// FormatReply renders a reply with its CRLF. Text with "\n" becomes a multi-line reply: "ddd-" on the
-// first line, the middle lines starting with a space (so none can look like an end line), "ddd " last.
-func FormatReply(code int, text string) string {
-	lines := strings.Split(strings.ReplaceAll(text, "\r", ""), "\n")
-	if len(lines) == 1 {
-		return fmt.Sprintf("%03d %s\r\n", code, text)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%03d-%s\r\n", code, lines[0])
-	for _, l := range lines[1 : len(lines)-1] {
-		if !strings.HasPrefix(l, " ") {
-			l = " " + l
-		}
-		b.WriteString(l + "\r\n")
-	}
-	fmt.Fprintf(&b, "%03d %s\r\n", code, lines[len(lines)-1])
-	return b.String()
 }
 
 // Error is an FTP error reply (4xx or 5xx) carried as a Go error.

@@ -123,6 +123,83 @@ func TestReadReply(t *testing.T) {
 	}
 }
 
+// The reply reader on what servers send: 1yz and 2yz multi-line replies, middle lines that look like
+// reply lines, an end line "ddd" without its space (text, not the end), EOF in the middle of a reply,
+// a last line without its line end, an overlong line and a line longer than the reader's buffer.
+func TestNextReply(t *testing.T) {
+	type want struct {
+		code  int
+		lines []string
+		err   error
+	}
+	long := strings.Repeat("y", 3*lineBufSize)
+	tests := []struct {
+		name string
+		in   string
+		max  int
+		want []want
+	}{
+		{"1yz then 2yz", "150-Opening\r\n150 data connection\r\n226-Done\r\n226-ok\r\n226 end\r\n", 0, []want{
+			{150, []string{"Opening", "data connection"}, nil},
+			{226, []string{"Done", "226-ok", "end"}, nil},
+			{0, nil, io.EOF},
+		}},
+		{"end line needs its space", "211-a\n211\n211-b\n212 c\n211 d\n", 0, []want{
+			{211, []string{"a", "211", "211-b", "212 c", "d"}, nil},
+		}},
+		{"EOF mid-reply", "220-hello\r\n more\r\n", 0, []want{{0, nil, io.EOF}}},
+		{"EOF mid-line mid-reply", "220-hello\r\n more", 0, []want{{0, nil, io.ErrUnexpectedEOF}}},
+		{"last line without line end", "220-hello\r\n220 ready", 0, []want{
+			{220, []string{"hello", "ready"}, nil},
+			{0, nil, io.EOF},
+		}},
+		{"overlong line", "220 " + strings.Repeat("x", 40) + "\r\n200 ok\r\n", 20, []want{
+			{0, nil, ErrLineTooLong},
+			{200, []string{"ok"}, nil},
+		}},
+		{"overlong line mid-reply", "211-a\r\n" + strings.Repeat("x", 40) + "\r\n", 20, []want{{0, nil, ErrLineTooLong}}},
+		{"line longer than the buffer", "220 " + long + "\r\n", 4 * lineBufSize, []want{{220, []string{long}, nil}}},
+		{"line past a limit above the buffer", "220 " + long + long + "\r\n200 ok\r\n", 4 * lineBufSize, []want{
+			{0, nil, ErrLineTooLong},
+			{200, []string{"ok"}, nil},
+		}},
+		{"not a reply", "hello\r\n", 0, []want{{0, nil, ErrBadReply}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lr := NewLineReader(iotest.HalfReader(strings.NewReader(tt.in)), tt.max)
+			for i, w := range tt.want {
+				r, err := lr.NextReply()
+				if !errors.Is(err, w.err) || r.Code != w.code || strings.Join(r.Lines, "|") != strings.Join(w.lines, "|") {
+					t.Fatalf("reply %d: %d %q %v; want %d %q %v", i, r.Code, r.Lines, err, w.code, w.lines, w.err)
+				}
+			}
+		})
+	}
+}
+
+// A reply of more lines than MaxLines keeps the first ones and counts the rest; the stream reader
+// refuses one longer than DefaultMaxReplyLines.
+func TestReplyParserMaxLines(t *testing.T) {
+	p := ReplyParser{MaxLines: 3}
+	for _, l := range []string{"211-a", "b", "c", "d"} {
+		if _, done, err := p.Line(l); done || err != nil {
+			t.Fatalf("line %q: done %v, err %v", l, done, err)
+		}
+	}
+	r, done, err := p.Line("211 e")
+	if !done || err != nil || r.Text() != "a\nb\nc" || r.Dropped != 2 {
+		t.Fatalf("got %+v %v %v; want lines a, b, c and 2 dropped", r, done, err)
+	}
+	if _, open := p.Pending(); open {
+		t.Fatal("reply still pending after its end line")
+	}
+	in := "211-start\r\n" + strings.Repeat(" x\r\n", DefaultMaxReplyLines) + "211 end\r\n"
+	if _, err := NewLineReader(strings.NewReader(in), 0).NextReply(); !errors.Is(err, ErrBadReply) {
+		t.Fatalf("reply of %d lines: err %v, want ErrBadReply", DefaultMaxReplyLines+2, err)
+	}
+}
+
 func TestFormatReply(t *testing.T) {
 	if got := FormatReply(220, "Connection Ready"); got != "220 Connection Ready\r\n" {
 		t.Errorf("single: %q", got)
@@ -205,19 +282,49 @@ func FuzzLineReader(f *testing.F) {
 	})
 }
 
+// FuzzReadReply checks the stream reader against the line-at-a-time parser that ftpcheck feeds: the
+// same input gives the same replies either way, every code 100..599.
 func FuzzReadReply(f *testing.F) {
 	f.Add("220 ok\r\n")
 	f.Add("211-a\r\n b\r\n211 c\r\n")
 	f.Add("211-a\r\n")
+	f.Add("150-x\n150-y\n150 z\n226 done")
 	f.Fuzz(func(t *testing.T, in string) {
 		lr := NewLineReader(strings.NewReader(in), 512)
+		var got []Reply
 		for i := 0; i < 1000; i++ {
-			code, _, err := lr.ReadReply()
+			r, err := lr.NextReply()
 			if err != nil {
-				return
+				break
 			}
-			if code < 100 || code > 599 {
-				t.Fatalf("code %d", code)
+			if r.Code < 100 || r.Code > 599 {
+				t.Fatalf("code %d", r.Code)
+			}
+			got = append(got, r)
+		}
+		if len(in) > 100000 || strings.ContainsRune(in, '\r') || len(got) == 1000 {
+			return // the line splitting below is plain LF without limits
+		}
+		var p ReplyParser
+		var want []Reply
+		for _, l := range strings.SplitAfter(in, "\n") {
+			if l == "" || len(strings.TrimSuffix(l, "\n")) > 512 {
+				break
+			}
+			r, done, err := p.Line(strings.TrimSuffix(l, "\n"))
+			if err != nil {
+				break
+			}
+			if done {
+				want = append(want, r)
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("stream reader: %d replies, parser: %d", len(got), len(want))
+		}
+		for i := range got {
+			if got[i].Code != want[i].Code || got[i].Text() != want[i].Text() {
+				t.Fatalf("reply %d: stream %d %q, parser %d %q", i, got[i].Code, got[i].Text(), want[i].Code, want[i].Text())
 			}
 		}
 	})

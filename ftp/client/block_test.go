@@ -1,11 +1,9 @@
 package client
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
-	"net/textproto"
 	"strings"
 	"testing"
 )
@@ -113,10 +111,9 @@ func FuzzReadReply(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		b := &budgetReader{r: bytes.NewReader(in)}
-		tp := textproto.NewReader(bufio.NewReader(b))
+		rr := newReplyReader(bytes.NewReader(in))
 		for i := 0; i < len(in)+1; i++ {
-			code, msg, err := readResponse(tp, b)
+			code, msg, err := rr.read()
 			if err != nil {
 				return
 			}

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"net/textproto"
 	"os"
 	"strconv"
 	"strings"
@@ -115,8 +113,7 @@ type Client struct {
 	cfg     config
 	network Network
 	conn    net.Conn
-	budget  *budgetReader
-	tp      *textproto.Reader
+	replies *replyReader
 	local   netip.AddrPort // our end of the control connection
 	remote  netip.AddrPort // the server's end
 
@@ -158,8 +155,7 @@ func Dial(ctx context.Context, network Network, server netip.AddrPort, opts ...O
 		return nil, fmt.Errorf("ftp dial %v: %w", server, ctxErr(ctx, err))
 	}
 	c := &Client{cfg: cfg, network: network, conn: conn, serverMode: ModeStream}
-	c.budget = &budgetReader{r: conn}
-	c.tp = textproto.NewReader(bufio.NewReader(c.budget))
+	c.replies = newReplyReader(conn)
 	c.local = addrPortOf(conn.LocalAddr())
 	c.remote = addrPortOf(conn.RemoteAddr())
 	if !c.remote.IsValid() {
@@ -605,7 +601,7 @@ func (c *Client) send(ctx context.Context, line string) error {
 	return nil
 }
 
-// readReply reads one reply, multi-line or not, with net/textproto.
+// readReply reads one reply, multi-line or not, with the idle timeout and the trace.
 func (c *Client) readReply(ctx context.Context) (int, string, error) {
 	if c.cfg.idle > 0 {
 		dl := time.Now().Add(c.cfg.idle)
@@ -618,7 +614,7 @@ func (c *Client) readReply(ctx context.Context) (int, string, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, "", c.fail(ctx, err)
 	}
-	code, msg, err := readResponse(c.tp, c.budget)
+	code, msg, err := c.replies.read()
 	if err != nil {
 		return 0, "", c.fail(ctx, err)
 	}
@@ -634,25 +630,37 @@ func (c *Client) readReply(ctx context.Context) (int, string, error) {
 	return code, msg, nil
 }
 
-// readResponse reads one reply with net/textproto (multi-line replies joined with "\n", as
-// textproto does), at most maxReply bytes of it.
-func readResponse(tp *textproto.Reader, budget *budgetReader) (int, string, error) {
-	budget.left = maxReply
-	code, msg, err := tp.ReadResponse(0)
+// replyReader reads replies with package ftp's reply reader, at most maxReply bytes for one reply.
+type replyReader struct {
+	budget *budgetReader
+	lr     *ftp.LineReader
+}
+
+func newReplyReader(r io.Reader) *replyReader {
+	b := &budgetReader{r: r}
+	// a line may take the whole budget, as with the net/textproto reader this replaces
+	return &replyReader{budget: b, lr: ftp.NewLineReader(b, maxReply)}
+}
+
+// read returns the code and the lines joined with "\n". A middle line that repeats the code
+// ("ddd-text") loses that prefix, as net/textproto rendered it and callers have seen it.
+func (rr *replyReader) read() (int, string, error) {
+	rr.budget.left = maxReply
+	r, err := rr.lr.NextReply()
 	if err != nil {
-		var perr textproto.ProtocolError
-		if errors.As(err, &perr) {
+		if errors.Is(err, ftp.ErrBadReply) {
 			return 0, "", fmt.Errorf("reading reply: malformed reply from server: %w", err)
 		}
-		if errors.Is(err, io.EOF) {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			err = fmt.Errorf("server closed the control connection: %w", io.ErrUnexpectedEOF)
 		}
 		return 0, "", fmt.Errorf("reading reply: %w", err)
 	}
-	if code < 100 || code > 599 {
-		return 0, "", fmt.Errorf("reading reply: malformed reply from server: code %d out of range", code)
+	prefix := fmt.Sprintf("%03d-", r.Code)
+	for i := 1; i < len(r.Lines)-1; i++ {
+		r.Lines[i] = strings.TrimPrefix(r.Lines[i], prefix)
 	}
-	return code, msg, nil
+	return r.Code, r.Text(), nil
 }
 
 // fail marks the control connection unusable after an I/O or protocol error and closes it, so the

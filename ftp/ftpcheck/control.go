@@ -57,10 +57,8 @@ type control struct {
 	// exactly one line, i.e. whether the two readings differ.
 	seg   []rawEvent
 	split bool
-	// multi-line reply in progress
-	multi      bool
-	multiCode  int
-	multiLines []string
+	// replies assembles the server's lines into replies; multiStart is where the one in progress began
+	replies    ftp.ReplyParser
 	multiStart Mark
 	// replies that answered no command (set when the session is built)
 	unsolicited []*Reply
@@ -78,7 +76,7 @@ func (ct *control) announce(ap netip.AddrPort) {
 }
 
 func newControl(a *analyzer, c *conn, server int) *control {
-	return &control{a: a, c: c, server: server}
+	return &control{a: a, c: c, server: server, replies: ftp.ReplyParser{MaxLines: maxReplyLines}}
 }
 
 func (ct *control) clientAddr() netip.AddrPort { return ct.c.ep[1-ct.server] }
@@ -133,10 +131,10 @@ func (ct *control) flush() {
 			}
 		}
 	}
-	if ct.multi {
-		ct.replyEvent(rawEvent{kind: rawBadReply, at: ct.multiStart, code: ct.multiCode,
-			text: strings.Join(ct.multiLines, "\n"), err: fmt.Sprintf("multi-line %d reply never ended (no %d<space> line)", ct.multiCode, ct.multiCode)})
-		ct.multi = false
+	if r, open := ct.replies.Pending(); open {
+		ct.replyEvent(rawEvent{kind: rawBadReply, at: ct.multiStart, code: r.Code,
+			text: r.Text(), err: fmt.Sprintf("multi-line %d reply never ended (no %d<space> line)", r.Code, r.Code)})
+		ct.replies.Reset()
 	}
 }
 
@@ -211,34 +209,24 @@ func (ct *control) commandLine(line string, m Mark, overlong bool) {
 }
 
 func (ct *control) replyLine(line string, m Mark, overlong bool) {
-	if ct.multi {
-		if len(line) >= 4 && line[3] == ' ' && line[:3] == fmt.Sprintf("%03d", ct.multiCode) {
-			if len(ct.multiLines) < maxReplyLines {
-				ct.multiLines = append(ct.multiLines, line[4:])
-			}
-			ct.reply(ct.multiCode, ct.multiLines, ct.multiStart, m)
-			ct.multi, ct.multiLines = false, nil
-			return
-		}
-		if len(ct.multiLines) < maxReplyLines {
-			ct.multiLines = append(ct.multiLines, line)
-		}
+	_, open := ct.replies.Pending()
+	if !open && overlong {
+		ct.replyEvent(rawEvent{kind: rawBadReply, at: m, text: clip(line, 200), err: fmt.Sprintf("reply line longer than %d bytes", maxLine)})
 		return
 	}
-	code, sep, rest, err := ftp.SplitReplyLine(line)
-	if err != nil || overlong {
-		why := fmt.Sprintf("malformed reply line %q (want \"ddd text\")", clip(line, 80))
-		if overlong {
-			why = fmt.Sprintf("reply line longer than %d bytes", maxLine)
+	r, done, err := ct.replies.Line(line)
+	switch {
+	case err != nil:
+		ct.replyEvent(rawEvent{kind: rawBadReply, at: m, text: clip(line, 200), err: fmt.Sprintf("malformed reply line %q (want \"ddd text\")", clip(line, 80))})
+	case done && open:
+		ct.reply(r.Code, r.Lines, ct.multiStart, m)
+	case done:
+		ct.reply(r.Code, r.Lines, m, m)
+	default:
+		if !open {
+			ct.multiStart = m
 		}
-		ct.replyEvent(rawEvent{kind: rawBadReply, at: m, text: clip(line, 200), err: why})
-		return
 	}
-	if sep == '-' {
-		ct.multi, ct.multiCode, ct.multiLines, ct.multiStart = true, code, []string{rest}, m
-		return
-	}
-	ct.reply(code, []string{rest}, m, m)
 }
 
 func (ct *control) reply(code int, lines []string, start, end Mark) {

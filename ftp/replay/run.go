@@ -111,6 +111,8 @@ type live struct {
 	ctlLines []string
 	ctlPart  []byte
 	ctlEOF   bool
+	// ctlReplies assembles ctlLines into replies, for the passive addresses in them
+	ctlReplies ftp.ReplyParser
 	// lastPassive is the address of the latest 227/229 reply: where the client's next passive
 	// connection goes, as the captured client connected to the captured server's latest one
 	lastPassive netip.AddrPort
@@ -174,8 +176,10 @@ func (l *live) readCtl(c net.Conn) {
 			}
 			line := string(l.ctlPart[:i+1])
 			l.ctlLines = append(l.ctlLines, line)
-			if ap, ok := passiveTarget(strings.TrimRight(line, "\r\n"), addrPortOf(c.RemoteAddr()).Addr()); ok {
-				l.lastPassive = ap
+			if r, done, err := l.ctlReplies.Line(strings.TrimRight(line, "\r\n")); err == nil && done {
+				if ap, ok := passiveTarget(r, addrPortOf(c.RemoteAddr()).Addr()); ok {
+					l.lastPassive = ap
+				}
 			}
 			l.ctlPart = l.ctlPart[i+1:]
 		}

@@ -83,7 +83,8 @@ type tconn struct {
 	clientIs int // which end (0 or 1) is the FTP client
 	pending  []pend
 	decided  bool
-	lines    [2][]byte // control: partial lines per direction
+	lines    [2][]byte       // control: partial lines per direction
+	replies  ftp.ReplyParser // control: the server's lines as replies
 }
 
 type pend struct {
@@ -317,8 +318,10 @@ func (c *tconn) scanLines(dir int, p []byte, pkt int64, ann []announcement) []an
 			}
 			continue
 		}
-		if ap, ok := passiveTarget(line, s.Server.Addr()); ok {
-			ann = append(ann, announcement{pkt, s, ap, true})
+		if r, done, err := c.replies.Line(line); err == nil && done {
+			if ap, ok := passiveTarget(r, s.Server.Addr()); ok {
+				ann = append(ann, announcement{pkt, s, ap, true})
+			}
 		}
 	}
 	if len(buf) > 4096 {
@@ -328,22 +331,23 @@ func (c *tconn) scanLines(dir int, p []byte, pkt int64, ann []announcement) []an
 	return ann
 }
 
-// passiveTarget reads a 227 or 229 reply line; 229 names only the port, on the control server's host.
-func passiveTarget(line string, server netip.Addr) (netip.AddrPort, bool) {
-	switch {
-	case strings.HasPrefix(line, "227"):
-		l, r := strings.IndexByte(line, '('), strings.IndexByte(line, ')')
-		if l < 0 || r < l {
+// passiveTarget reads a 227 or 229 reply; 229 names only the port, on the control server's host.
+func passiveTarget(r ftp.Reply, server netip.Addr) (netip.AddrPort, bool) {
+	text := r.Text()
+	switch r.Code {
+	case 227:
+		lp, rp := strings.IndexByte(text, '('), strings.IndexByte(text, ')')
+		if lp < 0 || rp < lp {
 			return netip.AddrPort{}, false
 		}
-		ap, err := ftp.ParsePORT(line[l+1 : r])
+		ap, err := ftp.ParsePORT(text[lp+1 : rp])
 		return ap, err == nil
-	case strings.HasPrefix(line, "229"):
-		l := strings.Index(line, "(|||")
+	case 229:
+		l := strings.Index(text, "(|||")
 		if l < 0 {
 			return netip.AddrPort{}, false
 		}
-		rest := line[l+4:]
+		rest := text[l+4:]
 		e := strings.IndexByte(rest, '|')
 		if e < 0 {
 			return netip.AddrPort{}, false
