@@ -23,6 +23,7 @@ import (
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/client"
 	"github.com/netxsim/netxsim/ftp/ftpcheck"
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/netxsimtest"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/tapdev"
@@ -51,13 +52,7 @@ func TestTAPSegment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			c.Write([]byte("hello from the kernel"))
-			c.Close()
-		}
-	}()
+	testio.Greet(ln, "hello from the kernel")
 	c, err := d.Dial(ctx, netip.AddrPort{}, netip.MustParseAddrPort(ln.Addr().String()))
 	if err != nil {
 		t.Fatal(err)

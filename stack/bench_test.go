@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/link"
 )
@@ -29,21 +30,14 @@ func connect(b *testing.B, from, to peer, dst netip.Addr) (c, s net.Conn) {
 		b.Fatal(err)
 	}
 	defer ln.Close()
-	acc := make(chan net.Conn, 1)
-	go func() {
-		s, err := ln.Accept()
-		if err != nil {
-			b.Error(err)
-		}
-		acc <- s
-	}()
+	acc := testio.AcceptOne(ln)
 	c, err = from.Dial(ctx, netip.AddrPort{}, netip.AddrPortFrom(dst, uint16(ln.Addr().(*net.TCPAddr).Port)))
 	if err != nil {
 		b.Fatal(err)
 	}
 	s = <-acc
 	if s == nil {
-		b.FailNow()
+		b.Fatal("accept failed")
 	}
 	return c, s
 }

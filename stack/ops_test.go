@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/link"
 )
@@ -72,7 +73,7 @@ func TestDialFromPort20(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			accepted := acceptOne(ln)
+			accepted := testio.AcceptOne(ln)
 			rp := netip.AddrPortFrom(remote, uint16(ln.Addr().(*net.TCPAddr).Port))
 			c, err := dev.Dial(ctx, netip.AddrPortFrom(netip.Addr{}, 20), rp)
 			if err != nil {
@@ -288,13 +289,7 @@ func TestKernelLoopback(t *testing.T) {
 		if err != nil {
 			t.Skipf("loopback %s unavailable: %v", lo, err)
 		}
-		go func() {
-			c, err := ln.Accept()
-			if err == nil {
-				c.Write([]byte("hi"))
-				c.Close()
-			}
-		}()
+		testio.Greet(ln, "hi")
 		rp := netip.AddrPortFrom(lo, uint16(ln.Addr().(*net.TCPAddr).Port))
 		c, err := k.Dial(ctx, netip.AddrPortFrom(lo, 0), rp) // a local address with an ephemeral port
 		if err != nil {
@@ -349,7 +344,7 @@ func shortTransfer(t *testing.T, dialer, listener *stack.IP, port uint16, listen
 		t.Fatalf("%s round %d: listen: %v", name, round, err)
 	}
 	defer ln.Close()
-	accepted := acceptOne(ln)
+	accepted := testio.AcceptOne(ln)
 	dc, err := dialer.Dial(ctx, netip.AddrPortFrom(netip.Addr{}, 20), netip.AddrPortFrom(hostV4, port))
 	if err != nil {
 		t.Fatalf("%s round %d: dial: %v", name, round, err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/internal/wiresig"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/capture"
@@ -64,17 +65,10 @@ func exchange(t *testing.T, ctx context.Context, ln net.Listener, d interface {
 	Dial(context.Context, netip.AddrPort, netip.AddrPort) (net.Conn, error)
 }, local, remote netip.AddrPort, n int) {
 	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer c.Close()
-		_, err = io.Copy(c, c)
-		errc <- err
-	}()
+	errc := testio.ServeOne(ln, func(c net.Conn) error {
+		_, err := io.Copy(c, c)
+		return err
+	})
 	c, err := d.Dial(ctx, local, remote)
 	if err != nil {
 		t.Fatalf("dial %v: %v", remote, err)

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/netxsim/netxsim"
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/link"
 )
@@ -72,26 +73,14 @@ func transfer(t testing.TB, ctx context.Context, to, from interface {
 	}
 	defer ln.Close()
 	port := uint16(ln.Addr().(*net.TCPAddr).Port)
-	type result struct {
-		sum [32]byte
-		n   int64
-		err error
-	}
-	got := make(chan result, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- result{err: err}
-			return
-		}
-		defer c.Close()
+	var sum []byte // what the acceptor read, read here once done yields
+	var got int64
+	done := testio.ServeOne(ln, func(c net.Conn) error {
 		h := sha256.New()
-		n, err := io.Copy(h, c)
-		var r result
-		copy(r.sum[:], h.Sum(nil))
-		r.n, r.err = n, err
-		got <- r
-	}()
+		k, err := io.Copy(h, c)
+		sum, got = h.Sum(nil), k
+		return err
+	})
 	c, err := from.Dial(ctx, netip.AddrPort{}, netip.AddrPortFrom(listenAddr, port))
 	if err != nil {
 		t.Fatal(err)
@@ -103,12 +92,12 @@ func transfer(t testing.TB, ctx context.Context, to, from interface {
 	}
 	c.Close()
 	select {
-	case r := <-got:
-		if r.err != nil {
-			t.Fatal(r.err)
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
 		}
-		if r.n != n || !bytes.Equal(r.sum[:], h.Sum(nil)) {
-			t.Fatalf("received %d bytes sha256 %x, sent %d bytes sha256 %x", r.n, r.sum, n, h.Sum(nil))
+		if got != n || !bytes.Equal(sum, h.Sum(nil)) {
+			t.Fatalf("received %d bytes sha256 %x, sent %d bytes sha256 %x", got, sum, n, h.Sum(nil))
 		}
 	case <-ctx.Done():
 		t.Fatalf("transfer of %d bytes: %v", n, ctx.Err())
@@ -170,18 +159,4 @@ func closeAll(ln net.Listener) {
 			c.Close()
 		}
 	}()
-}
-
-// acceptOne accepts one connection on ln in the background: the channel yields it, or closes
-// without one if Accept fails.
-func acceptOne(ln net.Listener) <-chan net.Conn {
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c
-		}
-		close(accepted)
-	}()
-	return accepted
 }

@@ -3,8 +3,6 @@
 package tapdev
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"net"
 	"net/netip"
 	"strings"
@@ -23,9 +21,7 @@ func TestSetupTAP(t *testing.T) {
 		}
 	}
 	needRoot(t)
-	b := make([]byte, 4)
-	rand.Read(b)
-	name := "nxst" + hex.EncodeToString(b)
+	name := RandomName("nxst")
 	// A TAP name the kernel refuses: the namespace made for it goes again.
 	if _, err := SetupTAP(SetupConfig{TAP: Config{Name: "bad/name"}, NetNS: name, CreateNetNS: true}); err == nil {
 		t.Fatal("a TAP named bad/name was made")

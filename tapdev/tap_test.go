@@ -4,8 +4,6 @@ package tapdev
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -28,6 +26,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+
+	"github.com/netxsim/netxsim/internal/testio"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -45,15 +45,9 @@ func needRoot(t *testing.T) {
 	}
 }
 
-func uniq(prefix string) string {
-	b := make([]byte, 4)
-	rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
-
 func newNS(t *testing.T) *NetNS {
 	t.Helper()
-	ns, err := CreateNetNS(uniq("nxst"))
+	ns, err := CreateNetNS(RandomName("nxst"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +158,7 @@ func TestDoRestoresThreads(t *testing.T) {
 
 func TestNetNSLifecycle(t *testing.T) {
 	needRoot(t)
-	ns, err := CreateNetNS(uniq("nxst"))
+	ns, err := CreateNetNS(RandomName("nxst"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +183,7 @@ func TestNetNSLifecycle(t *testing.T) {
 func TestVeth(t *testing.T) {
 	needRoot(t)
 	a, b := newNS(t), newNS(t)
-	an, bn := uniq("nxv"), uniq("nxv")
+	an, bn := RandomName("nxv"), RandomName("nxv")
 	if err := a.AddVeth(an, bn, b); err != nil {
 		t.Fatal(err)
 	}
@@ -215,13 +209,7 @@ func TestVeth(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			c.Write([]byte("hi"))
-			c.Close()
-		}
-	}()
+	testio.Greet(ln, "hi")
 	c, err := a.Kernel().Dial(ctx, netip.AddrPort{}, netip.MustParseAddrPort("203.0.113.2:7000"))
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +220,7 @@ func TestVeth(t *testing.T) {
 	}
 	c.Close()
 	// MoveLink: a second pair made in a, one end moved into b.
-	cn, dn := uniq("nxv"), uniq("nxv")
+	cn, dn := RandomName("nxv"), RandomName("nxv")
 	if err := a.AddVeth(cn, dn, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +244,7 @@ func TestVeth(t *testing.T) {
 func TestTAPPing(t *testing.T) {
 	needRoot(t)
 	ns := newNS(t)
-	name := uniq("nxt")
+	name := RandomName("nxt")
 	mac := net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, 0x02}
 	tap, err := Open(Config{Name: name, NetNS: ns, MAC: mac, MTU: 1500})
 	if err != nil {
@@ -313,7 +301,7 @@ func TestTAPPing(t *testing.T) {
 func TestPersistentTAP(t *testing.T) {
 	needRoot(t)
 	ns := newNS(t)
-	name := uniq("nxp")
+	name := RandomName("nxp")
 	mac := net.HardwareAddr{0x02, 0, 0, 0, 0, 2}
 	uid := uint(65534)
 	tap, err := Open(Config{Name: name, NetNS: ns, MAC: mac, Persist: true, Owner: &uid})
@@ -346,7 +334,7 @@ func TestPersistentTAP(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A veth's name is not a TAP.
-	if err := ns.AddVeth(name, uniq("nxq"), nil); err != nil {
+	if err := ns.AddVeth(name, RandomName("nxq"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Open(Config{Name: name, NetNS: ns, MAC: mac}); err == nil || !strings.Contains(err.Error(), "not a TAP") {
@@ -367,7 +355,7 @@ func TestRootlessOpen(t *testing.T) {
 		t.Skip("needs setpriv (util-linux)")
 	}
 	ns := newNS(t)
-	name := uniq("nxr")
+	name := RandomName("nxr")
 	uid := uint(65534)
 	tap, err := Open(Config{Name: name, NetNS: ns, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, Persist: true, Owner: &uid})
 	if err != nil {
@@ -427,7 +415,7 @@ func TestHelperRootless(t *testing.T) {
 		t.Error("reported as created")
 	}
 	tap.Close()
-	_, err = Open(Config{Name: uniq("nxn"), MAC: mac})
+	_, err = Open(Config{Name: RandomName("nxn"), MAC: mac})
 	if err == nil || !strings.Contains(err.Error(), "tap-setup.sh") || !strings.Contains(err.Error(), "CAP_NET_ADMIN") {
 		t.Errorf("create without CAP_NET_ADMIN: %v", err)
 	}
@@ -458,7 +446,7 @@ func TestHelperNoTun(t *testing.T) {
 	if os.Getenv(noTunEnv) == "" {
 		t.Skip("helper for TestNoTunDevice")
 	}
-	_, err := Open(Config{Name: uniq("nxn"), MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}})
+	_, err := Open(Config{Name: RandomName("nxn"), MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}})
 	if err == nil || !strings.Contains(err.Error(), "modprobe tun") {
 		t.Fatalf("want advice to load tun, got %v", err)
 	}
@@ -489,7 +477,7 @@ func TestTapSetupScript(t *testing.T) {
 	if out, err := exec.Command(script, "--help").CombinedOutput(); err != nil || !strings.Contains(string(out), "Usage:") {
 		t.Errorf("--help: %v %s", err, out)
 	}
-	nsName, tapName := uniq("nxss"), uniq("nxs")
+	nsName, tapName := RandomName("nxss"), RandomName("nxs")
 	t.Cleanup(func() {
 		exec.Command("ip", "netns", "del", nsName).Run()
 	})

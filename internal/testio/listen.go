@@ -3,6 +3,7 @@ package testio
 import (
 	"bufio"
 	"io"
+	"net"
 	"strings"
 )
 
@@ -18,4 +19,43 @@ func ListenAddr(r io.Reader) string {
 		}
 	}
 	return ""
+}
+
+// AcceptOne accepts one connection on ln in the background: the channel yields it, or closes without
+// one if Accept fails.
+func AcceptOne(ln net.Listener) <-chan net.Conn {
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+		close(accepted)
+	}()
+	return accepted
+}
+
+// ServeOne accepts one connection on ln in the background, runs serve on it and closes it; the
+// channel yields serve's error, or Accept's.
+func ServeOne(ln net.Listener, serve func(net.Conn) error) <-chan error {
+	errc := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer c.Close()
+		errc <- serve(c)
+	}()
+	return errc
+}
+
+// Greet accepts one connection on ln in the background, writes msg to it and closes it: the peer
+// a test dials to read a known greeting from.
+func Greet(ln net.Listener, msg string) {
+	ServeOne(ln, func(c net.Conn) error {
+		_, err := io.WriteString(c, msg)
+		return err
+	})
 }

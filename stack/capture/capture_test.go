@@ -68,13 +68,7 @@ func traffic(t *testing.T, w *capture.Writer) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			c.Write([]byte("220 ready\r\n"))
-			c.Close()
-		}
-	}()
+	testio.Greet(ln, "220 ready\r\n")
 	c, err := host.Dial(ctx, netip.AddrPort{}, netip.MustParseAddrPort("198.51.100.2:21"))
 	if err != nil {
 		t.Fatal(err)

@@ -13,8 +13,6 @@ package taptest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -93,13 +91,10 @@ func Skip() string {
 // Name returns prefix plus a random hex suffix, at most 15 bytes so it
 // fits an interface name.
 func Name(prefix string) string {
-	n := (15 - len(prefix)) / 2
-	if n < 2 {
+	if (15-len(prefix))/2 < 2 {
 		panic("taptest: name prefix too long: " + prefix)
 	}
-	b := make([]byte, n)
-	rand.Read(b)
-	return prefix + hex.EncodeToString(b)
+	return tapdev.RandomName(prefix)
 }
 
 // New builds the environment or skips the test with the reason. It fails

@@ -153,14 +153,7 @@ func TestEnv(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer kln.Close()
-		acc := make(chan net.Conn, 1)
-		go func() {
-			c, err := kln.Accept()
-			if err == nil {
-				acc <- c
-			}
-			close(acc)
-		}()
+		acc := testio.AcceptOne(kln)
 		c, err = env.Device.Dial(ctx, netip.AddrPortFrom(env.DevV6, 2020), netip.AddrPortFrom(env.HostV6, 9022))
 		if err != nil {
 			t.Fatalf("device dial [%v]:9022: %v", env.HostV6, err)
@@ -319,37 +312,27 @@ const benchBytes = 32 << 20
 // xfer dials, sends n bytes and returns the time from the dial until the
 // acceptor has read the last byte.
 func xfer(ctx context.Context, ln net.Listener, dial func(context.Context) (net.Conn, error), n int64) (time.Duration, error) {
-	type res struct {
-		n   int64
-		err error
-	}
-	got := make(chan res, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- res{err: err}
-			return
-		}
-		defer c.Close()
-		k, err := copy64(io.Discard, c)
-		got <- res{k, err}
-	}()
+	var got int64 // what the acceptor read, read here once done yields
+	done := testio.ServeOne(ln, func(c net.Conn) (err error) {
+		got, err = copy64(io.Discard, c)
+		return err
+	})
 	start := time.Now()
 	c, err := dial(ctx)
 	if err != nil {
 		ln.Close() // unblock the acceptor
-		<-got
+		<-done
 		return 0, err
 	}
 	_, err = copy64(c, io.LimitReader(zeros{}, n))
 	c.Close()
-	r := <-got
+	rerr := <-done
 	d := time.Since(start)
 	if err == nil {
-		err = r.err
+		err = rerr
 	}
-	if err == nil && r.n != n {
-		err = fmt.Errorf("received %d of %d bytes", r.n, n)
+	if err == nil && got != n {
+		err = fmt.Errorf("received %d of %d bytes", got, n)
 	}
 	return d, err
 }
