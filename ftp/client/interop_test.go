@@ -1,16 +1,26 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/netxsim/netxsim/ftp"
+	"github.com/netxsim/netxsim/ftp/ftpcheck"
+	"github.com/netxsim/netxsim/internal/testio"
+	"github.com/netxsim/netxsim/internal/tsharktest"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/tapdev/taptest"
 )
@@ -229,4 +239,225 @@ func TestInterop(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPyftpdlibLoopback runs every service against pyftpdlib on the loopback addresses, over the
+// host kernel: both profiles, active and passive, IPv4 and IPv6.
+func TestPyftpdlibLoopback(t *testing.T) {
+	for _, host := range []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")} {
+		root := t.TempDir()
+		strict := startPyftpd(t, host, root, false, nil)
+		lenient := startPyftpd(t, host, root, true, nil)
+		for i, v := range variants() {
+			t.Run(host.String()+"/"+v.name, func(t *testing.T) {
+				srv := strict
+				if host.Is6() && v.netxActive() {
+					t.Log("pyftpdlib compares EPRT addresses as strings: NetX's full-form address is tested with permit_foreign_addresses on")
+					srv = lenient
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				c, err := Dial(ctx, stack.Kernel{}, srv, v.opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				if err := c.Login(ctx, "user", "secret"); err != nil {
+					t.Fatal(err)
+				}
+				exercise(t, ctx, c, fmt.Sprintf("d%d", i), true)
+				if err := c.Quit(ctx); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	}
+}
+
+// TestCaptureAgreesWithTshark captures our client (on the device stack, on a TAP) talking to vsftpd and
+// pyftpdlib in the namespace, over IPv4 and IPv6, active and passive, and reads the capture twice: with
+// ftpcheck and with tshark. Both must see the same FTP sessions with the same commands and reply codes
+// in the same order, and ftpcheck must find every session well formed.
+func TestCaptureAgreesWithTshark(t *testing.T) {
+	tsharktest.Need(t)
+	pcap := filepath.Join(t.TempDir(), "client.pcapng")
+	var ports []uint16
+	sessions := 0
+	completed := false // false after the subtest: it skipped (no TAP, no vsftpd or pyftpdlib) or failed
+	t.Run("sessions", func(t *testing.T) {
+		env := taptest.New(t, taptest.Options{Pcap: pcap}) // the capture is closed when this subtest ends
+		for _, p := range []peer{startVsftpd(t, env), startPyftpdNS(t, env)} {
+			for _, srv := range []netip.AddrPort{p.v4, p.v6} {
+				ports = append(ports, srv.Port())
+				for _, passive := range []bool{false, true} {
+					sessions++
+					ctx := testCtx(t)
+					c, err := Dial(ctx, env.Device, srv, WithPassive(passive))
+					if err != nil {
+						t.Fatalf("%s %v: %v", p.name, srv, err)
+					}
+					if err := c.Login(ctx, p.user, p.pass); err != nil {
+						t.Fatalf("%s: login: %v", p.name, err)
+					}
+					if p.dir != "" {
+						if err := c.Chdir(ctx, p.dir); err != nil {
+							t.Fatalf("%s: cwd: %v", p.name, err)
+						}
+					}
+					name := fmt.Sprintf("cap-%d.bin", sessions)
+					data := randomBytes(100_000, uint64(sessions))
+					put(t, ctx, c, name, data)
+					if got, err := get(ctx, c, name); err != nil || !bytes.Equal(got, data) {
+						t.Fatalf("%s: retr %s: %d bytes, %v", p.name, name, len(got), err)
+					}
+					if !names(t, ctx, c, "")[name] {
+						t.Fatalf("%s: nlst lacks %s", p.name, name)
+					}
+					if err := c.Quit(ctx); err != nil {
+						t.Fatalf("%s: quit: %v", p.name, err)
+					}
+				}
+			}
+		}
+		completed = true
+	})
+	if t.Failed() {
+		return
+	}
+	if !completed {
+		t.Skip("the capture was not made: the sessions subtest skipped (see its reason: root, vsftpd or python3-pyftpdlib missing)")
+	}
+	f, err := os.Open(pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := ftpcheck.Analyze(context.Background(), f, ftpcheck.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Sessions) != sessions {
+		t.Fatalf("ftpcheck found %d sessions, the test ran %d", len(rep.Sessions), sessions)
+	}
+	if rep.Violations != 0 {
+		var b strings.Builder
+		rep.WriteText(&b)
+		t.Errorf("ftpcheck: %d violations on real peers:\n%s", rep.Violations, b.String())
+	}
+	var ours [][]string
+	for _, s := range rep.Sessions {
+		ours = append(ours, s.Dialogue())
+	}
+	tsharktest.Compare(t, pcap, ours, ports...)
+	t.Logf("%d sessions, ftpcheck and tshark agree on every command and reply code", len(ours))
+}
+
+// recorder relays one TCP connection to target and records what the client sent.
+type recorder struct{ testio.Buffer }
+
+func recordingProxy(t *testing.T, target netip.AddrPort) (netip.AddrPort, *recorder) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c, err := ln.Accept()
+		ln.Close()
+		if err != nil {
+			return
+		}
+		s, err := net.Dial("tcp", target.String())
+		if err != nil {
+			c.Close()
+			return
+		}
+		done := make(chan struct{})
+		go func() { io.Copy(c, s); c.Close(); close(done) }()
+		io.Copy(io.MultiWriter(s, rec), c)
+		s.Close()
+		<-done
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return netip.MustParseAddrPort(ln.Addr().String()), rec
+}
+
+// The bytes each profile sends, checked on the wire against pyftpdlib: NetX's exactly (TYPE I before
+// each file, no TYPE before NLST, zero-padded PORT), the extended profile's modern form.
+func TestWireBytesPerProfile(t *testing.T) {
+	srv := startPyftpd(t, netip.MustParseAddr("127.0.0.1"), t.TempDir(), false, nil)
+	port := `\d{3},\d{3}`
+	cases := map[string]string{
+		"netxduo": `^USER user\r\nPASS secret\r\n` +
+			`TYPE I\r\nPORT 127,000,000,001,` + port + `\r\nSTOR f\r\n` +
+			`TYPE I\r\nPORT 127,000,000,001,` + port + `\r\nRETR f\r\n` +
+			`PORT 127,000,000,001,` + port + `\r\nNLST \r\n` +
+			`MKD d\r\nCWD d\r\nCWD /\r\nRNFR f\r\nRNTO g\r\nDELE g\r\nRMD d\r\nQUIT\r\n$`,
+		"extended": `^USER user\r\nPASS secret\r\n` +
+			`TYPE I\r\nPORT 127,0,0,1,\d{1,3},\d{1,3}\r\nSTOR f\r\n` +
+			`PORT 127,0,0,1,\d{1,3},\d{1,3}\r\nRETR f\r\n` +
+			`TYPE A\r\nPORT 127,0,0,1,\d{1,3},\d{1,3}\r\nNLST\r\n` +
+			`MKD d\r\nCWD d\r\nCWD /\r\nRNFR f\r\nRNTO g\r\nDELE g\r\nRMD d\r\nQUIT\r\n$`,
+	}
+	for profile, want := range cases {
+		t.Run(profile, func(t *testing.T) {
+			proxy, rec := recordingProxy(t, srv)
+			ctx := testCtx(t)
+			c, err := Dial(ctx, stack.Kernel{}, proxy, WithProfile(ftpProfile(profile)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.Login(ctx, "user", "secret"); err != nil {
+				t.Fatal(err)
+			}
+			put(t, ctx, c, "f", []byte("hello"))
+			if b, err := get(ctx, c, "f"); err != nil || string(b) != "hello" {
+				t.Fatalf("get = %q, %v", b, err)
+			}
+			if n := names(t, ctx, c, ""); !n["f"] {
+				t.Fatalf("nlst = %v", n)
+			}
+			for _, step := range []error{c.Mkdir(ctx, "d"), c.Chdir(ctx, "d"), c.Chdir(ctx, "/"),
+				c.Rename(ctx, "f", "g"), c.Delete(ctx, "g"), c.Rmdir(ctx, "d"), c.Quit(ctx)} {
+				if step != nil {
+					t.Fatal(step)
+				}
+			}
+			ctl := c.LocalAddr().Port()
+			c.Close()
+			// the proxy finishes copying when the server closes
+			got := waitFor(rec, "QUIT\r\n")
+			if !regexp.MustCompile(want).MatchString(got) {
+				t.Fatalf("client sent:\n%q\nwant match for\n%q", got, want)
+			}
+			if profile != "netxduo" {
+				return
+			}
+			// NetX's data ports: the control connection's local port + 1, counting up by one.
+			for i, m := range regexp.MustCompile(`PORT \d{3},\d{3},\d{3},\d{3},(\d{3}),(\d{3})`).FindAllStringSubmatch(got, -1) {
+				hi, _ := strconv.Atoi(m[1])
+				lo, _ := strconv.Atoi(m[2])
+				if want := int(ctl) + 1 + i; hi*256+lo != want {
+					t.Errorf("PORT %d announces port %d, want control port %d + %d = %d", i+1, hi*256+lo, ctl, 1+i, want)
+				}
+			}
+		})
+	}
+}
+
+func ftpProfile(s string) ftp.Profile { return ftp.Profile(s) }
+
+func waitFor(r *recorder, suffix string) string {
+	for i := 0; i < 200; i++ {
+		if s := r.String(); strings.HasSuffix(s, suffix) {
+			return s
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return r.String()
 }

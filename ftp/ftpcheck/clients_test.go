@@ -10,13 +10,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/netxsim/netxsim/ftp"
+	"github.com/netxsim/netxsim/ftp/ftpcheck/capgen"
 	"github.com/netxsim/netxsim/ftp/server"
 	"github.com/netxsim/netxsim/ftp/server/hostfs"
+	"github.com/netxsim/netxsim/internal/tsharktest"
 )
 
 // clientRun is one real client invocation against the server under capture.
@@ -309,5 +312,256 @@ func TestVerifyRecordedCorpus(t *testing.T) {
 				t.Errorf("strict: %d violations, %d sessions without QUIT; want them equal and > 0", strict.Violations, noQuit)
 			}
 		})
+	}
+}
+
+// TestOurServerWithRealClients runs our netxduo server on loopback, drives it with curl, lftp and
+// Python's ftplib while dumpcap captures, and checks that ftpcheck's sequences equal tshark's and that
+// every session passes.
+func TestOurServerWithRealClients(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: captures on the loopback interface with dumpcap")
+	}
+	needTool(t, "tshark", "dumpcap", "curl", "lftp", "/usr/bin/python3")
+	dir, root, file := clientFiles(t, 0o755, 150000, 40000)
+	fsys, ln, port := hostfsListener(t, root)
+	pasvLo := uint16(50100 + os.Getpid()%400*10)
+	srv := &server.Server{FS: fsys, PassivePortMin: pasvLo, PassivePortMax: pasvLo + 9, LoginFailDelay: -1,
+		Login: func(context.Context, netip.AddrPort, string, string) server.Access { return server.ReadWrite }}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	pcap := filepath.Join(dir, "ours.pcapng")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	filter := fmt.Sprintf("tcp port %d or tcp portrange %d-%d or tcp port 20", port, pasvLo, pasvLo+9)
+	stopCap := startCapture(t, exec.CommandContext(ctx, "dumpcap", "-i", "lo", "-f", filter, "-w", pcap))
+	defer stopCap()
+	base := fmt.Sprintf("ftp://u:p@127.0.0.1:%d/", port)
+	runs := [][]string{
+		{"curl", "-s", "-o", "/dev/null", base + "big.bin"},
+		{"curl", "-s", "--disable-epsv", "-o", "/dev/null", base + "big.bin"},
+		{"curl", "-s", "-P", "-", "--disable-eprt", "-o", "/dev/null", base + "big.bin"},
+		{"curl", "-s", "-P", "-", "-o", "/dev/null", base + "big.bin"},
+		{"curl", "-s", "-T", filepath.Join(dir, "up.bin"), base + "up.bin"},
+		{"lftp", "-u", "u,p", "-p", fmt.Sprint(port), "-e", "set ftp:ssl-allow no; set ftp:passive-mode on; get big.bin -o " + filepath.Join(dir, "lftp.bin") + "; bye", "127.0.0.1"},
+		{"/usr/bin/python3", "-c", fmt.Sprintf(`
+import ftplib, io
+f = ftplib.FTP()
+f.connect("127.0.0.1", %d)
+f.login("u", "p")
+b = io.BytesIO()
+f.retrbinary("RETR big.bin", b.write)
+f.storbinary("STOR py.bin", io.BytesIO(b"x" * 5000))
+f.mkd("newdir")
+f.rename("py.bin", "moved.bin")
+f.delete("moved.bin")
+f.quit()
+`, port)},
+	}
+	for _, args := range runs {
+		if out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Errorf("%v: %v %s", args[:2], err, out)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	stopCap()
+	rep := analyzeFile(t, pcap, Options{})
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	if len(rep.Sessions) != len(runs) {
+		t.Fatalf("%d sessions, want %d\n%s", len(rep.Sessions), len(runs), text.String())
+	}
+	compareWithTshark(t, pcap, rep, uint16(port))
+	want := sha256hex(file)
+	for _, s := range rep.Sessions {
+		for _, tr := range s.Transfers {
+			if tr.Verb == "RETR" && (tr.SHA256 != want || tr.Bytes != int64(len(file))) {
+				t.Errorf("%s RETR: %d bytes sha %s, want %d %s", s.Name(), tr.Bytes, tr.SHA256, len(file), want)
+			}
+		}
+	}
+	if rep.Violations != 0 {
+		t.Errorf("%d violations against our server\n%s", rep.Violations, text.String())
+	}
+	t.Logf("%d packets, %d sessions, %d violations, %d warnings", rep.Capture.Packets, len(rep.Sessions), rep.Violations, rep.Warnings)
+}
+
+func needTool(t *testing.T, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err != nil {
+			t.Skipf("needs %s: %v", n, err)
+		}
+	}
+}
+
+// compareWithTshark checks that tshark reads the same FTP dialogues out of file as ftpcheck did.
+func compareWithTshark(t *testing.T, file string, rep *Report, ports ...uint16) {
+	t.Helper()
+	var ours [][]string
+	for _, s := range rep.Sessions {
+		ours = append(ours, s.Dialogue())
+	}
+	tsharktest.Compare(t, file, ours, ports...)
+}
+
+func TestTsharkAgreesOnSynthetic(t *testing.T) {
+	needTool(t, "tshark")
+	data := build(t, func(c *capgen.Capture) {
+		for _, f := range faults() {
+			f.script(c)
+		}
+		cleanSession(c, c4, s4, "PORT")
+		// multi-line replies, one split over two packets, and a command in mixed case
+		f := c.FTP(netip4(40100), s4)
+		f.Reply("220-Welcome\r\n  to netxsim\r\n220 Connection Ready")
+		f.Cmd("USER u")
+		f.Reply("331 Enter password")
+		f.Cmd("PASS p")
+		f.Reply("230-line one")
+		f.Reply("230 Logged in")
+		f.Cmd("Mkd /x")
+		f.Reply(`200 "/x" Directory Created`)
+		f.Quit()
+	})
+	file := filepath.Join(t.TempDir(), "synthetic.pcapng")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := analyze(t, data, Options{})
+	compareWithTshark(t, file, rep)
+}
+
+// TestTsharkAgreesOnRealPeers captures curl against pyftpdlib on loopback inside a network namespace
+// made for the test, then compares ftpcheck's command/reply sequence with tshark's.
+func TestTsharkAgreesOnRealPeers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates a network namespace")
+	}
+	needTool(t, "tshark", "dumpcap", "curl", "/usr/bin/python3", "ip")
+	if exec.Command("/usr/bin/python3", "-c", "import pyftpdlib").Run() != nil {
+		t.Skip("needs python3-pyftpdlib")
+	}
+	ns := fmt.Sprintf("ftpcheck-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("cannot create a network namespace: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	inNS := func(ctx context.Context, name string, args ...string) *exec.Cmd {
+		return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, name}, args...)...)
+	}
+	if out, err := inNS(context.Background(), "ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("lo up: %v %s", err, out)
+	}
+	dir, root, file := clientFiles(t, 0o777, 200000, 70000)
+	pcap := filepath.Join(dir, "real.pcapng")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	stopCap := startCapture(t, inNS(ctx, "dumpcap", "-i", "lo", "-f", "tcp", "-w", pcap))
+	defer stopCap()
+	srv := inNS(ctx, "/usr/bin/python3", "-m", "pyftpdlib", "-i", "127.0.0.1", "-p", "2121", "-w", "-d", root, "-r", "60000-60100")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	// wait for the server to be up (startCapture waited for the capture)
+	deadline := time.Now().Add(20 * time.Second)
+	for inNS(ctx, "/usr/bin/python3", "-c", "import ftplib; f = ftplib.FTP(); f.connect('127.0.0.1', 2121, timeout=2); f.quit()").Run() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("server did not start")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	base := "ftp://127.0.0.1:2121/"
+	for _, args := range [][]string{
+		{"-s", "-o", "/dev/null", base + "big.bin"},                                                                              // EPSV
+		{"-s", "--disable-epsv", "-o", "/dev/null", base + "big.bin"},                                                            // PASV
+		{"-s", "-P", "-", "--disable-eprt", "-o", "/dev/null", base + "big.bin"},                                                 // PORT
+		{"-s", "-P", "-", "-o", "/dev/null", base + "big.bin"},                                                                   // EPRT
+		{"-s", "-T", filepath.Join(dir, "up.bin"), base + "up.bin"},                                                              // STOR
+		{"-s", "-o", "/dev/null", base},                                                                                          // LIST
+		{"-s", "-Q", "MKD newdir", "-Q", "RNFR up.bin", "-Q", "RNTO moved.bin", "-Q", "DELE moved.bin", "-o", "/dev/null", base}, // commands
+	} {
+		if out, err := inNS(ctx, "curl", args...).CombinedOutput(); err != nil {
+			t.Fatalf("curl %v: %v %s", args, err, out)
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // let the last FINs reach the capture
+	stopCap()
+
+	rep := analyzeFile(t, pcap, Options{})
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	if len(rep.Sessions) < 8 {
+		t.Fatalf("found %d sessions, want >= 8 (7 curl runs + the readiness probes)\n%s", len(rep.Sessions), text.String())
+	}
+	compareWithTshark(t, pcap, rep, 2121)
+	if rep.Violations != 0 {
+		t.Errorf("real pyftpdlib/curl sessions: %d violations\n%s", rep.Violations, text.String())
+	}
+	// the real downloads carry the real file
+	want := sha256hex(file)
+	n := 0
+	for _, s := range rep.Sessions {
+		for _, tr := range s.Transfers {
+			if tr.Verb == "RETR" {
+				n++
+				if tr.SHA256 != want || tr.Bytes != int64(len(file)) {
+					t.Errorf("%s RETR: %d bytes sha %s, want %d %s", s.Name(), tr.Bytes, tr.SHA256, len(file), want)
+				}
+			}
+		}
+	}
+	if n != 4 {
+		t.Errorf("%d RETR transfers, want 4\n%s", n, text.String())
+	}
+	t.Logf("real capture: %d packets, %d sessions, %d violations\n%s", rep.Capture.Packets, len(rep.Sessions), rep.Violations, text.String())
+}
+
+// TestVerifyRealNetXDuo642: verify on the captures of the real NetX Duo 6.4.2 server
+// (testdata/netxduo-6.4.2, a hostile series of dialogues) judges the shipped code's normal
+// behaviour as correct (one segment one command, 125/250 in passive mode, 550 to LIST of a
+// non-directory, 530 to QUIT before login, PASV on IPv6 naming the IPv4 address) and fails only
+// what is wrong on the real device: its defects (a failed passive RETR leaves its data connection
+// for the next transfer, PASS without USER logs in, RNTO without RNFR crashes it) and the probing
+// client's own departures from the seed (PASV and PORT on IPv6).
+func TestVerifyRealNetXDuo642(t *testing.T) {
+	defects := []string{
+		"1 data-connection", // RETR data.bin went over the passive connection left by the failed RETR
+		"4 login",           // PASS without USER accepted (230)
+		"5 unanswered",      // RNTO nowhere.txt: the device crashed
+	}
+	want := map[string][]string{
+		"ipv4": defects,
+		"ipv6": append(slices.Clone(defects), "1 ipv6-port"), // the client sent PASV and PORT on IPv6
+	}
+	for _, prof := range []ftp.Profile{ftp.ProfileNetXDuo64, ProfileAuto} {
+		for _, c := range []string{"ipv4", "ipv6"} {
+			t.Run(fmt.Sprintf("%s/%s", prof, c), func(t *testing.T) {
+				rep := analyzeFile(t, "../../testdata/netxduo-6.4.2/server-dialogues-"+c+".pcap", Options{Profile: prof})
+				var got []string
+				for _, s := range rep.Sessions {
+					for _, ck := range s.Checks {
+						if ck.Status == StatusFail {
+							got = append(got, fmt.Sprintf("%d %s", s.ID, ck.Name))
+						}
+					}
+				}
+				w := slices.Clone(want[c])
+				slices.Sort(got)
+				slices.Sort(w)
+				if !slices.Equal(got, w) {
+					t.Errorf("failed checks %q, want %q\n%s", got, w, reportText(rep))
+				}
+				if len(rep.Sessions) != 5 {
+					t.Errorf("%d sessions, want 5", len(rep.Sessions))
+				}
+				if s := rep.Sessions[0]; !strings.Contains(s.ProfileSource, "one segment one command") {
+					t.Errorf("session 1 judged as %s (%s): the split and pipelined commands were not read as NetX 6.4.2 reads them", s.Profile, s.ProfileSource)
+				}
+			})
+		}
 	}
 }
