@@ -2,7 +2,6 @@ package fsimage
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -238,5 +237,3 @@ func runSteps(t *testing.T, dev *cutDevice, steps []crashStep) int {
 	v.Close()
 	return acked
 }
-
-var _ = fmt.Sprint

@@ -31,6 +31,16 @@ func (v *FS) begin(write bool) error {
 	return nil
 }
 
+// change runs f, a change of the volume's metadata, under the lock of a writer and ends it as
+// Options.WriteThrough asks; errors come back as a *fs.PathError of op on name.
+func (v *FS) change(op, name string, f func() error) error {
+	if err := v.begin(true); err != nil {
+		return pathErr(op, name, err)
+	}
+	defer v.mu.Unlock()
+	return pathErr(op, name, v.done(f()))
+}
+
 // OpenFile opens name with os.O_* flags (O_RDONLY, O_WRONLY, O_RDWR, O_CREATE, O_EXCL, O_TRUNC,
 // O_APPEND). perm without write bits creates a read-only file. Directories open read-only.
 func (v *FS) OpenFile(name string, flag int, perm fs.FileMode) (*File, error) {
@@ -204,11 +214,7 @@ func (v *FS) ReadFile(name string) ([]byte, error) {
 
 // Mkdir creates directory name with "." and "..".
 func (v *FS) Mkdir(name string) error {
-	if err := v.begin(true); err != nil {
-		return pathErr("mkdir", name, err)
-	}
-	defer v.mu.Unlock()
-	return pathErr("mkdir", name, v.done(v.mkdir(name)))
+	return v.change("mkdir", name, func() error { return v.mkdir(name) })
 }
 
 func (v *FS) mkdir(name string) error {
@@ -250,11 +256,7 @@ func (v *FS) mkdir(name string) error {
 
 // Remove removes a file or an empty directory, freeing its clusters.
 func (v *FS) Remove(name string) error {
-	if err := v.begin(true); err != nil {
-		return pathErr("remove", name, err)
-	}
-	defer v.mu.Unlock()
-	return pathErr("remove", name, v.done(v.remove(name)))
+	return v.change("remove", name, func() error { return v.remove(name) })
 }
 
 func (v *FS) remove(name string) error {
@@ -412,37 +414,33 @@ func parentNode(n *node) *node {
 
 // Attributes of a file (AttrReadOnly, AttrHidden, AttrSystem, AttrArchive; AttrDirectory is fixed).
 func (v *FS) SetAttr(name string, attr byte) error {
-	if err := v.begin(true); err != nil {
-		return pathErr("chattr", name, err)
-	}
-	defer v.mu.Unlock()
-	n, err := v.resolve(name)
-	if err == nil && n == v.root {
-		err = fs.ErrInvalid
-	}
-	if err != nil {
-		return pathErr("chattr", name, err)
-	}
-	n.attr = n.attr&AttrDirectory | attr&(AttrReadOnly|AttrHidden|AttrSystem|AttrArchive)
-	v.store(n)
-	return pathErr("chattr", name, v.done(nil))
+	return v.change("chattr", name, func() error {
+		n, err := v.resolve(name)
+		if err == nil && n == v.root {
+			err = fs.ErrInvalid
+		}
+		if err != nil {
+			return err
+		}
+		n.attr = n.attr&AttrDirectory | attr&(AttrReadOnly|AttrHidden|AttrSystem|AttrArchive)
+		v.store(n)
+		return nil
+	})
 }
 
 // Truncate changes the size of file name.
 func (v *FS) Truncate(name string, size int64) error {
-	if err := v.begin(true); err != nil {
-		return pathErr("truncate", name, err)
-	}
-	defer v.mu.Unlock()
-	n, err := v.resolve(name)
-	if err == nil && n.isDir() {
-		err = ErrIsDir
-	}
-	if err == nil && n.attr&AttrReadOnly != 0 {
-		err = ErrReadOnly
-	}
-	if err == nil {
-		err = v.truncate(n, size)
-	}
-	return pathErr("truncate", name, v.done(err))
+	return v.change("truncate", name, func() error {
+		n, err := v.resolve(name)
+		if err == nil && n.isDir() {
+			err = ErrIsDir
+		}
+		if err == nil && n.attr&AttrReadOnly != 0 {
+			err = ErrReadOnly
+		}
+		if err == nil {
+			err = v.truncate(n, size)
+		}
+		return err
+	})
 }

@@ -17,21 +17,7 @@ import (
 	"github.com/jlaffaye/ftp"
 
 	nxftp "github.com/netxsim/netxsim/ftp"
-	"github.com/netxsim/netxsim/ftp/server"
 )
-
-// backend makes a fresh empty file system for a test.
-type backend struct {
-	name string
-	make func(t testing.TB) server.FileSystem
-}
-
-func backends() []backend {
-	return append([]backend{{"hostfs", func(t testing.TB) server.FileSystem { f, _ := newHostFS(t); return f }}}, extraBackends...)
-}
-
-// extraBackends is filled by back-end test files (fsimage).
-var extraBackends []backend
 
 // jl connects github.com/jlaffaye/ftp, an independent client, to e and logs in.
 func jl(t testing.TB, e *env, user, pass string) *ftp.ServerConn {

@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -14,10 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netxsim/netxsim"
+	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/server"
 	"github.com/netxsim/netxsim/ftp/server/hostfs"
 	"github.com/netxsim/netxsim/internal/kernel"
+	"github.com/netxsim/netxsim/netxsimtest"
+	"github.com/netxsim/netxsim/stack"
 )
 
 // env is a running server and the means for a test client to reach it.
@@ -317,8 +320,6 @@ func dirNames(t testing.TB, dir string) string {
 	return strings.Join(n, ",")
 }
 
-var _ = fmt.Sprintf
-
 // pasvGet runs the download cmd (RETR, LIST, NLST, MLSD) over a new passive data connection,
 // checks the 150 opened and 226 done replies (exact texts) and returns what the connection carried.
 func (c *ctrl) pasvGet(cmd, opened, done string) []byte {
@@ -367,4 +368,146 @@ func bothProfiles(t *testing.T, f func(t *testing.T, srv *server.Server, dir str
 			f(t, baseServer(fsys, prof), dir)
 		})
 	}
+}
+
+var (
+	devV4, hostV4 = netxsim.DeviceIPv4, netxsim.HostIPv4
+	devV6, hostV6 = netxsim.DeviceIPv6, netxsim.HostIPv6
+)
+
+// Compile-time proof that both IP flavours satisfy the server's Network.
+var (
+	_ server.Network = (*stack.IP)(nil)
+	_ server.Network = stack.Kernel{}
+)
+
+// memPair returns a device and a host IP instance joined by an in-memory Ethernet link, closed at cleanup.
+func memPair(t testing.TB) (dev, host *stack.IP) {
+	t.Helper()
+	env := netxsimtest.New(t, netxsimtest.NoCapture())
+	return env.Device.IP(), env.Host.IP()
+}
+
+// startMem serves srv on a device IP instance; the test client is a second instance on the same link.
+func startMem(t testing.TB, srv *server.Server, fam family) *env {
+	t.Helper()
+	dev, host := memPair(t)
+	devAddr, hostAddr := devV4.Addr(), hostV4.Addr()
+	if fam == v6 {
+		devAddr, hostAddr = devV6.Addr(), hostV6.Addr()
+	}
+	srv.Network = dev
+	ln, err := dev.Listen(context.Background(), netip.AddrPortFrom(devAddr, 21))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serve(t, srv, ln, &env{
+		dial: func(ctx context.Context, remote netip.AddrPort) (net.Conn, error) {
+			return host.Dial(ctx, netip.AddrPort{}, remote)
+		},
+		listen: func(ctx context.Context) (net.Listener, netip.AddrPort, error) {
+			l, err := host.Listen(ctx, netip.AddrPortFrom(hostAddr, 0))
+			if err != nil {
+				return nil, netip.AddrPort{}, err
+			}
+			ap, err := netip.ParseAddrPort(l.Addr().String())
+			return l, ap, err
+		},
+		client: hostAddr,
+		net:    host,
+	})
+}
+
+// startNet serves srv on the network most tests use: in-memory IP instances.
+func startNet(t testing.TB, srv *server.Server, fam family) *env {
+	return startMem(t, srv, fam)
+}
+
+// networks are both ways to run a server in tests.
+var networks = []struct {
+	name  string
+	start func(testing.TB, *server.Server, family) *env
+}{{"mem", startMem}, {"kernel", startKernel}}
+
+var _ server.FileSystem = (*fsimage.FS)(nil)
+
+// backend makes a fresh empty file system for a test.
+type backend struct {
+	name string
+	make func(t testing.TB) server.FileSystem
+}
+
+// hostBackend is a fresh host directory behind hostfs.
+func hostBackend() backend {
+	return backend{"hostfs", func(t testing.TB) server.FileSystem { f, _ := newHostFS(t); return f }}
+}
+
+// backends is a host directory and a FAT image (type by size).
+func backends() []backend {
+	return []backend{hostBackend(), {"fsimage", func(t testing.TB) server.FileSystem { return newImageType(t, 64<<20, 0) }}}
+}
+
+// newImageType formats a RAM image of the given FAT type, checked when the test ends.
+func newImageType(t testing.TB, size int64, typ fsimage.FATType) *fsimage.FS {
+	t.Helper()
+	dev := fsimage.NewRAM(size)
+	if err := fsimage.Format(dev, size, fsimage.FormatOptions{Type: typ}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := fsimage.Open(dev, fsimage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := v.Close(); err != nil {
+			t.Errorf("closing the image: %v", err)
+		}
+		rep, err := fsimage.CheckDevice(dev)
+		if err != nil {
+			t.Errorf("checking the image: %v", err)
+		} else if !rep.OK() {
+			t.Errorf("image inconsistent after the test: %q", rep.Problems)
+		}
+	})
+	return v
+}
+
+// allBackends is a host directory and a FAT image of each type.
+func allBackends() []backend {
+	return []backend{
+		hostBackend(),
+		{"fat12", func(t testing.TB) server.FileSystem { return newImageType(t, 8<<20, fsimage.FAT12) }},
+		{"fat16", func(t testing.TB) server.FileSystem { return newImageType(t, 32<<20, fsimage.FAT16) }},
+		{"fat32", func(t testing.TB) server.FileSystem { return newImageType(t, 64<<20, fsimage.FAT32) }},
+	}
+}
+
+// putFile writes name on fsys through the server's FileSystem interface.
+func putFile(t testing.TB, fsys server.FileSystem, name string, data []byte) {
+	t.Helper()
+	w, err := fsys.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// getFile reads name from fsys through the server's FileSystem interface.
+func getFile(t testing.TB, fsys server.FileSystem, name string) []byte {
+	t.Helper()
+	f, err := fsys.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
