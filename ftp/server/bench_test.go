@@ -667,6 +667,7 @@ func BenchmarkFleet(b *testing.B) {
 	}
 }
 
+// rss is the process's resident memory (VmRSS), 0 where /proc does not tell.
 func rss() int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
@@ -682,6 +683,7 @@ func rss() int64 {
 	return 0
 }
 
+// settledRSS is rss right after a garbage collection that returns freed memory to the system.
 func settledRSS() int64 {
 	runtime.GC()
 	debug.FreeOSMemory()
