@@ -181,7 +181,7 @@ func Open(cfg Config) (*TAP, error) {
 	t := &TAP{created: created}
 	if vf != nil {
 		t.name, file = vname, vf
-		fdOf = func(fn func(int) error) error { return fileFd(vf, fn) }
+		fdOf = func(fn func(int) error) error { return connFd(vf, fn) }
 	} else {
 		t.name, file = ifce.Name(), ifce
 		fdOf = func(fn func(int) error) error { return withFd(ifce, fn) }
@@ -223,9 +223,10 @@ func Open(cfg Config) (*TAP, error) {
 	return t, nil
 }
 
-// fileFd runs fn with f's descriptor without making it blocking (as os.File.Fd would).
-func fileFd(f *os.File, fn func(fd int) error) error {
-	rc, err := f.SyscallConn()
+// connFd runs fn with c's descriptor. RawConn.Control, unlike os.File.Fd, leaves it non-blocking,
+// which fdbased's reader needs.
+func connFd(c syscall.Conn, fn func(fd int) error) error {
+	rc, err := c.SyscallConn()
 	if err != nil {
 		return err
 	}
@@ -255,22 +256,13 @@ func setOwner(withFd func(func(int) error) error, owner, group *uint) error {
 	})
 }
 
-// withFd runs fn with the TAP's descriptor. RawConn.Control, unlike
-// os.File.Fd, leaves it non-blocking, which fdbased's reader needs.
+// withFd runs fn with the TAP's descriptor (see connFd).
 func withFd(ifce *water.Interface, fn func(fd int) error) error {
 	sc, ok := ifce.ReadWriteCloser.(syscall.Conn)
 	if !ok {
 		return fmt.Errorf("water returned a %T without a file descriptor", ifce.ReadWriteCloser)
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ferr error
-	if err := rc.Control(func(f uintptr) { ferr = fn(int(f)) }); err != nil {
-		return err
-	}
-	return ferr
+	return connFd(sc, fn)
 }
 
 // openError turns TUNSETIFF failures into advice.

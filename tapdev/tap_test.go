@@ -59,6 +59,20 @@ func newNS(t *testing.T) *NetNS {
 	return ns
 }
 
+// openTAP opens a TAP named from prefix, as cfg says otherwise, in a namespace of its own that is
+// deleted at cleanup.
+func openTAP(t *testing.T, prefix string, cfg Config) (ns *NetNS, tap *TAP, name string) {
+	t.Helper()
+	needRoot(t)
+	ns = newNS(t)
+	cfg.Name, cfg.NetNS = RandomName(prefix), ns
+	tap, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns, tap, cfg.Name
+}
+
 func TestValidation(t *testing.T) {
 	for _, n := range []string{"", "0123456789abcdef", "a/b", "a b", "a:b"} {
 		if err := validIfName(n); err == nil {
@@ -242,14 +256,7 @@ func TestVeth(t *testing.T) {
 // TestTAPPing attaches the TAP to a bare gVisor stack (ARP, IPv4, ICMP) in
 // a namespace and pings it from the kernel side.
 func TestTAPPing(t *testing.T) {
-	needRoot(t)
-	ns := newNS(t)
-	name := RandomName("nxt")
-	mac := net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, 0x02}
-	tap, err := Open(Config{Name: name, NetNS: ns, MAC: mac, MTU: 1500})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ns, tap, name := openTAP(t, "nxt", Config{MAC: net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, 0x02}, MTU: 1500})
 	if !tap.Created() || tap.Name() != name {
 		t.Fatalf("created=%v name=%s", tap.Created(), tap.Name())
 	}
@@ -299,15 +306,9 @@ func TestTAPPing(t *testing.T) {
 }
 
 func TestPersistentTAP(t *testing.T) {
-	needRoot(t)
-	ns := newNS(t)
-	name := RandomName("nxp")
 	mac := net.HardwareAddr{0x02, 0, 0, 0, 0, 2}
 	uid := uint(65534)
-	tap, err := Open(Config{Name: name, NetNS: ns, MAC: mac, Persist: true, Owner: &uid})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ns, tap, name := openTAP(t, "nxp", Config{MAC: mac, Persist: true, Owner: &uid})
 	tap.Close() // never attached: must not leak the reader
 	l, err := ns.Link(name)
 	if err != nil {
@@ -349,18 +350,12 @@ const rootlessEnv = "NETXSIM_TAPDEV_ROOTLESS_TAP"
 // with the advice to use scripts/tap-setup.sh. The unprivileged part runs
 // in a child copy of the test binary under setpriv.
 func TestRootlessOpen(t *testing.T) {
-	needRoot(t)
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {
 		t.Skip("needs setpriv (util-linux)")
 	}
-	ns := newNS(t)
-	name := RandomName("nxr")
 	uid := uint(65534)
-	tap, err := Open(Config{Name: name, NetNS: ns, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, Persist: true, Owner: &uid})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ns, tap, name := openTAP(t, "nxr", Config{MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, Persist: true, Owner: &uid})
 	tap.Close()
 	// A copy of the test binary that the unprivileged user can execute.
 	dir, err := os.MkdirTemp("", "nxsroot")

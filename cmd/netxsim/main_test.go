@@ -1,41 +1,29 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"strings"
 	"testing"
+
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 )
 
 func TestRunUsage(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		code int
-		out  string // expected in stdout+stderr
-	}{
-		{nil, 2, "usage: netxsim"},
-		{[]string{"--help"}, 0, "commands:"},
-		{[]string{"no-such-command"}, 2, `unknown command "no-such-command"`},
-	} {
-		var out bytes.Buffer
-		code := run(context.Background(), tc.args, &out, &out)
-		if code != tc.code || !strings.Contains(out.String(), tc.out) {
-			t.Errorf("run(%q) = %d, %q; want %d and %q", tc.args, code, out.String(), tc.code, tc.out)
-		}
-	}
+	clitest.Exits(t, run,
+		clitest.Case{Args: nil, Code: 2, Err: "usage: netxsim"},
+		clitest.Case{Args: []string{"--help"}, Code: 0, Out: "commands:"},
+		clitest.Case{Args: []string{"no-such-command"}, Code: 2, Err: `unknown command "no-such-command"`})
 }
 
 func TestEverySubcommandHasHelp(t *testing.T) {
 	for _, c := range commands() {
-		var out bytes.Buffer
-		if code := c.run(context.Background(), []string{"--help"}, &out, &out); code != 0 {
-			t.Errorf("netxsim %s --help exited %d: %s", c.name, code, out.String())
+		code, out, errOut := clitest.Run(t, c.run, "--help")
+		if code != 0 {
+			t.Errorf("netxsim %s --help exited %d: %s%s", c.name, code, out, errOut)
 		}
-		if n := strings.Count(out.String(), "usage: netxsim "+c.name); n != 1 {
-			t.Errorf("netxsim %s --help printed its usage line %d times, want once:\n%s", c.name, n, out.String())
+		if n := strings.Count(out+errOut, "usage: netxsim "+c.name); n != 1 {
+			t.Errorf("netxsim %s --help printed its usage line %d times, want once:\n%s%s", c.name, n, out, errOut)
 		}
-		out.Reset()
-		if code := c.run(context.Background(), []string{"--no-such-flag"}, &out, &out); code != 2 {
+		if code, _, _ := clitest.Run(t, c.run, "--no-such-flag"); code != 2 {
 			t.Errorf("netxsim %s --no-such-flag exited %d, want 2", c.name, code)
 		}
 	}
@@ -52,9 +40,8 @@ func TestUsageLinesListEveryFlag(t *testing.T) {
 		if !deviceCmd && c.name != "demo" && c.name != "replay" {
 			continue
 		}
-		var out bytes.Buffer
-		c.run(context.Background(), []string{"--help"}, &out, &out)
-		line, rest, _ := strings.Cut(out.String(), "\n\n")
+		_, out, errOut := clitest.Run(t, c.run, "--help")
+		line, rest, _ := strings.Cut(out+errOut, "\n\n")
 		for _, f := range device {
 			if !deviceCmd {
 				break

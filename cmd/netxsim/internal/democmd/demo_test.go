@@ -2,7 +2,6 @@ package democmd
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,8 +10,10 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 	"go.uber.org/goleak"
 
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/internal/wiresig"
 	"github.com/netxsim/netxsim/stack"
@@ -22,15 +23,14 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestDemoCapture(t *testing.T) {
 	dir := t.TempDir()
-	var out, errb bytes.Buffer
-	code := Run(context.Background(), []string{"--out", dir, "--size", "2"}, &out, &errb)
+	code, out, errOut := clitest.Run(t, Run, "--out", dir, "--size", "2")
 	if code != 0 {
-		t.Fatalf("demo exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+		t.Fatalf("demo exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	t.Logf("demo output:\n%s", out.String())
+	t.Logf("demo output:\n%s", out)
 	for _, want := range []string{"IPv4 dev->host", "IPv6 host->dev", "IPv6 link-local", "match", "capture:",
 		"PORT", "PASV", "EPRT", "EPSV", "PASS: 10/10 steps ok, 9/9 expectations hold", "junit.xml", "svg"} {
-		if !strings.Contains(out.String(), want) {
+		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q", want)
 		}
 	}
@@ -154,24 +154,13 @@ func TestDemoCapture(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		code int
-		want string
-	}{
-		{[]string{"--help"}, 0, "usage: netxsim demo"},
-		{[]string{"--bogus"}, 2, "flag provided but not defined"},
-		{[]string{"extra"}, 2, "unexpected argument"},
-		{[]string{"--format", "erf"}, 2, "use pcapng or pcap"},
-		{[]string{"--size", "-3"}, 2, "--size"},
-		{[]string{"--pcap", ""}, 2, "--pcap"},
-	} {
-		var out, errb bytes.Buffer
-		code := Run(context.Background(), tc.args, &out, &errb)
-		if code != tc.code || !strings.Contains(out.String()+errb.String(), tc.want) {
-			t.Errorf("demo %q: exit %d, output %q; want exit %d mentioning %q", tc.args, code, out.String()+errb.String(), tc.code, tc.want)
-		}
-	}
+	clitest.Exits(t, Run,
+		clitest.Case{Args: []string{"--help"}, Code: 0, Out: "usage: netxsim demo"},
+		clitest.Case{Args: []string{"--bogus"}, Code: 2, Err: "flag provided but not defined"},
+		clitest.Case{Args: []string{"extra"}, Code: 2, Err: "unexpected argument"},
+		clitest.Case{Args: []string{"--format", "erf"}, Code: 2, Err: "use pcapng or pcap"},
+		clitest.Case{Args: []string{"--size", "-3"}, Code: 2, Err: "--size"},
+		clitest.Case{Args: []string{"--pcap", ""}, Code: 2, Err: "--pcap"})
 }
 
 func TestUnwritableOutput(t *testing.T) {
@@ -179,28 +168,73 @@ func TestUnwritableOutput(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var out, errb bytes.Buffer
-	if code := Run(context.Background(), []string{"--out", file, "--size", "1"}, &out, &errb); code != 1 {
-		t.Errorf("demo with --out on a file: exit %d (%s), want 1", code, errb.String())
+	if code, _, errOut := clitest.Run(t, Run, "--out", file, "--size", "1"); code != 1 {
+		t.Errorf("demo with --out on a file: exit %d (%s), want 1", code, errOut)
 	}
 }
 
 func TestDemoTAPFlag(t *testing.T) {
-	var out, errb bytes.Buffer
-	args := []string{"--tap", "--out", t.TempDir(), "--size", "1"}
-	code := Run(context.Background(), args, &out, &errb)
+	code, out, errOut := clitest.Run(t, Run, "--tap", "--out", t.TempDir(), "--size", "1")
 	if os.Geteuid() != 0 {
-		if code != 2 || !strings.Contains(errb.String(), "root") {
-			t.Errorf("--tap as non-root: exit %d, %s", code, errb.String())
+		if code != 2 || !strings.Contains(errOut, "root") {
+			t.Errorf("--tap as non-root: exit %d, %s", code, errOut)
 		}
 		return
 	}
 	if code != 0 {
-		t.Fatalf("demo --tap: exit %d\n%s\n%s", code, out.String(), errb.String())
+		t.Fatalf("demo --tap: exit %d\n%s\n%s", code, out, errOut)
 	}
 	for _, want := range []string{"the Linux kernel in network namespace", "dev->kernel", "PASS: 10/10 steps ok"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("--tap output lacks %q:\n%s", want, out.String())
+		if !strings.Contains(out, want) {
+			t.Errorf("--tap output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestFormatNaming: --format pcap writes a classic pcap named .pcap, not .pcapng (issue 10 item 17),
+// and a --pcap name that says the other format is refused before anything runs.
+func TestFormatNaming(t *testing.T) {
+	dir := t.TempDir()
+	if code, out, errOut := clitest.Run(t, Run, "--out", dir, "--size", "0", "--format", "pcap"); code != 0 {
+		t.Fatalf("demo --format pcap: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "netxsim-demo.pcapng")); err == nil {
+		t.Fatal("--format pcap wrote netxsim-demo.pcapng")
+	}
+	f, err := os.Open(filepath.Join(dir, "netxsim-demo.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := pcapgo.NewReader(f); err != nil {
+		t.Fatalf("netxsim-demo.pcap is not a classic pcap: %v", err)
+	}
+	var cases []clitest.Case
+	for _, args := range [][]string{
+		{"--format", "pcap", "--pcap", "x.pcapng"},
+		{"--format", "pcapng", "--pcap", "x.pcap"},
+		{"--pcap", "x.PCAP"},
+	} {
+		cases = append(cases, clitest.Case{Args: append([]string{"--out", t.TempDir()}, args...), Code: 2, Err: "--pcap"})
+	}
+	clitest.Exits(t, Run, cases...)
+}
+
+// --tap stays a switch, and --tap=NAME names the TAP as --tap NAME does in up, serve and ftp; a name
+// the kernel would refuse is a usage error.
+func TestTAPFlag(t *testing.T) {
+	var o Options
+	f := &tapFlag{&o}
+	if err := f.Set("true"); err != nil || !o.TAP || o.TAPName != "" {
+		t.Fatalf("--tap: %+v %v", o, err)
+	}
+	if err := f.Set("nxdemo0"); err != nil || !o.TAP || o.TAPName != "nxdemo0" || f.String() != "nxdemo0" {
+		t.Fatalf("--tap=nxdemo0: %+v %v", o, err)
+	}
+	if err := f.Set("false"); err != nil || o.TAP {
+		t.Fatalf("--tap=false: %+v %v", o, err)
+	}
+	if code, _, _ := clitest.Run(t, Run, "--tap=bad/name"); code != 2 {
+		t.Fatalf("--tap=bad/name: exit %d, want 2", code)
 	}
 }

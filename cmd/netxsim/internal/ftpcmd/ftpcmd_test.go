@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 	"github.com/netxsim/netxsim/fsimage"
 )
 
@@ -77,9 +78,7 @@ func runTo(t *testing.T, stdout, stderr io.Writer, args ...string) int {
 
 func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var o, e bytes.Buffer
-	code = runTo(t, &o, &e, args...)
-	return code, o.String(), e.String()
+	return clitest.Run(t, Run, args...)
 }
 
 func TestCommandsAgainstPyftpdlib(t *testing.T) {
@@ -136,17 +135,14 @@ func TestCommandsAgainstPyftpdlib(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	if code, out, _ := runCmd(t, "--help"); code != 0 || !strings.Contains(out, "usage: netxsim ftp") {
-		t.Fatalf("--help = %d, %q", code, out)
-	}
+	cases := []clitest.Case{{Args: []string{"--help"}, Code: 0, Out: "usage: netxsim ftp"}}
 	for _, args := range [][]string{
 		{}, {"frobnicate", "ftp://h/"}, {"get"}, {"get", "http://h/x"}, {"mv", "ftp://h/a"},
 		{"get", "--profile", "odd", "ftp://h/x"}, {"get", "--mode", "x", "ftp://h/x"}, {"ls", "--nope", "ftp://h/"},
 	} {
-		if code, _, _ := runCmd(t, args...); code != 2 {
-			t.Errorf("netxsim ftp %q = %d, want 2", args, code)
-		}
+		cases = append(cases, clitest.Case{Args: args, Code: 2})
 	}
+	clitest.Exits(t, Run, cases...)
 }
 
 // The client on the device's own files (issue 12): `get --image` stores into the FAT image, `put
@@ -194,14 +190,8 @@ func TestImageGetPut(t *testing.T) {
 
 // ftp refuses 192.0.2.0/24 with exit 2, on the host kernel (no packet is sent) and as a device address.
 func TestRefuses192_0_2(t *testing.T) {
-	for _, args := range [][]string{
-		{"ls", "ftp://192.0.2.1/"},
-		{"ls", "--tap", "nxg0", "--ipv4", "192.0.2.2/24", "ftp://198.51.100.1/"},
-		{"ls", "--tap", "nxg0", "--ip", "192.0.2.2/24", "ftp://198.51.100.1/"},
-	} {
-		code, _, errs := runCmd(t, args...)
-		if code != 2 || !strings.Contains(errs, "192.0.2.0/24") {
-			t.Errorf("ftp %v: exit %d, want 2 naming 192.0.2.0/24; stderr %q", args, code, errs)
-		}
-	}
+	clitest.Exits(t, Run,
+		clitest.Case{Args: []string{"ls", "ftp://192.0.2.1/"}, Code: 2, Err: "192.0.2.0/24"},
+		clitest.Case{Args: []string{"ls", "--tap", "nxg0", "--ipv4", "192.0.2.2/24", "ftp://198.51.100.1/"}, Code: 2, Err: "192.0.2.0/24"},
+		clitest.Case{Args: []string{"ls", "--tap", "nxg0", "--ip", "192.0.2.2/24", "ftp://198.51.100.1/"}, Code: 2, Err: "192.0.2.0/24"})
 }

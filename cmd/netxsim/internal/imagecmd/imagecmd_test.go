@@ -13,14 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 	"github.com/netxsim/netxsim/fsimage"
 )
 
 func run(t *testing.T, args ...string) (code int, out, errOut string) {
 	t.Helper()
-	var o, e bytes.Buffer
-	code = Run(t.Context(), args, &o, &e)
-	return code, o.String(), e.String()
+	return clitest.Run(t, Run, args...)
 }
 
 func mustRun(t *testing.T, args ...string) string {
@@ -82,19 +81,14 @@ func TestCommands(t *testing.T) {
 	if code, _, e := run(t, "mkdir", "-i", img, "/bad:name"); code != 1 || !strings.Contains(e, "invalid") {
 		t.Fatalf("bad name: %d %q", code, e)
 	}
+	var cases []clitest.Case
 	for _, args := range [][]string{{"ls"}, {"frobnicate", "-i", img}, {"mv", "-i", img, "a"}, {"ls", "-i", img, "-x"}, {"cat", "-i", img, "../x"}, {}} {
-		if code, _, _ := run(t, args...); code != 2 {
-			t.Fatalf("%q: exit %d, want 2", args, code)
-		}
+		cases = append(cases, clitest.Case{Args: args, Code: 2})
 	}
 	for _, args := range [][]string{{"--help"}, {"ls", "--help"}, {"help"}} {
-		if code, out, _ := run(t, args...); code != 0 || !strings.Contains(out, "usage:") {
-			t.Fatalf("%q: exit %d, output %q", args, code, out)
-		}
+		cases = append(cases, clitest.Case{Args: args, Code: 0, Out: "usage:"})
 	}
-	if code, _, e := run(t, "ls", "-i", img, "-bogus"); code != 2 || !strings.Contains(e, "-bogus") {
-		t.Fatalf("bad flag: %d %q", code, e)
-	}
+	clitest.Exits(t, Run, append(cases, clitest.Case{Args: []string{"ls", "-i", img, "-bogus"}, Code: 2, Err: "-bogus"})...)
 	mustRun(t, "rm", "-i", img, "/docs/hello.txt", "/docs/nested dir/Renamed Copy.txt")
 	mustRun(t, "rmdir", "-i", img, "/docs/nested dir")
 	if out := mustRun(t, "check", "-i", img); !strings.Contains(out, "2 files") && !strings.Contains(out, "files") {

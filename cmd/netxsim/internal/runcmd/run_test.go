@@ -1,21 +1,19 @@
 package runcmd
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 )
 
 const examples = "../../../../testdata/scenarios/"
 
 func run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	code := Run(context.Background(), args, &out, &errb)
-	return code, out.String(), errb.String()
+	return clitest.Run(t, Run, args...)
 }
 
 func TestExitCodes(t *testing.T) {
@@ -47,23 +45,13 @@ func TestUsage(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("name: x\ndevices:\n  - name: d\n    colour: blue\n"), 0o644)
-	for _, tc := range []struct {
-		args []string
-		code int
-		want string
-	}{
-		{[]string{"--help"}, 0, "usage: netxsim run"},
-		{nil, 2, "want one or more scenario files"},
-		{[]string{"a.yaml", "b.yaml"}, 2, "open a.yaml: no such file"}, // every file is loaded before any runs
-		{[]string{"--bogus"}, 2, "flag provided but not defined"},
-		{[]string{filepath.Join(dir, "missing.yaml")}, 2, "no such file"},
-		{[]string{bad}, 2, "bad.yaml:4: field colour not found"},
-	} {
-		code, out, errs := run(t, tc.args...)
-		if code != tc.code || !strings.Contains(out+errs, tc.want) {
-			t.Errorf("run %q: exit %d, output %q; want exit %d mentioning %q", tc.args, code, out+errs, tc.code, tc.want)
-		}
-	}
+	clitest.Exits(t, Run,
+		clitest.Case{Args: []string{"--help"}, Code: 0, Out: "usage: netxsim run"},
+		clitest.Case{Args: nil, Code: 2, Err: "want one or more scenario files"},
+		clitest.Case{Args: []string{"a.yaml", "b.yaml"}, Code: 2, Err: "open a.yaml: no such file"}, // every file is loaded before any runs
+		clitest.Case{Args: []string{"--bogus"}, Code: 2, Err: "flag provided but not defined"},
+		clitest.Case{Args: []string{filepath.Join(dir, "missing.yaml")}, Code: 2, Err: "no such file"},
+		clitest.Case{Args: []string{bad}, Code: 2, Err: "bad.yaml:4: field colour not found"})
 }
 
 func TestTAPNeedsRoot(t *testing.T) {

@@ -2,7 +2,6 @@ package servecmd
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/internal/testio"
 )
@@ -23,9 +23,7 @@ import (
 // run runs `netxsim serve args...` to its end on the test's context.
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var o, e bytes.Buffer
-	code = Run(t.Context(), args, &o, &e)
-	return code, o.String(), e.String()
+	return clitest.Run(t, Run, args...)
 }
 
 // serveOn runs `netxsim serve --listen 127.0.0.1:0 args...` in this process until ctx ends and
@@ -199,15 +197,10 @@ func TestServeKernel(t *testing.T) {
 // serve refuses 192.0.2.0/24 (the build machines' uplink) with exit 2, on the host kernel and on a TAP,
 // before any socket or interface is made.
 func TestRefuses192_0_2(t *testing.T) {
-	for _, args := range [][]string{
-		{"--listen", "192.0.2.1:2121", "--ram", "1M", "--anonymous"},
-		{"--tap", "nxg0", "--ipv4", "192.0.2.2/24", "--ram", "1M", "--anonymous"},
-		{"--tap", "nxg0", "--netns", "nxg0", "--host-ipv4", "192.0.2.1/24", "--ram", "1M", "--anonymous"},
-	} {
-		if code, _, errOut := run(t, args...); code != 2 || !strings.Contains(errOut, "192.0.2.0/24") {
-			t.Errorf("serve %v: exit %d, want 2 naming 192.0.2.0/24; stderr %q", args, code, errOut)
-		}
-	}
+	clitest.Exits(t, Run,
+		clitest.Case{Args: []string{"--listen", "192.0.2.1:2121", "--ram", "1M", "--anonymous"}, Code: 2, Err: "192.0.2.0/24"},
+		clitest.Case{Args: []string{"--tap", "nxg0", "--ipv4", "192.0.2.2/24", "--ram", "1M", "--anonymous"}, Code: 2, Err: "192.0.2.0/24"},
+		clitest.Case{Args: []string{"--tap", "nxg0", "--netns", "nxg0", "--host-ipv4", "192.0.2.1/24", "--ram", "1M", "--anonymous"}, Code: 2, Err: "192.0.2.0/24"})
 }
 
 // TestServeSizes: the sizes of the hostile campaign (a makeslice panic, an out-of-memory death, a

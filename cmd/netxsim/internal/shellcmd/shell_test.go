@@ -1,32 +1,21 @@
 package shellcmd
 
 import (
-	"context"
-	"strings"
 	"testing"
+
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 )
 
 // Bad command lines are refused before any namespace is made.
 func TestUsage(t *testing.T) {
-	for _, c := range []struct {
-		args []string
-		code int
-		want string
-	}{
-		{[]string{"--help"}, 0, "usage: netxsim shell"},
-		{[]string{"--vxlan", "local=127.0.0.1:1,remote=127.0.0.1:2,vni=1", "--", "true"}, 2, "--vxlan does not fit"},
-		{[]string{"--netns=x"}, 2, "--netns does not fit"},
-		{[]string{"--listen", "127.0.0.1:21", "--ram", "8M"}, 2, "--listen does not fit"},
-		{[]string{"--no-such-flag", "--", "true"}, 2, "flag provided but not defined"},
-		{[]string{"--ram", "8M", "--", "true"}, 2, "nobody could log in"},
-		{[]string{"--ipv4", "192.0.2.2/24", "--", "true"}, 2, "192.0.2.0/24"},
-	} {
-		var out, errb strings.Builder
-		code := Run(context.Background(), c.args, &out, &errb)
-		if code != c.code || !strings.Contains(out.String()+errb.String(), c.want) {
-			t.Errorf("shell %q: exit %d, %q; want exit %d with %q", c.args, code, out.String()+errb.String(), c.code, c.want)
-		}
-	}
+	clitest.Exits(t, Run,
+		clitest.Case{Args: []string{"--help"}, Code: 0, Out: "usage: netxsim shell"},
+		clitest.Case{Args: []string{"--vxlan", "local=127.0.0.1:1,remote=127.0.0.1:2,vni=1", "--", "true"}, Code: 2, Err: "--vxlan does not fit"},
+		clitest.Case{Args: []string{"--netns=x"}, Code: 2, Err: "--netns does not fit"},
+		clitest.Case{Args: []string{"--listen", "127.0.0.1:21", "--ram", "8M"}, Code: 2, Err: "--listen does not fit"},
+		clitest.Case{Args: []string{"--no-such-flag", "--", "true"}, Code: 2, Err: "flag provided but not defined"},
+		clitest.Case{Args: []string{"--ram", "8M", "--", "true"}, Code: 2, Err: "nobody could log in"},
+		clitest.Case{Args: []string{"--ipv4", "192.0.2.2/24", "--", "true"}, Code: 2, Err: "192.0.2.0/24"})
 }
 
 func TestFlagName(t *testing.T) {

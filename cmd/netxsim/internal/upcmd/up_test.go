@@ -1,7 +1,6 @@
 package upcmd
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -11,65 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/tapdev/taptest"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func TestUsageErrors(t *testing.T) {
-	for _, c := range []struct {
-		args []string
-		want string
-	}{
-		{nil, "--tap NAME is required"},
-		{[]string{"--netns", "x"}, "--netns needs --tap"},
-		{[]string{"--tap", "t0", "--ipv4", "198.51.100.2"}, "--ipv4"},
-		{[]string{"--tap", "t0", "--ipv4", "198.51.100.300/24"}, "--ipv4"},
-		{[]string{"--tap", "t0", "--ipv4", "2001:db8::2/64"}, "not an IPv4"},
-		{[]string{"--tap", "t0", "--ipv6", "198.51.100.2/24"}, "not an IPv6"},
-		{[]string{"--tap", "t0", "--ipv4", "192.0.2.5/24"}, "192.0.2.0/24 is refused"},
-		{[]string{"--tap", "t0", "--ipv4", "198.51.100.0/24"}, "network or broadcast"},
-		{[]string{"--tap", "t0", "--mac", "zz:00:00:00:00:01"}, "--mac"},
-		{[]string{"--tap", "t0", "--mac", "01:00:5e:00:00:01"}, "multicast"},
-		{[]string{"--tap", "t0", "--mac", "02:00:00:00:00:00:00:01"}, "6-byte"},
-		{[]string{"--tap", "t0", "--gw4", "203.0.113.1"}, "not on the device's IPv4 subnet"},
-		{[]string{"--tap", "t0", "--gw4", "2001:db8::1"}, "--gw4"},
-		{[]string{"--tap", "t0", "--gw6", "198.51.100.1"}, "--gw6"},
-		{[]string{"--tap", "t0", "--host-ipv4", "198.51.100.1/24"}, "--host-ipv4 needs --netns"},
-		{[]string{"--tap", "t0", "--netns", "n", "--host-ipv4", "198.51.100.2/24"}, "same address"},
-		{[]string{"--tap", "t0", "--no-ipv6", "--ipv6", "2001:db8::2/64"}, "contradict"},
-		{[]string{"--tap", "0123456789abcdef"}, "longer than 15"},
-		{[]string{"--tap", "a/b"}, "--tap"},
-		{[]string{"--tap", "t0", "--netns", "../x"}, "plain name"},
-		{[]string{"--tap", "t0", "--mtu", "100"}, "--mtu"},
-		{[]string{"--tap", "t0", "extra"}, "unexpected argument"},
-		{[]string{"--bogus"}, "bogus"},
-	} {
-		var out, errb bytes.Buffer
-		code := Run(context.Background(), c.args, &out, &errb)
-		if code != 2 {
-			t.Errorf("%v: exit %d, want 2 (stderr %q)", c.args, code, errb.String())
-			continue
-		}
-		if !strings.Contains(errb.String(), c.want) {
-			t.Errorf("%v: stderr %q lacks %q", c.args, errb.String(), c.want)
-		}
-	}
-}
-
-func TestHelp(t *testing.T) {
-	var out, errb bytes.Buffer
-	if code := Run(context.Background(), []string{"--help"}, &out, &errb); code != 0 {
-		t.Fatalf("--help exit %d", code)
-	}
-	for _, w := range []string{"--tap", "--netns", "--ipv4", "--pcap", "tap-setup.sh"} {
-		if !strings.Contains(out.String(), w) {
-			t.Errorf("help lacks %s:\n%s", w, out.String())
-		}
-	}
-}
 
 func TestExistingNetNS(t *testing.T) {
 	if why := taptest.Skip(); why != "" {
@@ -80,12 +27,12 @@ func TestExistingNetNS(t *testing.T) {
 		t.Fatalf("ip netns add: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	var out, errb bytes.Buffer
-	if code := Run(context.Background(), []string{"--tap", ns, "--netns", ns}, &out, &errb); code != 1 {
-		t.Fatalf("exit %d, want 1: %s", code, errb.String())
+	code, _, errOut := clitest.Run(t, Run, "--tap", ns, "--netns", ns)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, errOut)
 	}
-	if !strings.Contains(errb.String(), "exists") {
-		t.Errorf("stderr %q", errb.String())
+	if !strings.Contains(errOut, "exists") {
+		t.Errorf("stderr %q", errOut)
 	}
 }
 
@@ -101,7 +48,7 @@ func TestUpNetNS(t *testing.T) {
 	}
 	name := taptest.Name("nxu")
 	pcap := filepath.Join(t.TempDir(), "up.pcapng")
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var out, errb syncBuf
 	done := make(chan int, 1)
@@ -182,12 +129,7 @@ func TestUpNetNS(t *testing.T) {
 	} else if _, err := fmt.Sscanf(after, "%d of %d received", &answered, &received); err != nil || answered == 0 || answered != received {
 		t.Errorf("stop line: pings answered %d of %d (%v); the test's pings were all answered:\n%s", answered, received, err, out.String())
 	}
-	if _, err := os.Stat(filepath.Join("/run/netns", name)); err == nil {
-		t.Errorf("namespace %s left behind", name)
-	}
-	if b, _ := exec.Command("ip", "-o", "link").CombinedOutput(); strings.Contains(string(b), name) {
-		t.Errorf("TAP %s left behind", name)
-	}
+	assertGone(t, name)
 	if fi, err := os.Stat(pcap); err != nil || fi.Size() < 100 {
 		t.Errorf("pcap: %v %v", fi, err)
 	}
@@ -200,14 +142,19 @@ func TestUpFailureCleansUp(t *testing.T) {
 		t.Skip(why)
 	}
 	name := taptest.Name("nxu")
-	var out, errb bytes.Buffer
-	code := Run(context.Background(), []string{"--tap", name, "--netns", name, "--pcap", "/nonexistent-dir/x.pcapng"}, &out, &errb)
+	code, _, errOut := clitest.Run(t, Run, "--tap", name, "--netns", name, "--pcap", "/nonexistent-dir/x.pcapng")
 	if code != 1 {
-		t.Fatalf("exit %d, want 1: %s", code, errb.String())
+		t.Fatalf("exit %d, want 1: %s", code, errOut)
 	}
-	if !strings.Contains(errb.String(), "nonexistent-dir") {
-		t.Errorf("stderr %q does not name the file", errb.String())
+	if !strings.Contains(errOut, "nonexistent-dir") {
+		t.Errorf("stderr %q does not name the file", errOut)
 	}
+	assertGone(t, name)
+}
+
+// assertGone reports a namespace or TAP called name that up left behind.
+func assertGone(t *testing.T, name string) {
+	t.Helper()
 	if _, err := os.Stat(filepath.Join("/run/netns", name)); err == nil {
 		t.Errorf("namespace %s left behind", name)
 	}
