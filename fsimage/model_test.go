@@ -477,61 +477,59 @@ func TestModelConcurrentWriters(t *testing.T) {
 			var wins, losses, reads, readLosses int
 			var wg sync.WaitGroup
 			pid := fmt.Sprintf("pid %d", os.Getpid())
-			for w := range 4 {
-				wg.Add(2)
-				go func() { // writer
-					defer wg.Done()
-					r := rand.New(rand.NewPCG(uint64(c.typ), uint64(w)))
-					for range 12 {
-						v, err := OpenFile(img, Options{})
-						if err != nil {
-							var le *LockError
-							if !errors.As(err, &le) || !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), pid) {
-								t.Errorf("losing writer: %v; want a LockError naming %s", err, pid)
-								return
-							}
-							mu.Lock()
-							losses++
-							mu.Unlock()
-							time.Sleep(time.Millisecond)
-							continue
-						}
-						mu.Lock()
-						wins++
-						for range 30 {
-							modelStep(t, v, m, r, c)
-						}
-						mu.Unlock()
-						if err := v.Close(); err != nil {
-							t.Error(err)
+			// contend opens img 12 times with o. An open that wins is counted in won and runs use with
+			// mu held; one that loses is counted in lost and must be the refusal refused accepts (it
+			// says what is wrong otherwise).
+			contend := func(o Options, won, lost *int, refused func(error) string, use func(v *FS)) {
+				defer wg.Done()
+				for range 12 {
+					v, err := OpenFile(img, o)
+					if err != nil {
+						if msg := refused(err); msg != "" {
+							t.Error(msg)
 							return
 						}
-					}
-				}()
-				go func() { // reader: what it sees is always a whole state of the model
-					defer wg.Done()
-					for range 12 {
-						v, err := OpenFile(img, Options{ReadOnly: true})
-						if err != nil {
-							if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "open for writing") {
-								t.Errorf("losing reader: %v", err)
-								return
-							}
-							mu.Lock()
-							readLosses++
-							mu.Unlock()
-							time.Sleep(time.Millisecond)
-							continue
-						}
 						mu.Lock()
-						reads++
-						if d := diffTrees(m.tree(), fsTree(t, v)); d != "" {
-							t.Errorf("a reader beside the writers saw a tree unlike the model:\n%s", d)
-						}
+						*lost++
 						mu.Unlock()
-						v.Close()
+						time.Sleep(time.Millisecond)
+						continue
 					}
-				}()
+					mu.Lock()
+					*won++
+					use(v)
+					mu.Unlock()
+					if err := v.Close(); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+			for w := range 4 {
+				wg.Add(2)
+				r := rand.New(rand.NewPCG(uint64(c.typ), uint64(w)))
+				go contend(Options{}, &wins, &losses, func(err error) string { // writer
+					var le *LockError
+					if !errors.As(err, &le) || !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), pid) {
+						return fmt.Sprintf("losing writer: %v; want a LockError naming %s", err, pid)
+					}
+					return ""
+				}, func(v *FS) {
+					for range 30 {
+						modelStep(t, v, m, r, c)
+					}
+				})
+				// reader: what it sees is always a whole state of the model
+				go contend(Options{ReadOnly: true}, &reads, &readLosses, func(err error) string {
+					if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "open for writing") {
+						return fmt.Sprintf("losing reader: %v", err)
+					}
+					return ""
+				}, func(v *FS) {
+					if d := diffTrees(m.tree(), fsTree(t, v)); d != "" {
+						t.Errorf("a reader beside the writers saw a tree unlike the model:\n%s", d)
+					}
+				})
 			}
 			wg.Wait()
 			t.Logf("%d writer opens won, %d refused; %d reader opens, %d refused", wins, losses, reads, readLosses)

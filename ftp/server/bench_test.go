@@ -29,6 +29,7 @@ import (
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/server"
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/link"
 	"github.com/netxsim/netxsim/tapdev/taptest"
@@ -179,16 +180,7 @@ func rawWith(b *testing.B, dev *stack.IP, host dialer, devAddr netip.Addr, n int
 	defer ln.Close()
 	target, err := netip.ParseAddrPort(ln.Addr().String())
 	must(b, err)
-	errc := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer c.Close()
-		errc <- devEnd(c)
-	}()
+	errc := testio.ServeOne(ln, devEnd)
 	start := time.Now()
 	c, err := host.Dial(context.Background(), netip.AddrPort{}, target)
 	must(b, err)
@@ -675,6 +667,7 @@ func BenchmarkFleet(b *testing.B) {
 	}
 }
 
+// rss is the process's resident memory (VmRSS), 0 where /proc does not tell.
 func rss() int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
@@ -690,6 +683,7 @@ func rss() int64 {
 	return 0
 }
 
+// settledRSS is rss right after a garbage collection that returns freed memory to the system.
 func settledRSS() int64 {
 	runtime.GC()
 	debug.FreeOSMemory()

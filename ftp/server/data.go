@@ -409,13 +409,31 @@ func (ss *session) runData(p dataPlan, prelimText string, move func(ctx context.
 	})
 }
 
+// refusedAfterEPSVAll answers 501 to cmd (PORT, EPRT, PASV) once the client has sent EPSV ALL,
+// which RFC 2428 says rules them out for the rest of the session.
+func (ss *session) refusedAfterEPSVAll(cmd string) bool {
+	if ss.epsvAll {
+		ss.reply(501, cmd+" not allowed after EPSV ALL")
+	}
+	return ss.epsvAll
+}
+
+// replyOtherProtocol answers an EPRT or EPSV for the other address family with RFC 2428's 522 and
+// the network protocol the control connection uses.
+func (ss *session) replyOtherProtocol() {
+	proto := 1
+	if ss.isV6() {
+		proto = 2
+	}
+	ss.reply(522, fmt.Sprintf("Network protocol not supported, use (%d)", proto))
+}
+
 func (ss *session) cmdPORT(arg string) {
 	if ss.isV6() {
 		ss.reply(502, "PORT illegal in IPv6")
 		return
 	}
-	if ss.epsvAll {
-		ss.reply(501, "PORT not allowed after EPSV ALL")
+	if ss.refusedAfterEPSVAll("PORT") {
 		return
 	}
 	ap, err := ftp.ParsePORT(arg)
@@ -441,8 +459,7 @@ func (ss *session) cmdEPRT(arg string) {
 		ss.reply(502, "EPRT illegal in IPv4")
 		return
 	}
-	if ss.epsvAll {
-		ss.reply(501, "EPRT not allowed after EPSV ALL")
+	if ss.refusedAfterEPSVAll("EPRT") {
 		return
 	}
 	ap, err := ftp.ParseEPRT(arg)
@@ -452,7 +469,7 @@ func (ss *session) cmdEPRT(arg string) {
 	}
 	if ap.Addr().Is4() == ss.isV6() {
 		if ss.extended() {
-			ss.reply(522, fmt.Sprintf("Network protocol not supported, use (%d)", map[bool]int{false: 1, true: 2}[ss.isV6()]))
+			ss.replyOtherProtocol()
 		} else {
 			ss.reply(501, "Bad IPv6 address")
 		}
@@ -523,8 +540,7 @@ func (ss *session) listenPassive(addr netip.Addr) (uint16, error) {
 }
 
 func (ss *session) cmdPASV() {
-	if ss.epsvAll {
-		ss.reply(501, "PASV not allowed after EPSV ALL")
+	if ss.refusedAfterEPSVAll("PASV") {
 		return
 	}
 	addr := ss.local.Addr()
@@ -561,7 +577,7 @@ func (ss *session) cmdEPSV(arg string) {
 		case a == "":
 		case (a == "1" && !ss.isV6()) || (a == "2" && ss.isV6()):
 		default:
-			ss.reply(522, fmt.Sprintf("Network protocol not supported, use (%d)", map[bool]int{false: 1, true: 2}[ss.isV6()]))
+			ss.replyOtherProtocol()
 			return
 		}
 	}

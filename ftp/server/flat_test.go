@@ -8,9 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
-	"runtime/debug"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,24 +23,15 @@ type usage struct {
 	rss, heap       uint64
 }
 
+// measure takes the usage once garbage is collected and returned to the system (settledRSS).
 func measure(t testing.TB) usage {
-	runtime.GC()
-	debug.FreeOSMemory()
-	var u usage
+	u := usage{rss: uint64(settledRSS())}
 	es, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		t.Skipf("no /proc/self/fd: %v", err)
 	}
 	u.fds = len(es)
 	u.goroutines = runtime.NumGoroutine()
-	if b, err := os.ReadFile("/proc/self/status"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-				kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-				u.rss = kb << 10
-			}
-		}
-	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	u.heap = ms.HeapAlloc

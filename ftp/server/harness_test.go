@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -497,15 +498,10 @@ func putFile(t testing.TB, fsys server.FileSystem, name string, data []byte) {
 	}
 }
 
-// getFile reads name from fsys through the server's FileSystem interface.
+// getFile reads name from fsys (a server.FileSystem is an fs.FS).
 func getFile(t testing.TB, fsys server.FileSystem, name string) []byte {
 	t.Helper()
-	f, err := fsys.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(f)
+	b, err := fs.ReadFile(fsys, name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,10 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
-	"github.com/netxsim/netxsim/ftp/server"
 	"github.com/netxsim/netxsim/tapdev/taptest"
 )
 
@@ -241,9 +238,3 @@ func TestInteropFtplib(t *testing.T) {
 		})
 	}
 }
-
-var (
-	_ = bytes.Equal
-	_ net.Conn
-	_ server.Access
-)
