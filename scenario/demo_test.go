@@ -2,7 +2,6 @@ package scenario
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -13,13 +12,7 @@ import (
 // tshark is installed) Wireshark's dissectors decode FTP and FTP-DATA for all four ways.
 func TestDemo(t *testing.T) {
 	out := outDir(t, "demo")
-	res, err := Run(context.Background(), Demo(DemoOptions{FileSize: 64 << 10}), Options{Out: out})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	res.WriteTable(&b)
-	t.Logf("\n%s", b.String())
+	res := runLogged(t, Demo(DemoOptions{FileSize: 64 << 10}), Options{Out: out})
 	if !res.OK {
 		t.Fatal("demo failed")
 	}
@@ -150,14 +143,21 @@ func TestDemoTAP(t *testing.T) {
 	if why := TAPSupported(); why != "" {
 		t.Skip(why)
 	}
-	res, err := Run(context.Background(), Demo(DemoOptions{TAP: true, FileSize: 64 << 10}), Options{Out: t.TempDir()})
+	res := runLogged(t, Demo(DemoOptions{TAP: true, FileSize: 64 << 10}), Options{Out: t.TempDir()})
+	if !res.OK {
+		t.Fatal("TAP demo failed")
+	}
+}
+
+// runLogged runs sc and logs its result table.
+func runLogged(t *testing.T, sc *Scenario, o Options) *Result {
+	t.Helper()
+	res, err := Run(t.Context(), sc, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
 	res.WriteTable(&b)
 	t.Logf("\n%s", b.String())
-	if !res.OK {
-		t.Fatal("TAP demo failed")
-	}
+	return res
 }
