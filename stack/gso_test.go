@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/internal/tsharktest"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/capture"
@@ -20,7 +21,7 @@ func TestInMemoryLinkCarriesSuperSegments(t *testing.T) {
 	ctx := timeout(t, time.Minute)
 	const n = 8 << 20
 	before := dev.Stats().FramesOut
-	transfer(t, ctx, host, dev, hostV4, n)
+	testio.Transfer(t, ctx, host, dev, hostV4, n)
 	sent := dev.Stats().FramesOut - before
 	if wire := uint64(n / 1448); sent*4 > wire {
 		t.Errorf("%d MiB went out in %d packets; a 1,500-byte wire needs %d frames: no segmentation offload", n>>20, sent, wire)
@@ -65,8 +66,8 @@ func TestImpairedLinkWorksOnWireFrames(t *testing.T) {
 
 	ctx := timeout(t, 2*time.Minute)
 	const n = 4 << 20
-	transfer(t, ctx, host, dev, hostV4, n)
-	transfer(t, ctx, dev, host, devV6, n)
+	testio.Transfer(t, ctx, host, dev, hostV4, n)
+	testio.Transfer(t, ctx, dev, host, devV6, n)
 	if err := p.WaitIdle(ctx); err != nil {
 		t.Fatal(err)
 	}

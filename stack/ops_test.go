@@ -137,7 +137,7 @@ func TestImpairedTransfer(t *testing.T) {
 	imp := link.Impairment{Loss: 0.05, Reorder: 0.05, Duplicate: 0.01}
 	dev, host, p := newPair(t, link.PairConfig{AtoB: imp, BtoA: imp, Seed: 42}, true)
 	ctx := timeout(t, 3*time.Minute)
-	transfer(t, ctx, host, dev, hostV4, 16<<20)
+	testio.Transfer(t, ctx, host, dev, hostV4, 16<<20)
 	ab, ba := p.Stats()
 	t.Logf("device->host %+v", ab)
 	t.Logf("host->device %+v", ba)

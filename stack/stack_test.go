@@ -1,11 +1,7 @@
 package stack_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"io"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"testing"
@@ -61,59 +57,6 @@ func newPair(t testing.TB, cfg link.PairConfig, skipDAD bool) (dev, host *stack.
 	return ds[0].IP(), ds[1].IP(), seg.Pair()
 }
 
-// transfer sends n pseudo-random bytes from `from` to `to` over a new connection and checks their SHA-256.
-func transfer(t testing.TB, ctx context.Context, to, from interface {
-	Listen(context.Context, netip.AddrPort) (net.Listener, error)
-	Dial(context.Context, netip.AddrPort, netip.AddrPort) (net.Conn, error)
-}, listenAddr netip.Addr, n int64) {
-	t.Helper()
-	ln, err := to.Listen(ctx, netip.AddrPortFrom(listenAddr.WithZone(""), 0)) // the zone names the dialer's NIC
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	port := uint16(ln.Addr().(*net.TCPAddr).Port)
-	var sum []byte // what the acceptor read, read here once done yields
-	var got int64
-	done := testio.ServeOne(ln, func(c net.Conn) error {
-		h := sha256.New()
-		k, err := io.Copy(h, c)
-		sum, got = h.Sum(nil), k
-		return err
-	})
-	c, err := from.Dial(ctx, netip.AddrPort{}, netip.AddrPortFrom(listenAddr, port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.New()
-	src := io.TeeReader(io.LimitReader(newRandReader(uint64(n)), n), h)
-	if _, err := io.Copy(c, src); err != nil {
-		t.Fatal(err)
-	}
-	c.Close()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got != n || !bytes.Equal(sum, h.Sum(nil)) {
-			t.Fatalf("received %d bytes sha256 %x, sent %d bytes sha256 %x", got, sum, n, h.Sum(nil))
-		}
-	case <-ctx.Done():
-		t.Fatalf("transfer of %d bytes: %v", n, ctx.Err())
-	}
-}
-
-type randReader struct{ r *rand.ChaCha8 }
-
-func newRandReader(seed uint64) io.Reader {
-	var s [32]byte
-	s[0] = byte(seed)
-	return randReader{rand.NewChaCha8(s)}
-}
-
-func (r randReader) Read(p []byte) (int, error) { return r.r.Read(p) }
-
 func TestListenDialV4V6(t *testing.T) {
 	dev, host, _ := newPair(t, link.PairConfig{}, false)
 	ctx := timeout(t, 30*time.Second)
@@ -121,10 +64,10 @@ func TestListenDialV4V6(t *testing.T) {
 		name string
 		addr netip.Addr
 	}{{"v4", devV4}, {"v6", devV6}, {"v6-linklocal", dev.LinkLocal()}, {"v6-linklocal-zone", dev.LinkLocal().WithZone("host0")}} {
-		t.Run(tc.name+"/host-to-dev", func(t *testing.T) { transfer(t, ctx, dev, host, tc.addr, 1<<20) })
+		t.Run(tc.name+"/host-to-dev", func(t *testing.T) { testio.Transfer(t, ctx, dev, host, tc.addr, 1<<20) })
 	}
 	for _, a := range []netip.Addr{hostV4, hostV6} {
-		t.Run(a.String()+"/dev-to-host", func(t *testing.T) { transfer(t, ctx, host, dev, a, 1<<20) })
+		t.Run(a.String()+"/dev-to-host", func(t *testing.T) { testio.Transfer(t, ctx, host, dev, a, 1<<20) })
 	}
 }
 

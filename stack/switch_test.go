@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/link"
 )
@@ -64,7 +65,7 @@ func TestSwitchKeepsFleetTrafficToItsStations(t *testing.T) {
 	}
 	floods := sw.Counters().Floods
 	for _, target := range []int{3, 17, 3} {
-		transfer(t, ctx, devs[target], host, addr(target), 64<<10)
+		testio.Transfer(t, ctx, devs[target], host, addr(target), 64<<10)
 	}
 	if err := sw.WaitIdle(ctx); err != nil {
 		t.Fatal(err)

@@ -3,9 +3,6 @@ package vxlan_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"io"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -204,40 +201,9 @@ func TestTwoStacksOverVXLAN(t *testing.T) {
 					t.Fatalf("ping %s: %v", dst, err)
 				}
 			}
-			// A TCP transfer of 1 MiB each way family, hashed at both ends.
+			// A TCP transfer of 1 MiB each family, hashed at both ends.
 			for _, srv := range []string{"198.51.100.2", "2001:db8::2"} {
-				data := make([]byte, 1<<20)
-				rand.NewChaCha8([32]byte{1}).Read(data)
-				ln, err := b.Listen(ctx, netip.AddrPortFrom(netip.MustParseAddr(srv), 5000))
-				if err != nil {
-					t.Fatal(err)
-				}
-				got := make(chan [32]byte, 1)
-				go func() {
-					c, err := ln.Accept()
-					if err != nil {
-						got <- [32]byte{}
-						return
-					}
-					h := sha256.New()
-					io.Copy(h, c)
-					c.Close()
-					var s [32]byte
-					copy(s[:], h.Sum(nil))
-					got <- s
-				}()
-				c, err := a.Dial(ctx, netip.AddrPort{}, netip.AddrPortFrom(netip.MustParseAddr(srv), 5000))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := c.Write(data); err != nil {
-					t.Fatal(err)
-				}
-				c.Close()
-				if h := <-got; h != sha256.Sum256(data) {
-					t.Fatalf("%s: the data arrived changed", srv)
-				}
-				ln.Close()
+				testio.Transfer(t, ctx, b, a, netip.MustParseAddr(srv), 1<<20)
 			}
 			sa, sb := ea.Stats(), eb.Stats()
 			if sa.Sent == 0 || sb.Received == 0 || sa.Dropped != 0 || sb.Dropped != 0 {
