@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -115,7 +114,7 @@ func TestDeviceUploadsLogsToKernelServer(t *testing.T) {
 	root := t.TempDir()
 	os.Chmod(root, 0o777)
 	script, _ := filepath.Abs("ftp/client/testdata/pyftpd.py")
-	srv := exec.Command("ip", "netns", "exec", seg.NetNS().Name, "/usr/bin/python3", "-u", script, netxsim.HostIPv4.Addr().String(), "2121", root)
+	srv := seg.NetNS().Command(ctx, "/usr/bin/python3", "-u", script, netxsim.HostIPv4.Addr().String(), "2121", root)
 	out, _ := srv.StdoutPipe()
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)

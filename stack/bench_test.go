@@ -15,13 +15,8 @@ import (
 	"github.com/netxsim/netxsim/stack/link"
 )
 
-type peer interface {
-	Listen(context.Context, netip.AddrPort) (net.Listener, error)
-	Dial(context.Context, netip.AddrPort, netip.AddrPort) (net.Conn, error)
-}
-
 // connect returns a connected pair: c on `from`, s accepted on `to`.
-func connect(b *testing.B, from, to peer, dst netip.Addr) (c, s net.Conn) {
+func connect(b *testing.B, from, to testio.Peer, dst netip.Addr) (c, s net.Conn) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -43,7 +38,7 @@ func connect(b *testing.B, from, to peer, dst netip.Addr) (c, s net.Conn) {
 }
 
 // benchStream measures one-way TCP goodput from `from` to `to`: every op moves 4 MiB.
-func benchStream(b *testing.B, from, to peer, dst netip.Addr) {
+func benchStream(b *testing.B, from, to testio.Peer, dst netip.Addr) {
 	const chunk = 4 << 20
 	c, s := connect(b, from, to, dst)
 	defer c.Close()
@@ -100,7 +95,7 @@ func heapInUse() uint64 {
 
 // idleConns opens n connections from `from` to `to`, reports the Go heap growth per connection
 // (both ends, as both live in this process), and closes them.
-func idleConns(b *testing.B, from, to peer, dst netip.Addr, n int) {
+func idleConns(b *testing.B, from, to testio.Peer, dst netip.Addr, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ln, err := to.Listen(ctx, netip.AddrPortFrom(dst, 0))
@@ -162,7 +157,7 @@ type streamer struct {
 	received int64
 }
 
-func newStreamer(b *testing.B, from, to peer, dst netip.Addr) *streamer {
+func newStreamer(b *testing.B, from, to testio.Peer, dst netip.Addr) *streamer {
 	c, s := connect(b, from, to, dst)
 	st := &streamer{c: c, s: s, more: make(chan struct{}, 1), buf: make([]byte, 64<<10)}
 	go func() {
@@ -216,7 +211,7 @@ func BenchmarkTCPThroughputRatio(b *testing.B) {
 	}{{"dev-to-host/v4", true, false}, {"host-to-dev/v4", false, false}, {"dev-to-host/v6", true, true}} {
 		b.Run(tc.name, func(b *testing.B) {
 			dev, host, _ := newPair(b, link.PairConfig{}, true)
-			from, to, dst := peer(host), peer(dev), devV4
+			from, to, dst := testio.Peer(host), testio.Peer(dev), devV4
 			if tc.dev2host {
 				from, to, dst = dev, host, hostV4
 			}

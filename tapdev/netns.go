@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -223,6 +224,12 @@ func (n *NetNS) Do(fn func() error) error {
 		return err
 	}
 	return fnErr
+}
+
+// Command prepares name with args to run inside the (named) namespace through `ip netns exec`: the
+// whole process lives there, where Do moves one thread. ctx kills it, as with exec.CommandContext.
+func (n *NetNS) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", n.Name, name}, args...)...)
 }
 
 // onLockedThread runs fn in a new goroutine locked to its OS thread and

@@ -294,7 +294,7 @@ func TestTAPPing(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.SetRouteTable([]tcpip.Route{{Destination: tcpip.AddressWithPrefix{Address: tcpip.AddrFromSlice([]byte{198, 51, 100, 0}), PrefixLen: 24}.Subnet(), NIC: 1}})
-	out, err := exec.Command("ip", "netns", "exec", ns.Name, "ping", "-c1", "-W5", "198.51.100.2").CombinedOutput()
+	out, err := ns.Command(context.Background(), "ping", "-c1", "-W5", "198.51.100.2").CombinedOutput()
 	if err != nil {
 		t.Fatalf("ping: %v\n%s", err, out)
 	}

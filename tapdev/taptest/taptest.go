@@ -197,7 +197,7 @@ func (e *Env) LinkLocalZoned() netip.Addr {
 
 // Command is a command run inside the namespace (ip netns exec).
 func (e *Env) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", e.NS, name}, args...)...)
+	return e.NetNS.Command(ctx, name, args...)
 }
 
 // Start starts a long-running peer (a server, a listener) inside the
@@ -206,7 +206,7 @@ func (e *Env) Command(ctx context.Context, name string, args ...string) *exec.Cm
 // start it with StartCmd.
 func (e *Env) Start(t testing.TB, name string, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", e.NS, name}, args...)...)
+	cmd := e.NetNS.Command(context.Background(), name, args...)
 	if err := e.StartCmd(cmd); err != nil {
 		t.Fatalf("taptest: %v", err)
 	}
