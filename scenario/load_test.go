@@ -21,23 +21,9 @@ steps:
   - {client: h, server: d, do: [{put: {remote: a, size: 10}}]}
 `
 
-// parseCase is a scenario that Parse refuses with an error containing want.
-type parseCase struct{ name, yaml, want string }
-
-func wantParseErrors(t *testing.T, cases []parseCase) {
-	t.Helper()
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse([]byte(tc.yaml), "t.yaml")
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %v, want it to contain %q", err, tc.want)
-			}
-		})
-	}
-}
-
 func TestParseErrors(t *testing.T) {
-	wantParseErrors(t, []parseCase{
+	three := strings.Replace(goodYAML, "steps:", "  - {name: x, ipv4: 198.51.100.3/24}\nsteps:", 1)
+	for _, tc := range []struct{ name, yaml, want string }{
 		{"unknown field", strings.Replace(goodYAML, "    ipv4: 198.51.100.1/24", "    ipv4: 198.51.100.1/24\n    colour: red", 1), "t.yaml:9: field colour not found"},
 		{"bad prefix", strings.Replace(goodYAML, "198.51.100.1/24", "198.51.100.300/24", 1), "t.yaml:8: ipv4"},
 		{"bad size", strings.Replace(goodYAML, "size: 1MiB", "size: lots", 1), "t.yaml:6: size \"lots\""},
@@ -57,7 +43,42 @@ func TestParseErrors(t *testing.T) {
 		{"one device", "devices: [{name: d, ipv4: 198.51.100.2/24}]\nsteps: []\n", "at least two devices"},
 		{"two docs", goodYAML + "---\nname: x\n", "second YAML document"},
 		{"wrong user", strings.Replace(goodYAML, "server: d,", "server: d, user: eve,", 1), "not a user"},
-	})
+		// Sizes that would overflow, exhaust memory or abort the runtime are refused with the file and
+		// field named (issue 10 item 8).
+		{"huge image", strings.Replace(goodYAML, "size: 1MiB", "size: 99999999999GiB", 1), "t.yaml:6: size"},
+		{"wrapping image", strings.Replace(goodYAML, "size: 1MiB", "size: 17179869184G", 1), "t.yaml:6: size"},
+		{"100G image", strings.Replace(goodYAML, "size: 1MiB", "size: 100G", 1), "devices[0].server.image.size"},
+		{"5G image", strings.Replace(goodYAML, "size: 1MiB", "size: 5GiB", 1), "devices[0].server.image.size"},
+		{"float image", strings.Replace(goodYAML, "size: 1MiB", "size: 1e30", 1), "t.yaml:6: size"},
+		{"huge put", strings.Replace(goodYAML, "size: 10}", "size: 5GiB}", 1), "steps[0].do[0].put.size"},
+		{"huge file", strings.Replace(goodYAML, "image: {size: 1MiB}", "image: {size: 1MiB, files: [{name: a, size: 8GiB}]}", 1), "image.files[0].size"},
+		{"huge queue", goodYAML + "links: [{between: [d, h], impair: {queue: 9999999999999}}]\n", "QueueLen"},
+		{"queue over int64", goodYAML + "links: [{between: [d, h], impair: {queue: 99999999999999999999}}]\n", "t.yaml:11"},
+		{"negative queue", goodYAML + "links: [{between: [d, h], impair: {queue: -1}}]\n", "QueueLen"},
+		// Segments, device images, quote and the new expectations are checked at load time, with the path.
+		{"one-device switch", goodYAML + "segments: [{devices: [d]}]\n", "segments[0].devices: a switch joins at least two"},
+		{"unknown device", goodYAML + "segments: [{devices: [d, h, q]}]\n", `no device named "q"`},
+		{"twice", goodYAML + "links: [{between: [d, h]}]\nsegments: [{devices: [d, h]}]\n", "already on a link"},
+		{"port of a stranger", goodYAML + "segments: [{devices: [d, h], ports: {q: {in: {loss: 1%}}}}]\n", `port of "q"`},
+		{"bad port impairment", goodYAML + "segments: [{devices: [d, h], ports: {h: {out: {queue: -1}}}}]\n", "QueueLen"},
+		{"tap with three", goodYAML + "segments: [{type: tap, devices: [d, h, d]}]\n", "a tap segment has two devices"},
+		{"unknown type", goodYAML + "segments: [{type: hub, devices: [d, h]}]\n", `segment type "hub"`},
+		{"device on nothing", strings.Replace(three, "steps:", "segments: [{devices: [d, h]}]\nsteps:", 1), "device x is on no link or segment"},
+		{"quote with CR", strings.Replace(goodYAML, "{put: {remote: a, size: 10}}", `{quote: "NOOP\rX"}`, 1), "without line breaks"},
+		{"reply without quote", strings.Replace(goodYAML, "{put: {remote: a, size: 10}}", "{put: {remote: a, size: 10}, reply: 200}", 1), "reply goes with quote"},
+		{"listen on 21", strings.Replace(goodYAML, "    server: {users", "    listen: [21]\n    server: {users", 1), "listen port 21"},
+		{"connections without listen", goodYAML + "expect: {connections: [{device: h, port: 9, count: 0}]}\n", "does not listen on port 9"},
+		{"same_as nowhere", goodYAML + "expect: {files: [{device: d, path: a, same_as: \"h:a\"}]}\n", "same_as"},
+		{"put local bad", strings.Replace(goodYAML, "{put: {remote: a, size: 10}}", "{put: {remote: a, local: ../x}}", 1), "put.local"},
+		{"192.0.2", strings.Replace(goodYAML, "198.51.100.1/24", "192.0.2.1/24", 1), "192.0.2.0/24"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml), "t.yaml")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
 	if _, err := Parse([]byte(goodYAML), "t.yaml"); err != nil {
 		t.Fatalf("good scenario: %v", err)
 	}
@@ -116,23 +137,6 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// TestSizeBounds: sizes that would overflow, exhaust memory or abort the runtime are refused with
-// the file and field named (issue 10 item 8).
-func TestSizeBounds(t *testing.T) {
-	wantParseErrors(t, []parseCase{
-		{"huge image", strings.Replace(goodYAML, "size: 1MiB", "size: 99999999999GiB", 1), "t.yaml:6: size"},
-		{"wrapping image", strings.Replace(goodYAML, "size: 1MiB", "size: 17179869184G", 1), "t.yaml:6: size"},
-		{"100G image", strings.Replace(goodYAML, "size: 1MiB", "size: 100G", 1), "devices[0].server.image.size"},
-		{"5G image", strings.Replace(goodYAML, "size: 1MiB", "size: 5GiB", 1), "devices[0].server.image.size"},
-		{"float image", strings.Replace(goodYAML, "size: 1MiB", "size: 1e30", 1), "t.yaml:6: size"},
-		{"huge put", strings.Replace(goodYAML, "size: 10}", "size: 5GiB}", 1), "steps[0].do[0].put.size"},
-		{"huge file", strings.Replace(goodYAML, "image: {size: 1MiB}", "image: {size: 1MiB, files: [{name: a, size: 8GiB}]}", 1), "image.files[0].size"},
-		{"huge queue", goodYAML + "links: [{between: [d, h], impair: {queue: 9999999999999}}]\n", "QueueLen"},
-		{"queue over int64", goodYAML + "links: [{between: [d, h], impair: {queue: 99999999999999999999}}]\n", "t.yaml:11"},
-		{"negative queue", goodYAML + "links: [{between: [d, h], impair: {queue: -1}}]\n", "QueueLen"},
-	})
-}
-
 // TestImagePathBounds: image: {path: ...} must be a regular file that fits in memory; /dev/zero
 // and a FIFO are refused at Load, naming the file and the field, without reading them.
 func TestImagePathBounds(t *testing.T) {
@@ -159,28 +163,6 @@ func TestImagePathBounds(t *testing.T) {
 			t.Errorf("readImage(%s) accepted it", img)
 		}
 	}
-}
-
-// Segments, device images, quote and the new expectations are checked at load time, with the path.
-func TestSegmentErrors(t *testing.T) {
-	three := strings.Replace(goodYAML, "steps:", "  - {name: x, ipv4: 198.51.100.3/24}\nsteps:", 1)
-	wantParseErrors(t, []parseCase{
-		{"one-device switch", goodYAML + "segments: [{devices: [d]}]\n", "segments[0].devices: a switch joins at least two"},
-		{"unknown device", goodYAML + "segments: [{devices: [d, h, q]}]\n", `no device named "q"`},
-		{"twice", goodYAML + "links: [{between: [d, h]}]\nsegments: [{devices: [d, h]}]\n", "already on a link"},
-		{"port of a stranger", goodYAML + "segments: [{devices: [d, h], ports: {q: {in: {loss: 1%}}}}]\n", `port of "q"`},
-		{"bad port impairment", goodYAML + "segments: [{devices: [d, h], ports: {h: {out: {queue: -1}}}}]\n", "QueueLen"},
-		{"tap with three", goodYAML + "segments: [{type: tap, devices: [d, h, d]}]\n", "a tap segment has two devices"},
-		{"unknown type", goodYAML + "segments: [{type: hub, devices: [d, h]}]\n", `segment type "hub"`},
-		{"device on nothing", strings.Replace(three, "steps:", "segments: [{devices: [d, h]}]\nsteps:", 1), "device x is on no link or segment"},
-		{"quote with CR", strings.Replace(goodYAML, "{put: {remote: a, size: 10}}", `{quote: "NOOP\rX"}`, 1), "without line breaks"},
-		{"reply without quote", strings.Replace(goodYAML, "{put: {remote: a, size: 10}}", "{put: {remote: a, size: 10}, reply: 200}", 1), "reply goes with quote"},
-		{"listen on 21", strings.Replace(goodYAML, "    server: {users", "    listen: [21]\n    server: {users", 1), "listen port 21"},
-		{"connections without listen", goodYAML + "expect: {connections: [{device: h, port: 9, count: 0}]}\n", "does not listen on port 9"},
-		{"same_as nowhere", goodYAML + "expect: {files: [{device: d, path: a, same_as: \"h:a\"}]}\n", "same_as"},
-		{"put local bad", strings.Replace(goodYAML, "{put: {remote: a, size: 10}}", "{put: {remote: a, local: ../x}}", 1), "put.local"},
-		{"192.0.2", strings.Replace(goodYAML, "198.51.100.1/24", "192.0.2.1/24", 1), "192.0.2.0/24"},
-	})
 }
 
 func TestVXLANSegmentValidation(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -13,13 +12,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/ftpcheck"
-	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/internal/tsharktest"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/tapdev/taptest"
@@ -85,23 +82,31 @@ func waitListening(t testing.TB, env *taptest.Env, addr netip.AddrPort) {
 	t.Fatalf("nothing listens on %v in the namespace after 15s", addr)
 }
 
+// ftpOwnedDir makes the directory name, owned by the system user ftp, in a fresh sharedRoot: where
+// a peer's user writes. It returns the root, the directory and ftp's uid and gid.
+func ftpOwnedDir(t testing.TB, name string) (root, dir string, uid, gid int) {
+	t.Helper()
+	uid, gid = ftpIDs(t)
+	root = sharedRoot(t)
+	dir = filepath.Join(root, name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	return root, dir, uid, gid
+}
+
 func startVsftpd(t *testing.T, env *taptest.Env) peer { return startVsftpdB(t, env) }
 
 func startVsftpdB(t testing.TB, env *taptest.Env) peer {
 	if _, err := os.Stat("/usr/sbin/vsftpd"); err != nil {
 		t.Skip("needs vsftpd (Debian package)")
 	}
-	uid, gid := ftpIDs(t)
-	root := sharedRoot(t)
 	// Anonymous login with write access: vsftpd refuses a writable anonymous root, so the writable
 	// part is a subdirectory owned by ftp.
-	up := filepath.Join(root, "upload")
-	if err := os.Mkdir(up, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(up, uid, gid); err != nil {
-		t.Fatal(err)
-	}
+	root, _, _, _ := ftpOwnedDir(t, "upload")
 	conf := filepath.Join(root, "vsftpd.conf")
 	cfg := strings.Join([]string{
 		"listen=NO", "listen_ipv6=YES", "listen_port=21", "background=NO",
@@ -138,15 +143,7 @@ func startPureFTPd(t *testing.T, env *taptest.Env) peer {
 			t.Skipf("needs pure-ftpd unpacked from the Debian package (scripts/test.sh does it): %v", err)
 		}
 	}
-	uid, gid := ftpIDs(t)
-	root := sharedRoot(t)
-	home := filepath.Join(root, "home")
-	if err := os.Mkdir(home, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(home, uid, gid); err != nil {
-		t.Fatal(err)
-	}
+	root, home, uid, gid := ftpOwnedDir(t, "home")
 	// A virtual user in a PureDB, mapped to the system user ftp.
 	passwd, pdb := filepath.Join(root, "pureftpd.passwd"), filepath.Join(root, "pureftpd.pdb")
 	cmd := exec.Command(pw, "useradd", "user", "-u", fmt.Sprint(uid), "-g", fmt.Sprint(gid), "-d", home,
@@ -352,40 +349,6 @@ func TestCaptureAgreesWithTshark(t *testing.T) {
 	t.Logf("%d sessions, ftpcheck and tshark agree on every command and reply code", len(ours))
 }
 
-// recorder relays one TCP connection to target and records what the client sent.
-type recorder struct{ testio.Buffer }
-
-func recordingProxy(t *testing.T, target netip.AddrPort) (netip.AddrPort, *recorder) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &recorder{}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c, err := ln.Accept()
-		ln.Close()
-		if err != nil {
-			return
-		}
-		s, err := net.Dial("tcp", target.String())
-		if err != nil {
-			c.Close()
-			return
-		}
-		done := make(chan struct{})
-		go func() { io.Copy(c, s); c.Close(); close(done) }()
-		io.Copy(io.MultiWriter(s, rec), c)
-		s.Close()
-		<-done
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return netip.MustParseAddrPort(ln.Addr().String()), rec
-}
-
 // The bytes each profile sends, checked on the wire against pyftpdlib: NetX's exactly (TYPE I before
 // each file, no TYPE before NLST, zero-padded PORT), the extended profile's modern form.
 func TestWireBytesPerProfile(t *testing.T) {
@@ -405,7 +368,7 @@ func TestWireBytesPerProfile(t *testing.T) {
 	}
 	for profile, want := range cases {
 		t.Run(profile, func(t *testing.T) {
-			proxy, rec := recordingProxy(t, srv)
+			proxy, rec := recordingProxy(t, netip.MustParseAddr("127.0.0.1"), srv)
 			ctx := testCtx(t)
 			c, err := Dial(ctx, stack.Kernel{}, proxy, WithProfile(ftpProfile(profile)))
 			if err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -31,10 +30,10 @@ var realCapture = filepath.Join("..", "..", "testdata", "netxduo-6.4.2", "client
 // What the real client uploaded in every STOR of the capture.
 const realUpload = "written by NetX Duo FTP client\r\n"
 
-// realSessions reads the control connections of the real client from the capture.
-func realSessions(t *testing.T) []wiresig.Stream {
+// controlStreams reads the FTP control connections (port 21) of a capture.
+func controlStreams(t *testing.T, file string) []wiresig.Stream {
 	t.Helper()
-	f, err := os.Open(realCapture)
+	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,6 +42,13 @@ func realSessions(t *testing.T) []wiresig.Stream {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ss
+}
+
+// realSessions reads the control connections of the real client from the capture.
+func realSessions(t *testing.T) []wiresig.Stream {
+	t.Helper()
+	ss := controlStreams(t, realCapture)
 	if len(ss) != 4 {
 		t.Fatalf("%s: %d control connections, want 4 (active and passive over IPv4 and IPv6)", realCapture, len(ss))
 	}
@@ -222,59 +228,12 @@ func TestNetXClientSendsRealClientBytes(t *testing.T) {
 			if err := n.Close(); err != nil {
 				t.Fatal(err)
 			}
-			f, err := os.Open(pcap)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			ours, err := wiresig.Streams(f, 21)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ours := controlStreams(t, pcap)
 			if len(ours) != 1 {
 				t.Fatalf("our capture has %d control connections, want 1", len(ours))
 			}
 			compareSession(t, real, ours[0])
 		})
-	}
-}
-
-// recordProxy relays one connection on listen's address family to target and returns what the
-// client sent, once the relay ended.
-func recordProxy(t *testing.T, listen netip.Addr, target netip.AddrPort) (netip.AddrPort, func() []byte) {
-	t.Helper()
-	ln, err := net.Listen("tcp", netip.AddrPortFrom(listen, 0).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sent bytes.Buffer
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c, err := ln.Accept()
-		ln.Close()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		s, err := net.Dial("tcp", target.String())
-		if err != nil {
-			return
-		}
-		back := make(chan struct{})
-		go func() { io.Copy(c, s); c.Close(); close(back) }()
-		io.Copy(io.MultiWriter(s, &sent), c)
-		s.Close()
-		<-back
-	}()
-	t.Cleanup(func() { ln.Close() })
-	return netip.MustParseAddrPort(ln.Addr().String()), func() []byte {
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("the relay did not end")
-		}
-		return sent.Bytes()
 	}
 }
 
@@ -284,15 +243,7 @@ func recordProxy(t *testing.T, listen netip.Addr, target netip.AddrPort) (netip.
 // relay, so commands are compared as bytes (the relay cannot see segments; no address or port is in
 // a passive session's commands).
 func TestNetXClientSendsRealClientBytesToPyftpdlib(t *testing.T) {
-	f, err := os.Open(filepath.Join("..", "..", "testdata", "netxduo-6.4.2", "client-vs-pyftpdlib.pcap"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := wiresig.Streams(f, 21)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ss := controlStreams(t, filepath.Join("..", "..", "testdata", "netxduo-6.4.2", "client-vs-pyftpdlib.pcap"))
 	ran := 0
 	for _, real := range ss {
 		lines := real.Lines()
@@ -316,7 +267,7 @@ func TestNetXClientSendsRealClientBytesToPyftpdlib(t *testing.T) {
 				lo = netip.IPv6Loopback()
 			}
 			srv := client.StartPyftpd(t, lo, root, "netx:secret")
-			proxy, sent := recordProxy(t, lo, srv)
+			proxy, sent := client.RecordProxy(t, lo, srv)
 			c, err := client.Dial(ctx, stack.Kernel{}, proxy, client.WithProfile(ftp.ProfileNetXDuo), client.WithPassive(true))
 			if err != nil {
 				t.Fatal(err)

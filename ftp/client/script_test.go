@@ -16,6 +16,7 @@ import (
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/server"
 	"github.com/netxsim/netxsim/ftp/server/hostfs"
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/link"
 )
@@ -30,7 +31,16 @@ type session struct {
 
 func scripted(t *testing.T, play func(s *session)) netip.AddrPort {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return acceptOne(t, netip.MustParseAddr("127.0.0.1"), func(conn net.Conn) {
+		play(&session{t: t, conn: conn, r: bufio.NewReader(conn)})
+	})
+}
+
+// acceptOne listens on host, hands the first connection to handle (and closes it after) and, on
+// cleanup, waits for handle to return.
+func acceptOne(t *testing.T, host netip.Addr, handle func(c net.Conn)) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(host, 0).String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,16 +48,41 @@ func scripted(t *testing.T, play func(s *session)) netip.AddrPort {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		conn, err := ln.Accept()
+		c, err := ln.Accept()
 		ln.Close()
 		if err != nil {
 			return
 		}
-		defer conn.Close()
-		play(&session{t: t, conn: conn, r: bufio.NewReader(conn)})
+		defer c.Close()
+		handle(c)
 	}()
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	return netip.MustParseAddrPort(ln.Addr().String())
+}
+
+// recorder holds what the client sent through a recordingProxy.
+type recorder struct {
+	testio.Buffer
+	done chan struct{} // closed when the relay ended
+}
+
+// recordingProxy relays one connection on listen's address family to target and records what the
+// client sent.
+func recordingProxy(t *testing.T, listen netip.Addr, target netip.AddrPort) (netip.AddrPort, *recorder) {
+	t.Helper()
+	rec := &recorder{done: make(chan struct{})}
+	return acceptOne(t, listen, func(c net.Conn) {
+		defer close(rec.done)
+		s, err := net.Dial("tcp", target.String())
+		if err != nil {
+			return
+		}
+		back := make(chan struct{})
+		go func() { io.Copy(c, s); c.Close(); close(back) }()
+		io.Copy(io.MultiWriter(s, rec), c)
+		s.Close()
+		<-back
+	}), rec
 }
 
 func (s *session) send(raw ...string) {

@@ -81,18 +81,8 @@ func (w *Writer) Session(s *Session) error {
 		writeSessionText(w.text, s)
 	}
 	if w.json != nil {
-		b, err := json.MarshalIndent(s, "    ", "  ")
-		if err != nil {
-			return fmt.Errorf("writing JSON report: %w", err)
-		}
-		sep := ",\n    "
-		if w.jsonSessions == 0 {
-			sep = "\n    "
-		}
-		w.jsonSessions++
-		w.json.WriteString(sep)
-		if _, err := w.json.Write(b); err != nil {
-			return fmt.Errorf("writing JSON report: %w", err)
+		if err := appendJSON(w.json, &w.jsonSessions, s); err != nil {
+			return err
 		}
 	}
 	if w.junitCases != nil {
@@ -144,18 +134,22 @@ func (w *Writer) Other(d *DataConn) error {
 			return fmt.Errorf("JSON report: %w", err)
 		}
 	}
-	b, err := json.MarshalIndent(d, "    ", "  ")
+	return appendJSON(w.others, &w.nOthers, d)
+}
+
+// appendJSON writes v, indented, as the next element of a JSON array that *n elements precede.
+func appendJSON(w io.Writer, n *int, v any) error {
+	b, err := json.MarshalIndent(v, "    ", "  ")
 	if err != nil {
 		return fmt.Errorf("writing JSON report: %w", err)
 	}
 	sep := ",\n    "
-	if w.nOthers == 0 {
+	if *n == 0 {
 		sep = "\n    "
 	}
-	w.nOthers++
-	w.others.WriteString(sep)
-	if _, err := w.others.Write(b); err != nil {
-		return fmt.Errorf("JSON report: %w", err)
+	*n++
+	if _, err := w.Write(append([]byte(sep), b...)); err != nil {
+		return fmt.Errorf("writing JSON report: %w", err)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package replay
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/netxsim/netxsim/ftp"
+	"github.com/netxsim/netxsim/ftp/ftpcheck"
 	"github.com/netxsim/netxsim/internal/junit"
 )
 
@@ -138,14 +138,7 @@ func excuse(p ftp.Profile, s *Session, res *SessionResult) {
 }
 
 // WriteJSON writes the report as indented JSON.
-func (r *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
-		return fmt.Errorf("writing JSON report: %w", err)
-	}
-	return nil
-}
+func (r *Report) WriteJSON(w io.Writer) error { return ftpcheck.WriteJSON(w, r) }
 
 // WriteText writes a human-readable report: every session and every difference.
 func (r *Report) WriteText(w io.Writer) error {

@@ -36,6 +36,31 @@ func IsUsage(err error) bool {
 	return errors.As(err, &ue) || errors.Is(err, netxsim.ErrReservedAddress)
 }
 
+// Exit is a command's exit code for err: 0 for none; else, once "netxsim NAME: err" is on stderr,
+// 2 for a usage error (IsUsage), 1 for any other.
+func Exit(stderr io.Writer, name string, err error) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "netxsim %s: %v\n", name, err)
+	if IsUsage(err) {
+		return 2
+	}
+	return 1
+}
+
+// parseInto is a flag.Func that sets the flag's value through set once parse accepts it.
+func parseInto[T any](parse func(string) (T, error), set func(T)) func(string) error {
+	return func(s string) error {
+		v, err := parse(s)
+		if err != nil {
+			return err
+		}
+		set(v)
+		return nil
+	}
+}
+
 // MTU limits, the same for every link (tapdev.CheckMTU).
 const (
 	MinMTU = tapdev.MinMTU
@@ -108,30 +133,12 @@ func (d *Device) Register(fs *flag.FlagSet, mode NetNSMode) {
 	str(&d.mac, "mac", netxsim.DeviceMAC().String(), "device Ethernet `address` (unicast)")
 	fs.UintVar(&d.MTU, "mtu", 1500, fmt.Sprintf("link MTU (`bytes`, %d..%d)", MinMTU, MaxMTU))
 	fs.StringVar(&d.Pcap, "pcap", "", "write every frame the device sends and receives to this pcapng `file`")
-	fs.Func("vxlan", "put the device on a VXLAN segment instead of a TAP: `local=IP:PORT,remote=IP:PORT,vni=N[,mtu=N]` (UDP only, no root; see docs/vxlan.md)", func(s string) error {
-		c, err := vxlan.ParseConfig(s)
-		if err != nil {
-			return err
-		}
-		d.VXLAN = &c
-		return nil
-	})
-	fs.Func("stack-signature", "the device's TCP/IP look on the wire, `netx|gvisor`: netx is NetX Duo's (TTL 128, MSS only, windows 400/2048, IPv4 ID +1; the default of the netxduo profiles), gvisor Linux-like (fast bulk transfers); see docs/stack.md", func(s string) error {
-		sig, err := stack.ParseSignature(s)
-		if err != nil {
-			return err
-		}
-		d.Signature = &sig
-		return nil
-	})
-	fs.Func("windows", "fixed TCP receive windows `CONTROL,DATA` in bytes (64..65535; either may be empty for its default): CONTROL for the FTP control connection, DATA for every other; default 400,2048 with the netx signature, auto-tuned with gvisor", func(s string) error {
-		w, err := stack.ParseWindows(s)
-		if err != nil {
-			return err
-		}
-		d.Windows = w
-		return nil
-	})
+	fs.Func("vxlan", "put the device on a VXLAN segment instead of a TAP: `local=IP:PORT,remote=IP:PORT,vni=N[,mtu=N]` (UDP only, no root; see docs/vxlan.md)",
+		parseInto(vxlan.ParseConfig, func(c vxlan.Config) { d.VXLAN = &c }))
+	fs.Func("stack-signature", "the device's TCP/IP look on the wire, `netx|gvisor`: netx is NetX Duo's (TTL 128, MSS only, windows 400/2048, IPv4 ID +1; the default of the netxduo profiles), gvisor Linux-like (fast bulk transfers); see docs/stack.md",
+		parseInto(stack.ParseSignature, func(sig stack.Signature) { d.Signature = &sig }))
+	fs.Func("windows", "fixed TCP receive windows `CONTROL,DATA` in bytes (64..65535; either may be empty for its default): CONTROL for the FTP control connection, DATA for every other; default 400,2048 with the netx signature, auto-tuned with gvisor",
+		parseInto(stack.ParseWindows, func(w stack.Windows) { d.Windows = w }))
 	if mode == CreateNetNS {
 		// Only where the command brings up the whole setup (up, serve): an ftp client in a namespace of
 		// its own would have no server to reach (it needs no root over --vxlan or the host kernel).
@@ -402,12 +409,17 @@ func (d *Device) EnterPrefix() string {
 	return ""
 }
 
-// Reexec runs the command again rootless (--rootless) in a user and network namespace of its own:
-// ok is false when it is not asked for or this process is already that one.
-func (d *Device) Reexec(ctx context.Context, command string, args []string, stdout, stderr io.Writer) (code int, ok bool, err error) {
+// Reexec runs the command again rootless (--rootless) in a user and network namespace of its own
+// and returns its exit code (1, the error on stderr, if it could not run): ok is false when it is
+// not asked for or this process is already that one.
+func (d *Device) Reexec(ctx context.Context, command string, args []string, stdout, stderr io.Writer) (code int, ok bool) {
 	if !d.Rootless || userns.Inside() {
-		return 0, false, nil
+		return 0, false
 	}
-	code, err = userns.Reexec(ctx, append([]string{command}, args...), os.Stdin, stdout, stderr)
-	return code, true, err
+	code, err := userns.Reexec(ctx, append([]string{command}, args...), os.Stdin, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "netxsim %s: --rootless: %v\n", command, err)
+		return 1, true
+	}
+	return code, true
 }

@@ -340,17 +340,7 @@ func get(ctx context.Context, c *client.Client, remote, local string, stdout io.
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	var w io.Writer = tmp
-	bar := newProgress(stdout, "get "+remote, total)
-	if bar != nil {
-		w = io.MultiWriter(tmp, bar)
-	}
-	_, err = io.Copy(w, d)
-	bar.done(err)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := copyShown(stdout, "get "+remote, total, tmp, d); err != nil {
 		return err
 	}
 	if err := d.Close(); err != nil {
@@ -395,13 +385,19 @@ func put(ctx context.Context, c *client.Client, local, remote string, stdout io.
 			return err
 		}
 	}
-	bar := newProgress(stdout, "put "+remote, total)
+	return copyShown(stdout, "put "+remote, total, u, src)
+}
+
+// copyShown copies src to dst, with a progress bar of total bytes on stdout if it is a terminal,
+// and closes dst; the copy's error comes first.
+func copyShown(stdout io.Writer, label string, total int64, dst io.WriteCloser, src io.Reader) error {
+	bar := newProgress(stdout, label, total)
 	if bar != nil {
 		src = io.TeeReader(src, bar)
 	}
-	_, err = io.Copy(u, src)
+	_, err := io.Copy(dst, src)
 	bar.done(err)
-	if cerr := u.Close(); err == nil {
+	if cerr := dst.Close(); err == nil {
 		err = cerr
 	}
 	return err

@@ -13,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
-
 	"github.com/netxsim/netxsim/tapdev"
 	"github.com/netxsim/netxsim/tapdev/taptest"
 )
@@ -244,17 +241,12 @@ func TestKernelServerLinkLocal(t *testing.T) {
 	}
 }
 
-// kernelLinkLocal puts fe80::1 on the kernel side of link without DAD: the TAP has no carrier until the
-// device opens it, so the kernel's own EUI-64 address would not exist before the command runs.
+// kernelLinkLocal puts fe80::1 on the kernel side of link (AddAddr skips DAD): the TAP has no carrier
+// until the device opens it, so the kernel's own EUI-64 address would not exist before the command runs.
 func kernelLinkLocal(t *testing.T, ns *tapdev.NetNS, link string) netip.Addr {
 	t.Helper()
-	l, err := ns.Link(link)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ll := netip.MustParseAddr("fe80::1")
-	a := &netlink.Addr{IPNet: &net.IPNet{IP: ll.AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD}
-	if err := ns.Netlink().AddrAdd(l, a); err != nil {
+	if err := ns.AddAddr(link, netip.PrefixFrom(ll, 64)); err != nil {
 		t.Fatal(err)
 	}
 	return ll

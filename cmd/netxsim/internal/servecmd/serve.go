@@ -135,25 +135,13 @@ func RunWith(ctx context.Context, args []string, stdout, stderr io.Writer, until
 		return 2
 	}
 	if err := validate(&o, fs); err != nil {
-		fmt.Fprintf(stderr, "netxsim serve: %v\n", err)
-		if devflags.IsUsage(err) {
-			return 2
-		}
-		return 1
+		return devflags.Exit(stderr, "serve", err)
 	}
-	if code, ok, err := o.Reexec(ctx, "serve", args, stdout, stderr); ok {
-		if err != nil {
-			fmt.Fprintf(stderr, "netxsim serve: --rootless: %v\n", err)
-			return 1
-		}
+	if code, ok := o.Reexec(ctx, "serve", args, stdout, stderr); ok {
 		return code
 	}
 	if err := serve(ctx, &o, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "netxsim serve: %v\n", err)
-		if devflags.IsUsage(err) {
-			return 2
-		}
-		return 1
+		return devflags.Exit(stderr, "serve", err)
 	}
 	return o.code
 }

@@ -66,20 +66,12 @@ func RunWith(ctx context.Context, args []string, stdout, stderr io.Writer, until
 		fmt.Fprintf(stderr, "netxsim up: %v\n(netxsim up --help for usage)\n", err)
 		return 2
 	}
-	if code, ok, err := o.Reexec(ctx, "up", args, stdout, stderr); ok {
-		if err != nil {
-			fmt.Fprintf(stderr, "netxsim up: --rootless: %v\n", err)
-			return 1
-		}
+	if code, ok := o.Reexec(ctx, "up", args, stdout, stderr); ok {
 		return code
 	}
 	o.until = until
 	if err := up(ctx, o, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "netxsim up: %v\n", err)
-		if devflags.IsUsage(err) {
-			return 2
-		}
-		return 1
+		return devflags.Exit(stderr, "up", err)
 	}
 	return o.code
 }
