@@ -2,8 +2,6 @@ package scenario
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -328,12 +326,7 @@ func hashFile(n *node, p string) (fileState, error) {
 		return fileState{}, err
 	}
 	defer f.Close()
-	h := sha256.New()
-	size, err := io.Copy(h, f)
-	if err != nil {
-		return fileState{}, err
-	}
-	return fileState{sha: hex.EncodeToString(h.Sum(nil)), size: size}, nil
+	return stateOf(f)
 }
 
 func (res *Result) saveImages(sc *Scenario, w *world) error {

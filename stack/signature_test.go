@@ -30,21 +30,9 @@ func netxPair(t *testing.T, win stack.Windows) (dev, host *stack.IP, pcap *bytes
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep, err := capture.New(p.A(), w, "dev0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dc, hc := devConfig(), hostConfig()
-	dc.SkipDAD, hc.SkipDAD = true, true
+	dc := devConfig()
 	dc.Signature, dc.Windows = stack.SignatureNetX, win
-	dev, err = stack.New(context.Background(), dc, ep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	host, err = stack.New(context.Background(), hc, p.B())
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev, host = startCaptured(t, p, w, false, dc, hostConfig())
 	var closed bool
 	done = func() {
 		if closed {

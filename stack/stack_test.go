@@ -12,6 +12,7 @@ import (
 	"github.com/netxsim/netxsim"
 	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/stack"
+	"github.com/netxsim/netxsim/stack/capture"
 	"github.com/netxsim/netxsim/stack/link"
 )
 
@@ -55,6 +56,31 @@ func newPair(t testing.TB, cfg link.PairConfig, skipDAD bool) (dev, host *stack.
 		t.Fatal(err)
 	}
 	return ds[0].IP(), ds[1].IP(), seg.Pair()
+}
+
+// startCaptured starts dc on p's end A and hc on end B, DAD skipped, the device's end seen through a
+// capture into w (named as dc), the host's too when hostToo; both close at cleanup, the host first.
+func startCaptured(t *testing.T, p *link.Pair, w *capture.Writer, hostToo bool, dc, hc stack.Config) (dev, host *stack.IP) {
+	t.Helper()
+	dc.SkipDAD, hc.SkipDAD = true, true
+	cfgs, ends := []stack.Config{dc, hc}, []stack.LinkEndpoint{p.A(), p.B()}
+	ips := make([]*stack.IP, 2)
+	for i := range ips {
+		if i == 0 || hostToo {
+			ce, err := capture.New(ends[i], w, cfgs[i].Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ends[i] = ce
+		}
+		ip, err := stack.New(context.Background(), cfgs[i], ends[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ip.Close() })
+		ips[i] = ip
+	}
+	return ips[0], ips[1]
 }
 
 func TestListenDialV4V6(t *testing.T) {

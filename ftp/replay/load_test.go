@@ -76,24 +76,14 @@ func TestLoadErrors(t *testing.T) {
 	if payload < 0 || greeting < 0 {
 		t.Fatal("no USER or greeting in the capture")
 	}
-	var ng bytes.Buffer
-	c, err := capgen.New(&ng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := c.FTP(netip.MustParseAddrPort("198.51.100.1:40000"), netip.MustParseAddrPort("198.51.100.2:21"))
-	f.Reply("220 Connection Ready ")
-	f.Cmd("USER u")
-	f.Reply("331 Enter password ")
-	f.Quit()
-	c.Close()
+	ng := userCapture(t, "198.51.100.1:40000", "198.51.100.2:21", nil)
 	for _, tc := range []struct {
 		name string
 		b    []byte
 		want string
 	}{
 		{"pcap cut mid-packet", full[:len(full)/2+7], "truncated"},
-		{"pcapng cut mid-block", ng.Bytes()[:ng.Len()-9], "truncated"},
+		{"pcapng cut mid-block", ng[:len(ng)-9], "truncated"},
 		{"foreign", []byte("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"), "pcap"},
 		{"empty file", nil, "pcap"},
 		{"header only", full[:24], "no TCP segment"},
@@ -112,6 +102,27 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// userCapture is a pcapng capture of one session from client to server that gets as far as USER,
+// then does more (if not nil) and quits.
+func userCapture(t testing.TB, client, server string, more func(s *capgen.FTP)) []byte {
+	t.Helper()
+	var ng bytes.Buffer
+	c, err := capgen.New(&ng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.FTP(netip.MustParseAddrPort(client), netip.MustParseAddrPort(server))
+	s.Reply("220 Connection Ready ")
+	s.Cmd("USER u")
+	s.Reply("331 Enter password ")
+	if more != nil {
+		more(s)
+	}
+	s.Quit()
+	c.Close()
+	return ng.Bytes()
+}
+
 // FuzzLoad feeds arbitrary bytes through the capture reader, the session loader and the step
 // builder replay runs on: a script or an error, never a panic or a hang.
 func FuzzLoad(f *testing.F) {
@@ -123,19 +134,9 @@ func FuzzLoad(f *testing.F) {
 		f.Add(b)
 		f.Add(b[:len(b)/3])
 	}
-	var ng bytes.Buffer
-	c, err := capgen.New(&ng)
-	if err != nil {
-		f.Fatal(err)
-	}
-	ftpc := c.FTP(netip.MustParseAddrPort("[2001:db8::1]:40000"), netip.MustParseAddrPort("[2001:db8::2]:21"))
-	ftpc.Reply("220 Connection Ready ")
-	ftpc.Cmd("USER u")
-	ftpc.Reply("331 Enter password ")
-	ftpc.Transfer(capgen.Transfer{Verb: "RETR", Arg: "a", Setup: "EPSV", Data: []byte("0123456789"), Retransmit: true})
-	ftpc.Quit()
-	c.Close()
-	f.Add(ng.Bytes())
+	f.Add(userCapture(f, "[2001:db8::1]:40000", "[2001:db8::2]:21", func(s *capgen.FTP) {
+		s.Transfer(capgen.Transfer{Verb: "RETR", Arg: "a", Setup: "EPSV", Data: []byte("0123456789"), Retransmit: true})
+	}))
 	f.Add([]byte{0x0a, 0x0d, 0x0d, 0x0a})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sc, err := load(data)

@@ -47,12 +47,16 @@ const (
 func newHostFS(t testing.TB) (*hostfs.FS, string) {
 	t.Helper()
 	dir := t.TempDir()
+	return openHostFS(t, dir), dir
+}
+
+// openHostFS returns a hostfs over dir, closed when the test ends.
+func openHostFS(t testing.TB, dir string) *hostfs.FS {
+	t.Helper()
 	fsys, err := hostfs.New(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	t.Cleanup(func() { fsys.Close() })
-	return fsys, dir
+	return fsys
 }
 
 // startKernel serves srv on the host kernel's loopback (127.0.0.1 or [::1]).
@@ -506,4 +510,25 @@ func getFile(t testing.TB, fsys server.FileSystem, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// must fails the test at once on err.
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// expectClosed wants the server to close the control connection with nothing more said.
+func expectClosed(t testing.TB, c *ctrl) {
+	t.Helper()
+	c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := io.ReadAll(c.c)
+	if err != nil && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
+		t.Fatalf("connection not closed: %v", err)
+	}
+	if len(b) != 0 {
+		t.Fatalf("unexpected data before close: %q", b)
+	}
 }

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/server"
-	"github.com/netxsim/netxsim/ftp/server/hostfs"
 	"github.com/netxsim/netxsim/stack"
 )
 
@@ -29,9 +27,7 @@ func TestTraversal(t *testing.T) {
 	must(t, os.Symlink("../secret", filepath.Join(root, "escape")))
 	must(t, os.Symlink("/etc", filepath.Join(root, "etcdir")))
 	must(t, os.Symlink("pub/ok.txt", filepath.Join(root, "inside")))
-	fsys, err := hostfs.New(root)
-	must(t, err)
-	t.Cleanup(func() { fsys.Close() })
+	fsys := openHostFS(t, root)
 	for _, prof := range []ftp.Profile{ftp.ProfileNetXDuo, ftp.ProfileExtended} {
 		t.Run(string(prof), func(t *testing.T) {
 			e := startKernel(t, baseServer(fsys, prof), v4)
@@ -72,13 +68,6 @@ func TestTraversal(t *testing.T) {
 				t.Fatal("secret changed")
 			}
 		})
-	}
-}
-
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -140,9 +129,7 @@ func TestPassiveForeignPeer(t *testing.T) {
 	if b, _ := io.ReadAll(foreign); len(b) != 0 {
 		t.Fatalf("foreign peer got %q", b)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	own, err := e.dial(ctx, netip.AddrPortFrom(ap.Addr(), ap.Port()))
+	own, err := e.dial(t.Context(), netip.AddrPortFrom(ap.Addr(), ap.Port()))
 	must(t, err)
 	if got := string(readAll(t, own)); got != "payload" {
 		t.Fatalf("own data connection got %q", got)
@@ -171,18 +158,6 @@ func TestFailedLogins(t *testing.T) {
 		}
 		expectClosed(t, c)
 	})
-}
-
-func expectClosed(t testing.TB, c *ctrl) {
-	t.Helper()
-	c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	b, err := io.ReadAll(c.c)
-	if err != nil && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
-		t.Fatalf("connection not closed: %v", err)
-	}
-	if len(b) != 0 {
-		t.Fatalf("unexpected data before close: %q", b)
-	}
 }
 
 // TestSessionLimits: netxduo keeps extra connections waiting (NetX's backlog), extended answers 421;
@@ -413,9 +388,7 @@ func testLoginTimeout(t *testing.T, prof ftp.Profile, mode string, fam family) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for range srv.MaxSessions {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		c, err := e.dial(ctx, e.ctrl)
-		cancel()
+		c, err := e.dial(t.Context(), e.ctrl)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -429,9 +402,7 @@ func testLoginTimeout(t *testing.T, prof ftp.Profile, mode string, fam family) {
 		if time.Now().After(deadline) {
 			t.Fatal("no client could log in while connections trickled without logging in")
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		conn, err := e.dial(ctx, e.ctrl)
-		cancel()
+		conn, err := e.dial(t.Context(), e.ctrl)
 		if err != nil {
 			t.Fatal(err)
 		}
