@@ -51,7 +51,7 @@ func BenchmarkCurlServeTAP(b *testing.B) {
 			n.Delete()
 		}
 	})
-	startServe(b, "running;", "serve", "--tap", ns, "--netns", ns, "--ram", "600M", "--user", "u:p",
+	startCLI(b, "running;", "serve", "--tap", ns, "--netns", ns, "--ram", "600M", "--user", "u:p",
 		"--profile", "extended", "--stack-signature", "gvisor", "--skip-dad", "--no-ipv6")
 	dev := server{name: "netxsim serve --tap", ns: ns, url: "ftp://u:p@198.51.100.2/"}
 
@@ -192,25 +192,6 @@ func startVsftpdNS(b *testing.B, ns *tapdev.NetNS) (string, bool) {
 	}
 	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	return "ftp://anonymous:x@203.0.113.2/", true
-}
-
-// startServe runs this binary as `netxsim args...` until ready shows on stdout (startCLI); it is
-// interrupted (SIGINT, as Ctrl-C) at cleanup, so it removes what it made.
-func startServe(b *testing.B, ready string, args ...string) {
-	b.Helper()
-	cmd, _ := startCLI(b, ready, args...)
-	// Registered after startCLI's kill, so it runs first: the kill then finds the process gone.
-	b.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
 }
 
 func writeRandom(name string, n int64) error {

@@ -18,14 +18,7 @@ import (
 // TestShellRootless runs `netxsim shell` as the unprivileged user nobody: the namespace, the TAP, the
 // FTP server on a RAM disk, curl and ping inside; then nothing of it may remain.
 func TestShellRootless(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to drop to nobody (and to open /dev/net/tun to all for the test)")
-	}
-	for _, tool := range []string{"curl", "ping", "sh"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s: %v", tool, err)
-		}
-	}
+	needRootAndTools(t, "to drop to nobody (and to open /dev/net/tun to all for the test)", "curl", "ping", "sh")
 	fi, err := os.Stat("/dev/net/tun")
 	if err != nil {
 		t.Skipf("no /dev/net/tun: %v", err)

@@ -20,14 +20,7 @@ import (
 // serve process in a second namespace) over VXLAN on an underlay of 203.0.113.0/24 across a veth
 // pair between the two; curl puts a file and lists the FTP root, over IPv4 and IPv6.
 func TestVXLANLinuxInterface(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: network namespaces, a veth pair and a Linux vxlan interface")
-	}
-	for _, tool := range []string{"ip", "curl", "ethtool"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s: %v", tool, err)
-		}
-	}
+	needRootAndTools(t, "network namespaces, a veth pair and a Linux vxlan interface", "ip", "curl", "ethtool")
 	bin := buildNetxsim(t)
 	mk := func() *tapdev.NetNS {
 		ns, err := tapdev.CreateNetNS(taptest.Name("nxv"))
@@ -70,8 +63,8 @@ func TestVXLANLinuxInterface(t *testing.T) {
 		t.Fatalf("ethtool: %v\n%s", err, out)
 	}
 
-	startServeProc(t, []string{"ip", "netns", "exec", simNS.Name}, bin,
-		"--vxlan", "local=203.0.113.2:4789,remote=203.0.113.1:4789,vni=4242", "--ram", "8M", "--user", "u:p", "--skip-dad")
+	startProc(t, exec.Command("ip", "netns", "exec", simNS.Name, bin, "serve",
+		"--vxlan", "local=203.0.113.2:4789,remote=203.0.113.1:4789,vni=4242", "--ram", "8M", "--user", "u:p", "--skip-dad"), "running")
 
 	file := filepath.Join(t.TempDir(), "hello.txt")
 	if err := os.WriteFile(file, []byte("over vxlan\n"), 0o644); err != nil {

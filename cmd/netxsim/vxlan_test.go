@@ -1,74 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 )
-
-// startServeProc starts `netxsim serve` (through prefix, e.g. ip netns exec) and returns once it says it
-// is running; it is interrupted and waited for at cleanup or when the returned stop is called.
-func startServeProc(t *testing.T, prefix []string, bin string, args ...string) (stop func()) {
-	t.Helper()
-	argv := append(append(prefix, bin, "serve"), args...)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cmd.Process.Signal(syscall.SIGINT)
-			select {
-			case <-done:
-			case <-time.After(15 * time.Second):
-				cmd.Process.Kill()
-				<-done
-			}
-		})
-	}
-	t.Cleanup(stop)
-	ready := make(chan string, 1)
-	var log strings.Builder
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if strings.HasPrefix(sc.Text(), "running") {
-				ready <- log.String()
-			}
-		}
-		io.Copy(io.Discard, out)
-		cmd.Wait()
-		close(done)
-	}()
-	select {
-	case <-ready:
-	case <-done:
-		t.Fatalf("serve ended before it ran: %s", stderr.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("serve did not come up: %s", stderr.String())
-	}
-	return stop
-}
 
 // freeUDPPort is a loopback UDP port nobody uses now.
 func freeUDPPort(t *testing.T) int {
@@ -88,8 +30,8 @@ func TestVXLANTwoProcesses(t *testing.T) {
 	p1, p2 := freeUDPPort(t), freeUDPPort(t)
 	dir := t.TempDir()
 	pcap := filepath.Join(dir, "device.pcapng")
-	stop := startServeProc(t, nil, bin, "--vxlan", fmt.Sprintf("local=127.0.0.1:%d,remote=127.0.0.1:%d,vni=42", p1, p2),
-		"--ram", "8M", "--user", "u:p", "--profile", "extended", "--skip-dad", "--pcap", pcap)
+	srv := startProc(t, exec.Command(bin, "serve", "--vxlan", fmt.Sprintf("local=127.0.0.1:%d,remote=127.0.0.1:%d,vni=42", p1, p2),
+		"--ram", "8M", "--user", "u:p", "--profile", "extended", "--skip-dad", "--pcap", pcap), "running")
 	data := make([]byte, 300<<10)
 	rand.Read(data)
 	src := filepath.Join(dir, "src.bin")
@@ -119,7 +61,7 @@ func TestVXLANTwoProcesses(t *testing.T) {
 		}
 	}
 	// The segment was captured like any other: the device's capture verifies, four sessions, both families.
-	stop()
+	srv.stop()
 	out, err := exec.Command(bin, "verify", pcap).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "4 FTP sessions, 0 violations") || !strings.Contains(string(out), "2001:db8::1") {
 		t.Fatalf("verify the VXLAN segment's capture: %v\n%s", err, out)

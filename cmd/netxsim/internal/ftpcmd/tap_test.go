@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 	"github.com/netxsim/netxsim/tapdev"
 	"github.com/netxsim/netxsim/tapdev/taptest"
 )
@@ -122,12 +123,7 @@ func TestNetNSFresh(t *testing.T) {
 	needPyftpdlib(t)
 	name := taptest.Name("nxn")
 	t.Cleanup(func() {
-		if tapdev.NetNSExists(name) {
-			t.Errorf("namespace %s left behind", name)
-			if ns, err := tapdev.OpenNetNS(name); err == nil {
-				ns.Delete()
-			}
-		}
+		clitest.NetNSGone(t, name)
 	})
 	root := t.TempDir()
 	data := bytes.Repeat([]byte("fresh namespace "), 20000)

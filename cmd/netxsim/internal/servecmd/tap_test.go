@@ -47,12 +47,7 @@ func startServeTAP(t *testing.T, args ...string) *served {
 	s.stop = r.Stop
 	t.Cleanup(func() {
 		s.stop()
-		if tapdev.NetNSExists(s.ns) {
-			t.Errorf("namespace %s left behind", s.ns)
-			if n, err := tapdev.OpenNetNS(s.ns); err == nil {
-				n.Delete()
-			}
-		}
+		clitest.NetNSGone(t, s.ns)
 	})
 	inHints := false
 	for _, l := range strings.Split(r.Stdout(), "\n") {

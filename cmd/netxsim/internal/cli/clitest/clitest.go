@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/netxsim/netxsim/internal/testio"
+	"github.com/netxsim/netxsim/tapdev"
 )
 
 // Command is a subcommand's entry point (its Run).
@@ -122,4 +123,16 @@ func (r *Running) Wait() int {
 func (r *Running) Stop() int {
 	r.cancel()
 	return r.Wait()
+}
+
+// NetNSGone fails the test if the network namespace name still exists (a command left it behind)
+// and removes it.
+func NetNSGone(t testing.TB, name string) {
+	t.Helper()
+	if tapdev.NetNSExists(name) {
+		t.Errorf("namespace %s left behind", name)
+		if n, err := tapdev.OpenNetNS(name); err == nil {
+			n.Delete()
+		}
+	}
 }
