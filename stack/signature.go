@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/netxsim/netxsim/internal/textenc"
 )
 
 // Signature is how the instance's TCP/IP looks on the wire: the TTL, TCP options and windows a peer
@@ -41,14 +43,7 @@ func (s Signature) String() string {
 }
 
 // UnmarshalText implements encoding.TextUnmarshaler (scenario files, flags).
-func (s *Signature) UnmarshalText(b []byte) error {
-	v, err := ParseSignature(string(b))
-	if err != nil {
-		return err
-	}
-	*s = v
-	return nil
-}
+func (s *Signature) UnmarshalText(b []byte) error { return textenc.Unmarshal(s, b, ParseSignature) }
 
 // MarshalText implements encoding.TextMarshaler.
 func (s Signature) MarshalText() ([]byte, error) { return []byte(s.String()), nil }

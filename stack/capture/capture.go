@@ -17,6 +17,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/netxsim/netxsim/internal/textenc"
 )
 
 // Format selects the file format of a Writer.
@@ -252,14 +254,7 @@ func (b *bufWriter) Flush() error {
 }
 
 // UnmarshalText accepts "pcapng" or "pcap" (encoding.TextUnmarshaler, for YAML and flags).
-func (f *Format) UnmarshalText(b []byte) error {
-	v, err := ParseFormat(string(b))
-	if err != nil {
-		return err
-	}
-	*f = v
-	return nil
-}
+func (f *Format) UnmarshalText(b []byte) error { return textenc.Unmarshal(f, b, ParseFormat) }
 
 // MarshalText writes the format's name.
 func (f Format) MarshalText() ([]byte, error) { return []byte(f.String()), nil }

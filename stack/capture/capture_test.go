@@ -79,6 +79,17 @@ func traffic(t *testing.T, w *capture.Writer) {
 	c.Close()
 }
 
+// memWriter is a capture Writer of format f into a buffer the test reads back.
+func memWriter(t *testing.T, f capture.Format) (*capture.Writer, *bytes.Buffer) {
+	t.Helper()
+	buf := &bytes.Buffer{}
+	w, err := capture.NewWriter(buf, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, buf
+}
+
 type seen struct {
 	arp, ns, na, echo4, echo6, tcp int
 	ifaces                         map[int]bool
@@ -178,16 +189,12 @@ func TestPcapNG(t *testing.T) {
 }
 
 func TestClassicPcap(t *testing.T) {
-	var buf bytes.Buffer
-	w, err := capture.NewWriter(&buf, capture.Pcap)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, buf := memWriter(t, capture.Pcap)
 	traffic(t, w)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	r, err := pcapgo.NewReader(&buf)
+	r, err := pcapgo.NewReader(buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,11 +209,7 @@ func TestClassicPcap(t *testing.T) {
 }
 
 func TestEmptyAndClosed(t *testing.T) {
-	var buf bytes.Buffer
-	w, err := capture.NewWriter(&buf, capture.PcapNG)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, buf := memWriter(t, capture.PcapNG)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +221,7 @@ func TestEmptyAndClosed(t *testing.T) {
 	if _, err := capture.New(p.A(), w, "late"); err == nil {
 		t.Error("New on a closed Writer succeeded")
 	}
-	if _, err := capture.NewWriter(&buf, capture.Format(7)); err == nil {
+	if _, err := capture.NewWriter(buf, capture.Format(7)); err == nil {
 		t.Error("unknown format accepted")
 	}
 	if _, err := capture.Create(filepath.Join(t.TempDir(), "no", "such", "dir.pcapng"), capture.PcapNG); err == nil {
@@ -234,11 +237,7 @@ func TestEmptyAndClosed(t *testing.T) {
 
 // Many goroutines on several interfaces of one Writer: the file must stay well-formed (run with -race).
 func TestConcurrentWriters(t *testing.T) {
-	var buf bytes.Buffer
-	w, err := capture.NewWriter(&buf, capture.PcapNG)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, buf := memWriter(t, capture.PcapNG)
 	sw, err := link.NewSwitch(link.SwitchConfig{Ports: 4})
 	if err != nil {
 		t.Fatal(err)
@@ -279,7 +278,7 @@ func TestConcurrentWriters(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	r, err := pcapgo.NewNgReader(&buf, pcapgo.DefaultNgReaderOptions)
+	r, err := pcapgo.NewNgReader(buf, pcapgo.DefaultNgReaderOptions)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/netxsim/netxsim/internal/textenc"
 )
 
 // Config describes one VXLAN segment end.
@@ -72,14 +74,7 @@ func (c Config) String() string {
 func (c Config) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
 
 // UnmarshalText implements encoding.TextUnmarshaler with ParseConfig.
-func (c *Config) UnmarshalText(b []byte) error {
-	v, err := ParseConfig(string(b))
-	if err != nil {
-		return err
-	}
-	*c = v
-	return nil
-}
+func (c *Config) UnmarshalText(b []byte) error { return textenc.Unmarshal(c, b, ParseConfig) }
 
 // ParseConfig reads "local=IP[:PORT],remote=IP[:PORT],vni=N[,mtu=N]" (the --vxlan flag) and
 // validates it. IPv6 addresses with a port are bracketed: remote=[2001:db8::2]:4789.
