@@ -6,6 +6,33 @@ import (
 	"testing"
 )
 
+// checkParse runs parse over tests (input: want); a zero want means the input is refused with
+// ErrBadAddress.
+func checkParse[W comparable](t *testing.T, name string, parse func(string) (W, error), tests map[string]W) {
+	t.Helper()
+	var refused W
+	for in, want := range tests {
+		got, err := parse(in)
+		if want == refused {
+			if !errors.Is(err, ErrBadAddress) {
+				t.Errorf("%s(%q) = %v, %v; want ErrBadAddress", name, in, got, err)
+			}
+			continue
+		}
+		if err != nil || got != want {
+			t.Errorf("%s(%q) = %v, %v; want %v", name, in, got, err, want)
+		}
+	}
+}
+
+// addrString makes an address parser's result comparable with the tables' strings.
+func addrString(parse func(string) (netip.AddrPort, error)) func(string) (string, error) {
+	return func(s string) (string, error) {
+		ap, err := parse(s)
+		return ap.String(), err
+	}
+}
+
 func TestPORT(t *testing.T) {
 	ok := map[string]string{
 		"198,51,100,1,19,137":       "198.51.100.1:5001",
@@ -24,18 +51,7 @@ func TestPORT(t *testing.T) {
 		"2001:db8::1":               "",
 		"198,51,100,1,19,137 extra": "",
 	}
-	for in, want := range ok {
-		ap, err := ParsePORT(in)
-		if want == "" {
-			if err == nil || !errors.Is(err, ErrBadAddress) {
-				t.Errorf("ParsePORT(%q) = %v, %v; want ErrBadAddress", in, ap, err)
-			}
-			continue
-		}
-		if err != nil || ap.String() != want {
-			t.Errorf("ParsePORT(%q) = %v, %v; want %s", in, ap, err, want)
-		}
-	}
+	checkParse(t, "ParsePORT", addrString(ParsePORT), ok)
 	ap := netip.MustParseAddrPort("1.2.3.5:49153")
 	if got := FormatPORT(ap, true); got != "001,002,003,005,192,001" {
 		t.Errorf("FormatPORT zero-padded = %q", got)
@@ -73,18 +89,7 @@ func TestEPRT(t *testing.T) {
 		"|":                      "",
 		"||||":                   "",
 	}
-	for in, want := range tests {
-		ap, err := ParseEPRT(in)
-		if want == "" {
-			if !errors.Is(err, ErrBadAddress) {
-				t.Errorf("ParseEPRT(%q) = %v, %v; want ErrBadAddress", in, ap, err)
-			}
-			continue
-		}
-		if err != nil || ap.String() != want {
-			t.Errorf("ParseEPRT(%q) = %v, %v; want %s", in, ap, err, want)
-		}
-	}
+	checkParse(t, "ParseEPRT", addrString(ParseEPRT), tests)
 	for in, want := range map[string]string{
 		"198.51.100.1:5282":        "|1|198.51.100.1|5282|",
 		"[::ffff:198.51.100.1]:20": "|1|198.51.100.1|20|",
@@ -110,18 +115,7 @@ func TestPASV227(t *testing.T) {
 		"227 ":                                            "",
 		"":                                                "",
 	}
-	for in, want := range tests {
-		ap, err := Parse227(in)
-		if want == "" {
-			if !errors.Is(err, ErrBadAddress) {
-				t.Errorf("Parse227(%q) = %v, %v; want ErrBadAddress", in, ap, err)
-			}
-			continue
-		}
-		if err != nil || ap.String() != want {
-			t.Errorf("Parse227(%q) = %v, %v; want %s", in, ap, err, want)
-		}
-	}
+	checkParse(t, "Parse227", addrString(Parse227), tests)
 	if got := Format227(netip.MustParseAddrPort("198.51.100.2:49152")); got != "Entering Passive Mode (198,51,100,2,192,0)." {
 		t.Errorf("Format227 = %q", got)
 	}
@@ -143,91 +137,55 @@ func TestEPSV229(t *testing.T) {
 		"(111111)": 0,
 		"":         0,
 	}
-	for in, want := range tests {
-		p, err := Parse229(in)
-		if want == 0 {
-			if !errors.Is(err, ErrBadAddress) {
-				t.Errorf("Parse229(%q) = %d, %v; want ErrBadAddress", in, p, err)
-			}
-			continue
-		}
-		if err != nil || p != want {
-			t.Errorf("Parse229(%q) = %d, %v; want %d", in, p, err, want)
-		}
-	}
+	checkParse(t, "Parse229", Parse229, tests)
 	if got := Format229(49152); got != "Entering Extended Passive Mode (|||49152|)" {
 		t.Errorf("Format229 = %q", got)
 	}
 }
 
-func FuzzParsePORT(f *testing.F) {
-	for _, s := range []string{"198,51,100,1,19,137", "001,002,003,005,192,001", "1,2,3", " 1, 2,3,4,5,6", "999,1,1,1,1,1"} {
+// fuzzRoundTrip fuzzes parse from seeds: whatever it accepts passes check (nil: no check) and,
+// written by each format, parses back to the same value.
+func fuzzRoundTrip[T any](f *testing.F, seeds []string, parse func(string) (T, error), check func(T) bool, same func(a, b T) bool, formats ...func(T) string) {
+	for _, s := range seeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		ap, err := ParsePORT(s)
+		v, err := parse(s)
 		if err != nil {
 			return
 		}
-		for _, pad := range []bool{false, true} {
-			back, err := ParsePORT(FormatPORT(ap, pad))
-			if err != nil || back != ap {
-				t.Fatalf("round trip %q -> %v -> %v, %v", s, ap, back, err)
+		if check != nil && !check(v) {
+			t.Fatalf("accepted %v", v)
+		}
+		for _, format := range formats {
+			back, err := parse(format(v))
+			if err != nil || !same(back, v) {
+				t.Fatalf("round trip %q -> %v -> %v, %v", s, v, back, err)
 			}
 		}
 	})
 }
 
+func equal[T comparable](a, b T) bool { return a == b }
+
+func FuzzParsePORT(f *testing.F) {
+	fuzzRoundTrip(f, []string{"198,51,100,1,19,137", "001,002,003,005,192,001", "1,2,3", " 1, 2,3,4,5,6", "999,1,1,1,1,1"},
+		ParsePORT, nil, equal[netip.AddrPort],
+		func(ap netip.AddrPort) string { return FormatPORT(ap, false) }, func(ap netip.AddrPort) string { return FormatPORT(ap, true) })
+}
+
 func FuzzParseEPRT(f *testing.F) {
-	for _, s := range []string{"|1|198.51.100.1|5282|", "|2|2001:db8::1|5282|", "!2!::1!1!", "|2|fe80::1%x|1|", "|1|1.2.3.4|0|"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		ap, err := ParseEPRT(s)
-		if err != nil {
-			return
-		}
-		if ap.Port() == 0 || ap.Addr().Zone() != "" {
-			t.Fatalf("accepted %v", ap)
-		}
-		back, err := ParseEPRT(FormatEPRT(ap))
-		if err != nil || back.Addr().Unmap() != ap.Addr().Unmap() || back.Port() != ap.Port() {
-			t.Fatalf("round trip %q -> %v -> %v, %v", s, ap, back, err)
-		}
-	})
+	fuzzRoundTrip(f, []string{"|1|198.51.100.1|5282|", "|2|2001:db8::1|5282|", "!2!::1!1!", "|2|fe80::1%x|1|", "|1|1.2.3.4|0|"},
+		ParseEPRT, func(ap netip.AddrPort) bool { return ap.Port() != 0 && ap.Addr().Zone() == "" },
+		func(a, b netip.AddrPort) bool { return a.Addr().Unmap() == b.Addr().Unmap() && a.Port() == b.Port() }, FormatEPRT)
 }
 
 func FuzzParse227(f *testing.F) {
-	for _, s := range []string{"227 Entering Passive Mode (198,51,100,2,192,0).", "=1,2,3,4,5,6", "(1,2,3,4,5,6,7)", "227 1,2"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		ap, err := Parse227(s)
-		if err != nil {
-			return
-		}
-		back, err := Parse227(Format227(ap))
-		if err != nil || back != ap {
-			t.Fatalf("round trip %q -> %v -> %v, %v", s, ap, back, err)
-		}
-	})
+	fuzzRoundTrip(f, []string{"227 Entering Passive Mode (198,51,100,2,192,0).", "=1,2,3,4,5,6", "(1,2,3,4,5,6,7)", "227 1,2"},
+		Parse227, nil, equal[netip.AddrPort], Format227)
 }
 
 func FuzzParse229(f *testing.F) {
-	for _, s := range []string{"229 Entering Extended Passive Mode (|||49152|)", "(!!!1!)", "((|||1|)", "(|||0|)"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		p, err := Parse229(s)
-		if err != nil {
-			return
-		}
-		if p == 0 {
-			t.Fatal("port 0 accepted")
-		}
-		back, err := Parse229(Format229(p))
-		if err != nil || back != p {
-			t.Fatalf("round trip %q -> %d -> %d, %v", s, p, back, err)
-		}
-	})
+	fuzzRoundTrip(f, []string{"229 Entering Extended Passive Mode (|||49152|)", "(!!!1!)", "((|||1|)", "(|||0|)"},
+		Parse229, func(p uint16) bool { return p != 0 }, equal[uint16], Format229)
 }

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -9,78 +8,13 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/netip"
-	"os"
-	"os/exec"
 	"path"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/netxsim/netxsim/ftp"
-	"github.com/netxsim/netxsim/tapdev/taptest"
 )
-
-// startPyftpd runs Debian's pyftpdlib (testdata/pyftpd.py) on host, serving root, and returns its
-// address; with env it runs inside env's namespace.
-func startPyftpd(t *testing.T, host netip.Addr, root string, foreign bool, env *taptest.Env, extra ...string) netip.AddrPort {
-	t.Helper()
-	py := "/usr/bin/python3"
-	if _, err := os.Stat("/usr/lib/python3/dist-packages/pyftpdlib"); err != nil {
-		t.Skip("needs python3-pyftpdlib (Debian package): not installed")
-	}
-	script, err := filepath.Abs("testdata/pyftpd.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"-u", script, host.String(), "0", root}
-	if foreign {
-		args = append(args, "foreign")
-	}
-	args = append(args, extra...)
-	var cmd *exec.Cmd
-	if env == nil {
-		cmd = exec.Command(py, args...)
-	} else {
-		cmd = env.Command(context.Background(), py, args...)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if env == nil {
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start pyftpdlib: %v", err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	} else if err := env.StartCmd(cmd); err != nil {
-		t.Fatalf("start pyftpdlib: %v", err)
-	}
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-	}()
-	select {
-	case l := <-lines:
-		p, err := strconv.Atoi(strings.TrimPrefix(l, "PORT "))
-		if err != nil {
-			t.Fatalf("pyftpdlib said %q, want PORT n", l)
-		}
-		return netip.AddrPortFrom(host, uint16(p))
-	case <-time.After(20 * time.Second):
-		t.Fatal("pyftpdlib did not start within 20s")
-	}
-	return netip.AddrPort{}
-}
 
 func randomBytes(n int, seed uint64) []byte {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))

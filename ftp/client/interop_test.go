@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -157,6 +158,65 @@ func startPureFTPd(t *testing.T, env *taptest.Env) peer {
 		user: "user", pass: "secret", feats: true}
 	waitListening(t, env, p.v4)
 	return p
+}
+
+// startPyftpd runs Debian's pyftpdlib (testdata/pyftpd.py) on host, serving root, and returns its
+// address; with env it runs inside env's namespace.
+func startPyftpd(t *testing.T, host netip.Addr, root string, foreign bool, env *taptest.Env, extra ...string) netip.AddrPort {
+	t.Helper()
+	py := "/usr/bin/python3"
+	if _, err := os.Stat("/usr/lib/python3/dist-packages/pyftpdlib"); err != nil {
+		t.Skip("needs python3-pyftpdlib (Debian package): not installed")
+	}
+	script, err := filepath.Abs("testdata/pyftpd.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-u", script, host.String(), "0", root}
+	if foreign {
+		args = append(args, "foreign")
+	}
+	args = append(args, extra...)
+	var cmd *exec.Cmd
+	if env == nil {
+		cmd = exec.Command(py, args...)
+	} else {
+		cmd = env.Command(context.Background(), py, args...)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if env == nil {
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start pyftpdlib: %v", err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	} else if err := env.StartCmd(cmd); err != nil {
+		t.Fatalf("start pyftpdlib: %v", err)
+	}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	select {
+	case l := <-lines:
+		p, err := strconv.Atoi(strings.TrimPrefix(l, "PORT "))
+		if err != nil {
+			t.Fatalf("pyftpdlib said %q, want PORT n", l)
+		}
+		return netip.AddrPortFrom(host, uint16(p))
+	case <-time.After(20 * time.Second):
+		t.Fatal("pyftpdlib did not start within 20s")
+	}
+	return netip.AddrPort{}
 }
 
 func startPyftpdNS(t *testing.T, env *taptest.Env) peer {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -181,24 +180,16 @@ func clientCorpus(t *testing.T, prof ftp.Profile) {
 
 func hasTool(n string) bool { _, err := exec.LookPath(n); return err == nil }
 
+// copyFile copies a (small) capture to dst, making dst's directory.
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	b, err := os.ReadFile(src)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return os.WriteFile(dst, b, 0o644)
 }
 
 func analyzeFile(t *testing.T, file string, opts Options) *Report {
