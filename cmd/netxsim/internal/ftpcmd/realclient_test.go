@@ -1,7 +1,6 @@
 package ftpcmd
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"net/netip"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/netxsim/netxsim"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/replaycmd"
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/server"
@@ -142,7 +142,14 @@ func TestNetXDuoCommandSendsRealClientBytes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			seedRealDisk(t, srv)
+			// the real device's start-up files
+			img, err := srv.FormatRAM(8<<20, fsimage.FormatOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := replaycmd.SeedCaptured(img); err != nil {
+				t.Fatal(err)
+			}
 			if err := srv.ServeFTP(ctx, &server.Server{Profile: ftp.ProfileNetXDuo,
 				Login: server.Users(map[string]string{"netx": "secret"}, server.Deny)}); err != nil {
 				t.Fatal(err)
@@ -251,27 +258,6 @@ func compareClientSignature(t *testing.T, ours string, client netip.Addr) {
 	for _, s := range got.Syns {
 		if g := (sig{s.TTL, s.Window, s.OnlyMSS(), layout(s.OptionBytes)}); !want[g] {
 			t.Errorf("our client's SYN (SYN-ACK %v) frame %d: %+v, the real client's %v", s.SynAck, s.Frame, g, want)
-		}
-	}
-}
-
-// seedRealDisk gives the server device the real device's start-up files, in its order.
-func seedRealDisk(t *testing.T, d *netxsim.Device) {
-	t.Helper()
-	img, err := d.FormatRAM(8<<20, fsimage.FormatOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := img.Mkdir("pub"); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []struct {
-		name string
-		b    []byte
-	}{{"hello.txt", []byte("hello\n")}, {"data.bin", bytes.Repeat([]byte("abcdefghijklmnopqrstuvwxyz"), 116)[:3000]},
-		{"pub/readme.txt", []byte("NetX Duo oracle\r\n")}} {
-		if err := fsimage.WriteFile(img, f.name, bytes.NewReader(f.b)); err != nil {
-			t.Fatal(err)
 		}
 	}
 }

@@ -249,16 +249,6 @@ type device struct {
 	close  func() error
 }
 
-// seedFiles is the captured device's disk, in the order its files were written (README of the captures).
-func seedFiles() []struct{ name, content string } {
-	data := strings.Repeat("abcdefghijklmnopqrstuvwxyz", 116)[:3000]
-	return []struct{ name, content string }{
-		{"hello.txt", "hello\n"},
-		{"data.bin", data},
-		{"pub/readme.txt", "NetX Duo oracle\r\n"},
-	}
-}
-
 // startDevice builds the device and the host through the library: one pair, two stacks, the FTP
 // server on the seeded RAM disk; close stops them in the library's order.
 func startDevice(ctx context.Context, o *options, prof ftp.Profile, log *slog.Logger) (*device, error) {
@@ -326,7 +316,7 @@ func seed(o *options) (*fsimage.FS, error) {
 		return nil, err
 	}
 	if o.root == "" {
-		if err := seedCaptured(v); err != nil {
+		if err := SeedCaptured(v); err != nil {
 			v.Close()
 			return nil, err
 		}
@@ -377,9 +367,14 @@ func ramDisk() (*fsimage.RAM, *fsimage.FS, error) {
 	return ram, v, nil
 }
 
-// seedCaptured writes the captured device's three files into v, in their order.
-func seedCaptured(v *fsimage.FS) error {
-	for _, f := range seedFiles() {
+// SeedCaptured writes the captured device's disk (testdata/netxduo-6.4.2/README.md) into v: its three
+// files, in the order they were written.
+func SeedCaptured(v *fsimage.FS) error {
+	for _, f := range []struct{ name, content string }{
+		{"hello.txt", "hello\n"},
+		{"data.bin", strings.Repeat("abcdefghijklmnopqrstuvwxyz", 116)[:3000]},
+		{"pub/readme.txt", "NetX Duo oracle\r\n"},
+	} {
 		if err := fsimage.WriteFile(v, f.name, strings.NewReader(f.content)); err != nil {
 			return fmt.Errorf("seeding %s: %w", f.name, err)
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 	"github.com/netxsim/netxsim/ftp/replay"
 )
 
@@ -112,44 +113,18 @@ func TestReplayBadInput(t *testing.T) {
 		}
 		return p
 	}
-	for _, tc := range []struct {
-		name, file, want string
-		code             int
-	}{
-		{"truncated", write("cut.pcap", full[:len(full)/2+7]), "truncated", 1},
-		{"foreign", write("text.pcap", []byte("this is not a capture at all\n")), "not a pcap", 1},
-		{"no ftp", write("empty.pcap", full[:24]), "no FTP session", 1},
-		{"missing", filepath.Join(dir, "nothing.pcap"), "cannot read", 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var out, errb bytes.Buffer
-			code := run(context.Background(), options{}, []string{tc.file}, &out, &errb)
-			if code != tc.code || !strings.Contains(errb.String(), tc.want) {
-				t.Errorf("exit %d, stderr %q; want %d and %q", code, errb.String(), tc.code, tc.want)
-			}
-		})
-	}
-	var out, errb bytes.Buffer
-	if code := run(context.Background(), options{}, []string{"a", "b"}, &out, &errb); code != 2 {
-		t.Errorf("two captures: exit %d, want 2", code)
-	}
-	if code := run(context.Background(), options{}, []string{"--against", "http://x", "a"}, &out, &errb); code != 2 {
-		t.Errorf("--against http: exit %d, want 2", code)
-	}
-	errb.Reset()
-	if code := run(context.Background(), options{}, []string{"--against", "ftp://192.0.2.1", "a"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "192.0.2.0/24") {
-		t.Errorf("--against 192.0.2.1: exit %d, want 2 naming 192.0.2.0/24 (%s)", code, errb.String())
-	}
-	for _, args := range [][]string{{"--netns", "nx", "a"}, {"--pcap", "x.pcapng", "--against", "ftp://198.51.100.2", "a"}} {
-		if code := run(context.Background(), options{}, args, &out, &errb); code != 2 {
-			t.Errorf("%q: exit %d, want 2", args, code)
-		}
-	}
-	errb.Reset()
 	capture := filepath.Join(captures, "server-dialogues-ipv4.pcap")
-	if code := run(context.Background(), options{}, []string{"--against", "ftp://198.51.100.2", "--netns", "netxsim-no-such-ns", capture}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "--netns") {
-		t.Errorf("a missing namespace: exit %d, %q; want 1 naming --netns", code, errb.String())
-	}
+	clitest.Exits(t, Run,
+		clitest.Case{Args: []string{write("cut.pcap", full[:len(full)/2+7])}, Code: 1, Err: "truncated"},
+		clitest.Case{Args: []string{write("text.pcap", []byte("this is not a capture at all\n"))}, Code: 1, Err: "not a pcap"},
+		clitest.Case{Args: []string{write("empty.pcap", full[:24])}, Code: 1, Err: "no FTP session"},
+		clitest.Case{Args: []string{filepath.Join(dir, "nothing.pcap")}, Code: 1, Err: "cannot read"},
+		clitest.Case{Args: []string{"a", "b"}, Code: 2},
+		clitest.Case{Args: []string{"--against", "http://x", "a"}, Code: 2},
+		clitest.Case{Args: []string{"--against", "ftp://192.0.2.1", "a"}, Code: 2, Err: "192.0.2.0/24"},
+		clitest.Case{Args: []string{"--netns", "nx", "a"}, Code: 2},
+		clitest.Case{Args: []string{"--pcap", "x.pcapng", "--against", "ftp://198.51.100.2", "a"}, Code: 2},
+		clitest.Case{Args: []string{"--against", "ftp://198.51.100.2", "--netns", "netxsim-no-such-ns", capture}, Code: 1, Err: "--netns"})
 }
 
 // seedDifferences are the netxsim netxduo profile's documented differences from the real NetX Duo

@@ -1,17 +1,14 @@
 package replaycmd
 
 import (
-	"bufio"
-	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/servecmd"
-	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/tapdev"
 	"github.com/netxsim/netxsim/tapdev/taptest"
 )
@@ -25,17 +22,7 @@ func TestReplayAgainstServeTAP(t *testing.T) {
 	if why := taptest.Skip(); why != "" {
 		t.Skip(why)
 	}
-	ram, v, err := ramDisk()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := seedCaptured(v); err != nil {
-		t.Fatal(err)
-	}
-	if err := v.Close(); err != nil {
-		t.Fatal(err)
-	}
-	seedImage := ram.Bytes()
+	seedImage := capturedImage(t)
 	want := seedDifferences()
 	for _, prof := range []string{"netxduo-6.4", "netxduo"} {
 		for _, c := range []string{"ipv4", "ipv6"} {
@@ -88,18 +75,10 @@ func TestReplayAgainstServeTAP(t *testing.T) {
 func startServeTAP(t *testing.T, args ...string) string {
 	t.Helper()
 	ns := taptest.Name("nxr")
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	var errb syncBuffer
-	go func() {
-		done <- servecmd.Run(ctx, append([]string{"--tap", ns, "--netns", ns, "--skip-dad"}, args...), pw, &errb)
-		pw.Close()
-	}()
+	srv := clitest.Start(t, servecmd.Run, "running;", append([]string{"--tap", ns, "--netns", ns, "--skip-dad"}, args...)...)
 	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("serve exited %d: %s", code, errb.String())
+		if code := srv.Stop(); code != 0 {
+			t.Errorf("serve exited %d: %s", code, srv.Stderr())
 		}
 		if tapdev.NetNSExists(ns) {
 			t.Errorf("namespace %s left behind", ns)
@@ -108,56 +87,42 @@ func startServeTAP(t *testing.T, args ...string) string {
 			}
 		}
 	})
-	sc := bufio.NewScanner(pr)
-	var out []string
-	for sc.Scan() {
-		out = append(out, sc.Text())
-		if strings.HasPrefix(strings.TrimSpace(sc.Text()), "running;") {
-			go io.Copy(io.Discard, pr)
-			return ns
-		}
-	}
-	t.Fatalf("serve stopped before running\n%s\nstderr: %s", strings.Join(out, "\n"), errb.String())
-	return ""
+	return ns
 }
 
-type syncBuffer = testio.Buffer
+// capturedImage is an 8 MiB FAT16 image holding the captured device's disk (SeedCaptured).
+func capturedImage(t *testing.T) []byte {
+	t.Helper()
+	ram, v, err := ramDisk()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SeedCaptured(v); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return ram.Bytes()
+}
 
 // TestReplayAgainstKernelServe: --against any server, without root: `netxsim serve --listen` on
 // loopback in netxduo-6.4 over an image seeded like the real device answers the real IPv4 dialogues
 // with no difference; only its 227 replies name another address (127.0.0.1, the server's own), each
 // normalised and counted.
 func TestReplayAgainstKernelServe(t *testing.T) {
-	ram, v, err := ramDisk()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := seedCaptured(v); err != nil {
-		t.Fatal(err)
-	}
-	v.Close()
 	img := filepath.Join(t.TempDir(), "device.img")
-	if err := os.WriteFile(img, ram.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(img, capturedImage(t), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	var errb syncBuffer
-	go func() {
-		done <- servecmd.Run(ctx, []string{"--listen", "127.0.0.1:0", "--image", img, "--user", "netx:secret", "--profile", "netxduo-6.4"}, pw, &errb)
-		pw.Close()
-	}()
+	srv := clitest.Start(t, servecmd.Run, "listening on ", "--listen", "127.0.0.1:0", "--image", img, "--user", "netx:secret", "--profile", "netxduo-6.4")
 	defer func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("serve exited %d: %s", code, errb.String())
+		if code := srv.Stop(); code != 0 {
+			t.Errorf("serve exited %d: %s", code, srv.Stderr())
 		}
 	}()
-	addr := testio.ListenAddr(pr)
-	if addr == "" {
-		t.Fatalf("serve printed no address: %s", errb.String())
-	}
+	_, addr, _ := strings.Cut(srv.Line, "listening on ")
+	addr = strings.TrimSpace(addr)
 	code, rep := replayJSON(t, options{}, "--against", "ftp://"+addr, filepath.Join(captures, "server-dialogues-ipv4.pcap"))
 	if code != 0 || rep.Real != 0 {
 		t.Errorf("exit %d, %d differences:\n%s", code, rep.Real, strings.Join(diffList(rep), "\n"))

@@ -17,7 +17,6 @@ import (
 
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 	"github.com/netxsim/netxsim/fsimage"
-	"github.com/netxsim/netxsim/internal/testio"
 )
 
 // run runs `netxsim serve args...` to its end on the test's context.
@@ -26,29 +25,19 @@ func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return clitest.Run(t, Run, args...)
 }
 
-// serveOn runs `netxsim serve --listen 127.0.0.1:0 args...` in this process until ctx ends and
-// returns the address it listens on and its exit code, once it ends.
-func serveOn(t *testing.T, ctx context.Context, stderr io.Writer, args ...string) (addr string, done chan int) {
+// serveOn runs `netxsim serve --listen 127.0.0.1:0 args...` in this process until it listens and
+// returns it with the address it listens on.
+func serveOn(t *testing.T, args ...string) (*clitest.Running, string) {
 	t.Helper()
-	pr, pw := io.Pipe()
-	done = make(chan int, 1)
-	args = append([]string{"--listen", "127.0.0.1:0"}, args...)
-	go func() { done <- Run(ctx, args, pw, stderr); pw.Close() }()
-	addr = testio.ListenAddr(pr)
-	if addr == "" {
-		said := ""
-		if s, ok := stderr.(fmt.Stringer); ok {
-			said = s.String()
-		}
-		t.Fatalf("no listening address printed (exit %d): %s", <-done, said)
-	}
-	return addr, done
+	s := clitest.Start(t, Run, "listening on ", append([]string{"--listen", "127.0.0.1:0"}, args...)...)
+	_, addr, _ := strings.Cut(s.Line, "listening on ")
+	return s, strings.TrimSpace(addr)
 }
 
 // startServe is serveOn with the user demo:secret and the extended profile.
-func startServe(t *testing.T, ctx context.Context, args ...string) (addr string, done chan int) {
+func startServe(t *testing.T, args ...string) (*clitest.Running, string) {
 	t.Helper()
-	return serveOn(t, ctx, os.Stderr, append([]string{"--user", "demo:secret", "--profile", "extended"}, args...)...)
+	return serveOn(t, append([]string{"--user", "demo:secret", "--profile", "extended"}, args...)...)
 }
 
 // loginDemo connects to a startServe server and logs in as demo.
@@ -161,9 +150,7 @@ func TestServeKernel(t *testing.T) {
 		{"--image", filepath.Join(t.TempDir(), "disk.img"), "--image-size", "16M"},
 	} {
 		t.Run(backend[0], func(t *testing.T) {
-			ctx, cancel := context.WithCancel(t.Context())
-			defer cancel()
-			addr, done := startServe(t, ctx, backend...)
+			srv, addr := startServe(t, backend...)
 			c, err := ftp.Dial(addr, ftp.DialWithTimeout(10*time.Second))
 			if err != nil {
 				t.Fatal(err)
@@ -186,8 +173,7 @@ func TestServeKernel(t *testing.T) {
 				t.Fatalf("RETR %q", b)
 			}
 			c.Quit()
-			cancel()
-			if code := <-done; code != 0 {
+			if code := srv.Stop(); code != 0 {
 				t.Fatalf("exit %d", code)
 			}
 		})
@@ -247,9 +233,7 @@ func TestServeNonRegularImage(t *testing.T) {
 // holder named; the first server's acknowledged files are all there afterwards (issue 10 item 1).
 func TestServeLock(t *testing.T) {
 	img := filepath.Join(t.TempDir(), "disk.img")
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	addr, done := startServe(t, ctx, "--image", img, "--image-size", "8M")
+	srv, addr := startServe(t, "--image", img, "--image-size", "8M")
 	code, _, errOut := run(t, "--listen", "127.0.0.1:0", "--anonymous", "--image", img)
 	if code != 1 || !strings.Contains(errOut, fmt.Sprintf("pid %d", os.Getpid())) {
 		t.Fatalf("second serve: exit %d, stderr %q; want 1 naming this process", code, errOut)
@@ -264,8 +248,7 @@ func TestServeLock(t *testing.T) {
 		}
 	}
 	c.Quit()
-	cancel()
-	if code := <-done; code != 0 {
+	if code := srv.Stop(); code != 0 {
 		t.Fatalf("serve exit %d", code)
 	}
 	v, err := fsimage.OpenFile(img, fsimage.Options{ReadOnly: true})
@@ -383,16 +366,13 @@ func TestRootFullStor(t *testing.T) {
 					v.Remove("X1234567.TXT") // checks that the count is right: 4 free
 				}
 				v.Close()
-				ctx, cancel := context.WithCancel(t.Context())
-				defer cancel()
-				addr, done := startServe(t, ctx, "--image", img)
+				srv, addr := startServe(t, "--image", img)
 				c := loginDemo(t, addr)
 				if err := c.Stor(target, strings.NewReader("new content")); err != nil {
 					t.Fatalf("STOR %s with 4 root entries free: %v", target, err)
 				}
 				c.Quit()
-				cancel()
-				<-done
+				srv.Stop()
 				v, err = fsimage.OpenFile(img, fsimage.Options{ReadOnly: true})
 				if err != nil {
 					t.Fatal(err)
@@ -419,14 +399,11 @@ func TestServeNetXCrash(t *testing.T) {
 			name = "netx-crash"
 		}
 		t.Run(name, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(t.Context())
-			defer cancel()
 			args := []string{"--ram", "1M", "--user", "u:p", "--profile", "netxduo-6.4"}
 			if crash {
 				args = append(args, "--netx-crash")
 			}
-			var errb lockedBuffer
-			addr, done := serveOn(t, ctx, &errb, args...)
+			srv, addr := serveOn(t, args...)
 			c := dialRaw(t, addr)
 			for _, x := range []struct {
 				cmd  string
@@ -446,8 +423,8 @@ func TestServeNetXCrash(t *testing.T) {
 			c.c.Close()
 			if crash {
 				select {
-				case code := <-done:
-					if code != 1 {
+				case <-srv.Ended():
+					if code := srv.Wait(); code != 1 {
 						t.Errorf("serve exited %d, want 1", code)
 					}
 				case <-time.After(20 * time.Second):
@@ -465,15 +442,14 @@ func TestServeNetXCrash(t *testing.T) {
 					t.Errorf("a new session after the defect: %d", got)
 				}
 				c2.c.Close()
-				cancel()
-				if code := <-done; code != 0 {
+				if code := srv.Stop(); code != 0 {
 					t.Errorf("serve exited %d, want 0", code)
 				}
 			}
-			t.Logf("stderr:\n%s", errb.String())
+			t.Logf("stderr:\n%s", srv.Stderr())
 			for _, w := range []string{"level=ERROR", "nx_ftp_server RNTO without RNFR", "NULL"} {
-				if !strings.Contains(errb.String(), w) {
-					t.Errorf("stderr does not name the NetX defect (%q):\n%s", w, errb.String())
+				if !strings.Contains(srv.Stderr(), w) {
+					t.Errorf("stderr does not name the NetX defect (%q):\n%s", w, srv.Stderr())
 				}
 			}
 		})

@@ -1,14 +1,12 @@
 package servecmd
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/ftpcheck"
 	"github.com/netxsim/netxsim/internal/testio"
@@ -33,7 +32,7 @@ type served struct {
 	out       []string // stdout lines up to "running;"
 	linkLocal netip.AddrPort
 	hints     []string
-	stop      func() int // cancels and returns the exit code; idempotent
+	stop      func() int // stops serve and returns its exit code; idempotent
 }
 
 // startServeTAP runs `netxsim serve --tap NS --netns NS args...` in this process and waits until it runs.
@@ -44,22 +43,8 @@ func startServeTAP(t *testing.T, args ...string) *served {
 		t.Skip(why)
 	}
 	s := &served{ns: taptest.Name("nxv")}
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	var errb lockedBuffer
-	go func() {
-		done <- Run(ctx, append([]string{"--tap", s.ns, "--netns", s.ns}, args...), pw, &errb)
-		pw.Close()
-	}()
-	code := -1
-	s.stop = func() int {
-		if code < 0 {
-			cancel()
-			code = <-done
-		}
-		return code
-	}
+	r := clitest.Start(t, Run, "running;", append([]string{"--tap", s.ns, "--netns", s.ns}, args...)...)
+	s.stop = r.Stop
 	t.Cleanup(func() {
 		s.stop()
 		if tapdev.NetNSExists(s.ns) {
@@ -69,15 +54,12 @@ func startServeTAP(t *testing.T, args ...string) *served {
 			}
 		}
 	})
-	sc := bufio.NewScanner(pr)
 	inHints := false
-	for sc.Scan() {
-		l := sc.Text()
+	for _, l := range strings.Split(r.Stdout(), "\n") {
 		s.out = append(s.out, l)
 		tl := strings.TrimSpace(l)
 		switch {
 		case strings.HasPrefix(tl, "running;"):
-			go io.Copy(io.Discard, pr)
 			if !s.linkLocal.IsValid() {
 				t.Fatalf("serve printed no link-local address:\n%s", strings.Join(s.out, "\n"))
 			}
@@ -95,7 +77,7 @@ func startServeTAP(t *testing.T, args ...string) *served {
 			s.linkLocal = ap
 		}
 	}
-	t.Fatalf("serve stopped before running (exit %d)\n%s\nstderr: %s", s.stop(), strings.Join(s.out, "\n"), errb.String())
+	t.Fatalf("serve printed %q but no line starts with it:\n%s", "running;", r.Stdout())
 	return nil
 }
 

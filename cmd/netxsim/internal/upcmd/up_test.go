@@ -1,7 +1,6 @@
 package upcmd
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
-	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/tapdev/taptest"
 	"go.uber.org/goleak"
 )
@@ -36,9 +34,6 @@ func TestExistingNetNS(t *testing.T) {
 	}
 }
 
-// syncBuf is a bytes.Buffer safe for a writer goroutine and a reader.
-type syncBuf = testio.Buffer
-
 // TestUpNetNS runs `up --netns` until it prints its addresses, pings the
 // device from the namespace, interrupts it and checks that the namespace
 // and TAP are gone and the pcapng was written.
@@ -48,27 +43,8 @@ func TestUpNetNS(t *testing.T) {
 	}
 	name := taptest.Name("nxu")
 	pcap := filepath.Join(t.TempDir(), "up.pcapng")
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var out, errb syncBuf
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(ctx, []string{"--tap", name, "--netns", name, "--skip-dad", "--pcap", pcap}, &out, &errb)
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(out.String(), "running;") {
-		select {
-		case code := <-done:
-			t.Fatalf("up exited %d early: %s %s", code, out.String(), errb.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			cancel()
-			<-done
-			t.Fatalf("up did not come up: %s %s", out.String(), errb.String())
-		}
-	}
-	o := out.String()
+	up := clitest.Start(t, Run, "running;", "--tap", name, "--netns", name, "--skip-dad", "--pcap", pcap)
+	o := up.Stdout()
 	for _, w := range []string{"198.51.100.2/24", "2001:db8::2/64", "fe80::", "link-local", name} {
 		if !strings.Contains(o, w) {
 			t.Errorf("output lacks %q:\n%s", w, o)
@@ -113,21 +89,22 @@ func TestUpNetNS(t *testing.T) {
 			t.Errorf("hint %q: %v\n%s", h, err, b)
 		}
 	}
-	cancel()
+	stopped := make(chan int, 1)
+	go func() { stopped <- up.Stop() }()
 	select {
-	case code := <-done:
+	case code := <-stopped:
 		if code != 0 {
-			t.Errorf("exit %d: %s", code, errb.String())
+			t.Errorf("exit %d: %s", code, up.Stderr())
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("up did not stop after cancel")
 	}
 	// the stop line shows the pings answered, not just requests in and out (issue 11 item 8)
 	var answered, received int
-	if _, after, ok := strings.Cut(out.String(), "pings answered "); !ok {
-		t.Errorf("stop line lacks the pings answered:\n%s", out.String())
+	if _, after, ok := strings.Cut(up.Stdout(), "pings answered "); !ok {
+		t.Errorf("stop line lacks the pings answered:\n%s", up.Stdout())
 	} else if _, err := fmt.Sscanf(after, "%d of %d received", &answered, &received); err != nil || answered == 0 || answered != received {
-		t.Errorf("stop line: pings answered %d of %d (%v); the test's pings were all answered:\n%s", answered, received, err, out.String())
+		t.Errorf("stop line: pings answered %d of %d (%v); the test's pings were all answered:\n%s", answered, received, err, up.Stdout())
 	}
 	assertGone(t, name)
 	if fi, err := os.Stat(pcap); err != nil || fi.Size() < 100 {

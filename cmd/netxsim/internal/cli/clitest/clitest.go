@@ -3,11 +3,15 @@
 package clitest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/netxsim/netxsim/internal/testio"
 )
 
 // Command is a subcommand's entry point (its Run).
@@ -39,4 +43,83 @@ func Exits(t testing.TB, cmd Command, cases ...Case) {
 				c.Args, code, out, errOut, c.Code, c.Out, c.Err)
 		}
 	}
+}
+
+// Running is a command that Start runs in the test's process.
+type Running struct {
+	Line   string // the first stdout line that held Start's ready text
+	out    testio.Buffer
+	stderr testio.Buffer
+	cancel context.CancelFunc
+	done   chan struct{}
+	code   int
+}
+
+// Start runs cmd with args in this process until a line of its standard output holds ready, and
+// returns it running; it fails the test if the command ends first or is not ready within a
+// minute. Cleanup stops it.
+func Start(t testing.TB, cmd Command, ready string, args ...string) *Running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	r := &Running{cancel: cancel, done: make(chan struct{})}
+	pr, pw := io.Pipe()
+	readyLine := make(chan string, 1)
+	scanned := make(chan struct{}) // stdout closed: the command has ended
+	go func() {
+		r.code = cmd(ctx, args, pw, &r.stderr)
+		pw.Close()
+		<-scanned // Stdout is complete once Wait returns
+		close(r.done)
+	}()
+	t.Cleanup(func() { r.Stop() })
+	go func() {
+		defer close(scanned)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			r.out.Write([]byte(sc.Text() + "\n"))
+			if strings.Contains(sc.Text(), ready) {
+				select {
+				case readyLine <- sc.Text():
+				default:
+				}
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	select {
+	case r.Line = <-readyLine:
+		return r
+	case <-scanned:
+		select {
+		case r.Line = <-readyLine:
+			return r
+		default:
+		}
+		t.Fatalf("%q ended (exit %d) before printing %q\nstdout:\n%s\nstderr:\n%s", args, r.Wait(), ready, r.Stdout(), r.Stderr())
+	case <-time.After(time.Minute):
+		t.Fatalf("%q: no %q within a minute\nstdout:\n%s\nstderr:\n%s", args, ready, r.Stdout(), r.Stderr())
+	}
+	return nil
+}
+
+// Stdout is what the command printed on its standard output so far.
+func (r *Running) Stdout() string { return r.out.String() }
+
+// Stderr is what the command printed on its standard error so far.
+func (r *Running) Stderr() string { return r.stderr.String() }
+
+// Ended is closed once the command has ended.
+func (r *Running) Ended() <-chan struct{} { return r.done }
+
+// Wait waits for the command's end and returns its exit code.
+func (r *Running) Wait() int {
+	<-r.done
+	return r.code
+}
+
+// Stop cancels the command's context and returns its exit code once it ended; it may be called
+// more than once.
+func (r *Running) Stop() int {
+	r.cancel()
+	return r.Wait()
 }
