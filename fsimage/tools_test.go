@@ -1,5 +1,8 @@
 package fsimage
 
+// The external oracles, dosfstools and mtools: images they make we read and change, they read and
+// check clean what we wrote, and Check finds the damage fsck.fat finds.
+
 import (
 	"bytes"
 	"encoding/binary"

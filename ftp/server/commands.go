@@ -265,12 +265,9 @@ func (ss *session) cmdMKD(arg string) {
 		ss.reply(550, "Directory Create failed")
 		return
 	}
-	if err := ss.fs.Mkdir(fsName(p)); err != nil {
-		ss.log.Info("ftp: mkdir failed", "path", p, "err", err)
-		ss.reply(550, "Directory Create failed")
+	if !ss.changed(ss.fs.Mkdir(fsName(p)), "Directory Create failed", "mkdir", "path", p) {
 		return
 	}
-	ss.sync()
 	code := 200 // NetX's code; RFC 959 says 257
 	if ss.extended() {
 		code = 257
@@ -285,12 +282,9 @@ func (ss *session) cmdRMD(arg string) {
 		ss.reply(550, "Delete Directory Fail")
 		return
 	}
-	if err := ss.fs.Remove(fsName(p)); err != nil {
-		ss.log.Info("ftp: rmdir failed", "path", p, "err", err)
-		ss.reply(550, "Delete Directory Fail")
+	if !ss.changed(ss.fs.Remove(fsName(p)), "Delete Directory Fail", "rmdir", "path", p) {
 		return
 	}
-	ss.sync()
 	if p == ss.cwd || strings.HasPrefix(ss.cwd, p+"/") {
 		ss.cwd = path.Dir(p)
 	}
@@ -309,13 +303,9 @@ func (ss *session) cmdDELE(arg string) {
 		ss.reply(550, "Delete Failed")
 		return
 	}
-	if err := ss.fs.Remove(fsName(p)); err != nil {
-		ss.log.Info("ftp: delete failed", "path", p, "err", err)
-		ss.reply(550, "Delete Failed")
-		return
+	if ss.changed(ss.fs.Remove(fsName(p)), "Delete Failed", "delete", "path", p) {
+		ss.reply(250, "File Deleted")
 	}
-	ss.sync()
-	ss.reply(250, "File Deleted")
 }
 
 func (ss *session) cmdRNFR(arg string) {
@@ -357,13 +347,9 @@ func (ss *session) cmdRNTO(arg string) {
 		ss.reply(550, "Rename failed")
 		return
 	}
-	if err := ss.fs.Rename(fsName(from), fsName(to)); err != nil {
-		ss.log.Info("ftp: rename failed", "from", from, "to", to, "err", err)
-		ss.reply(550, "Rename failed")
-		return
+	if ss.changed(ss.fs.Rename(fsName(from), fsName(to)), "Rename failed", "rename", "from", from, "to", to) {
+		ss.reply(250, "File Renamed")
 	}
-	ss.sync()
-	ss.reply(250, "File Renamed")
 }
 
 // netxCrash handles a command on which the shipped NetX Duo 6.4.2 server dereferences a NULL pointer
@@ -487,6 +473,19 @@ func (ss *session) cmdMLST(arg string) {
 }
 
 // sync flushes the back end after a change so a killed process leaves a consistent image.
+// changed ends a command's change of the file system: a failure (err) is logged as what failed,
+// with the attributes attrs, and answered 550 fail; a success is synced to the medium. It says
+// whether the change was made.
+func (ss *session) changed(err error, fail, what string, attrs ...any) bool {
+	if err != nil {
+		ss.log.Info("ftp: "+what+" failed", append(attrs, "err", err)...)
+		ss.reply(550, fail)
+		return false
+	}
+	ss.sync()
+	return true
+}
+
 func (ss *session) sync() error {
 	if s, ok := ss.srv.FS.(syncer); ok {
 		if err := s.Sync(); err != nil {

@@ -1,5 +1,7 @@
 package server_test
 
+// Each profile's replies and transfers, command by command on a raw control connection.
+
 import (
 	"bytes"
 	"context"

@@ -1,5 +1,8 @@
 package server_test
 
+// The test harness: servers on the kernel's loopback or on in-memory device stacks, back ends, and
+// a raw control connection with its data-connection helpers.
+
 import (
 	"context"
 	"errors"

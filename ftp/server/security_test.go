@@ -1,5 +1,8 @@
 package server_test
 
+// What a client must not get: files outside the root, connections to third parties or privileged
+// ports, unlimited password guesses, session slots held without logging in.
+
 import (
 	"context"
 	"fmt"

@@ -34,28 +34,28 @@ func traffic(t *testing.T, w *capture.Writer) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	ea, err := capture.New(p.A(), w, "dev0")
-	if err != nil {
-		t.Fatal(err)
+	// The device on end A, the host on end B, each end captured under the instance's name.
+	cfgs := []stack.Config{
+		{Name: "dev0", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, IPv4: netip.MustParsePrefix("198.51.100.2/24"), IPv6: true, SkipDAD: true,
+			IPv6Global: []netip.Prefix{netip.MustParsePrefix("2001:db8::2/64")}},
+		{Name: "host0", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, IPv4: netip.MustParsePrefix("198.51.100.1/24"), IPv6: true, SkipDAD: true,
+			IPv6Global: []netip.Prefix{netip.MustParsePrefix("2001:db8::1/64")}},
 	}
-	eb, err := capture.New(p.B(), w, "host0")
-	if err != nil {
-		t.Fatal(err)
+	ips := make([]*stack.IP, 2)
+	for i, end := range []stack.LinkEndpoint{p.A(), p.B()} {
+		cfg := cfgs[i]
+		ep, err := capture.New(end, w, cfg.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ip, err := stack.New(context.Background(), cfg, ep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ip.Close()
+		ips[i] = ip
 	}
-	dev, err := stack.New(context.Background(), stack.Config{Name: "dev0", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2},
-		IPv4: netip.MustParsePrefix("198.51.100.2/24"), IPv6: true, SkipDAD: true,
-		IPv6Global: []netip.Prefix{netip.MustParsePrefix("2001:db8::2/64")}}, ea)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dev.Close()
-	host, err := stack.New(context.Background(), stack.Config{Name: "host0", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1},
-		IPv4: netip.MustParsePrefix("198.51.100.1/24"), IPv6: true, SkipDAD: true,
-		IPv6Global: []netip.Prefix{netip.MustParsePrefix("2001:db8::1/64")}}, eb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer host.Close()
+	dev, host := ips[0], ips[1]
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for _, a := range []string{"198.51.100.2", "2001:db8::2"} {
