@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"time"
 
 	"github.com/netxsim/netxsim/stack"
 	"github.com/vishvananda/netlink"
@@ -190,13 +191,29 @@ func (n *NetNS) Delete() error {
 
 func deleteNamed(name string) error {
 	path := filepath.Join(NetNSDir, name)
-	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("delete netns %s: unmount: %w", name, err)
+	// The namespace file can be mounted more than once (/run/netns is a shared mount, and a
+	// propagated copy may still stand there when another process's `ip netns exec` is ending), and
+	// unlinking a path that is still a mount point fails with EBUSY: unmount until it is not one, and
+	// give a mount that propagates back a moment (seen once in CI: "remove ...: device or resource busy").
+	var err error
+	for try := 0; try < 50; try++ {
+		for range 8 {
+			if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
+				if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+					return fmt.Errorf("delete netns %s: unmount: %w", name, err)
+				}
+				break // not (or no longer) a mount point
+			}
+		}
+		if err = os.Remove(path); err == nil || errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("delete netns %s: %w", name, err)
-	}
-	return nil
+	return fmt.Errorf("delete netns %s: %w", name, err)
 }
 
 // Do runs fn on an OS thread switched into the namespace. Sockets and TAP
