@@ -111,6 +111,9 @@ func (n *Network) AddDevices(ctx context.Context, seg *Segment, cfgs ...DeviceCo
 		err := n.claim("device", c.Name)
 		if err == nil && seg.opt.Kernel {
 			err = checkConfig(c)
+			if c.TxQueue == 0 {
+				c.TxQueue = stack.DefaultTxQueue // each write is a system call: keep it off the sender
+			}
 		}
 		if err != nil {
 			n.mu.Unlock()

@@ -43,7 +43,14 @@ type Config struct {
 	Signature Signature
 	// Windows fixes the receive windows (zero fields: the signature's defaults, NetX's 400/2,048).
 	Windows Windows
+	// TxQueue, when above 0, puts a transmit queue of that many packets between the stack and the
+	// link, written by a goroutine of its own (txqueue.go). It pays off where a write is a system call
+	// (TAP, tunnel socket); netxsim.Network sets DefaultTxQueue on segments that lead to a kernel.
+	TxQueue int
 }
+
+// DefaultTxQueue is the transmit queue of devices on kernel-facing links (runsc's default length).
+const DefaultTxQueue = 1000
 
 // LinkEndpoint is an Ethernet-level link endpoint (gVisor's stack.LinkEndpoint): stack/link's
 // endpoints, a tapdev TAP, either wrapped by stack/capture. The alias lets the root package and the
@@ -68,8 +75,9 @@ type IP struct {
 	ll   netip.Addr // link-local, zero when IPv6 is off
 	log  *slog.Logger
 	once sync.Once
-	gate *gate   // between the link endpoint and the stack; shut by Close
-	win  Windows // receive windows in force (0: auto-tuned)
+	gate *gate    // between the link endpoint and the stack; shut by Close
+	txq  *txQueue // nil without Config.TxQueue
+	win  Windows  // receive windows in force (0: auto-tuned)
 
 	pingSeq atomic.Uint32 // echo sequence numbers, unique per instance
 }
@@ -250,7 +258,15 @@ func (ip *IP) configure(ctx context.Context, ep gstack.LinkEndpoint) error {
 	if cfg.MTU != 0 {
 		ep.SetMTU(cfg.MTU)
 	}
-	if err := s.CreateNICWithOptions(nicID, ep, gstack.NICOptions{Name: cfg.Name}); err != nil {
+	opts := gstack.NICOptions{Name: cfg.Name}
+	if cfg.TxQueue > 0 {
+		ip.txq = newTxQueue(ep, cfg.TxQueue)
+		opts.QDisc = ip.txq
+	}
+	if err := s.CreateNICWithOptions(nicID, ep, opts); err != nil {
+		if ip.txq != nil {
+			ip.txq.Close() // the stack did not take it: end its goroutine
+		}
 		return fmt.Errorf("stack: create NIC %s: %s", cfg.Name, err)
 	}
 
@@ -368,6 +384,11 @@ func (ip *IP) Addrs() []netip.Prefix {
 // goroutines to end. It is safe to call more than once.
 func (ip *IP) Close() error {
 	ip.once.Do(func() {
+		if ip.txq != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			ip.txq.drain(ctx)
+			cancel()
+		}
 		ip.gate.shut()
 		ip.s.Destroy()
 	})

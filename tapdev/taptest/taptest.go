@@ -147,6 +147,7 @@ func New(t testing.TB, opt Options) *Env {
 		IPv4:    DevPrefix4,
 		IPv6:    !opt.NoIPv6,
 		SkipDAD: true,
+		TxQueue: stack.DefaultTxQueue, // as netxsim.Network gives devices on a TAP
 	}
 	if !opt.NoIPv6 {
 		cfg.IPv6Global = []netip.Prefix{DevPrefix6}
