@@ -36,8 +36,9 @@ func (q *txQueue) WritePacket(pkt *gstack.PacketBuffer) tcpip.Error {
 	return nil
 }
 
-// drain waits until every accepted packet has been written, or ctx ends. It polls: the fifo gives no
-// signal, and this runs once, at Close.
+// drain waits until every accepted packet has been written, or ctx ends: the fifo drops what it
+// holds when it is closed and its goroutine sees the close before the last packets. It polls: the
+// fifo gives no signal, and this runs once, at Close.
 func (q *txQueue) drain(ctx context.Context) {
 	for q.pending.Load() > 0 && ctx.Err() == nil {
 		time.Sleep(200 * time.Microsecond)
