@@ -6,12 +6,12 @@ import (
 	"context"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 	"github.com/netxsim/netxsim/tapdev"
 	"github.com/netxsim/netxsim/tapdev/taptest"
 )
@@ -48,7 +48,7 @@ func TestVXLANLinuxInterface(t *testing.T) {
 	}
 	ip := func(args ...string) {
 		t.Helper()
-		if out, err := exec.Command("ip", append([]string{"-n", linuxNS.Name}, args...)...).CombinedOutput(); err != nil {
+		if out, err := linuxNS.Command(t.Context(), "ip", args...).CombinedOutput(); err != nil {
 			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
@@ -59,11 +59,12 @@ func TestVXLANLinuxInterface(t *testing.T) {
 	// A veth hands the encapsulated segment over with the inner TCP checksum still to be filled in
 	// (checksum offload, done by a real NIC on the wire); a UDP socket then reads it unfinished.
 	// Software checksums on the underlay veth, as a NIC would have done (docs/vxlan.md).
-	if out, err := exec.Command("ip", "netns", "exec", linuxNS.Name, "ethtool", "-K", "vxu0", "tx", "off").CombinedOutput(); err != nil {
+	if out, err := linuxNS.Command(t.Context(), "ethtool", "-K", "vxu0", "tx", "off").CombinedOutput(); err != nil {
 		t.Fatalf("ethtool: %v\n%s", err, out)
 	}
 
-	startProc(t, exec.Command("ip", "netns", "exec", simNS.Name, bin, "serve",
+	// Not the test's context: it ends before the cleanups, and serve must be interrupted (Stop), not killed.
+	clitest.StartProc(t, simNS.Command(context.Background(), bin, "serve",
 		"--vxlan", "local=203.0.113.2:4789,remote=203.0.113.1:4789,vni=4242", "--ram", "8M", "--user", "u:p", "--skip-dad"), "running")
 
 	file := filepath.Join(t.TempDir(), "hello.txt")
@@ -74,8 +75,7 @@ func TestVXLANLinuxInterface(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		argv := append([]string{"netns", "exec", linuxNS.Name, "curl", "-sS", "-g", "--connect-timeout", "20", "-u", "u:p"}, args...)
-		out, err := exec.CommandContext(ctx, "ip", argv...).CombinedOutput()
+		out, err := linuxNS.Command(ctx, "curl", append([]string{"-sS", "-g", "--connect-timeout", "20", "-u", "u:p"}, args...)...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("curl %s: %v\n%s", strings.Join(args, " "), err, out)
 		}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 )
 
 // freeUDPPort is a loopback UDP port nobody uses now.
@@ -30,7 +32,7 @@ func TestVXLANTwoProcesses(t *testing.T) {
 	p1, p2 := freeUDPPort(t), freeUDPPort(t)
 	dir := t.TempDir()
 	pcap := filepath.Join(dir, "device.pcapng")
-	srv := startProc(t, exec.Command(bin, "serve", "--vxlan", fmt.Sprintf("local=127.0.0.1:%d,remote=127.0.0.1:%d,vni=42", p1, p2),
+	srv := clitest.StartProc(t, exec.Command(bin, "serve", "--vxlan", fmt.Sprintf("local=127.0.0.1:%d,remote=127.0.0.1:%d,vni=42", p1, p2),
 		"--ram", "8M", "--user", "u:p", "--profile", "extended", "--skip-dad", "--pcap", pcap), "running")
 	data := make([]byte, 300<<10)
 	rand.Read(data)
@@ -61,7 +63,7 @@ func TestVXLANTwoProcesses(t *testing.T) {
 		}
 	}
 	// The segment was captured like any other: the device's capture verifies, four sessions, both families.
-	srv.stop()
+	srv.Stop()
 	out, err := exec.Command(bin, "verify", pcap).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "4 FTP sessions, 0 violations") || !strings.Contains(string(out), "2001:db8::1") {
 		t.Fatalf("verify the VXLAN segment's capture: %v\n%s", err, out)

@@ -1,5 +1,6 @@
 // Package clitest runs netxsim's subcommands in tests, in the test's process: their exit code and
-// what they print, so that every command's tests check command lines the same way.
+// what they print, so that every command's tests check command lines the same way. StartProc runs
+// child processes (netxsim as a binary, servers in namespaces) with the same ready-line handshake.
 package clitest
 
 import (
