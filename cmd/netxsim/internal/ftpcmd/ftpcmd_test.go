@@ -1,7 +1,6 @@
 package ftpcmd
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 	"github.com/netxsim/netxsim/fsimage"
@@ -43,31 +41,12 @@ func pyftpd(t *testing.T, root string) int {
 // script reports once it listens.
 func startPyftpd(t *testing.T, cmd *exec.Cmd) int {
 	t.Helper()
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	p := clitest.StartProc(t, cmd, "PORT ")
+	var port int
+	if _, err := fmt.Sscanf(p.Line, "PORT %d", &port); err != nil {
+		t.Fatalf("pyftpdlib %q printed %q: %v", cmd.Args, p.Line, err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	ch := make(chan int, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			var p int
-			if _, err := fmt.Sscanf(sc.Text(), "PORT %d", &p); err == nil {
-				ch <- p
-			}
-		}
-	}()
-	select {
-	case p := <-ch:
-		return p
-	case <-time.After(20 * time.Second):
-		t.Fatalf("pyftpdlib did not start: %q", cmd.Args)
-	}
-	return 0
+	return port
 }
 
 // runTo runs `netxsim ftp args` on the test's context with the given outputs.

@@ -1,34 +1,28 @@
 package clitest
 
 import (
-	"bufio"
+	"fmt"
 	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/netxsim/netxsim/internal/testio"
 )
 
 // Proc is a child process that StartProc runs: netxsim built as a binary, or a server the test
 // talks to (often inside a namespace, from (*tapdev.NetNS).Command).
 type Proc struct {
-	Cmd    *exec.Cmd
-	Line   string // the first stdout line that held StartProc's ready text
-	stdout testio.Buffer
-	stderr testio.Buffer
-	done   chan struct{} // closed once the process has ended; err is then its exit
-	err    error
+	stream
+	Cmd  *exec.Cmd
+	Line string // the first stdout line that held StartProc's ready text
+	err  error
 }
 
 // StartProc starts cmd and returns once a line of its standard output holds ready (at once when
 // ready is empty); it fails the test if the process ends first or is not ready within a minute.
-// The rest of stdout is read and kept, as a terminal would; stderr is kept unless cmd already sends
-// it elsewhere. Cleanup stops the process (Stop).
+// Stderr is kept unless cmd already sends it elsewhere. Cleanup stops the process (Stop).
 func StartProc(t testing.TB, cmd *exec.Cmd, ready string) *Proc {
 	t.Helper()
-	p := &Proc{Cmd: cmd, done: make(chan struct{})}
+	p := &Proc{stream: newStream(cmd.Args), Cmd: cmd}
 	if cmd.Stderr == nil {
 		cmd.Stderr = &p.stderr
 	}
@@ -40,48 +34,10 @@ func StartProc(t testing.TB, cmd *exec.Cmd, ready string) *Proc {
 		t.Fatalf("start %q: %v", cmd.Args, err)
 	}
 	t.Cleanup(func() { p.Stop() })
-	readyLine := make(chan string, 1)
-	if ready == "" {
-		readyLine <- ""
-	}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			p.stdout.Write([]byte(sc.Text() + "\n"))
-			if ready != "" && strings.Contains(sc.Text(), ready) {
-				select {
-				case readyLine <- sc.Text():
-				default:
-				}
-			}
-		}
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	select {
-	case p.Line = <-readyLine:
-		return p
-	case <-p.done:
-		select {
-		case p.Line = <-readyLine: // ready, then ended at once
-			return p
-		default:
-		}
-		t.Fatalf("%q exited (%v) before printing %q\nstdout:\n%s\nstderr:\n%s", cmd.Args, p.err, ready, p.Stdout(), p.Stderr())
-	case <-time.After(time.Minute):
-		t.Fatalf("%q: no %q within a minute\nstdout:\n%s\nstderr:\n%s", cmd.Args, ready, p.Stdout(), p.Stderr())
-	}
-	return nil
+	// Wait only once stdout is read to its end, as StdoutPipe asks.
+	p.Line = p.follow(t, out, ready, func() { p.err = cmd.Wait() }, func() string { return fmt.Sprint(p.Wait()) })
+	return p
 }
-
-// Stdout is what the process printed on its standard output so far.
-func (p *Proc) Stdout() string { return p.stdout.String() }
-
-// Stderr is what the process printed on its standard error so far (empty if cmd sent it elsewhere).
-func (p *Proc) Stderr() string { return p.stderr.String() }
-
-// Ended is closed once the process has ended.
-func (p *Proc) Ended() <-chan struct{} { return p.done }
 
 // Wait waits for the process's end and returns how it exited.
 func (p *Proc) Wait() error {
