@@ -1,8 +1,10 @@
 package clitest
 
 import (
+	"context"
 	"fmt"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -60,4 +62,29 @@ func (p *Proc) Stop() error {
 		p.Cmd.Process.Kill()
 	}
 	return p.Wait()
+}
+
+// HintsRun checks that every hint (a command line a command printed for its user to paste) runs
+// as printed: in sh, exiting 0 within 30 s with want in its output. A hint gets up to tries runs
+// a pause apart, for what the kernel may still be setting up (a tentative link-local address).
+func HintsRun(t testing.TB, hints []string, want string, tries int) {
+	t.Helper()
+	for _, h := range hints {
+		var out []byte
+		var err error
+		for i := range tries {
+			if i > 0 {
+				time.Sleep(300 * time.Millisecond)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			out, err = exec.CommandContext(ctx, "sh", "-c", h).CombinedOutput()
+			cancel()
+			if err == nil && strings.Contains(string(out), want) {
+				break
+			}
+		}
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Errorf("hint %q: %v\n%s", h, err, out)
+		}
+	}
 }
