@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/server"
 	"github.com/netxsim/netxsim/ftp/server/hostfs"
@@ -75,7 +76,7 @@ func TestTerminalEscapes(t *testing.T) {
 					}
 				}
 				// a pipe gets the names as they are
-				code, out, e := runCmd(t, cmd, "--profile", string(prof), base+"/")
+				code, out, e := clitest.Run(t, Run, cmd, "--profile", string(prof), base+"/")
 				if code != 0 {
 					t.Fatalf("to a pipe: %d %s", code, e)
 				}

@@ -55,11 +55,6 @@ func runTo(t *testing.T, stdout, stderr io.Writer, args ...string) int {
 	return Run(t.Context(), args, stdout, stderr)
 }
 
-func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	return clitest.Run(t, Run, args...)
-}
-
 func TestCommandsAgainstPyftpdlib(t *testing.T) {
 	root := t.TempDir()
 	port := pyftpd(t, root)
@@ -86,7 +81,7 @@ func TestCommandsAgainstPyftpdlib(t *testing.T) {
 		{[]string{"rmdir", base + "/dir"}, ""},
 	}
 	for _, s := range steps {
-		code, out, errOut := runCmd(t, s.args...)
+		code, out, errOut := clitest.Run(t, Run, s.args...)
 		if code != 0 || !strings.Contains(out, s.out) {
 			t.Fatalf("netxsim ftp %q = %d\nstdout: %s\nstderr: %s", s.args, code, out, errOut)
 		}
@@ -99,7 +94,7 @@ func TestCommandsAgainstPyftpdlib(t *testing.T) {
 		t.Fatalf("downloaded file: %d bytes, %v; want %d", len(got), err, len(data))
 	}
 	// a failed download leaves no file behind
-	code, _, errOut := runCmd(t, "get", base+"/missing", filepath.Join(local, "missing"))
+	code, _, errOut := clitest.Run(t, Run, "get", base+"/missing", filepath.Join(local, "missing"))
 	if code != 1 || !strings.Contains(errOut, "550") {
 		t.Fatalf("get of a missing file = %d, %s", code, errOut)
 	}
@@ -107,7 +102,7 @@ func TestCommandsAgainstPyftpdlib(t *testing.T) {
 		t.Fatalf("left behind: %v", entries)
 	}
 	// a wrong password
-	code, _, errOut = runCmd(t, "nlst", fmt.Sprintf("ftp://user:bad@127.0.0.1:%d/", port))
+	code, _, errOut = clitest.Run(t, Run, "nlst", fmt.Sprintf("ftp://user:bad@127.0.0.1:%d/", port))
 	if code != 1 || !strings.Contains(errOut, "530") {
 		t.Fatalf("wrong password = %d, %s", code, errOut)
 	}
@@ -140,10 +135,10 @@ func TestImageGetPut(t *testing.T) {
 	}
 	f.Close()
 	base := fmt.Sprintf("ftp://user:secret@127.0.0.1:%d/", port)
-	if code, out, errs := runCmd(t, "get", "--image", img, base+"fw.bin", "fw/fw.bin"); code != 0 || !strings.Contains(out, "stored") {
+	if code, out, errs := clitest.Run(t, Run, "get", "--image", img, base+"fw.bin", "fw/fw.bin"); code != 0 || !strings.Contains(out, "stored") {
 		t.Fatalf("get --image: exit %d\n%s%s", code, out, errs)
 	}
-	if code, out, errs := runCmd(t, "put", "--image", img, "fw/fw.bin", base+"back.bin"); code != 0 {
+	if code, out, errs := clitest.Run(t, Run, "put", "--image", img, "fw/fw.bin", base+"back.bin"); code != 0 {
 		t.Fatalf("put --image: exit %d\n%s%s", code, out, errs)
 	}
 	back, err := os.ReadFile(filepath.Join(root, "back.bin"))

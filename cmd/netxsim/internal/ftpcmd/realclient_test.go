@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/netxsim/netxsim"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/replaycmd"
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
@@ -170,7 +171,7 @@ func TestNetXDuoCommandSendsRealClientBytes(t *testing.T) {
 				base = append(base, "--passive")
 			}
 			for _, s := range svcs {
-				code, out, errs := runCmd(t, append(base, s.args...)...)
+				code, out, errs := clitest.Run(t, Run, append(base, s.args...)...)
 				refused := strings.Contains(strings.Join(s.lines, ""), "missing")
 				if code != 0 && !refused || code == 0 && refused {
 					t.Fatalf("netxsim ftp %s: exit %d\n%s%s", strings.Join(s.args, " "), code, out, errs)

@@ -78,7 +78,7 @@ func TestCommandsOnTAP(t *testing.T) {
 			append([]string{"get", u + "f.bin", dst}, dev...),
 			append([]string{"rm", u + "f.bin"}, dev...),
 		} {
-			code, out, errOut := runCmd(t, args...)
+			code, out, errOut := clitest.Run(t, Run, args...)
 			if code != 0 {
 				t.Fatalf("netxsim ftp %q = %d\n%s%s", args, code, out, errOut)
 			}
@@ -157,7 +157,7 @@ func TestNetNSFresh(t *testing.T) {
 		served <- ctx.Err()
 	}()
 	dst := filepath.Join(t.TempDir(), "got.bin")
-	code, out, errOut := runCmd(t, "get", "ftp://user:secret@198.51.100.1:2121/f.bin", dst, "--netns", name, "--timeout", "40s")
+	code, out, errOut := clitest.Run(t, Run, "get", "ftp://user:secret@198.51.100.1:2121/f.bin", dst, "--netns", name, "--timeout", "40s")
 	if err := <-served; err != nil {
 		t.Fatalf("kernel server in the namespace: %v", err)
 	}
@@ -209,7 +209,7 @@ func TestKernelServerLinkLocal(t *testing.T) {
 	u := fmt.Sprintf("ftp://[%s%%%s]:2121/f.bin", kernelLL, name)
 	for _, mode := range []string{"--passive", "--passive=false"} {
 		dst := filepath.Join(t.TempDir(), "got.bin")
-		code, out, errOut := runCmd(t, "get", u, dst, "--netns", name, "--tap", name, "--skip-dad", mode, "--timeout", "30s")
+		code, out, errOut := clitest.Run(t, Run, "get", u, dst, "--netns", name, "--tap", name, "--skip-dad", mode, "--timeout", "30s")
 		if code != 0 {
 			t.Fatalf("netxsim ftp get %s %s = %d\n%s%s\nvsftpd: %s", u, mode, code, out, errOut, srv.Stderr())
 		}
