@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/server"
 	"github.com/netxsim/netxsim/ftp/server/hostfs"
@@ -76,13 +75,14 @@ func TestTerminalEscapes(t *testing.T) {
 					}
 				}
 				// a pipe gets the names as they are
-				code, out, e := clitest.Run(t, Run, cmd, "--profile", string(prof), base+"/")
-				if code != 0 {
-					t.Fatalf("to a pipe: %d %s", code, e)
+				var out bytes.Buffer
+				errOut.Reset()
+				if code := runTo(t, &out, &errOut, cmd, "--profile", string(prof), base+"/"); code != 0 {
+					t.Fatalf("to a pipe: %d %s", code, errOut.String())
 				}
 				for _, n := range hostileNames {
-					if !strings.Contains(out, n) {
-						t.Errorf("to a pipe, %q is missing or changed:\n%q", n, out)
+					if !strings.Contains(out.String(), n) {
+						t.Errorf("to a pipe, %q is missing or changed:\n%q", n, out.String())
 					}
 				}
 			})

@@ -11,10 +11,15 @@ import (
 
 const examples = "../../../../testdata/scenarios/"
 
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	return clitest.Run(t, Run, args...)
+}
+
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	junit := filepath.Join(dir, "ci.xml")
-	code, out, errs := clitest.Run(t, Run, examples+"basic.yaml", "--out", filepath.Join(dir, "basic"), "--junit", junit)
+	code, out, errs := run(t, examples+"basic.yaml", "--out", filepath.Join(dir, "basic"), "--junit", junit)
 	if code != 0 {
 		t.Fatalf("basic: exit %d\n%s\n%s", code, out, errs)
 	}
@@ -26,11 +31,11 @@ func TestExitCodes(t *testing.T) {
 	if fi, err := os.Stat(junit); err != nil || fi.Size() == 0 {
 		t.Errorf("--junit file: %v", err)
 	}
-	code, out, _ = clitest.Run(t, Run, "-q", "--out", filepath.Join(dir, "v-exp"), examples+"violation-expected.yaml")
+	code, out, _ = run(t, "-q", "--out", filepath.Join(dir, "v-exp"), examples+"violation-expected.yaml")
 	if code != 0 || !strings.Contains(out, "EXPECTED-FAIL profile-codes") {
 		t.Errorf("violation-expected: exit %d, want 0:\n%s", code, out)
 	}
-	code, out, _ = clitest.Run(t, Run, "-q", "--out", filepath.Join(dir, "v-unexp"), examples+"violation-unexpected.yaml")
+	code, out, _ = run(t, "-q", "--out", filepath.Join(dir, "v-unexp"), examples+"violation-unexpected.yaml")
 	if code != 1 || !strings.Contains(out, "FAIL profile-codes") || !strings.Contains(out, "expectation verdicts FAILED") {
 		t.Errorf("violation-unexpected: exit %d, want 1:\n%s", code, out)
 	}
@@ -62,7 +67,7 @@ devices:
 links: [{between: [d, h], type: tap}]
 steps: [{client: h, server: d, do: [{ls: /}]}]
 `), 0o644)
-	code, out, errs := clitest.Run(t, Run, f, "--out", dir)
+	code, out, errs := run(t, f, "--out", dir)
 	if code != 2 || !strings.Contains(errs, "root") {
 		t.Errorf("tap scenario as non-root: exit %d, %s%s", code, out, errs)
 	}
@@ -78,7 +83,7 @@ func TestRefuses192_0_2(t *testing.T) {
 	dir := t.TempDir()
 	f := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(f, []byte(strings.Replace(string(b), "198.51.100.2/24", "192.0.2.2/24", 1)), 0o644)
-	code, _, errs := clitest.Run(t, Run, "-q", "--out", filepath.Join(dir, "out"), f)
+	code, _, errs := run(t, "-q", "--out", filepath.Join(dir, "out"), f)
 	if code != 2 || !strings.Contains(errs, "192.0.2.0/24") {
 		t.Fatalf("exit %d, want 2 with the reason: %s", code, errs)
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 	"github.com/netxsim/netxsim/internal/junit"
 )
 
@@ -43,12 +42,12 @@ func TestShardListPartitions(t *testing.T) {
 		minLen, maxLen := len(all), 0
 		for k := 1; k <= n; k++ {
 			shard := ParseShardMust(t, k, n)
-			code, out, errs := clitest.Run(t, Run, append([]string{"--shard", shard, "--list"}, all...)...)
+			code, out, errs := run(t, append([]string{"--shard", shard, "--list"}, all...)...)
 			if code != 0 {
 				t.Fatalf("--shard %s --list: exit %d: %s", shard, code, errs)
 			}
 			lines := strings.Fields(out)
-			code, out2, _ := clitest.Run(t, Run, append([]string{"--list", "--shard", shard}, reversed...)...)
+			code, out2, _ := run(t, append([]string{"--list", "--shard", shard}, reversed...)...)
 			if code != 0 || len(strings.Fields(out2)) != len(lines) {
 				t.Fatalf("--shard %s: another order gives another part:\n%s\nvs\n%s", shard, out, out2)
 			}
@@ -71,10 +70,10 @@ func TestShardListPartitions(t *testing.T) {
 			t.Errorf("N=%d: %d files listed of %d, shard sizes %d..%d", n, len(seen), len(all), minLen, maxLen)
 		}
 	}
-	if code, _, errs := clitest.Run(t, Run, "--list", all[0]); code != 2 || !strings.Contains(errs, "--shard") {
+	if code, _, errs := run(t, "--list", all[0]); code != 2 || !strings.Contains(errs, "--shard") {
 		t.Errorf("--list without --shard: exit %d %s", code, errs)
 	}
-	if code, _, errs := clitest.Run(t, Run, "--shard", "5/4", all[0]); code != 2 || !strings.Contains(errs, "1 <= K <= N") {
+	if code, _, errs := run(t, "--shard", "5/4", all[0]); code != 2 || !strings.Contains(errs, "1 <= K <= N") {
 		t.Errorf("--shard 5/4: exit %d %s", code, errs)
 	}
 }
@@ -96,7 +95,7 @@ func TestShardsRun(t *testing.T) {
 	got := map[string]int{}
 	for k := 1; k <= 2; k++ {
 		shard := ParseShardMust(t, k, 2)
-		code, out, errs := clitest.Run(t, Run, append([]string{"-q", "--shard", shard, "--out", dir}, suite...)...)
+		code, out, errs := run(t, append([]string{"-q", "--shard", shard, "--out", dir}, suite...)...)
 		if code != 0 {
 			t.Fatalf("shard %s: exit %d\n%s\n%s", shard, code, out, errs)
 		}
