@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,22 +12,11 @@ import (
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 )
 
-// freeUDPPort is a loopback UDP port nobody uses now.
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
 // TestVXLANTwoProcesses joins two netxsim processes on loopback by VXLAN (no root): the FTP client of
 // one (this test's, in process) puts files to the device of the other (a child) and gets them back,
 // over IPv4 and IPv6.
 func TestVXLANTwoProcesses(t *testing.T) {
-	p1, p2 := freeUDPPort(t), freeUDPPort(t)
+	p1, p2 := clitest.FreeUDPPort(t), clitest.FreeUDPPort(t)
 	dir := t.TempDir()
 	pcap := filepath.Join(dir, "device.pcapng")
 	srv := startCLI(t, "running", "serve", "--vxlan", fmt.Sprintf("local=127.0.0.1:%d,remote=127.0.0.1:%d,vni=42", p1, p2),

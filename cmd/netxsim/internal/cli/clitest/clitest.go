@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -157,4 +158,16 @@ func NetNSGone(t testing.TB, name string) {
 			n.Delete()
 		}
 	}
+}
+
+// FreeUDPPort is a loopback UDP port nobody uses now, for the local= and remote= of a --vxlan
+// command line.
+func FreeUDPPort(t testing.TB) uint16 {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return uint16(c.LocalAddr().(*net.UDPAddr).Port)
 }
