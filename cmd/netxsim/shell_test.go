@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 )
 
 // TestShellRootless runs `netxsim shell` as the unprivileged user nobody: the namespace, the TAP, the
@@ -51,29 +53,24 @@ func TestShellRootless(t *testing.T) {
 	cmd.Dir = filepath.Dir(bin)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/nonexistent"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	done := make(chan error, 1)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { done <- cmd.Wait() }()
+	p := clitest.StartProc(t, cmd, "")
 	select {
-	case err = <-done:
+	case <-p.Ended():
+		err = p.Wait()
 	case <-time.After(2 * time.Minute):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("netxsim shell did not finish\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+		p.Cmd.Process.Kill()
+		p.Wait()
+		t.Fatalf("netxsim shell did not finish\nstdout:\n%s\nstderr:\n%s", p.Stdout(), p.Stderr())
 	}
 	if err != nil {
-		if strings.Contains(stderr.String(), "cannot create a user namespace") {
-			t.Skipf("this machine forbids user namespaces: %s", stderr.String())
+		if strings.Contains(p.Stderr(), "cannot create a user namespace") {
+			t.Skipf("this machine forbids user namespaces: %s", p.Stderr())
 		}
-		t.Fatalf("netxsim shell: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+		t.Fatalf("netxsim shell: %v\nstdout:\n%s\nstderr:\n%s", err, p.Stdout(), p.Stderr())
 	}
-	out := stdout.String()
+	out := p.Stdout()
 	if !strings.Contains(out, "1 received") {
-		t.Fatalf("ping did not answer:\n%s\nstderr:\n%s", out, stderr.String())
+		t.Fatalf("ping did not answer:\n%s\nstderr:\n%s", out, p.Stderr())
 	}
 	ns := regexp.MustCompile(`net:\[\d+\]`).FindString(out)
 	if ns == "" {

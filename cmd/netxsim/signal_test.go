@@ -46,13 +46,13 @@ func TestSIGHUPCleansUp(t *testing.T) {
 			if !tapdev.NetNSExists(ns) {
 				t.Fatalf("namespace %s not made", ns)
 			}
-			if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 				t.Fatal(err)
 			}
 			select {
-			case <-p.done:
-				if p.err != nil {
-					t.Errorf("exit after SIGHUP: %v (want 0)", p.err)
+			case <-p.Ended():
+				if err := p.Wait(); err != nil {
+					t.Errorf("exit after SIGHUP: %v (want 0)", err)
 				}
 			case <-time.After(30 * time.Second):
 				t.Fatal("still running 30s after SIGHUP")

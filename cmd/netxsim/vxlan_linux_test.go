@@ -4,15 +4,13 @@ package main
 
 import (
 	"context"
-	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/netxsim/netxsim/tapdev"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 	"github.com/netxsim/netxsim/tapdev/taptest"
 )
 
@@ -22,48 +20,36 @@ import (
 func TestVXLANLinuxInterface(t *testing.T) {
 	needRootAndTools(t, "network namespaces, a veth pair and a Linux vxlan interface", "ip", "curl", "ethtool")
 	bin := buildNetxsim(t)
-	mk := func() *tapdev.NetNS {
-		ns, err := tapdev.CreateNetNS(taptest.Name("nxv"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ns.Delete() })
-		return ns
-	}
-	linuxNS, simNS := mk(), mk()
-	if err := linuxNS.AddVeth("vxu0", "vxu1", simNS); err != nil {
+	linuxNS, simNS := taptest.VethPair(t, "nxv") // the underlay: 203.0.113.1 and .2 on a veth pair
+	var underlay string                          // linuxNS's end of the veth (VethPair names it)
+	links, err := linuxNS.Netlink().LinkList()
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []struct {
-		ns   *tapdev.NetNS
-		link string
-		addr string
-	}{{linuxNS, "vxu0", "203.0.113.1/24"}, {simNS, "vxu1", "203.0.113.2/24"}} {
-		if err := s.ns.AddAddr(s.link, netip.MustParsePrefix(s.addr)); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.ns.LinkUp(s.link); err != nil {
-			t.Fatal(err)
+	for _, l := range links {
+		if l.Type() == "veth" {
+			underlay = l.Attrs().Name
 		}
 	}
 	ip := func(args ...string) {
 		t.Helper()
-		if out, err := exec.Command("ip", append([]string{"-n", linuxNS.Name}, args...)...).CombinedOutput(); err != nil {
+		if out, err := linuxNS.Command(t.Context(), "ip", args...).CombinedOutput(); err != nil {
 			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-	ip("link", "add", "vx0", "type", "vxlan", "id", "4242", "local", "203.0.113.1", "remote", "203.0.113.2", "dstport", "4789", "dev", "vxu0")
+	ip("link", "add", "vx0", "type", "vxlan", "id", "4242", "local", "203.0.113.1", "remote", "203.0.113.2", "dstport", "4789", "dev", underlay)
 	ip("addr", "add", "198.51.100.1/24", "dev", "vx0")
 	ip("addr", "add", "2001:db8::1/64", "dev", "vx0", "nodad")
 	ip("link", "set", "vx0", "up")
 	// A veth hands the encapsulated segment over with the inner TCP checksum still to be filled in
 	// (checksum offload, done by a real NIC on the wire); a UDP socket then reads it unfinished.
 	// Software checksums on the underlay veth, as a NIC would have done (docs/vxlan.md).
-	if out, err := exec.Command("ip", "netns", "exec", linuxNS.Name, "ethtool", "-K", "vxu0", "tx", "off").CombinedOutput(); err != nil {
+	if out, err := linuxNS.Command(t.Context(), "ethtool", "-K", underlay, "tx", "off").CombinedOutput(); err != nil {
 		t.Fatalf("ethtool: %v\n%s", err, out)
 	}
 
-	startProc(t, exec.Command("ip", "netns", "exec", simNS.Name, bin, "serve",
+	// Not the test's context: it ends before the cleanups, and serve must be interrupted (Stop), not killed.
+	clitest.StartProc(t, simNS.Command(context.Background(), bin, "serve",
 		"--vxlan", "local=203.0.113.2:4789,remote=203.0.113.1:4789,vni=4242", "--ram", "8M", "--user", "u:p", "--skip-dad"), "running")
 
 	file := filepath.Join(t.TempDir(), "hello.txt")
@@ -74,8 +60,7 @@ func TestVXLANLinuxInterface(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		argv := append([]string{"netns", "exec", linuxNS.Name, "curl", "-sS", "-g", "--connect-timeout", "20", "-u", "u:p"}, args...)
-		out, err := exec.CommandContext(ctx, "ip", argv...).CombinedOutput()
+		out, err := linuxNS.Command(ctx, "curl", append([]string{"-sS", "-g", "--connect-timeout", "20", "-u", "u:p"}, args...)...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("curl %s: %v\n%s", strings.Join(args, " "), err, out)
 		}

@@ -52,21 +52,8 @@ func TestDemoCapture(t *testing.T) {
 		if pkt.Layer(layers.LayerTypeICMPv6NeighborAdvertisement) != nil {
 			counts["na"]++
 		}
-		if l, ok := pkt.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4); ok {
-			switch l.TypeCode.Type() {
-			case layers.ICMPv4TypeEchoRequest:
-				counts["echo4-request"]++
-			case layers.ICMPv4TypeEchoReply:
-				counts["echo4-reply"]++
-			}
-		}
-		if l, ok := pkt.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6); ok {
-			switch l.TypeCode.Type() {
-			case layers.ICMPv6TypeEchoRequest:
-				counts["echo6-request"]++
-			case layers.ICMPv6TypeEchoReply:
-				counts["echo6-reply"]++
-			}
+		if k := echoKind(pkt); k != "" {
+			counts[k]++
 		}
 		if tcp, ok := pkt.Layer(layers.LayerTypeTCP).(*layers.TCP); ok {
 			counts["tcp"]++
@@ -248,4 +235,15 @@ func TestTAPFlag(t *testing.T) {
 	if code, _, _ := clitest.Run(t, Run, "--tap=bad/name"); code != 2 {
 		t.Fatalf("--tap=bad/name: exit %d, want 2", code)
 	}
+}
+
+// echoKind names the ICMP or ICMPv6 echo request or reply pkt carries ("echo4-request" …), else "".
+func echoKind(pkt gopacket.Packet) string {
+	if l, ok := pkt.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4); ok {
+		return map[uint8]string{layers.ICMPv4TypeEchoRequest: "echo4-request", layers.ICMPv4TypeEchoReply: "echo4-reply"}[l.TypeCode.Type()]
+	}
+	if l, ok := pkt.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6); ok {
+		return map[uint8]string{layers.ICMPv6TypeEchoRequest: "echo6-request", layers.ICMPv6TypeEchoReply: "echo6-reply"}[l.TypeCode.Type()]
+	}
+	return ""
 }

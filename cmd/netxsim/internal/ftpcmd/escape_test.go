@@ -11,10 +11,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/servecmd"
 	"github.com/netxsim/netxsim/ftp"
-	"github.com/netxsim/netxsim/ftp/server"
-	"github.com/netxsim/netxsim/ftp/server/hostfs"
 	"github.com/netxsim/netxsim/internal/termtext/ptytest"
+	"github.com/netxsim/netxsim/internal/testio"
 )
 
 // hostile names: OSC 0 (window title), OSC 52 (clipboard), clear screen with a carriage return, an
@@ -27,7 +28,7 @@ var hostileNames = []string{
 	"bidi\u202etxt.exe",
 }
 
-// startServer serves a host directory holding the hostile names with netxsim's own FTP server.
+// startServer serves a host directory holding the hostile names with `netxsim serve`.
 func startServer(t *testing.T, prof ftp.Profile) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -36,19 +37,9 @@ func startServer(t *testing.T, prof ftp.Profile) string {
 			t.Skipf("this file system refuses the name %q: %v", n, err)
 		}
 	}
-	fsys, err := hostfs.New(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fsys.Close() })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &server.Server{FS: fsys, Profile: prof, Login: server.Users(map[string]string{"u": "p"}, server.Deny)}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return "ftp://u:p@" + ln.Addr().String()
+	srv := clitest.Start(t, servecmd.Run, "listening on ", "--listen", "127.0.0.1:0", "--root", dir, "--user", "u:p", "--profile", string(prof))
+	_, addr, _ := strings.Cut(srv.Line, "listening on ")
+	return "ftp://u:p@" + strings.TrimSpace(addr)
 }
 
 // TestTerminalEscapes: file names in listings and a server's reply texts carry terminal escape
@@ -75,13 +66,14 @@ func TestTerminalEscapes(t *testing.T) {
 					}
 				}
 				// a pipe gets the names as they are
-				code, out, e := runCmd(t, cmd, "--profile", string(prof), base+"/")
-				if code != 0 {
-					t.Fatalf("to a pipe: %d %s", code, e)
+				var out bytes.Buffer
+				errOut.Reset()
+				if code := runTo(t, &out, &errOut, cmd, "--profile", string(prof), base+"/"); code != 0 {
+					t.Fatalf("to a pipe: %d %s", code, errOut.String())
 				}
 				for _, n := range hostileNames {
-					if !strings.Contains(out, n) {
-						t.Errorf("to a pipe, %q is missing or changed:\n%q", n, out)
+					if !strings.Contains(out.String(), n) {
+						t.Errorf("to a pipe, %q is missing or changed:\n%q", n, out.String())
 					}
 				}
 			})
@@ -99,20 +91,16 @@ func TestReplyTextEscaped(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer ln.Close()
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				defer c.Close()
+			testio.ServeOne(ln, func(c net.Conn) error {
 				r := bufio.NewReader(c)
 				io.WriteString(c, "220 hi\x1b]0;title\x07\r\n")
 				r.ReadString('\n')
 				io.WriteString(c, "331 \x1b[2Jpassword\r\n")
 				r.ReadString('\n')
 				io.WriteString(c, "530 no \x1b]52;c;cm0gLXJmIH4=\x07 \u009b31m\r\n")
-				r.ReadString('\n')
-			}()
+				_, err := r.ReadString('\n')
+				return err
+			})
 			s, shown := ptytest.Open(t)
 			args := []string{"ls", "ftp://u:p@" + ln.Addr().String() + "/"}
 			if verbose {

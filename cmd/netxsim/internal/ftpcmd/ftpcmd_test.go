@@ -1,7 +1,6 @@
 package ftpcmd
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 	"github.com/netxsim/netxsim/fsimage"
@@ -43,42 +41,18 @@ func pyftpd(t *testing.T, root string) int {
 // script reports once it listens.
 func startPyftpd(t *testing.T, cmd *exec.Cmd) int {
 	t.Helper()
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	p := clitest.StartProc(t, cmd, "PORT ")
+	var port int
+	if _, err := fmt.Sscanf(p.Line, "PORT %d", &port); err != nil {
+		t.Fatalf("pyftpdlib %q printed %q: %v", cmd.Args, p.Line, err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	ch := make(chan int, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			var p int
-			if _, err := fmt.Sscanf(sc.Text(), "PORT %d", &p); err == nil {
-				ch <- p
-			}
-		}
-	}()
-	select {
-	case p := <-ch:
-		return p
-	case <-time.After(20 * time.Second):
-		t.Fatalf("pyftpdlib did not start: %q", cmd.Args)
-	}
-	return 0
+	return port
 }
 
 // runTo runs `netxsim ftp args` on the test's context with the given outputs.
 func runTo(t *testing.T, stdout, stderr io.Writer, args ...string) int {
 	t.Helper()
 	return Run(t.Context(), args, stdout, stderr)
-}
-
-func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	return clitest.Run(t, Run, args...)
 }
 
 func TestCommandsAgainstPyftpdlib(t *testing.T) {
@@ -107,7 +81,7 @@ func TestCommandsAgainstPyftpdlib(t *testing.T) {
 		{[]string{"rmdir", base + "/dir"}, ""},
 	}
 	for _, s := range steps {
-		code, out, errOut := runCmd(t, s.args...)
+		code, out, errOut := clitest.Run(t, Run, s.args...)
 		if code != 0 || !strings.Contains(out, s.out) {
 			t.Fatalf("netxsim ftp %q = %d\nstdout: %s\nstderr: %s", s.args, code, out, errOut)
 		}
@@ -120,7 +94,7 @@ func TestCommandsAgainstPyftpdlib(t *testing.T) {
 		t.Fatalf("downloaded file: %d bytes, %v; want %d", len(got), err, len(data))
 	}
 	// a failed download leaves no file behind
-	code, _, errOut := runCmd(t, "get", base+"/missing", filepath.Join(local, "missing"))
+	code, _, errOut := clitest.Run(t, Run, "get", base+"/missing", filepath.Join(local, "missing"))
 	if code != 1 || !strings.Contains(errOut, "550") {
 		t.Fatalf("get of a missing file = %d, %s", code, errOut)
 	}
@@ -128,7 +102,7 @@ func TestCommandsAgainstPyftpdlib(t *testing.T) {
 		t.Fatalf("left behind: %v", entries)
 	}
 	// a wrong password
-	code, _, errOut = runCmd(t, "nlst", fmt.Sprintf("ftp://user:bad@127.0.0.1:%d/", port))
+	code, _, errOut = clitest.Run(t, Run, "nlst", fmt.Sprintf("ftp://user:bad@127.0.0.1:%d/", port))
 	if code != 1 || !strings.Contains(errOut, "530") {
 		t.Fatalf("wrong password = %d, %s", code, errOut)
 	}
@@ -161,10 +135,10 @@ func TestImageGetPut(t *testing.T) {
 	}
 	f.Close()
 	base := fmt.Sprintf("ftp://user:secret@127.0.0.1:%d/", port)
-	if code, out, errs := runCmd(t, "get", "--image", img, base+"fw.bin", "fw/fw.bin"); code != 0 || !strings.Contains(out, "stored") {
+	if code, out, errs := clitest.Run(t, Run, "get", "--image", img, base+"fw.bin", "fw/fw.bin"); code != 0 || !strings.Contains(out, "stored") {
 		t.Fatalf("get --image: exit %d\n%s%s", code, out, errs)
 	}
-	if code, out, errs := runCmd(t, "put", "--image", img, "fw/fw.bin", base+"back.bin"); code != 0 {
+	if code, out, errs := clitest.Run(t, Run, "put", "--image", img, "fw/fw.bin", base+"back.bin"); code != 0 {
 		t.Fatalf("put --image: exit %d\n%s%s", code, out, errs)
 	}
 	back, err := os.ReadFile(filepath.Join(root, "back.bin"))

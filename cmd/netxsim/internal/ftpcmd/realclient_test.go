@@ -2,7 +2,6 @@ package ftpcmd
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/netxsim/netxsim"
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/replaycmd"
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
@@ -91,16 +91,6 @@ func services(t *testing.T, lines []string, url, upload string) (out []service, 
 	return out, skipped
 }
 
-func freeUDP(t *testing.T) uint16 {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return uint16(c.LocalAddr().(*net.UDPAddr).Port)
-}
-
 // Acceptance (issue 9): `netxsim ftp --profile netxduo` sends, for each service of the real NetX Duo
 // 6.4.2 client in client-services.pcap (listing, read, write, mkdir, rmdir, rename, delete, refused
 // rename and delete), exactly its bytes: login, the service's commands and QUIT, one command per
@@ -128,7 +118,7 @@ func TestNetXDuoCommandSendsRealClientBytes(t *testing.T) {
 		name := fmt.Sprintf("ipv%d-passive-%v", map[bool]int{false: 4, true: 6}[v6], passive)
 		t.Run(name, func(t *testing.T) {
 			ctx := t.Context()
-			srvPort, cliPort := freeUDP(t), freeUDP(t)
+			srvPort, cliPort := clitest.FreeUDPPort(t), clitest.FreeUDPPort(t)
 			pcap := filepath.Join(t.TempDir(), "server.pcapng")
 			n := &netxsim.Network{Capture: pcap}
 			defer n.Close()
@@ -170,7 +160,7 @@ func TestNetXDuoCommandSendsRealClientBytes(t *testing.T) {
 				base = append(base, "--passive")
 			}
 			for _, s := range svcs {
-				code, out, errs := runCmd(t, append(base, s.args...)...)
+				code, out, errs := clitest.Run(t, Run, append(base, s.args...)...)
 				refused := strings.Contains(strings.Join(s.lines, ""), "missing")
 				if code != 0 && !refused || code == 0 && refused {
 					t.Fatalf("netxsim ftp %s: exit %d\n%s%s", strings.Join(s.args, " "), code, out, errs)

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -53,12 +52,12 @@ func TestCommandsOnTAP(t *testing.T) {
 	}
 	needPyftpdlib(t)
 	// A persistent TAP with the kernel side's addresses; the command attaches the device stack to it.
-	name, _ := persistentTAP(t, "nxc", "198.51.100.1/24", "2001:db8::1/64")
+	name, ns := persistentTAP(t, "nxc", "198.51.100.1/24", "2001:db8::1/64")
 	root := t.TempDir()
 	ports := map[string]int{}
 	for _, host := range []string{"198.51.100.1", "2001:db8::1"} {
 		args := pyftpdArgs(host, root)
-		ports[host] = startPyftpd(t, execInNS(name, args[0], args[1:]...))
+		ports[host] = startPyftpd(t, ns.Command(t.Context(), args[0], args[1:]...))
 	}
 	data := bytes.Repeat([]byte("tap "), 100_000)
 	src := filepath.Join(t.TempDir(), "src.bin")
@@ -79,7 +78,7 @@ func TestCommandsOnTAP(t *testing.T) {
 			append([]string{"get", u + "f.bin", dst}, dev...),
 			append([]string{"rm", u + "f.bin"}, dev...),
 		} {
-			code, out, errOut := runCmd(t, args...)
+			code, out, errOut := clitest.Run(t, Run, args...)
 			if code != 0 {
 				t.Fatalf("netxsim ftp %q = %d\n%s%s", args, code, out, errOut)
 			}
@@ -91,10 +90,6 @@ func TestCommandsOnTAP(t *testing.T) {
 			t.Fatalf("%s: downloaded %d bytes, %v", host, len(got), err)
 		}
 	}
-}
-
-func execInNS(ns string, name string, args ...string) *exec.Cmd {
-	return exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
 }
 
 // pyftpdOnFD serves root with pyftpdlib (user/secret) on an already listening socket, passed as fd 3,
@@ -132,10 +127,10 @@ func TestNetNSFresh(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	served := make(chan error, 1)
-	var srv *exec.Cmd
 	go func() {
 		for ctx.Err() == nil {
 			if ns, err := tapdev.OpenNetNS(name); err == nil {
+				srv := ns.Command(ctx, "/usr/bin/python3", "-c", pyftpdOnFD, root)
 				ln, err := ns.Kernel().Listen(ctx, netip.MustParseAddrPort("0.0.0.0:2121"))
 				ns.Close()
 				if err != nil {
@@ -148,10 +143,12 @@ func TestNetNSFresh(t *testing.T) {
 					served <- err
 					return
 				}
-				srv = exec.Command("ip", "netns", "exec", name, "/usr/bin/python3", "-c", pyftpdOnFD, root)
 				srv.ExtraFiles = []*os.File{f}
 				err = srv.Start()
 				f.Close()
+				if err == nil {
+					t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+				}
 				served <- err
 				return
 			}
@@ -159,14 +156,8 @@ func TestNetNSFresh(t *testing.T) {
 		}
 		served <- ctx.Err()
 	}()
-	defer func() {
-		if srv != nil && srv.Process != nil {
-			srv.Process.Kill()
-			srv.Wait()
-		}
-	}()
 	dst := filepath.Join(t.TempDir(), "got.bin")
-	code, out, errOut := runCmd(t, "get", "ftp://user:secret@198.51.100.1:2121/f.bin", dst, "--netns", name, "--timeout", "40s")
+	code, out, errOut := clitest.Run(t, Run, "get", "ftp://user:secret@198.51.100.1:2121/f.bin", dst, "--netns", name, "--timeout", "40s")
 	if err := <-served; err != nil {
 		t.Fatalf("kernel server in the namespace: %v", err)
 	}
@@ -212,21 +203,15 @@ func TestKernelServerLinkLocal(t *testing.T) {
 		"secure_chroot_dir=/var/run/vsftpd/empty", "xferlog_enable=NO", "dirmessage_enable=NO",
 	}, "\n")+"\n"), 0o600)
 	os.MkdirAll("/var/run/vsftpd/empty", 0o755)
-	srv := execInNS(name, "/usr/sbin/vsftpd", conf)
-	var srvErr bytes.Buffer
-	srv.Stderr = &srvErr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	srv := clitest.StartProc(t, ns.Command(t.Context(), "/usr/sbin/vsftpd", conf), "")
 	waitPort(t, ns, netip.AddrPortFrom(kernelLL.WithZone(name), 2121))
 
 	u := fmt.Sprintf("ftp://[%s%%%s]:2121/f.bin", kernelLL, name)
 	for _, mode := range []string{"--passive", "--passive=false"} {
 		dst := filepath.Join(t.TempDir(), "got.bin")
-		code, out, errOut := runCmd(t, "get", u, dst, "--netns", name, "--tap", name, "--skip-dad", mode, "--timeout", "30s")
+		code, out, errOut := clitest.Run(t, Run, "get", u, dst, "--netns", name, "--tap", name, "--skip-dad", mode, "--timeout", "30s")
 		if code != 0 {
-			t.Fatalf("netxsim ftp get %s %s = %d\n%s%s\nvsftpd: %s", u, mode, code, out, errOut, srvErr.String())
+			t.Fatalf("netxsim ftp get %s %s = %d\n%s%s\nvsftpd: %s", u, mode, code, out, errOut, srv.Stderr())
 		}
 		if got, err := os.ReadFile(dst); err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("%s: %d bytes (%v), want %d", mode, len(got), err, len(data))

@@ -17,14 +17,9 @@ import (
 	"github.com/netxsim/netxsim/fsimage"
 )
 
-func run(t *testing.T, args ...string) (code int, out, errOut string) {
-	t.Helper()
-	return clitest.Run(t, Run, args...)
-}
-
 func mustRun(t *testing.T, args ...string) string {
 	t.Helper()
-	code, out, errOut := run(t, args...)
+	code, out, errOut := clitest.Run(t, Run, args...)
 	if code != 0 {
 		t.Fatalf("netxsim image %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
 	}
@@ -72,13 +67,13 @@ func TestCommands(t *testing.T) {
 		t.Fatalf("get: %q", b)
 	}
 	// Failures exit 1 with a message; usage errors exit 2.
-	if code, _, e := run(t, "rmdir", "-i", img, "/docs"); code != 1 || !strings.Contains(e, "not empty") {
+	if code, _, e := clitest.Run(t, Run, "rmdir", "-i", img, "/docs"); code != 1 || !strings.Contains(e, "not empty") {
 		t.Fatalf("rmdir non-empty: %d %q", code, e)
 	}
-	if code, _, e := run(t, "cat", "-i", img, "/nope"); code != 1 || !strings.Contains(e, "not exist") {
+	if code, _, e := clitest.Run(t, Run, "cat", "-i", img, "/nope"); code != 1 || !strings.Contains(e, "not exist") {
 		t.Fatalf("cat missing: %d %q", code, e)
 	}
-	if code, _, e := run(t, "mkdir", "-i", img, "/bad:name"); code != 1 || !strings.Contains(e, "invalid") {
+	if code, _, e := clitest.Run(t, Run, "mkdir", "-i", img, "/bad:name"); code != 1 || !strings.Contains(e, "invalid") {
 		t.Fatalf("bad name: %d %q", code, e)
 	}
 	var cases []clitest.Case
@@ -106,7 +101,7 @@ func TestCommands(t *testing.T) {
 	f.WriteAt([]byte{0xFF, 0xFF}, fatOff+2*7000)
 	f.WriteAt([]byte{0xFF, 0xFF}, fatOff+2*7000+512*int64(fatSectors(t, img)))
 	f.Close()
-	if code, out, _ := run(t, "check", "-i", img); code != 1 || !strings.Contains(out, "lost clusters") {
+	if code, out, _ := clitest.Run(t, Run, "check", "-i", img); code != 1 || !strings.Contains(out, "lost clusters") {
 		t.Fatalf("check of a damaged image: %d\n%s", code, out)
 	}
 }
@@ -140,7 +135,7 @@ func eachFAT(t *testing.T, test func(t *testing.T, ft fatType, dir, img string))
 func runWithin(t *testing.T, hang string, args ...string) (code int, out, errOut string) {
 	t.Helper()
 	done := make(chan struct{})
-	go func() { code, out, errOut = run(t, args...); close(done) }()
+	go func() { code, out, errOut = clitest.Run(t, Run, args...); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(20 * time.Second):
@@ -173,7 +168,7 @@ func TestMkfsValidatesFirst(t *testing.T) {
 			{"-size", "-1"}, {"-size", "0"}, {"-size", "1x"}, {"-size", "1K"}, {"-size", "17179869184G"},
 			{"-type", "12", "-size", "1G"},
 		} {
-			code, _, errOut := run(t, append([]string{"mkfs", "-i", img}, bad...)...)
+			code, _, errOut := clitest.Run(t, Run, append([]string{"mkfs", "-i", img}, bad...)...)
 			if code != 2 || errOut == "" {
 				t.Errorf("mkfs %q: exit %d, stderr %q; want 2 and a message", bad, code, errOut)
 			}
@@ -205,7 +200,7 @@ func TestImageLock(t *testing.T) {
 			{"put", "-i", img, src, "/f.txt"}, {"mkdir", "-i", img, "/d"}, {"rm", "-i", img, "/first.txt"},
 			{"mkfs", "-i", img}, {"ls", "-i", img}, {"cat", "-i", img, "/first.txt"}, {"check", "-i", img},
 		} {
-			code, _, errOut := run(t, args...)
+			code, _, errOut := clitest.Run(t, Run, args...)
 			if code != 1 || !strings.Contains(errOut, "in use") && !strings.Contains(errOut, "open for writing") || !strings.Contains(errOut, pid) {
 				t.Errorf("%q while held: exit %d, stderr %q; want 1 naming %s", args, code, errOut, pid)
 			}
@@ -221,7 +216,7 @@ func TestImageLock(t *testing.T) {
 		if out := mustRun(t, "cat", "-i", img, "/first.txt"); out != "first" {
 			t.Fatalf("cat beside a reader: %q", out)
 		}
-		if code, _, errOut := run(t, "put", "-i", img, src, "/f.txt"); code != 1 || !strings.Contains(errOut, "open for reading") {
+		if code, _, errOut := clitest.Run(t, Run, "put", "-i", img, src, "/f.txt"); code != 1 || !strings.Contains(errOut, "open for reading") {
 			t.Errorf("put beside a reader: exit %d %q", code, errOut)
 		}
 		r1.Close()
@@ -275,7 +270,7 @@ func TestPutNoFollow(t *testing.T) {
 			t.Fatalf("ls -R:\n%s", ls)
 		}
 		// -L follows the file link but refuses the loop.
-		code, _, errOut = run(t, "put", "-i", img, "-r", "-L", tree, "/L")
+		code, _, errOut = clitest.Run(t, Run, "put", "-i", img, "-r", "-L", tree, "/L")
 		if code != 1 || !strings.Contains(errOut, "loops back") {
 			t.Fatalf("put -r -L over a loop: exit %d, stderr %q", code, errOut)
 		}
@@ -283,7 +278,7 @@ func TestPutNoFollow(t *testing.T) {
 			t.Fatalf("-L link.txt: %q", out)
 		}
 		// A FIFO named on the command line is an error, not a hang.
-		if code, _, errOut := run(t, "put", "-i", img, filepath.Join(tree, "pipe"), "/p"); code != 1 || !strings.Contains(errOut, "not a regular file") {
+		if code, _, errOut := clitest.Run(t, Run, "put", "-i", img, filepath.Join(tree, "pipe"), "/p"); code != 1 || !strings.Contains(errOut, "not a regular file") {
 			t.Fatalf("put FIFO: exit %d, stderr %q", code, errOut)
 		}
 	})
@@ -315,7 +310,7 @@ func TestLsCycle(t *testing.T) {
 		if code != 1 || !strings.Contains(errOut, "cycle") || len(out) > 4096 {
 			t.Fatalf("ls -R: exit %d, %d bytes out, stderr %q", code, len(out), errOut)
 		}
-		if code, _, _ := run(t, "check", "-i", img); code != 1 {
+		if code, _, _ := clitest.Run(t, Run, "check", "-i", img); code != 1 {
 			t.Fatalf("check passes a cycle")
 		}
 	})

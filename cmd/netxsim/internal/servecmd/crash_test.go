@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -19,10 +18,10 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
+	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 	"github.com/netxsim/netxsim/fsimage"
 	nxftp "github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/server"
-	"github.com/netxsim/netxsim/internal/testio"
 )
 
 // TestMain lets the test binary be `netxsim serve` as a child process, so that a test can kill -9 it
@@ -38,36 +37,20 @@ func TestMain(m *testing.M) {
 }
 
 // child starts `netxsim serve` over img in a child process and returns it with its address.
-func child(t *testing.T, img string) (*exec.Cmd, string) {
+func child(t *testing.T, img string) (*clitest.Proc, string) {
 	t.Helper()
-	return childArgs(t, nil, "--listen", "127.0.0.1:0", "--user", "u:p", "--profile", "extended", "--image", img)
+	return childArgs(t, "--listen", "127.0.0.1:0", "--user", "u:p", "--profile", "extended", "--image", img)
 }
 
-// childArgs starts `netxsim serve ARGS...` in a child process (stderr into errOut if set) and
-// returns it with the address it listens on.
-func childArgs(t *testing.T, errOut io.Writer, args ...string) (*exec.Cmd, string) {
+// childArgs starts `netxsim serve ARGS...` in a child process and returns it with the address it
+// listens on.
+func childArgs(t *testing.T, args ...string) (*clitest.Proc, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "NETXSIM_SERVE_CHILD="+strings.Join(args, "\x1f"))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if errOut != nil {
-		cmd.Stderr = io.MultiWriter(&stderr, errOut)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if a := testio.ListenAddr(out); a != "" {
-		return cmd, a
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	t.Fatalf("serve child printed no address; stderr:\n%s", stderr.String())
-	return nil, ""
+	p := clitest.StartProc(t, cmd, "listening on ")
+	_, addr, _ := strings.Cut(p.Line, "listening on ")
+	return p, strings.TrimSpace(addr)
 }
 
 // TestKillDuringWrites kills -9 a `netxsim serve` at random moments while a client runs STOR
@@ -98,13 +81,13 @@ func TestKillDuringWrites(t *testing.T) {
 		}
 		for round := 0; round < 8; round++ {
 			rounds++
-			cmd, addr := child(t, img)
+			srv, addr := child(t, img)
 			var inflight func(get func(string) (string, bool)) error // the op cut by the kill: what may be
 			killAt := time.Duration(rng.IntN(400)+20) * time.Millisecond
 			killed := make(chan struct{})
 			go func() {
 				time.Sleep(killAt)
-				cmd.Process.Signal(syscall.SIGKILL)
+				srv.Cmd.Process.Signal(syscall.SIGKILL)
 				close(killed)
 			}()
 			c, err := ftp.Dial(addr, ftp.DialWithTimeout(5*time.Second))
@@ -168,7 +151,7 @@ func TestKillDuringWrites(t *testing.T) {
 				}
 			}
 			<-killed
-			cmd.Wait()
+			srv.Wait()
 			if out, err := exec.Command("fsck.fat", "-n", img).CombinedOutput(); err != nil {
 				dirtyAfterKill++
 				t.Logf("%s round %d: right after the kill fsck.fat says: %s", ft.typ, round, bytes.TrimSpace(out))
@@ -291,17 +274,7 @@ func testSIGTERM(t *testing.T, prof nxftp.Profile, host string) {
 	if err := os.WriteFile(filepath.Join(root, "big.bin"), make([]byte, 32<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var errOut lockedBuffer
-	cmd, addr := childArgs(t, &errOut, "--listen", net.JoinHostPort(host, "0"), "--user", "u:p", "--profile", string(prof), "--root", root)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stopped := false
-	defer func() {
-		if !stopped {
-			cmd.Process.Kill()
-			<-exited
-		}
-	}()
+	srv, addr := childArgs(t, "--listen", net.JoinHostPort(host, "0"), "--user", "u:p", "--profile", string(prof), "--root", root)
 	six := strings.Contains(host, ":")
 	login := func() *rawCtl {
 		c := dialRaw(t, addr)
@@ -365,14 +338,13 @@ func testSIGTERM(t *testing.T, prof nxftp.Profile, host string) {
 	slow.reply()
 	slow.c.Write([]byte("US"))
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := srv.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-exited:
-		stopped = true
-		if err != nil {
-			t.Errorf("serve exited with %v after SIGTERM; stderr:\n%s", err, errOut.String())
+	case <-srv.Ended():
+		if err := srv.Wait(); err != nil {
+			t.Errorf("serve exited with %v after SIGTERM; stderr:\n%s", err, srv.Stderr())
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop within 30 s of SIGTERM with sessions stuck on a FIFO, a stalled download, an idle upload and a trickled login")

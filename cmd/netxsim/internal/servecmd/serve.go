@@ -30,8 +30,7 @@ import (
 
 type options struct {
 	devflags.Device
-	until            func(context.Context) int // RunWith
-	code             int                       // until's status
+	devflags.Until
 	listen           string
 	port             uint
 	image            string
@@ -122,8 +121,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // ctx), then shuts the server down and exits with until's status: `netxsim shell` runs its command
 // there.
 func RunWith(ctx context.Context, args []string, stdout, stderr io.Writer, until func(context.Context) int) int {
-	var o options
-	o.until = until
+	o := options{Until: devflags.Until{Fn: until}}
 	fs := flagSet(&o)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -143,7 +141,7 @@ func RunWith(ctx context.Context, args []string, stdout, stderr io.Writer, until
 	if err := serve(ctx, &o, stdout, stderr); err != nil {
 		return devflags.Exit(stderr, "serve", err)
 	}
-	return o.code
+	return o.Until.Code
 }
 
 func validate(o *options, fs *flag.FlagSet) error {
@@ -364,11 +362,9 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) (err error
 	for _, h := range hints(o, addrs) {
 		fmt.Fprintf(stdout, "  %s\n", h)
 	}
-	if o.until != nil {
-		o.code = o.until(ctx)
+	if o.Until.Ran(ctx, stdout) {
 		return nil
 	}
-	fmt.Fprintln(stdout, "running; interrupt (Ctrl-C) to stop")
 	defer fmt.Fprintln(stdout, "stopped")
 	select {
 	case <-ctx.Done():

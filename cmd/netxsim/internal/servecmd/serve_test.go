@@ -19,12 +19,6 @@ import (
 	"github.com/netxsim/netxsim/fsimage"
 )
 
-// run runs `netxsim serve args...` to its end on the test's context.
-func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	return clitest.Run(t, Run, args...)
-}
-
 // serveOn runs `netxsim serve --listen 127.0.0.1:0 args...` in this process until it listens and
 // returns it with the address it listens on.
 func serveOn(t *testing.T, args ...string) (*clitest.Running, string) {
@@ -120,7 +114,7 @@ func (r *rawCtl) do(cmd string) int {
 }
 
 func TestUsage(t *testing.T) {
-	if code, out, _ := run(t, "--help"); code != 0 || !strings.Contains(out, "--root") {
+	if code, out, _ := clitest.Run(t, Run, "--help"); code != 0 || !strings.Contains(out, "--root") {
 		t.Fatalf("--help: %d %q", code, out)
 	}
 	for _, args := range [][]string{
@@ -133,11 +127,11 @@ func TestUsage(t *testing.T) {
 		{"--root", "x", "--anonymous", "--pcap", "f"},
 		{"--root", "x", "--anonymous", "extra"},
 	} {
-		if code, _, errOut := run(t, args...); code != 2 || errOut == "" {
+		if code, _, errOut := clitest.Run(t, Run, args...); code != 2 || errOut == "" {
 			t.Errorf("%q: exit %d, stderr %q; want 2 and a message", args, code, errOut)
 		}
 	}
-	if code, _, _ := run(t, "--root", "/nonexistent/dir", "--anonymous"); code != 1 {
+	if code, _, _ := clitest.Run(t, Run, "--root", "/nonexistent/dir", "--anonymous"); code != 1 {
 		t.Errorf("missing root: exit %d, want 1", code)
 	}
 }
@@ -201,7 +195,7 @@ func TestServeSizes(t *testing.T) {
 		if c.flag == "--image-size" {
 			args = append(args, "--image", filepath.Join(t.TempDir(), "new.img"))
 		}
-		code, _, errOut := run(t, args...)
+		code, _, errOut := clitest.Run(t, Run, args...)
 		if code != 2 || !strings.Contains(errOut, c.flag) || !strings.Contains(errOut, c.val) {
 			t.Errorf("%s %s: exit %d, stderr %q; want 2 naming the flag and value", c.flag, c.val, code, errOut)
 		}
@@ -234,7 +228,7 @@ func TestServeNonRegularImage(t *testing.T) {
 func TestServeLock(t *testing.T) {
 	img := filepath.Join(t.TempDir(), "disk.img")
 	srv, addr := startServe(t, "--image", img, "--image-size", "8M")
-	code, _, errOut := run(t, "--listen", "127.0.0.1:0", "--anonymous", "--image", img)
+	code, _, errOut := clitest.Run(t, Run, "--listen", "127.0.0.1:0", "--anonymous", "--image", img)
 	if code != 1 || !strings.Contains(errOut, fmt.Sprintf("pid %d", os.Getpid())) {
 		t.Fatalf("second serve: exit %d, stderr %q; want 1 naming this process", code, errOut)
 	}

@@ -29,7 +29,8 @@ import (
 // served is a running `netxsim serve --tap --netns` started by startServe.
 type served struct {
 	ns        string
-	out       []string // stdout lines up to "running;"
+	netns     *tapdev.NetNS // ns, opened once serve made it
+	out       []string      // stdout lines up to "running;"
 	linkLocal netip.AddrPort
 	hints     []string
 	stop      func() int // stops serve and returns its exit code; idempotent
@@ -47,8 +48,16 @@ func startServeTAP(t *testing.T, args ...string) *served {
 	s.stop = r.Stop
 	t.Cleanup(func() {
 		s.stop()
+		if s.netns != nil {
+			s.netns.Close()
+		}
 		clitest.NetNSGone(t, s.ns)
 	})
+	netns, err := tapdev.OpenNetNS(s.ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.netns = netns
 	inHints := false
 	for _, l := range strings.Split(r.Stdout(), "\n") {
 		s.out = append(s.out, l)
@@ -80,15 +89,15 @@ type lockedBuffer = testio.Buffer
 
 // waitKernelLinkLocal waits until the kernel side of the TAP has a link-local address past DAD, so
 // clients have a source address for fe80::/64.
-func waitKernelLinkLocal(t *testing.T, ns string) {
+func waitKernelLinkLocal(t *testing.T, s *served) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		out, _ := exec.Command("ip", "netns", "exec", ns, "ip", "-6", "addr", "show", "dev", ns, "scope", "link").Output()
+		out, _ := s.netns.Command(t.Context(), "ip", "-6", "addr", "show", "dev", s.ns, "scope", "link").Output()
 		if strings.Contains(string(out), "inet6 fe80:") && !strings.Contains(string(out), "tentative") {
 			return
 		}
 	}
-	t.Fatalf("the kernel side of %s has no usable link-local address", ns)
+	t.Fatalf("the kernel side of %s has no usable link-local address", s.ns)
 }
 
 func shaFile(t *testing.T, p string) string {
@@ -129,7 +138,7 @@ func linkLocalClients(t *testing.T, prof ftp.Profile) {
 	fileSHA, upSHA := shaFile(t, filepath.Join(root, "f.bin")), shaFile(t, up)
 	pcap := filepath.Join(work, "ll.pcapng")
 	s := startServeTAP(t, "--root", root, "--user", "u:p", "--profile", string(prof), "--pcap", pcap)
-	waitKernelLinkLocal(t, s.ns)
+	waitKernelLinkLocal(t, s)
 	ll := s.linkLocal.Addr()
 	host := ll.String() // fe80::…%TAP, as getaddrinfo takes it
 	url := fmt.Sprintf("ftp://[%s]:21/", strings.Replace(host, "%", "%25", 1))
@@ -186,7 +195,7 @@ f.quit()
 			continue
 		}
 		ran++
-		cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", s.ns}, r.argv...)...)
+		cmd := s.netns.Command(ctx, r.argv[0], r.argv[1:]...)
 		cmd.Stdin = strings.NewReader(r.stdin)
 		out, err := cmd.CombinedOutput()
 		if err != nil || (r.stdin != "" && bytes.Contains(out, []byte("failed"))) {
@@ -280,18 +289,11 @@ func TestHintsRun(t *testing.T) {
 			t.Cleanup(func() { os.RemoveAll(root) })
 			os.WriteFile(filepath.Join(root, "hello.txt"), []byte("hello"), 0o644)
 			s := startServeTAP(t, append([]string{"--root", root}, login...)...)
-			waitKernelLinkLocal(t, s.ns)
+			waitKernelLinkLocal(t, s)
 			if len(s.hints) < 3 {
 				t.Fatalf("hints %q: want curl, lftp and curl on the link-local address", s.hints)
 			}
-			for _, h := range s.hints {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				out, err := exec.CommandContext(ctx, "sh", "-c", h).CombinedOutput()
-				cancel()
-				if err != nil || !strings.Contains(string(out), "hello.txt") {
-					t.Errorf("hint %q: %v\n%s", h, err, out)
-				}
-			}
+			clitest.HintsRun(t, s.hints, "hello.txt", 1)
 		})
 	}
 }
@@ -303,12 +305,7 @@ func TestHintsRun(t *testing.T) {
 func TestServeSlotsOverTAP(t *testing.T) {
 	pcap := filepath.Join(t.TempDir(), "slots.pcapng")
 	s := startServeTAP(t, "--ram", "1M", "--user", "u:p", "--profile", "netxduo-6.4", "--skip-dad", "--pcap", pcap)
-	ns, err := tapdev.OpenNetNS(s.ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	k := ns.Kernel()
+	k := s.netns.Kernel()
 	dev := netip.MustParseAddrPort("198.51.100.2:21")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

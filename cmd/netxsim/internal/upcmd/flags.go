@@ -1,7 +1,6 @@
 package upcmd
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,8 +13,7 @@ import (
 
 type options struct {
 	devflags.Device
-	until   func(context.Context) int // RunWith
-	code    int                       // until's status
+	devflags.Until
 	verbose bool
 }
 

@@ -69,11 +69,11 @@ func RunWith(ctx context.Context, args []string, stdout, stderr io.Writer, until
 	if code, ok := o.Reexec(ctx, "up", args, stdout, stderr); ok {
 		return code
 	}
-	o.until = until
+	o.Until.Fn = until
 	if err := up(ctx, o, stdout, stderr); err != nil {
 		return devflags.Exit(stderr, "up", err)
 	}
-	return o.code
+	return o.Until.Code
 }
 
 func printUsage(w io.Writer) {
@@ -132,11 +132,9 @@ func up(ctx context.Context, o *options, stdout, stderr io.Writer) (err error) {
 	if nsPrefix != "" && o.IPv4.IsValid() {
 		fmt.Fprintf(stdout, "try: %sping -c 3 %s\n", nsPrefix, o.IPv4.Addr())
 	}
-	if o.until != nil {
-		o.code = o.until(ctx)
+	if o.Until.Ran(ctx, stdout) {
 		return nil
 	}
-	fmt.Fprintln(stdout, "running; interrupt (Ctrl-C) to stop")
 	<-ctx.Done()
 	fmt.Fprintf(stdout, "stopping: %s\n", dev.IP().Stats())
 	return nil

@@ -3,13 +3,13 @@ package upcmd
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
+	"github.com/netxsim/netxsim/tapdev"
 	"github.com/netxsim/netxsim/tapdev/taptest"
 	"go.uber.org/goleak"
 )
@@ -20,12 +20,12 @@ func TestExistingNetNS(t *testing.T) {
 	if why := taptest.Skip(); why != "" {
 		t.Skip(why)
 	}
-	ns := taptest.Name("nxu")
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v %s", err, out)
+	ns, err := tapdev.CreateNetNS(taptest.Name("nxu"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	code, _, errOut := clitest.Run(t, Run, "--tap", ns, "--netns", ns)
+	t.Cleanup(func() { ns.Delete() })
+	code, _, errOut := clitest.Run(t, Run, "--tap", ns.Name, "--netns", ns.Name)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1: %s", code, errOut)
 	}
@@ -50,11 +50,15 @@ func TestUpNetNS(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", w, o)
 		}
 	}
+	ns, err := tapdev.OpenNetNS(name)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, dst := range []string{"198.51.100.2", "2001:db8::2"} {
 		var err error
 		var b []byte
 		for i := 0; i < 20; i++ {
-			b, err = exec.Command("ip", "netns", "exec", name, "ping", "-c1", "-W1", dst).CombinedOutput()
+			b, err = ns.Command(t.Context(), "ping", "-c1", "-W1", dst).CombinedOutput()
 			if err == nil {
 				break
 			}
@@ -63,6 +67,7 @@ func TestUpNetNS(t *testing.T) {
 			t.Errorf("ping %s: %v %s", dst, err, b)
 		}
 	}
+	ns.Close() // the namespace is up's to remove
 	// every hint printed runs as printed (retried while the kernel side's link-local is tentative)
 	var hints []string
 	for _, l := range strings.Split(o, "\n") {
@@ -76,19 +81,7 @@ func TestUpNetNS(t *testing.T) {
 	if len(hints) != 2 {
 		t.Errorf("hints %q: want the IPv4 ping and the link-local ping", hints)
 	}
-	for _, h := range hints {
-		var err error
-		var b []byte
-		for i := 0; i < 10; i++ {
-			if b, err = exec.Command("sh", "-c", h).CombinedOutput(); err == nil {
-				break
-			}
-			time.Sleep(300 * time.Millisecond)
-		}
-		if err != nil {
-			t.Errorf("hint %q: %v\n%s", h, err, b)
-		}
-	}
+	clitest.HintsRun(t, hints, "", 10)
 	stopped := make(chan int, 1)
 	go func() { stopped <- up.Stop() }()
 	select {
@@ -129,13 +122,17 @@ func TestUpFailureCleansUp(t *testing.T) {
 	assertGone(t, name)
 }
 
-// assertGone reports a namespace or TAP called name that up left behind.
+// assertGone reports a namespace called name that up left behind, or a TAP of that name in the
+// test's own namespace.
 func assertGone(t *testing.T, name string) {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join("/run/netns", name)); err == nil {
-		t.Errorf("namespace %s left behind", name)
+	clitest.NetNSGone(t, name)
+	own, err := tapdev.CurrentNetNS()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if b, _ := exec.Command("ip", "-o", "link").CombinedOutput(); strings.Contains(string(b), name) {
+	defer own.Close()
+	if own.HasLink(name) {
 		t.Errorf("TAP %s left behind", name)
 	}
 }

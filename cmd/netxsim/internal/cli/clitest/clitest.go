@@ -1,12 +1,15 @@
 // Package clitest runs netxsim's subcommands in tests, in the test's process: their exit code and
-// what they print, so that every command's tests check command lines the same way.
+// what they print, so that every command's tests check command lines the same way. StartProc runs
+// child processes (netxsim as a binary, servers in namespaces) with the same ready-line handshake.
 package clitest
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -48,11 +51,9 @@ func Exits(t testing.TB, cmd Command, cases ...Case) {
 
 // Running is a command that Start runs in the test's process.
 type Running struct {
+	stream
 	Line   string // the first stdout line that held Start's ready text
-	out    testio.Buffer
-	stderr testio.Buffer
 	cancel context.CancelFunc
-	done   chan struct{}
 	code   int
 }
 
@@ -62,55 +63,18 @@ type Running struct {
 func Start(t testing.TB, cmd Command, ready string, args ...string) *Running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	r := &Running{cancel: cancel, done: make(chan struct{})}
+	r := &Running{stream: newStream(args), cancel: cancel}
 	pr, pw := io.Pipe()
-	readyLine := make(chan string, 1)
-	scanned := make(chan struct{}) // stdout closed: the command has ended
+	returned := make(chan struct{})
 	go func() {
 		r.code = cmd(ctx, args, pw, &r.stderr)
+		close(returned)
 		pw.Close()
-		<-scanned // Stdout is complete once Wait returns
-		close(r.done)
 	}()
 	t.Cleanup(func() { r.Stop() })
-	go func() {
-		defer close(scanned)
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			r.out.Write([]byte(sc.Text() + "\n"))
-			if strings.Contains(sc.Text(), ready) {
-				select {
-				case readyLine <- sc.Text():
-				default:
-				}
-			}
-		}
-		io.Copy(io.Discard, pr)
-	}()
-	select {
-	case r.Line = <-readyLine:
-		return r
-	case <-scanned:
-		select {
-		case r.Line = <-readyLine:
-			return r
-		default:
-		}
-		t.Fatalf("%q ended (exit %d) before printing %q\nstdout:\n%s\nstderr:\n%s", args, r.Wait(), ready, r.Stdout(), r.Stderr())
-	case <-time.After(time.Minute):
-		t.Fatalf("%q: no %q within a minute\nstdout:\n%s\nstderr:\n%s", args, ready, r.Stdout(), r.Stderr())
-	}
-	return nil
+	r.Line = r.follow(t, pr, ready, func() { <-returned }, func() string { return fmt.Sprint("exit ", r.Wait()) })
+	return r
 }
-
-// Stdout is what the command printed on its standard output so far.
-func (r *Running) Stdout() string { return r.out.String() }
-
-// Stderr is what the command printed on its standard error so far.
-func (r *Running) Stderr() string { return r.stderr.String() }
-
-// Ended is closed once the command has ended.
-func (r *Running) Ended() <-chan struct{} { return r.done }
 
 // Wait waits for the command's end and returns its exit code.
 func (r *Running) Wait() int {
@@ -125,6 +89,65 @@ func (r *Running) Stop() int {
 	return r.Wait()
 }
 
+// stream is what Running and Proc share: a started command's output as it comes, and its end.
+type stream struct {
+	args           []string // for failure messages
+	stdout, stderr testio.Buffer
+	done           chan struct{} // closed once the command has ended and its stdout is read
+}
+
+func newStream(args []string) stream { return stream{args: args, done: make(chan struct{})} }
+
+// Stdout is what the command printed on its standard output so far.
+func (s *stream) Stdout() string { return s.stdout.String() }
+
+// Stderr is what the command printed on its standard error so far.
+func (s *stream) Stderr() string { return s.stderr.String() }
+
+// Ended is closed once the command has ended.
+func (s *stream) Ended() <-chan struct{} { return s.done }
+
+// follow reads stdout's lines from r to its end, then calls end (which returns once the command
+// has ended) and closes done. It returns the first line that holds ready ("" at once when ready
+// is empty) and fails the test if the command ends first or no such line comes within a minute;
+// exit says how the command ended, for the message.
+func (s *stream) follow(t testing.TB, r io.Reader, ready string, end func(), exit func() string) string {
+	t.Helper()
+	line := make(chan string, 1)
+	if ready == "" {
+		line <- ""
+	}
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			s.stdout.Write([]byte(sc.Text() + "\n"))
+			if ready != "" && strings.Contains(sc.Text(), ready) {
+				select {
+				case line <- sc.Text():
+				default:
+				}
+			}
+		}
+		io.Copy(io.Discard, r) // past a line too long to scan: the command must not block on stdout
+		end()
+		close(s.done)
+	}()
+	select {
+	case l := <-line:
+		return l
+	case <-s.done:
+		select {
+		case l := <-line: // ready, then ended at once
+			return l
+		default:
+		}
+		t.Fatalf("%q ended (%s) before printing %q\nstdout:\n%s\nstderr:\n%s", s.args, exit(), ready, s.Stdout(), s.Stderr())
+	case <-time.After(time.Minute):
+		t.Fatalf("%q: no %q within a minute\nstdout:\n%s\nstderr:\n%s", s.args, ready, s.Stdout(), s.Stderr())
+	}
+	return ""
+}
+
 // NetNSGone fails the test if the network namespace name still exists (a command left it behind)
 // and removes it.
 func NetNSGone(t testing.TB, name string) {
@@ -135,4 +158,16 @@ func NetNSGone(t testing.TB, name string) {
 			n.Delete()
 		}
 	}
+}
+
+// FreeUDPPort is a loopback UDP port nobody uses now, for the local= and remote= of a --vxlan
+// command line.
+func FreeUDPPort(t testing.TB) uint16 {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return uint16(c.LocalAddr().(*net.UDPAddr).Port)
 }
