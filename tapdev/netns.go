@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"time"
 
 	"github.com/netxsim/netxsim/stack"
 	"github.com/vishvananda/netlink"
@@ -41,6 +40,9 @@ func CreateNetNS(name string) (*NetNS, error) {
 		return nil, err
 	}
 	if err := os.MkdirAll(NetNSDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create netns %s: %w (needs root or CAP_SYS_ADMIN)", name, err)
+	}
+	if err := shareNetNSDir(); err != nil {
 		return nil, fmt.Errorf("create netns %s: %w (needs root or CAP_SYS_ADMIN)", name, err)
 	}
 	path := filepath.Join(NetNSDir, name)
@@ -95,6 +97,35 @@ func CreateNetNS(name string) (*NetNS, error) {
 		return nil, fmt.Errorf("create netns %s: loopback up: %w", name, err)
 	}
 	return n, nil
+}
+
+// shareNetNSDir makes NetNSDir a mount point with shared propagation before any namespace is
+// mounted in it, as `ip netns add` does, under a lock that every process of ours takes. Without
+// that order a namespace mounted on the plain directory while another process bind-mounts the
+// directory onto itself ends up under that bind mount, where nothing can unmount it, and its name
+// can never be removed (EBUSY; seen in CI, with tests of several packages starting at once).
+func shareNetNSDir() error {
+	d, err := os.Open(NetNSDir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := unix.Flock(int(d.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("lock %s: %w", NetNSDir, err)
+	}
+	defer unix.Flock(int(d.Fd()), unix.LOCK_UN)
+	for made := false; ; made = true {
+		err := unix.Mount("", NetNSDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EINVAL) || made { // EINVAL: not a mount point yet
+			return fmt.Errorf("make %s a shared mount: %w", NetNSDir, err)
+		}
+		if err := unix.Mount(NetNSDir, NetNSDir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind-mount %s onto itself: %w", NetNSDir, err)
+		}
+	}
 }
 
 // OpenNetNS opens an existing named namespace. Close releases the handles;
@@ -191,27 +222,22 @@ func (n *NetNS) Delete() error {
 
 func deleteNamed(name string) error {
 	path := filepath.Join(NetNSDir, name)
-	// The namespace file can be mounted more than once (/run/netns is a shared mount, and a
-	// propagated copy may still stand there when another process's `ip netns exec` is ending), and
-	// unlinking a path that is still a mount point fails with EBUSY: unmount until it is not one, and
-	// give a mount that propagates back a moment (seen once in CI: "remove ...: device or resource busy").
-	var err error
-	for try := 0; try < 50; try++ {
-		for range 8 {
-			if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
-				if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-					return fmt.Errorf("delete netns %s: unmount: %w", name, err)
-				}
-				break // not (or no longer) a mount point
+	// Unmount until the path is no mount point (a name can be mounted more than once).
+	for range 8 {
+		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
+			if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+				return fmt.Errorf("delete netns %s: unmount: %w", name, err)
 			}
-		}
-		if err = os.Remove(path); err == nil || errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		if !errors.Is(err, unix.EBUSY) {
 			break
 		}
-		time.Sleep(20 * time.Millisecond)
+	}
+	err := os.Remove(path)
+	switch {
+	case err == nil || errors.Is(err, os.ErrNotExist):
+		return nil
+	case errors.Is(err, unix.EBUSY):
+		return fmt.Errorf("delete netns %s: %w: the namespace was mounted before %s became a mount point "+
+			"(another `ip netns add` raced with it) and lies under that mount now; it goes at reboot", name, err, NetNSDir)
 	}
 	return fmt.Errorf("delete netns %s: %w", name, err)
 }
