@@ -212,6 +212,24 @@ func (c *ctrl) do(line string, code int, text string) {
 	c.expect(code, text)
 }
 
+// exchange is one command and the reply (code and exact text) it must get.
+type exchange struct {
+	cmd  string
+	code int
+	text string
+}
+
+// doAll runs a table of exchanges in order, as do does for one.
+func (c *ctrl) doAll(xs []exchange) {
+	c.t.Helper()
+	for _, x := range xs {
+		c.send(x.cmd)
+		if code, text := c.read(); code != x.code || text != x.text {
+			c.t.Fatalf("%s: got %d %q, want %d %q", x.cmd, code, text, x.code, x.text)
+		}
+	}
+}
+
 func (c *ctrl) login(user, pass string) {
 	c.t.Helper()
 	c.do("USER "+user, 331, nx(c, "Enter password"))
