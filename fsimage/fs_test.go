@@ -15,6 +15,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/netxsim/netxsim/internal/testio"
 )
 
 // newImage formats an image file in a temp dir and opens it.
@@ -34,20 +36,6 @@ func newImage(t testing.TB, size int64, fo FormatOptions, o Options) (*FS, *os.F
 		t.Fatal(err)
 	}
 	return v, f, img
-}
-
-func writeFile(t testing.TB, v *FS, name string, data []byte) {
-	t.Helper()
-	w, err := v.Create(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestFSTest(t *testing.T) {
@@ -74,7 +62,7 @@ func TestFSTest(t *testing.T) {
 			}
 			var names []string
 			for n, sz := range files {
-				writeFile(t, v, n, bytes.Repeat([]byte{byte(len(n))}, sz))
+				testio.CreateFile(t, v, n, bytes.Repeat([]byte{byte(len(n))}, sz))
 				names = append(names, n)
 			}
 			if err := fstest.TestFS(v, names...); err != nil {
@@ -96,7 +84,7 @@ func TestNames(t *testing.T) {
 	good := []string{"long file name 1.txt", "long file name 2.txt", "LONG FILE NAME 3.TXT", "readme.txt", "ABC.TXT",
 		".bashrc", "a.b.c.d", "Ünïcødé файл", "名前.txt", strings.Repeat("n", 255), "  leading spaces", "x+y=z;[1],2"}
 	for _, n := range good {
-		writeFile(t, v, n, []byte(n))
+		testio.CreateFile(t, v, n, []byte(n))
 	}
 	// Case-insensitive lookup finds the same file.
 	b, err := v.ReadFile("LONG FILE NAME 1.TXT")
@@ -144,8 +132,8 @@ func TestRenameAndAttributes(t *testing.T) {
 	needTool(t, "fsck.fat")
 	clock := time.Date(2025, 3, 4, 5, 6, 8, 0, time.UTC)
 	v, _, img := newImage(t, 16<<20, FormatOptions{Type: FAT16}, Options{Clock: func() time.Time { return clock }})
-	writeFile(t, v, "a", []byte("AAA"))
-	writeFile(t, v, "b", []byte("BBBB"))
+	testio.CreateFile(t, v, "a", []byte("AAA"))
+	testio.CreateFile(t, v, "b", []byte("BBBB"))
 	for _, d := range []string{"d1", "d1/sub", "d2"} {
 		if err := v.Mkdir(d); err != nil {
 			t.Fatal(err)
@@ -175,7 +163,7 @@ func TestRenameAndAttributes(t *testing.T) {
 	if err := v.Remove("d2"); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, v, "top/f", []byte("x"))
+	testio.CreateFile(t, v, "top/f", []byte("x"))
 	if err := v.Remove("top"); !errors.Is(err, ErrNotEmpty) || !errors.Is(err, fs.ErrExist) {
 		t.Fatalf("rmdir non-empty: %v", err)
 	}
@@ -307,7 +295,7 @@ func TestRootFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 300 {
-		writeFile(t, v, fmt.Sprintf("sub/a long file name %d", i), nil)
+		testio.CreateFile(t, v, fmt.Sprintf("sub/a long file name %d", i), nil)
 	}
 	ents, err := v.ReadDir("sub")
 	if err != nil || len(ents) != 300 {
@@ -339,7 +327,7 @@ func TestWriteThroughAndMBR(t *testing.T) {
 	if err := v.Mkdir("dcim"); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, v, "dcim/picture one.jpg", bytes.Repeat([]byte("jpg"), 5000))
+	testio.CreateFile(t, v, "dcim/picture one.jpg", bytes.Repeat([]byte("jpg"), 5000))
 	// No Sync and no Close: write-through must already have put everything on the device.
 	v2, err := Open(f, Options{ReadOnly: true})
 	if err != nil {
@@ -396,8 +384,8 @@ func TestCheckFindsDamage(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			v, _, img := newImage(t, 16<<20, FormatOptions{Type: FAT16}, Options{})
-			writeFile(t, v, "big", make([]byte, 20000))
-			writeFile(t, v, "small", []byte("s"))
+			testio.CreateFile(t, v, "big", make([]byte, 20000))
+			testio.CreateFile(t, v, "small", []byte("s"))
 			if err := v.Mkdir("dir"); err != nil {
 				t.Fatal(err)
 			}
@@ -495,7 +483,7 @@ func TestLargeSectors(t *testing.T) {
 			t.Fatal(err)
 		}
 		data := bytes.Repeat([]byte("4k"), 50000)
-		writeFile(t, v, "d/sectors.bin", data)
+		testio.CreateFile(t, v, "d/sectors.bin", data)
 		if err := v.Close(); err != nil {
 			t.Fatal(err)
 		}

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/netxsim/netxsim/internal/testio"
 )
 
 // needTool skips the test when an external oracle is missing.
@@ -246,7 +248,7 @@ func TestMkfsImages(t *testing.T) {
 			delete(want, "A Long Directory Name/nested/")
 			want["many/moved nested/"] = nil
 			big := bytes.Repeat([]byte("0123456789abcdef"), 20000)
-			writeFile(t, v, "many/moved nested/new big file.bin", big)
+			testio.CreateFile(t, v, "many/moved nested/new big file.bin", big)
 			want["many/moved nested/new big file.bin"] = big
 			w, err := v.Append("readme lower.md")
 			if err != nil {
@@ -259,7 +261,7 @@ func TestMkfsImages(t *testing.T) {
 				t.Fatal(err)
 			}
 			want["new dir/"] = nil
-			writeFile(t, v, "new dir/empty new", nil)
+			testio.CreateFile(t, v, "new dir/empty new", nil)
 			want["new dir/empty new"] = []byte{}
 			if err := v.Close(); err != nil {
 				t.Fatal(err)
@@ -307,7 +309,7 @@ func TestMkfsSmallFAT32(t *testing.T) {
 				if err := mkdirAll(v, filepath.ToSlash(filepath.Dir(p))); err != nil {
 					t.Fatal(err)
 				}
-				writeFile(t, v, p, b)
+				testio.CreateFile(t, v, p, b)
 			}
 			if err := v.Close(); err != nil {
 				t.Fatal(err)
@@ -413,7 +415,7 @@ func TestCheckMatchesFsck(t *testing.T) {
 				if err := v.Mkdir("SUBDIR"); err != nil {
 					t.Fatal(err)
 				}
-				writeFile(t, v, "FILE.TXT", []byte("data"))
+				testio.CreateFile(t, v, "FILE.TXT", []byte("data"))
 				g := *v.g
 				if err := v.Close(); err != nil {
 					t.Fatal(err)

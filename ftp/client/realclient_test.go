@@ -19,6 +19,7 @@ import (
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/client"
 	"github.com/netxsim/netxsim/ftp/server"
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/internal/wiresig"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/link"
@@ -150,14 +151,7 @@ func seedRealDisk(t *testing.T, d *netxsim.Device) {
 		name string
 		b    []byte
 	}{{"hello.txt", []byte("hello\n")}, {"data.bin", data}, {"pub/readme.txt", []byte("NetX Duo oracle\r\n")}} {
-		w, err := img.Create(f.name)
-		if err == nil {
-			_, err = w.Write(f.b)
-			err = errors.Join(err, w.Close())
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		testio.CreateFile(t, img, f.name, f.b)
 	}
 }
 

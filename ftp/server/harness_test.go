@@ -508,21 +508,6 @@ func allBackends() []backend {
 	}
 }
 
-// putFile writes name on fsys through the server's FileSystem interface.
-func putFile(t testing.TB, fsys server.FileSystem, name string, data []byte) {
-	t.Helper()
-	w, err := fsys.Create(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // getFile reads name from fsys (a server.FileSystem is an fs.FS).
 func getFile(t testing.TB, fsys server.FileSystem, name string) []byte {
 	t.Helper()
