@@ -80,7 +80,7 @@ func (ss *session) cmdRETR(arg string) {
 			w = bw
 		}
 		if !binaryMode {
-			w = &toCRLF{w: w}
+			w = &lineEnds{w: w, toCRLF: true}
 		}
 		if st, ok := f.(streamer); ok && st.Streaming() && binaryMode && !block {
 			if err := sendStream(data, f.(io.WriterTo)); err != nil {
@@ -302,9 +302,9 @@ func (ss *session) cmdSTOR(arg string, appendMode bool) {
 			r = &blockReader{r: bufio.NewReaderSize(data, 64<<10)}
 		}
 		dst := io.Writer(w)
-		var conv *fromCRLF
+		var conv *lineEnds
 		if !binaryMode {
-			conv = &fromCRLF{w: w}
+			conv = &lineEnds{w: w}
 			dst = conv
 		}
 		var err error
