@@ -73,7 +73,7 @@ func TestFSTest(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
-	needTool(t, "mdir", "fsck.fat")
+	testio.NeedTools(t, "mdir", "fsck.fat")
 	v, _, img := newImage(t, 1440<<10, FormatOptions{}, Options{})
 	for _, bad := range []string{"a:b", "x*", "q?", `back\slash`, "ends.", "ends ", "pipe|", "lt<", "gt>", "quo\"te",
 		"ctl\x01", strings.Repeat("n", 256), "emoji 😀"} {
@@ -129,7 +129,7 @@ func TestNames(t *testing.T) {
 }
 
 func TestRenameAndAttributes(t *testing.T) {
-	needTool(t, "fsck.fat")
+	testio.NeedTools(t, "fsck.fat")
 	clock := time.Date(2025, 3, 4, 5, 6, 8, 0, time.UTC)
 	v, _, img := newImage(t, 16<<20, FormatOptions{Type: FAT16}, Options{Clock: func() time.Time { return clock }})
 	testio.CreateFile(t, v, "a", []byte("AAA"))
@@ -217,7 +217,7 @@ func TestRenameAndAttributes(t *testing.T) {
 }
 
 func TestFullDisk(t *testing.T) {
-	needTool(t, "fsck.fat", "mcopy")
+	testio.NeedTools(t, "fsck.fat", "mcopy")
 	for _, typ := range []FATType{FAT12, FAT16, FAT32} {
 		t.Run(typ.String(), func(t *testing.T) {
 			size := map[FATType]int64{FAT12: 1440 << 10, FAT16: 4 << 20, FAT32: 34 << 20}[typ]
@@ -273,7 +273,7 @@ func TestFullDisk(t *testing.T) {
 }
 
 func TestRootFull(t *testing.T) {
-	needTool(t, "fsck.fat")
+	testio.NeedTools(t, "fsck.fat")
 	v, _, img := newImage(t, 1440<<10, FormatOptions{Type: FAT12}, Options{})
 	var err error
 	n := 0
@@ -306,7 +306,7 @@ func TestRootFull(t *testing.T) {
 }
 
 func TestWriteThroughAndMBR(t *testing.T) {
-	needTool(t, "fsck.fat", "mdir")
+	testio.NeedTools(t, "fsck.fat", "mdir")
 	img := filepath.Join(t.TempDir(), "p.img")
 	f, err := os.Create(img)
 	if err != nil {
@@ -349,7 +349,7 @@ func TestWriteThroughAndMBR(t *testing.T) {
 }
 
 func TestCheckFindsDamage(t *testing.T) {
-	needTool(t, "fsck.fat")
+	testio.NeedTools(t, "fsck.fat")
 	cases := []struct {
 		name, want string
 		damage     func(v *FS)
@@ -473,7 +473,7 @@ func TestConcurrentSessions(t *testing.T) {
 }
 
 func TestLargeSectors(t *testing.T) {
-	needTool(t, "fsck.fat", "mcopy")
+	testio.NeedTools(t, "fsck.fat", "mcopy")
 	for _, bps := range []int{1024, 4096} {
 		v, _, img := newImage(t, 64<<20, FormatOptions{Type: FAT16, SectorSize: bps}, Options{})
 		if got := v.Info().SectorSize; got != bps {
@@ -552,8 +552,7 @@ func TestLockAcrossProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "FSIMAGE_HOLD_WRITER="+img)
+	cmd := testio.SelfCommand("", "FSIMAGE_HOLD_WRITER="+img)
 	stdin, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {

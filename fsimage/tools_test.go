@@ -17,16 +17,6 @@ import (
 	"github.com/netxsim/netxsim/internal/testio"
 )
 
-// needTool skips the test when an external oracle is missing.
-func needTool(t testing.TB, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			t.Skipf("needs %s (dosfstools/mtools): %v", n, err)
-		}
-	}
-}
-
 // fsckComplaints runs fsck.fat -n and says whether it exited non-zero or printed anything
 // besides its version line and the "N files, X/Y clusters" summary.
 func fsckComplaints(img string) (string, bool) {
@@ -170,7 +160,7 @@ func hostFixture(t testing.TB, nMany int) string {
 }
 
 func TestMkfsImages(t *testing.T) {
-	needTool(t, "mkfs.fat", "fsck.fat", "mcopy", "mdir")
+	testio.NeedTools(t, "mkfs.fat", "fsck.fat", "mcopy", "mdir")
 	src := hostFixture(t, 1000)
 	srcTree := hostTree(t, src)
 	cases := []struct {
@@ -278,7 +268,7 @@ func TestMkfsImages(t *testing.T) {
 // clusters than fatgen103's FAT32 minimum, FAT32 by their BPB as Linux reads them), fills them
 // through fsimage, and has fsck.fat judge the result.
 func TestMkfsSmallFAT32(t *testing.T) {
-	needTool(t, "mkfs.fat", "fsck.fat")
+	testio.NeedTools(t, "mkfs.fat", "fsck.fat")
 	src := hostTree(t, hostFixture(t, 1000))
 	for _, spc := range []string{"8", "64"} {
 		t.Run(spc, func(t *testing.T) {
@@ -353,7 +343,7 @@ func mkdirAll(v *FS, p string) error {
 // directory with a non-zero size, bad short names, and more) is found by Check too, on every FAT
 // type; an undamaged image passes both.
 func TestCheckMatchesFsck(t *testing.T) {
-	needTool(t, "fsck.fat")
+	testio.NeedTools(t, "fsck.fat")
 	types := []struct {
 		typ  FATType
 		size int64
