@@ -20,6 +20,7 @@ import (
 	"github.com/netxsim/netxsim/ftp/server/hostfs"
 	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/internal/tsharktest"
+	"github.com/netxsim/netxsim/tapdev"
 )
 
 // clientRun is one real client invocation against the server under capture.
@@ -426,17 +427,12 @@ func TestTsharkAgreesOnRealPeers(t *testing.T) {
 	if exec.Command("/usr/bin/python3", "-c", "import pyftpdlib").Run() != nil {
 		t.Skip("needs python3-pyftpdlib")
 	}
-	ns := fmt.Sprintf("ftpcheck-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("cannot create a network namespace: %v %s", err, out)
+	ns, err := tapdev.CreateNetNS(tapdev.RandomName("ftpcheck")) // its loopback is up
+	if err != nil {
+		t.Skipf("cannot create a network namespace: %v", err)
 	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	inNS := func(ctx context.Context, name string, args ...string) *exec.Cmd {
-		return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, name}, args...)...)
-	}
-	if out, err := inNS(context.Background(), "ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("lo up: %v %s", err, out)
-	}
+	t.Cleanup(func() { ns.Delete() })
+	inNS := ns.Command
 	dir, root, file := clientFiles(t, 0o777, 200000, 70000)
 	pcap := filepath.Join(dir, "real.pcapng")
 
