@@ -258,14 +258,7 @@ func TestInterop(t *testing.T) {
 						}
 						ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 						defer cancel()
-						c, err := Dial(ctx, env.Device, srv, v.opts...)
-						if err != nil {
-							t.Fatal(err)
-						}
-						defer c.Close()
-						if err := c.Login(ctx, p.user, p.pass); err != nil {
-							t.Fatal(err)
-						}
+						c := dialAs(t, ctx, env.Device, srv, p.user, p.pass, v.opts...)
 						dir := fmt.Sprintf("%s-%d", fam, i)
 						if p.dir != "" {
 							dir = p.dir + "/" + dir
@@ -314,14 +307,7 @@ func TestPyftpdlibLoopback(t *testing.T) {
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
-				c, err := Dial(ctx, stack.Kernel{}, srv, v.opts...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				if err := c.Login(ctx, "user", "secret"); err != nil {
-					t.Fatal(err)
-				}
+				c := dialAs(t, ctx, stack.Kernel{}, srv, "user", "secret", v.opts...)
 				exercise(t, ctx, c, fmt.Sprintf("d%d", i), true)
 				if err := c.Quit(ctx); err != nil {
 					t.Fatal(err)
@@ -430,14 +416,7 @@ func TestWireBytesPerProfile(t *testing.T) {
 		t.Run(profile, func(t *testing.T) {
 			proxy, rec := recordingProxy(t, netip.MustParseAddr("127.0.0.1"), srv)
 			ctx := testCtx(t)
-			c, err := Dial(ctx, stack.Kernel{}, proxy, WithProfile(ftpProfile(profile)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if err := c.Login(ctx, "user", "secret"); err != nil {
-				t.Fatal(err)
-			}
+			c := dialAs(t, ctx, stack.Kernel{}, proxy, "user", "secret", WithProfile(ftpProfile(profile)))
 			put(t, ctx, c, "f", []byte("hello"))
 			if b, err := get(ctx, c, "f"); err != nil || string(b) != "hello" {
 				t.Fatalf("get = %q, %v", b, err)
