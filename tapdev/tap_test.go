@@ -358,12 +358,7 @@ func TestRootlessOpen(t *testing.T) {
 	ns, tap, name := openTAP(t, "nxr", Config{MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, Persist: true, Owner: &uid})
 	tap.Close()
 	// A copy of the test binary that the unprivileged user can execute.
-	dir, err := os.MkdirTemp("", "nxsroot")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
+	dir := testio.SharedDir(t, "nxsroot")
 	bin := dir + "/tapdev.test"
 	data, err := os.ReadFile(os.Args[0])
 	if err != nil {

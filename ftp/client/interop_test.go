@@ -18,6 +18,7 @@ import (
 
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/ftpcheck"
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/internal/tsharktest"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/tapdev/taptest"
@@ -39,20 +40,6 @@ type peer struct {
 	// lenient, when set, is used for the netxduo profile's active IPv6 transfers (see pyftpd.py).
 	lenient6 netip.AddrPort
 	root     string // the server's directory on the host
-}
-
-// sharedRoot makes a directory the unprivileged ftp user can reach: t.TempDir's parents are 0700.
-func sharedRoot(t testing.TB) string {
-	t.Helper()
-	root, err := os.MkdirTemp("/tmp", "nxftp-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	if err := os.Chmod(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return root
 }
 
 func ftpIDs(t testing.TB) (uid, gid int) {
@@ -83,12 +70,12 @@ func waitListening(t testing.TB, env *taptest.Env, addr netip.AddrPort) {
 	t.Fatalf("nothing listens on %v in the namespace after 15s", addr)
 }
 
-// ftpOwnedDir makes the directory name, owned by the system user ftp, in a fresh sharedRoot: where
+// ftpOwnedDir makes the directory name, owned by the system user ftp, in a fresh testio.SharedDir: where
 // a peer's user writes. It returns the root, the directory and ftp's uid and gid.
 func ftpOwnedDir(t testing.TB, name string) (root, dir string, uid, gid int) {
 	t.Helper()
 	uid, gid = ftpIDs(t)
-	root = sharedRoot(t)
+	root = testio.SharedDir(t, "nxftp-")
 	dir = filepath.Join(root, name)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -220,7 +207,7 @@ func startPyftpd(t *testing.T, host netip.Addr, root string, foreign bool, env *
 }
 
 func startPyftpdNS(t *testing.T, env *taptest.Env) peer {
-	root := sharedRoot(t)
+	root := testio.SharedDir(t, "nxftp-")
 	p := peer{name: "pyftpdlib", user: "user", pass: "secret", feats: true}
 	p.v4 = startPyftpd(t, env.HostV4, root, false, env)
 	p.v6 = startPyftpd(t, env.HostV6, root, false, env)
