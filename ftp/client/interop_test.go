@@ -583,14 +583,7 @@ func rawTCPDown(b *testing.B, env *taptest.Env, pattern []byte) float64 {
 		b.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		io.Copy(c, &repeatReader{buf: pattern, left: benchSize})
-	}()
+	testio.Send(ln, &repeatReader{buf: pattern, left: benchSize})
 	start := time.Now()
 	c, err := env.Device.Dial(ctx, netip.AddrPort{}, netip.MustParseAddrPort(ln.Addr().String()))
 	if err != nil {
