@@ -2,6 +2,7 @@ package ftp
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"testing"
 )
@@ -82,6 +83,24 @@ func TestParseAddrs(t *testing.T) {
 			ap, err := parse(s)
 			return ap.String(), err
 		}, tc.in, tc.want)
+	}
+}
+
+// TestAddrPortOf: every Network's address comes out unmapped, zones kept; what is no address, zero.
+func TestAddrPortOf(t *testing.T) {
+	for _, c := range []struct {
+		in   net.Addr
+		want netip.AddrPort
+	}{
+		{&net.TCPAddr{IP: net.ParseIP("198.51.100.1"), Port: 21}, netip.MustParseAddrPort("198.51.100.1:21")},
+		{&net.TCPAddr{IP: net.ParseIP("fe80::1"), Port: 20, Zone: "eth0"}, netip.MustParseAddrPort("[fe80::1%eth0]:20")},
+		{&net.UDPAddr{IP: net.ParseIP("2001:db8::2"), Port: 5}, netip.MustParseAddrPort("[2001:db8::2]:5")},
+		{&net.UnixAddr{Name: "/run/x"}, netip.AddrPort{}},
+		{nil, netip.AddrPort{}},
+	} {
+		if got := AddrPortOf(c.in); got != c.want {
+			t.Errorf("AddrPortOf(%v) = %v, want %v", c.in, got, c.want)
+		}
 	}
 }
 

@@ -240,7 +240,7 @@ func (c *Client) active(ctx context.Context) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("active mode: listen on %v: %w", c.local.Addr(), err)
 	}
-	ap := addrPortOf(ln.Addr())
+	ap := ftp.AddrPortOf(ln.Addr())
 	ap = netip.AddrPortFrom(c.local.Addr(), ap.Port())
 	var line string
 	if ap.Addr().Is4() {
@@ -317,7 +317,7 @@ func (c *Client) accept(ctx context.Context, ln net.Listener) (net.Conn, error) 
 		if err != nil {
 			return nil, ctxErr(actx, err)
 		}
-		peer := addrPortOf(conn.RemoteAddr()).Addr().WithZone("")
+		peer := ftp.AddrPortOf(conn.RemoteAddr()).Addr().WithZone("")
 		if peer == c.remote.Addr().WithZone("") {
 			return conn, nil
 		}

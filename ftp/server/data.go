@@ -168,7 +168,7 @@ func (ss *session) acceptEarly(ln net.Listener) {
 				return
 			}
 			// PASV on IPv6 listens on IPv4: the client's IPv4 address cannot be checked
-			from := addrPortOf(c.RemoteAddr())
+			from := ftp.AddrPortOf(c.RemoteAddr())
 			if sameHost(from.Addr(), ss.peer.Addr()) || from.Addr().Is4() != ss.peer.Addr().Is4() {
 				e.conn = newWatchedConn(c)
 				ln.Close()
@@ -305,7 +305,7 @@ func (ss *session) openData(ctx context.Context, p dataPlan, prelim int, text st
 				}
 				return nil, fmt.Errorf("passive data connection not made within %v: %w", timeout, err)
 			}
-			from := addrPortOf(c.RemoteAddr())
+			from := ftp.AddrPortOf(c.RemoteAddr())
 			if sameHost(from.Addr(), ss.peer.Addr()) {
 				p.pasv.Close() // one connection per PASV
 				return c, nil
