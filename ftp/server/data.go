@@ -211,7 +211,9 @@ func (e *earlyConn) drop() {
 	}()
 }
 
-func (ss *session) takeDataPlan() (dataPlan, bool) {
+// takeDataPlan takes the data connection the client set up for this transfer. Without one it
+// replies 425 and calls release (if not nil) to free what the command opened for the transfer.
+func (ss *session) takeDataPlan(release func()) (dataPlan, bool) {
 	if e := ss.early; e != nil && e.closedByClient() {
 		ss.closePasv() // the client closed it: nothing left for this transfer
 	}
@@ -229,7 +231,16 @@ func (ss *session) takeDataPlan() (dataPlan, bool) {
 		return dataPlan{active: ss.active}, true
 	}
 	ss.reply(425, "Use PORT, EPRT, PASV or EPSV first")
+	if release != nil {
+		release()
+	}
 	return dataPlan{}, false
+}
+
+// openFailed refuses a transfer whose file (or temporary file) would not open, and logs why.
+func (ss *session) openFailed(verb, path string, err error, text string) {
+	ss.log.Info("ftp: "+verb+" open failed", "path", path, "err", err)
+	ss.reply(550, text)
 }
 
 func (p dataPlan) release() {

@@ -60,14 +60,16 @@ func (ss *session) cmdRETR(arg string) {
 			f.Close()
 		}
 	}
-	if arg == "" || err != nil || isTempName(path.Base(p)) {
-		ss.log.Info("ftp: retr open failed", "path", p, "err", err)
-		ss.reply(550, "File Open Fail")
+	if err == nil && (arg == "" || isTempName(path.Base(p))) {
+		f.Close()
+		err = fs.ErrNotExist // a temporary upload is not there for clients
+	}
+	if err != nil {
+		ss.openFailed("retr", p, err, "File Open Fail")
 		return
 	}
-	plan, ok := ss.takeDataPlan()
+	plan, ok := ss.takeDataPlan(func() { f.Close() })
 	if !ok {
-		f.Close()
 		return
 	}
 	binaryMode, block := ss.binary, ss.block
@@ -266,14 +268,14 @@ func (ss *session) cmdSTOR(arg string, appendMode bool) {
 	}
 	if err != nil {
 		fsys.Remove(fsName(tmp))
-		ss.log.Info("ftp: stor open failed", "path", target, "err", err)
-		ss.reply(550, "File Open Failed")
+		ss.openFailed("stor", target, err, "File Open Failed")
 		return
 	}
-	plan, ok := ss.takeDataPlan()
-	if !ok {
+	plan, ok := ss.takeDataPlan(func() {
 		w.Close()
 		fsys.Remove(fsName(tmp))
+	})
+	if !ok {
 		return
 	}
 	binaryMode, block := ss.binary, ss.block
