@@ -148,7 +148,8 @@ func FuzzParse(f *testing.F) {
 }
 
 // TestImagePathBounds: image: {path: ...} must be a regular file that fits in memory; /dev/zero
-// and a FIFO are refused at Load, naming the file and the field, without reading them.
+// and a FIFO are refused at Load, naming the file and the field, without reading them; a regular
+// file is read.
 func TestImagePathBounds(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "pipe.img")
@@ -172,6 +173,14 @@ func TestImagePathBounds(t *testing.T) {
 		if _, err := readImage(img); err == nil {
 			t.Errorf("readImage(%s) accepted it", img)
 		}
+	}
+	// a regular file is read whole
+	good := filepath.Join(dir, "good.img")
+	if err := os.WriteFile(good, []byte("an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := readImage(good); err != nil || string(b) != "an image" {
+		t.Errorf("readImage(%s) = %q, %v", good, b, err)
 	}
 }
 
