@@ -17,6 +17,7 @@ import (
 	"github.com/netxsim/netxsim/ftp/client"
 	"github.com/netxsim/netxsim/ftp/ftpcheck"
 	"github.com/netxsim/netxsim/ftp/server"
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/netxsimtest"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/link"
@@ -49,9 +50,7 @@ func TestSwitchThreeDevicesDeviceAsClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	fw := bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 50000)
-	w, _ := img.Create("fw.bin")
-	w.Write(fw)
-	w.Close()
+	testio.CreateFile(t, img, "fw.bin", fw)
 	if err := srv.ServeFTP(ctx, &server.Server{Login: server.Users(map[string]string{"u": "p"}, server.Deny), LoginFailDelay: -1}); err != nil {
 		t.Fatal(err)
 	}

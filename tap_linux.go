@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"time"
 
 	"github.com/netxsim/netxsim/stack"
@@ -60,11 +59,8 @@ type tapSide struct {
 
 // TAPSupported says why TAP segments cannot be made here, or "" when they can.
 func TAPSupported() string {
-	if os.Geteuid() != 0 {
-		return "a TAP segment creates a network namespace and a TAP device: run as root (e.g. sudo)"
-	}
-	if _, err := os.Stat(tapdev.TunDevice); err != nil {
-		return fmt.Sprintf("a TAP segment needs %s (modprobe tun): %v", tapdev.TunDevice, err)
+	if why := tapdev.Supported(); why != "" {
+		return "a TAP segment " + why
 	}
 	return ""
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/netxsim/netxsim/internal/testio"
 )
 
 // cutDevice is a RAM disk that stops storing writes after a number of them, like a process
@@ -95,7 +97,7 @@ func crashSteps(big string) []crashStep {
 // open: fsck.fat -n clean, every acknowledged file intact, the old version of a file being
 // replaced intact, and nothing acknowledged lost.
 func TestCrashAtEveryWrite(t *testing.T) {
-	needTool(t, "fsck.fat")
+	testio.NeedTools(t, "fsck.fat")
 	for _, tc := range []struct {
 		typ  FATType
 		size int64

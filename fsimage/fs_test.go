@@ -15,6 +15,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/netxsim/netxsim/internal/testio"
 )
 
 // newImage formats an image file in a temp dir and opens it.
@@ -34,20 +36,6 @@ func newImage(t testing.TB, size int64, fo FormatOptions, o Options) (*FS, *os.F
 		t.Fatal(err)
 	}
 	return v, f, img
-}
-
-func writeFile(t testing.TB, v *FS, name string, data []byte) {
-	t.Helper()
-	w, err := v.Create(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestFSTest(t *testing.T) {
@@ -74,7 +62,7 @@ func TestFSTest(t *testing.T) {
 			}
 			var names []string
 			for n, sz := range files {
-				writeFile(t, v, n, bytes.Repeat([]byte{byte(len(n))}, sz))
+				testio.CreateFile(t, v, n, bytes.Repeat([]byte{byte(len(n))}, sz))
 				names = append(names, n)
 			}
 			if err := fstest.TestFS(v, names...); err != nil {
@@ -85,7 +73,7 @@ func TestFSTest(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
-	needTool(t, "mdir", "fsck.fat")
+	testio.NeedTools(t, "mdir", "fsck.fat")
 	v, _, img := newImage(t, 1440<<10, FormatOptions{}, Options{})
 	for _, bad := range []string{"a:b", "x*", "q?", `back\slash`, "ends.", "ends ", "pipe|", "lt<", "gt>", "quo\"te",
 		"ctl\x01", strings.Repeat("n", 256), "emoji 😀"} {
@@ -96,7 +84,7 @@ func TestNames(t *testing.T) {
 	good := []string{"long file name 1.txt", "long file name 2.txt", "LONG FILE NAME 3.TXT", "readme.txt", "ABC.TXT",
 		".bashrc", "a.b.c.d", "Ünïcødé файл", "名前.txt", strings.Repeat("n", 255), "  leading spaces", "x+y=z;[1],2"}
 	for _, n := range good {
-		writeFile(t, v, n, []byte(n))
+		testio.CreateFile(t, v, n, []byte(n))
 	}
 	// Case-insensitive lookup finds the same file.
 	b, err := v.ReadFile("LONG FILE NAME 1.TXT")
@@ -141,11 +129,11 @@ func TestNames(t *testing.T) {
 }
 
 func TestRenameAndAttributes(t *testing.T) {
-	needTool(t, "fsck.fat")
+	testio.NeedTools(t, "fsck.fat")
 	clock := time.Date(2025, 3, 4, 5, 6, 8, 0, time.UTC)
 	v, _, img := newImage(t, 16<<20, FormatOptions{Type: FAT16}, Options{Clock: func() time.Time { return clock }})
-	writeFile(t, v, "a", []byte("AAA"))
-	writeFile(t, v, "b", []byte("BBBB"))
+	testio.CreateFile(t, v, "a", []byte("AAA"))
+	testio.CreateFile(t, v, "b", []byte("BBBB"))
 	for _, d := range []string{"d1", "d1/sub", "d2"} {
 		if err := v.Mkdir(d); err != nil {
 			t.Fatal(err)
@@ -175,7 +163,7 @@ func TestRenameAndAttributes(t *testing.T) {
 	if err := v.Remove("d2"); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, v, "top/f", []byte("x"))
+	testio.CreateFile(t, v, "top/f", []byte("x"))
 	if err := v.Remove("top"); !errors.Is(err, ErrNotEmpty) || !errors.Is(err, fs.ErrExist) {
 		t.Fatalf("rmdir non-empty: %v", err)
 	}
@@ -229,7 +217,7 @@ func TestRenameAndAttributes(t *testing.T) {
 }
 
 func TestFullDisk(t *testing.T) {
-	needTool(t, "fsck.fat", "mcopy")
+	testio.NeedTools(t, "fsck.fat", "mcopy")
 	for _, typ := range []FATType{FAT12, FAT16, FAT32} {
 		t.Run(typ.String(), func(t *testing.T) {
 			size := map[FATType]int64{FAT12: 1440 << 10, FAT16: 4 << 20, FAT32: 34 << 20}[typ]
@@ -285,7 +273,7 @@ func TestFullDisk(t *testing.T) {
 }
 
 func TestRootFull(t *testing.T) {
-	needTool(t, "fsck.fat")
+	testio.NeedTools(t, "fsck.fat")
 	v, _, img := newImage(t, 1440<<10, FormatOptions{Type: FAT12}, Options{})
 	var err error
 	n := 0
@@ -307,7 +295,7 @@ func TestRootFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 300 {
-		writeFile(t, v, fmt.Sprintf("sub/a long file name %d", i), nil)
+		testio.CreateFile(t, v, fmt.Sprintf("sub/a long file name %d", i), nil)
 	}
 	ents, err := v.ReadDir("sub")
 	if err != nil || len(ents) != 300 {
@@ -318,7 +306,7 @@ func TestRootFull(t *testing.T) {
 }
 
 func TestWriteThroughAndMBR(t *testing.T) {
-	needTool(t, "fsck.fat", "mdir")
+	testio.NeedTools(t, "fsck.fat", "mdir")
 	img := filepath.Join(t.TempDir(), "p.img")
 	f, err := os.Create(img)
 	if err != nil {
@@ -339,7 +327,7 @@ func TestWriteThroughAndMBR(t *testing.T) {
 	if err := v.Mkdir("dcim"); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, v, "dcim/picture one.jpg", bytes.Repeat([]byte("jpg"), 5000))
+	testio.CreateFile(t, v, "dcim/picture one.jpg", bytes.Repeat([]byte("jpg"), 5000))
 	// No Sync and no Close: write-through must already have put everything on the device.
 	v2, err := Open(f, Options{ReadOnly: true})
 	if err != nil {
@@ -361,7 +349,7 @@ func TestWriteThroughAndMBR(t *testing.T) {
 }
 
 func TestCheckFindsDamage(t *testing.T) {
-	needTool(t, "fsck.fat")
+	testio.NeedTools(t, "fsck.fat")
 	cases := []struct {
 		name, want string
 		damage     func(v *FS)
@@ -396,8 +384,8 @@ func TestCheckFindsDamage(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			v, _, img := newImage(t, 16<<20, FormatOptions{Type: FAT16}, Options{})
-			writeFile(t, v, "big", make([]byte, 20000))
-			writeFile(t, v, "small", []byte("s"))
+			testio.CreateFile(t, v, "big", make([]byte, 20000))
+			testio.CreateFile(t, v, "small", []byte("s"))
 			if err := v.Mkdir("dir"); err != nil {
 				t.Fatal(err)
 			}
@@ -485,7 +473,7 @@ func TestConcurrentSessions(t *testing.T) {
 }
 
 func TestLargeSectors(t *testing.T) {
-	needTool(t, "fsck.fat", "mcopy")
+	testio.NeedTools(t, "fsck.fat", "mcopy")
 	for _, bps := range []int{1024, 4096} {
 		v, _, img := newImage(t, 64<<20, FormatOptions{Type: FAT16, SectorSize: bps}, Options{})
 		if got := v.Info().SectorSize; got != bps {
@@ -495,7 +483,7 @@ func TestLargeSectors(t *testing.T) {
 			t.Fatal(err)
 		}
 		data := bytes.Repeat([]byte("4k"), 50000)
-		writeFile(t, v, "d/sectors.bin", data)
+		testio.CreateFile(t, v, "d/sectors.bin", data)
 		if err := v.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -564,8 +552,7 @@ func TestLockAcrossProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "FSIMAGE_HOLD_WRITER="+img)
+	cmd := testio.SelfCommand("", "FSIMAGE_HOLD_WRITER="+img)
 	stdin, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/netxsim/netxsim/internal/testio"
 )
 
 // The model: fold(path) -> entry. Paths use the entry's real case.
@@ -93,7 +95,7 @@ type modelCase struct {
 }
 
 func TestModel(t *testing.T) {
-	needTool(t, "fsck.fat", "mdir", "mcopy")
+	testio.NeedTools(t, "fsck.fat", "mdir", "mcopy")
 	cases := []modelCase{
 		{FAT12, 1440 << 10, 512, 6 << 10, false},
 		{FAT16, 5 << 19, 512, 24 << 10, false},
@@ -459,7 +461,7 @@ func modelStep(t *testing.T, v *FS, m *model, r *rand.Rand, c modelCase) string 
 // the image holds exactly the model: no acknowledged change is lost (without the lock, two
 // writers each cache the FAT and overwrite each other's files).
 func TestModelConcurrentWriters(t *testing.T) {
-	needTool(t, "fsck.fat", "mdir", "mcopy")
+	testio.NeedTools(t, "fsck.fat", "mdir", "mcopy")
 	for _, c := range []modelCase{
 		{FAT12, 1440 << 10, 512, 6 << 10, false},
 		{FAT16, 5 << 19, 512, 24 << 10, false},

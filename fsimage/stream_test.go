@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"unsafe"
+
+	"github.com/netxsim/netxsim/internal/testio"
 )
 
 // gateReader hands out data, a piece each time next says how much, and tells on ack how much is
@@ -99,7 +101,7 @@ func TestStreamingReceiveBeside(t *testing.T) {
 	g.give(1000)      // ReadFrom waits inside its second piece now
 
 	other := bytes.Repeat([]byte{0xA5}, 1<<20)
-	writeFile(t, v, "other.bin", other)
+	testio.CreateFile(t, v, "other.bin", other)
 	if err := v.Sync(); err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +160,7 @@ func fsReadFile(v *FS, name string) ([]byte, error) {
 func TestStreamingSendBeside(t *testing.T) {
 	v, _ := ramVolume(t, 16<<20)
 	data := bytes.Repeat([]byte("abcdefgh"), 3<<17) // 3 MiB
-	writeFile(t, v, "down.bin", data)
+	testio.CreateFile(t, v, "down.bin", data)
 	r, err := v.Open("down.bin")
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +222,7 @@ func (c *ramReader) Read(p []byte) (int, error) {
 func TestStreamingAfterRemove(t *testing.T) {
 	v, ram := ramVolume(t, 48<<20)
 	big := bytes.Repeat([]byte{1}, 40<<20)
-	writeFile(t, v, "old.bin", big)
+	testio.CreateFile(t, v, "old.bin", big)
 	if err := v.Remove("old.bin"); err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +257,7 @@ func TestStreamingConcurrent(t *testing.T) {
 	for i := range want {
 		want[i] = bytes.Repeat([]byte{byte('a' + i), byte(i)}, (3<<20+i*4099)/2)
 	}
-	writeFile(t, v, "seed.bin", want[0])
+	testio.CreateFile(t, v, "seed.bin", want[0])
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*n)
 	for i := range n {

@@ -13,17 +13,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
-)
 
-// needTool skips the test when an external oracle is missing.
-func needTool(t testing.TB, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			t.Skipf("needs %s (dosfstools/mtools): %v", n, err)
-		}
-	}
-}
+	"github.com/netxsim/netxsim/internal/testio"
+)
 
 // fsckComplaints runs fsck.fat -n and says whether it exited non-zero or printed anything
 // besides its version line and the "N files, X/Y clusters" summary.
@@ -168,7 +160,7 @@ func hostFixture(t testing.TB, nMany int) string {
 }
 
 func TestMkfsImages(t *testing.T) {
-	needTool(t, "mkfs.fat", "fsck.fat", "mcopy", "mdir")
+	testio.NeedTools(t, "mkfs.fat", "fsck.fat", "mcopy", "mdir")
 	src := hostFixture(t, 1000)
 	srcTree := hostTree(t, src)
 	cases := []struct {
@@ -246,7 +238,7 @@ func TestMkfsImages(t *testing.T) {
 			delete(want, "A Long Directory Name/nested/")
 			want["many/moved nested/"] = nil
 			big := bytes.Repeat([]byte("0123456789abcdef"), 20000)
-			writeFile(t, v, "many/moved nested/new big file.bin", big)
+			testio.CreateFile(t, v, "many/moved nested/new big file.bin", big)
 			want["many/moved nested/new big file.bin"] = big
 			w, err := v.Append("readme lower.md")
 			if err != nil {
@@ -259,7 +251,7 @@ func TestMkfsImages(t *testing.T) {
 				t.Fatal(err)
 			}
 			want["new dir/"] = nil
-			writeFile(t, v, "new dir/empty new", nil)
+			testio.CreateFile(t, v, "new dir/empty new", nil)
 			want["new dir/empty new"] = []byte{}
 			if err := v.Close(); err != nil {
 				t.Fatal(err)
@@ -276,7 +268,7 @@ func TestMkfsImages(t *testing.T) {
 // clusters than fatgen103's FAT32 minimum, FAT32 by their BPB as Linux reads them), fills them
 // through fsimage, and has fsck.fat judge the result.
 func TestMkfsSmallFAT32(t *testing.T) {
-	needTool(t, "mkfs.fat", "fsck.fat")
+	testio.NeedTools(t, "mkfs.fat", "fsck.fat")
 	src := hostTree(t, hostFixture(t, 1000))
 	for _, spc := range []string{"8", "64"} {
 		t.Run(spc, func(t *testing.T) {
@@ -307,7 +299,7 @@ func TestMkfsSmallFAT32(t *testing.T) {
 				if err := mkdirAll(v, filepath.ToSlash(filepath.Dir(p))); err != nil {
 					t.Fatal(err)
 				}
-				writeFile(t, v, p, b)
+				testio.CreateFile(t, v, p, b)
 			}
 			if err := v.Close(); err != nil {
 				t.Fatal(err)
@@ -351,7 +343,7 @@ func mkdirAll(v *FS, p string) error {
 // directory with a non-zero size, bad short names, and more) is found by Check too, on every FAT
 // type; an undamaged image passes both.
 func TestCheckMatchesFsck(t *testing.T) {
-	needTool(t, "fsck.fat")
+	testio.NeedTools(t, "fsck.fat")
 	types := []struct {
 		typ  FATType
 		size int64
@@ -413,7 +405,7 @@ func TestCheckMatchesFsck(t *testing.T) {
 				if err := v.Mkdir("SUBDIR"); err != nil {
 					t.Fatal(err)
 				}
-				writeFile(t, v, "FILE.TXT", []byte("data"))
+				testio.CreateFile(t, v, "FILE.TXT", []byte("data"))
 				g := *v.g
 				if err := v.Close(); err != nil {
 					t.Fatal(err)

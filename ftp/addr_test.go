@@ -2,56 +2,109 @@ package ftp
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"testing"
 )
 
-// checkParse runs parse over tests (input: want); a zero want means the input is refused with
-// ErrBadAddress.
-func checkParse[W comparable](t *testing.T, name string, parse func(string) (W, error), tests map[string]W) {
+// checkParse runs parse on in; a zero want means in is refused with ErrBadAddress.
+func checkParse[W comparable](t *testing.T, name string, parse func(string) (W, error), in string, want W) {
 	t.Helper()
+	got, err := parse(in)
 	var refused W
-	for in, want := range tests {
-		got, err := parse(in)
-		if want == refused {
-			if !errors.Is(err, ErrBadAddress) {
-				t.Errorf("%s(%q) = %v, %v; want ErrBadAddress", name, in, got, err)
-			}
-			continue
+	if want == refused {
+		if !errors.Is(err, ErrBadAddress) {
+			t.Errorf("%s(%q) = %v, %v; want ErrBadAddress", name, in, got, err)
 		}
-		if err != nil || got != want {
-			t.Errorf("%s(%q) = %v, %v; want %v", name, in, got, err, want)
-		}
+		return
+	}
+	if err != nil || got != want {
+		t.Errorf("%s(%q) = %v, %v; want %v", name, in, got, err, want)
 	}
 }
 
-// addrString makes an address parser's result comparable with the tables' strings.
-func addrString(parse func(string) (netip.AddrPort, error)) func(string) (string, error) {
-	return func(s string) (string, error) {
-		ap, err := parse(s)
-		return ap.String(), err
+// addrParsers are the parsers of PORT, EPRT and 227 arguments, by name.
+var addrParsers = map[string]func(string) (netip.AddrPort, error){
+	"ParsePORT": ParsePORT,
+	"ParseEPRT": ParseEPRT,
+	"Parse227":  Parse227,
+}
+
+// TestParseAddrs: each parser's input and the address it gives, as a string ("": refused).
+func TestParseAddrs(t *testing.T) {
+	for _, tc := range []struct{ parser, in, want string }{
+		{"ParsePORT", "198,51,100,1,19,137", "198.51.100.1:5001"},
+		{"ParsePORT", "001,002,003,005,192,001", "1.2.3.5:49153"},
+		{"ParsePORT", " 198, 51, 100, 1, 4, 1 ", "198.51.100.1:1025"},
+		{"ParsePORT", "255,255,255,255,255,255", "255.255.255.255:65535"},
+		{"ParsePORT", "0,0,0,0,0,0", "0.0.0.0:0"},
+		{"ParsePORT", "0198,51,100,1,19,137", ""},
+		{"ParsePORT", "198,51,100,1,19", ""},
+		{"ParsePORT", "198,51,100,1,19,137,1", ""},
+		{"ParsePORT", "256,51,100,1,19,137", ""},
+		{"ParsePORT", "198,51,100,1,19,-1", ""},
+		{"ParsePORT", "198,51,100,1,19,+1", ""},
+		{"ParsePORT", "198,51,,1,19,1", ""},
+		{"ParsePORT", "", ""},
+		{"ParsePORT", "2001:db8::1", ""},
+		{"ParsePORT", "198,51,100,1,19,137 extra", ""},
+		{"ParseEPRT", "|1|198.51.100.1|5282|", "198.51.100.1:5282"},
+		{"ParseEPRT", "|2|2001:db8::1|5282|", "[2001:db8::1]:5282"},
+		{"ParseEPRT", "!2!2001:db8::1!65535!", "[2001:db8::1]:65535"},
+		{"ParseEPRT", " |1|198.51.100.1|21| ", "198.51.100.1:21"},
+		{"ParseEPRT", "|1|2001:db8::1|5282|", ""},
+		{"ParseEPRT", "|2|198.51.100.1|5282|", ""},
+		{"ParseEPRT", "|3|198.51.100.1|5282|", ""},
+		{"ParseEPRT", "|2|fe80::1%eth0|5282|", "[fe80::1]:5282"}, // the sender's zone (inetutils-ftp) is dropped
+		{"ParseEPRT", "|2|2001:db8::1%eth0|1|", ""},              // zones belong to link-local addresses only
+		{"ParseEPRT", "|2|fe80::1%|5282|", ""},
+		{"ParseEPRT", "|1|198.51.100.1|0|", ""},
+		{"ParseEPRT", "|1|198.51.100.1|65536|", ""},
+		{"ParseEPRT", "|1|198.51.100.1|5282", ""},
+		{"ParseEPRT", "1|1|198.51.100.1|5282|", ""},
+		{"ParseEPRT", "|1|198.51.100.1|5282|x", ""},
+		{"ParseEPRT", "|1|198.51.100.1|52 82|", ""},
+		{"ParseEPRT", "", ""},
+		{"ParseEPRT", "|", ""},
+		{"ParseEPRT", "||||", ""},
+		{"Parse227", "Entering Passive Mode (198,51,100,2,192,0).", "198.51.100.2:49152"},
+		{"Parse227", "227 Entering Passive Mode (198,51,100,2,192,0).", "198.51.100.2:49152"},
+		{"Parse227", "227 Entering Passive Mode 198,51,100,2,192,1", "198.51.100.2:49153"},
+		{"Parse227", "Entering Passive Mode (198, 51, 100, 2, 4, 1)", "198.51.100.2:1025"},
+		{"Parse227", "=198,51,100,2,0,21", "198.51.100.2:21"},
+		{"Parse227", "Entering Passive Mode (1,2,3,4,5,6,7).", ""},
+		{"Parse227", "Entering Passive Mode (1,2,3,4,5).", ""},
+		{"Parse227", "Entering Passive Mode (1,2,3,4,5,256).", ""},
+		{"Parse227", "227 ", ""},
+		{"Parse227", "", ""},
+	} {
+		parse := addrParsers[tc.parser]
+		checkParse(t, tc.parser, func(s string) (string, error) {
+			ap, err := parse(s)
+			return ap.String(), err
+		}, tc.in, tc.want)
+	}
+}
+
+// TestAddrPortOf: every Network's address comes out unmapped, zones kept; what is no address, zero.
+func TestAddrPortOf(t *testing.T) {
+	for _, c := range []struct {
+		in   net.Addr
+		want netip.AddrPort
+	}{
+		{&net.TCPAddr{IP: net.ParseIP("198.51.100.1"), Port: 21}, netip.MustParseAddrPort("198.51.100.1:21")},
+		{&net.TCPAddr{IP: net.ParseIP("fe80::1"), Port: 20, Zone: "eth0"}, netip.MustParseAddrPort("[fe80::1%eth0]:20")},
+		{&net.UDPAddr{IP: net.ParseIP("2001:db8::2"), Port: 5}, netip.MustParseAddrPort("[2001:db8::2]:5")},
+		{&net.UnixAddr{Name: "/run/x"}, netip.AddrPort{}},
+		{nil, netip.AddrPort{}},
+	} {
+		if got := AddrPortOf(c.in); got != c.want {
+			t.Errorf("AddrPortOf(%v) = %v, want %v", c.in, got, c.want)
+		}
 	}
 }
 
 func TestPORT(t *testing.T) {
-	ok := map[string]string{
-		"198,51,100,1,19,137":       "198.51.100.1:5001",
-		"001,002,003,005,192,001":   "1.2.3.5:49153",
-		" 198, 51, 100, 1, 4, 1 ":   "198.51.100.1:1025",
-		"255,255,255,255,255,255":   "255.255.255.255:65535",
-		"0,0,0,0,0,0":               "0.0.0.0:0",
-		"0198,51,100,1,19,137":      "",
-		"198,51,100,1,19":           "",
-		"198,51,100,1,19,137,1":     "",
-		"256,51,100,1,19,137":       "",
-		"198,51,100,1,19,-1":        "",
-		"198,51,100,1,19,+1":        "",
-		"198,51,,1,19,1":            "",
-		"":                          "",
-		"2001:db8::1":               "",
-		"198,51,100,1,19,137 extra": "",
-	}
-	checkParse(t, "ParsePORT", addrString(ParsePORT), ok)
 	ap := netip.MustParseAddrPort("1.2.3.5:49153")
 	if got := FormatPORT(ap, true); got != "001,002,003,005,192,001" {
 		t.Errorf("FormatPORT zero-padded = %q", got)
@@ -68,28 +121,6 @@ func TestPORT(t *testing.T) {
 }
 
 func TestEPRT(t *testing.T) {
-	tests := map[string]string{
-		"|1|198.51.100.1|5282|":  "198.51.100.1:5282",
-		"|2|2001:db8::1|5282|":   "[2001:db8::1]:5282",
-		"!2!2001:db8::1!65535!":  "[2001:db8::1]:65535",
-		" |1|198.51.100.1|21| ":  "198.51.100.1:21",
-		"|1|2001:db8::1|5282|":   "",
-		"|2|198.51.100.1|5282|":  "",
-		"|3|198.51.100.1|5282|":  "",
-		"|2|fe80::1%eth0|5282|":  "[fe80::1]:5282", // the sender's zone (inetutils-ftp) is dropped
-		"|2|2001:db8::1%eth0|1|": "",               // zones belong to link-local addresses only
-		"|2|fe80::1%|5282|":      "",
-		"|1|198.51.100.1|0|":     "",
-		"|1|198.51.100.1|65536|": "",
-		"|1|198.51.100.1|5282":   "",
-		"1|1|198.51.100.1|5282|": "",
-		"|1|198.51.100.1|5282|x": "",
-		"|1|198.51.100.1|52 82|": "",
-		"":                       "",
-		"|":                      "",
-		"||||":                   "",
-	}
-	checkParse(t, "ParseEPRT", addrString(ParseEPRT), tests)
 	for in, want := range map[string]string{
 		"198.51.100.1:5282":        "|1|198.51.100.1|5282|",
 		"[::ffff:198.51.100.1]:20": "|1|198.51.100.1|20|",
@@ -103,19 +134,6 @@ func TestEPRT(t *testing.T) {
 }
 
 func TestPASV227(t *testing.T) {
-	tests := map[string]string{
-		"Entering Passive Mode (198,51,100,2,192,0).":     "198.51.100.2:49152",
-		"227 Entering Passive Mode (198,51,100,2,192,0).": "198.51.100.2:49152",
-		"227 Entering Passive Mode 198,51,100,2,192,1":    "198.51.100.2:49153",
-		"Entering Passive Mode (198, 51, 100, 2, 4, 1)":   "198.51.100.2:1025",
-		"=198,51,100,2,0,21":                              "198.51.100.2:21",
-		"Entering Passive Mode (1,2,3,4,5,6,7).":          "",
-		"Entering Passive Mode (1,2,3,4,5).":              "",
-		"Entering Passive Mode (1,2,3,4,5,256).":          "",
-		"227 ":                                            "",
-		"":                                                "",
-	}
-	checkParse(t, "Parse227", addrString(Parse227), tests)
 	if got := Format227(netip.MustParseAddrPort("198.51.100.2:49152")); got != "Entering Passive Mode (198,51,100,2,192,0)." {
 		t.Errorf("Format227 = %q", got)
 	}
@@ -137,7 +155,9 @@ func TestEPSV229(t *testing.T) {
 		"(111111)": 0,
 		"":         0,
 	}
-	checkParse(t, "Parse229", Parse229, tests)
+	for in, want := range tests {
+		checkParse(t, "Parse229", Parse229, in, want)
+	}
 	if got := Format229(49152); got != "Entering Extended Passive Mode (|||49152|)" {
 		t.Errorf("Format229 = %q", got)
 	}

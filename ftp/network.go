@@ -16,3 +16,22 @@ type Network interface {
 	// Dial opens a TCP connection; local may be zero, a port alone (FTP's port 20) or a full address.
 	Dial(ctx context.Context, local, remote netip.AddrPort) (net.Conn, error)
 }
+
+// AddrPortOf converts a connection's or a listener's address from any Network (the kernel's
+// *net.TCPAddr, gVisor's gonet, a wrapper's own net.Addr) to netip form, IPv4-mapped addresses
+// unmapped and zones kept; nil or an address that does not parse gives the zero AddrPort.
+func AddrPortOf(a net.Addr) netip.AddrPort {
+	var ap netip.AddrPort
+	switch v := a.(type) {
+	case nil:
+		return netip.AddrPort{}
+	case *net.TCPAddr:
+		ap = v.AddrPort()
+	default:
+		var err error
+		if ap, err = netip.ParseAddrPort(a.String()); err != nil {
+			return netip.AddrPort{}
+		}
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}

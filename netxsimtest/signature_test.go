@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/netxsim/netxsim"
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/client"
+	"github.com/netxsim/netxsim/internal/tsharktest"
 	"github.com/netxsim/netxsim/internal/wiresig"
 	"github.com/netxsim/netxsim/netxsimtest"
 	"github.com/netxsim/netxsim/stack"
@@ -156,26 +156,20 @@ func checkNetXCapture(t *testing.T, pcap string, dev4, dev6, ll netip.Addr) {
 	}
 	t.Logf("%d SYN/SYN-ACKs of the device, %d IPv4 identifications 1..%d", len(rep.Syns), len(ids), ids[len(ids)-1])
 
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
+	if !tsharktest.Have() {
 		t.Log("tshark not on PATH (Debian package tshark): skipping the second reader")
 		return
 	}
-	out, err := exec.Command(tshark, "-r", pcap, "-Y", "tcp.flags.syn==1 && tcp.flags.ack==1 && (ip.src=="+dev4.String()+" || ipv6.src=="+dev6.String()+")",
-		"-T", "fields", "-E", "separator=/t", "-e", "ip.ttl", "-e", "ipv6.hlim", "-e", "tcp.srcport",
+	rows := tsharktest.Fields(t, pcap, "-Y", "tcp.flags.syn==1 && tcp.flags.ack==1 && (ip.src=="+dev4.String()+" || ipv6.src=="+dev6.String()+")",
+		"-e", "ip.ttl", "-e", "ipv6.hlim", "-e", "tcp.srcport",
 		"-e", "tcp.window_size_value", "-e", "tcp.options.sack_perm", "-e", "tcp.options.timestamp.tsval",
-		"-e", "tcp.options.wscale.shift", "-e", "tcp.options.mss_val", "-e", "tcp.options").Output()
-	if err != nil {
-		t.Fatalf("tshark: %v", err)
+		"-e", "tcp.options.wscale.shift", "-e", "tcp.options.mss_val", "-e", "tcp.options")
+	if len(rows) != ctl+pasv {
+		t.Errorf("tshark finds %d SYN-ACKs of the device, gopacket %d", len(rows), ctl+pasv)
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != ctl+pasv {
-		t.Errorf("tshark finds %d SYN-ACKs of the device, gopacket %d", len(lines), ctl+pasv)
-	}
-	for _, l := range lines {
-		f := strings.Split(l, "\t")
+	for _, f := range rows {
 		if len(f) < 9 {
-			t.Errorf("tshark line %q", l)
+			t.Errorf("tshark line %q", f)
 			continue
 		}
 		ttl, win := f[0]+f[1], "2048"

@@ -3,9 +3,10 @@ package scenario
 import (
 	"bytes"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/netxsim/netxsim/internal/tsharktest"
 )
 
 // TestDemo runs the built-in demo scenario: every session passes, the image checks clean, and (when
@@ -47,21 +48,13 @@ func TestDemo(t *testing.T) {
 // ftpcheck matched as FTP-DATA. Wireshark follows PORT/EPRT and PASV/EPSV itself (4.0 does); should a
 // version not follow a passive port, the test retries with -d tcp.port==P,ftp-data and says so.
 func tsharkDecodes(t *testing.T, res *Result) {
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
+	if !tsharktest.Have() {
 		t.Skip("tshark not installed: skipping the Wireshark cross-check")
 	}
-	pcap := res.Artifacts.Capture
 	run := func(extra ...string) map[string]int {
-		args := append([]string{"-r", pcap}, extra...)
-		args = append(args, "-Y", "ftp || ftp-data", "-T", "fields", "-e", "frame.protocols", "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "ftp.request.command")
-		outb, err := exec.Command(tshark, args...).Output()
-		if err != nil {
-			t.Fatalf("tshark %v: %v", args, err)
-		}
+		args := append(extra, "-Y", "ftp || ftp-data", "-e", "frame.protocols", "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "ftp.request.command")
 		seen := map[string]int{}
-		for _, line := range strings.Split(string(outb), "\n") {
-			f := strings.Split(line, "\t")
+		for _, f := range tsharktest.Fields(t, res.Artifacts.Capture, args...) {
 			if len(f) < 4 {
 				continue
 			}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -308,12 +307,13 @@ func parseFATType(s string) fsimage.FATType {
 }
 
 // readImage reads an image file into memory; checkImageFile's bounds hold even if the file changed
-// since Load (a regular file, at most what fits in memory).
+// since Load: fsimage.OpenImageFile opens regular files only (and read-locks the image while it is
+// read), and it must still fit in memory.
 func readImage(name string) ([]byte, error) {
 	if err := checkImageFile(name); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(name)
+	f, err := fsimage.OpenImageFile(name, false)
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +322,7 @@ func readImage(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !fi.Mode().IsRegular() || isize.FitsMemory(fi.Size()) != nil {
+	if isize.FitsMemory(fi.Size()) != nil {
 		return nil, fmt.Errorf("%s changed since the scenario was loaded", name)
 	}
 	b := make([]byte, fi.Size())

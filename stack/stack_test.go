@@ -23,20 +23,18 @@ func TestMain(m *testing.M) {
 var (
 	devMAC  = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x02}
 	hostMAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x01}
-	devV4   = netip.MustParseAddr("198.51.100.2")
-	hostV4  = netip.MustParseAddr("198.51.100.1")
-	devV6   = netip.MustParseAddr("2001:db8::2")
-	hostV6  = netip.MustParseAddr("2001:db8::1")
+	devV4   = netxsim.DeviceIPv4.Addr()
+	hostV4  = netxsim.HostIPv4.Addr()
+	devV6   = netxsim.DeviceIPv6.Addr()
+	hostV6  = netxsim.HostIPv6.Addr()
 )
 
 func devConfig() stack.Config {
-	return stack.Config{Name: "dev0", MAC: devMAC, IPv4: netip.MustParsePrefix("198.51.100.2/24"), IPv6: true,
-		IPv6Global: []netip.Prefix{netip.MustParsePrefix("2001:db8::2/64")}}
+	return stack.Config{Name: "dev0", MAC: devMAC, IPv4: netxsim.DeviceIPv4, IPv6: true, IPv6Global: []netip.Prefix{netxsim.DeviceIPv6}}
 }
 
 func hostConfig() stack.Config {
-	return stack.Config{Name: "host0", MAC: hostMAC, IPv4: netip.MustParsePrefix("198.51.100.1/24"), IPv6: true,
-		IPv6Global: []netip.Prefix{netip.MustParsePrefix("2001:db8::1/64")}}
+	return stack.Config{Name: "host0", MAC: hostMAC, IPv4: netxsim.HostIPv4, IPv6: true, IPv6Global: []netip.Prefix{netxsim.HostIPv6}}
 }
 
 // newPair starts device and host instances on an in-memory pair, through the library; everything is

@@ -36,6 +36,18 @@ import (
 // TunDevice is the clone device every TAP is opened through.
 const TunDevice = "/dev/net/tun"
 
+// Supported says why this process cannot create network namespaces and TAP devices, completing
+// "a TAP segment ..." (not root, no TunDevice), or returns "" when it can.
+func Supported() string {
+	if os.Geteuid() != 0 {
+		return "creates a network namespace and a TAP device: run as root (e.g. sudo)"
+	}
+	if _, err := os.Stat(TunDevice); err != nil {
+		return fmt.Sprintf("needs %s (modprobe tun): %v", TunDevice, err)
+	}
+	return ""
+}
+
 // SetupHint tells a user without CAP_NET_ADMIN how to get a TAP.
 const SetupHint = "create a persistent TAP owned by your user once with scripts/tap-setup.sh (as root: sudo scripts/tap-setup.sh add --user $USER)"
 

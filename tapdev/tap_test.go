@@ -34,15 +34,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates network namespaces and TAP devices")
+	if why := Supported(); why != "" {
+		t.Skip("the test " + why)
 	}
-	if _, err := os.Stat(TunDevice); err != nil {
-		t.Skipf("needs %s: %v", TunDevice, err)
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs ip (iproute2)")
-	}
+	testio.NeedTools(t, "ip") // iproute2: the tests check what ip(8) sees
 }
 
 func newNS(t *testing.T) *NetNS {
@@ -358,12 +353,7 @@ func TestRootlessOpen(t *testing.T) {
 	ns, tap, name := openTAP(t, "nxr", Config{MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, Persist: true, Owner: &uid})
 	tap.Close()
 	// A copy of the test binary that the unprivileged user can execute.
-	dir, err := os.MkdirTemp("", "nxsroot")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
+	dir := testio.SharedDir(t, "nxsroot")
 	bin := dir + "/tapdev.test"
 	data, err := os.ReadFile(os.Args[0])
 	if err != nil {
@@ -422,9 +412,7 @@ const noTunEnv = "NETXSIM_TAPDEV_NO_TUN"
 // child runs in a private mount namespace with an empty /dev/net.
 func TestNoTunDevice(t *testing.T) {
 	needRoot(t)
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("needs unshare (util-linux)")
-	}
+	testio.NeedTools(t, "unshare")
 	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
 		"mount -t tmpfs none /dev/net && exec \"$@\"", "sh", os.Args[0], "-test.run=^TestHelperNoTun$", "-test.v")
 	cmd.Env = append(os.Environ(), noTunEnv+"=1")
@@ -453,9 +441,7 @@ func TestHelperNoTun(t *testing.T) {
 func TestTapSetupScript(t *testing.T) {
 	needRoot(t)
 	script := "../scripts/tap-setup.sh"
-	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("needs bash")
-	}
+	testio.NeedTools(t, "bash")
 	for _, args := range [][]string{
 		{"add", "--ipv4", "192.0.2.1/24"},
 		{"add", "--ipv4", "198.51.100.1"},
@@ -473,9 +459,7 @@ func TestTapSetupScript(t *testing.T) {
 		t.Errorf("--help: %v %s", err, out)
 	}
 	nsName, tapName := RandomName("nxss"), RandomName("nxs")
-	t.Cleanup(func() {
-		exec.Command("ip", "netns", "del", nsName).Run()
-	})
+	t.Cleanup(func() { deleteNamed(nsName) }) // if the script's del did not
 	out, err := exec.Command(script, "add", "--tap", tapName, "--netns", nsName, "--user", "nobody").CombinedOutput()
 	if err != nil {
 		t.Fatalf("add: %v\n%s", err, out)

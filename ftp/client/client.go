@@ -156,8 +156,8 @@ func Dial(ctx context.Context, network Network, server netip.AddrPort, opts ...O
 	}
 	c := &Client{cfg: cfg, network: network, conn: conn, serverMode: ModeStream}
 	c.replies = newReplyReader(conn)
-	c.local = addrPortOf(conn.LocalAddr())
-	c.remote = addrPortOf(conn.RemoteAddr())
+	c.local = ftp.AddrPortOf(conn.LocalAddr())
+	c.remote = ftp.AddrPortOf(conn.RemoteAddr())
 	if !c.remote.IsValid() {
 		c.remote = server
 	}
@@ -739,21 +739,4 @@ func (b *budgetReader) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.left -= n
 	return n, err
-}
-
-// addrPortOf converts a TCP address from either stack to netip form (IPv4-mapped addresses unmapped,
-// zones kept).
-func addrPortOf(a net.Addr) netip.AddrPort {
-	switch v := a.(type) {
-	case *net.TCPAddr:
-		ap := v.AddrPort()
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	case nil:
-		return netip.AddrPort{}
-	}
-	ap, err := netip.ParseAddrPort(a.String())
-	if err != nil {
-		return netip.AddrPort{}
-	}
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }

@@ -198,13 +198,9 @@ func announcedSize(msg string) int64 {
 func (c *Client) passive(ctx context.Context) (net.Conn, error) {
 	var target netip.AddrPort
 	if c.remote.Addr().Is4() {
-		msg, err := c.expect(ctx, 2, "PASV")
+		ap, err := askPassive(ctx, c, "PASV", "passive mode", ftp.Parse227)
 		if err != nil {
-			return nil, fmt.Errorf("passive mode refused: %w", err)
-		}
-		ap, err := ftp.Parse227(msg)
-		if err != nil {
-			return nil, fmt.Errorf("PASV: %w", err)
+			return nil, err
 		}
 		target = netip.AddrPortFrom(c.remote.Addr(), ap.Port())
 		if a := ap.Addr(); c.cfg.trustPASV && a.IsValid() && !a.IsUnspecified() {
@@ -214,13 +210,9 @@ func (c *Client) passive(ctx context.Context) (net.Conn, error) {
 				"announced", ap, "using", target)
 		}
 	} else {
-		msg, err := c.expect(ctx, 2, "EPSV")
+		port, err := askPassive(ctx, c, "EPSV", "extended passive mode", ftp.Parse229)
 		if err != nil {
-			return nil, fmt.Errorf("extended passive mode refused: %w", err)
-		}
-		port, err := ftp.Parse229(msg)
-		if err != nil {
-			return nil, fmt.Errorf("EPSV: %w", err)
+			return nil, err
 		}
 		target = netip.AddrPortFrom(c.remote.Addr(), port)
 	}
@@ -233,6 +225,21 @@ func (c *Client) passive(ctx context.Context) (net.Conn, error) {
 	return conn, nil
 }
 
+// askPassive sends PASV or EPSV (cmd), wants a 2xx and parses the reply text with parse; what
+// names the mode in a refusal.
+func askPassive[T any](ctx context.Context, c *Client, cmd, what string, parse func(string) (T, error)) (T, error) {
+	var zero T
+	msg, err := c.expect(ctx, 2, cmd)
+	if err != nil {
+		return zero, fmt.Errorf("%s refused: %w", what, err)
+	}
+	v, err := parse(msg)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", cmd, err)
+	}
+	return v, nil
+}
+
 // active listens on the control connection's local address and announces it with PORT (IPv4) or EPRT
 // (IPv6).
 func (c *Client) active(ctx context.Context) (net.Listener, error) {
@@ -240,7 +247,7 @@ func (c *Client) active(ctx context.Context) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("active mode: listen on %v: %w", c.local.Addr(), err)
 	}
-	ap := addrPortOf(ln.Addr())
+	ap := ftp.AddrPortOf(ln.Addr())
 	ap = netip.AddrPortFrom(c.local.Addr(), ap.Port())
 	var line string
 	if ap.Addr().Is4() {
@@ -317,7 +324,7 @@ func (c *Client) accept(ctx context.Context, ln net.Listener) (net.Conn, error) 
 		if err != nil {
 			return nil, ctxErr(actx, err)
 		}
-		peer := addrPortOf(conn.RemoteAddr()).Addr().WithZone("")
+		peer := ftp.AddrPortOf(conn.RemoteAddr()).Addr().WithZone("")
 		if peer == c.remote.Addr().WithZone("") {
 			return conn, nil
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/ftpcheck"
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/internal/tsharktest"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/tapdev/taptest"
@@ -39,20 +40,6 @@ type peer struct {
 	// lenient, when set, is used for the netxduo profile's active IPv6 transfers (see pyftpd.py).
 	lenient6 netip.AddrPort
 	root     string // the server's directory on the host
-}
-
-// sharedRoot makes a directory the unprivileged ftp user can reach: t.TempDir's parents are 0700.
-func sharedRoot(t testing.TB) string {
-	t.Helper()
-	root, err := os.MkdirTemp("/tmp", "nxftp-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	if err := os.Chmod(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return root
 }
 
 func ftpIDs(t testing.TB) (uid, gid int) {
@@ -83,12 +70,12 @@ func waitListening(t testing.TB, env *taptest.Env, addr netip.AddrPort) {
 	t.Fatalf("nothing listens on %v in the namespace after 15s", addr)
 }
 
-// ftpOwnedDir makes the directory name, owned by the system user ftp, in a fresh sharedRoot: where
+// ftpOwnedDir makes the directory name, owned by the system user ftp, in a fresh testio.SharedDir: where
 // a peer's user writes. It returns the root, the directory and ftp's uid and gid.
 func ftpOwnedDir(t testing.TB, name string) (root, dir string, uid, gid int) {
 	t.Helper()
 	uid, gid = ftpIDs(t)
-	root = sharedRoot(t)
+	root = testio.SharedDir(t, "nxftp-")
 	dir = filepath.Join(root, name)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -220,7 +207,7 @@ func startPyftpd(t *testing.T, host netip.Addr, root string, foreign bool, env *
 }
 
 func startPyftpdNS(t *testing.T, env *taptest.Env) peer {
-	root := sharedRoot(t)
+	root := testio.SharedDir(t, "nxftp-")
 	p := peer{name: "pyftpdlib", user: "user", pass: "secret", feats: true}
 	p.v4 = startPyftpd(t, env.HostV4, root, false, env)
 	p.v6 = startPyftpd(t, env.HostV6, root, false, env)
@@ -258,14 +245,7 @@ func TestInterop(t *testing.T) {
 						}
 						ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 						defer cancel()
-						c, err := Dial(ctx, env.Device, srv, v.opts...)
-						if err != nil {
-							t.Fatal(err)
-						}
-						defer c.Close()
-						if err := c.Login(ctx, p.user, p.pass); err != nil {
-							t.Fatal(err)
-						}
+						c := dialAs(t, ctx, env.Device, srv, p.user, p.pass, v.opts...)
 						dir := fmt.Sprintf("%s-%d", fam, i)
 						if p.dir != "" {
 							dir = p.dir + "/" + dir
@@ -314,14 +294,7 @@ func TestPyftpdlibLoopback(t *testing.T) {
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
-				c, err := Dial(ctx, stack.Kernel{}, srv, v.opts...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				if err := c.Login(ctx, "user", "secret"); err != nil {
-					t.Fatal(err)
-				}
+				c := dialAs(t, ctx, stack.Kernel{}, srv, "user", "secret", v.opts...)
 				exercise(t, ctx, c, fmt.Sprintf("d%d", i), true)
 				if err := c.Quit(ctx); err != nil {
 					t.Fatal(err)
@@ -430,14 +403,7 @@ func TestWireBytesPerProfile(t *testing.T) {
 		t.Run(profile, func(t *testing.T) {
 			proxy, rec := recordingProxy(t, netip.MustParseAddr("127.0.0.1"), srv)
 			ctx := testCtx(t)
-			c, err := Dial(ctx, stack.Kernel{}, proxy, WithProfile(ftpProfile(profile)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if err := c.Login(ctx, "user", "secret"); err != nil {
-				t.Fatal(err)
-			}
+			c := dialAs(t, ctx, stack.Kernel{}, proxy, "user", "secret", WithProfile(ftpProfile(profile)))
 			put(t, ctx, c, "f", []byte("hello"))
 			if b, err := get(ctx, c, "f"); err != nil || string(b) != "hello" {
 				t.Fatalf("get = %q, %v", b, err)
@@ -617,14 +583,7 @@ func rawTCPDown(b *testing.B, env *taptest.Env, pattern []byte) float64 {
 		b.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		io.Copy(c, &repeatReader{buf: pattern, left: benchSize})
-	}()
+	testio.Send(ln, &repeatReader{buf: pattern, left: benchSize})
 	start := time.Now()
 	c, err := env.Device.Dial(ctx, netip.AddrPort{}, netip.MustParseAddrPort(ln.Addr().String()))
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/client"
 	"github.com/netxsim/netxsim/ftp/server"
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/internal/wiresig"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/link"
@@ -68,58 +69,60 @@ func passive(lines []string) bool {
 // capture decides what our client is asked to do, never what it sends.
 func replayServices(ctx context.Context, c *client.Client, lines []string) error {
 	arg := func(l string) string {
-		_, a, _ := strings.Cut(strings.TrimSuffix(l, "\r\n"), " ")
-		return a
+		cmd, _ := ftp.ParseCommand(strings.TrimSuffix(l, "\r\n"))
+		return cmd.Arg
 	}
 	for i := 0; i < len(lines); i++ {
 		l := lines[i]
-		verb, _, _ := strings.Cut(strings.TrimSuffix(l, "\r\n"), " ")
-		var err error
-		switch verb {
+		cmd, err := ftp.ParseCommand(strings.TrimSuffix(l, "\r\n"))
+		if err != nil {
+			return fmt.Errorf("line %d %q: %w", i+1, l, err)
+		}
+		switch cmd.Verb {
 		case "USER":
 			if i+1 >= len(lines) || !strings.HasPrefix(lines[i+1], "PASS ") {
 				return fmt.Errorf("USER without PASS at line %d", i+1)
 			}
-			err = c.Login(ctx, arg(l), arg(lines[i+1]))
+			err = c.Login(ctx, cmd.Arg, arg(lines[i+1]))
 			i++
 		case "TYPE", "PORT", "EPRT", "PASV", "EPSV":
 			// the data set-up of the transfer that follows
 		case "NLST":
 			var ls *client.Lines
-			if ls, err = c.NameList(ctx, arg(l)); err == nil {
+			if ls, err = c.NameList(ctx, cmd.Arg); err == nil {
 				for _, e := range ls.All() {
 					err = errors.Join(err, e)
 				}
 			}
 		case "RETR":
 			var d *client.Download
-			if d, err = c.Retr(ctx, arg(l)); err == nil {
+			if d, err = c.Retr(ctx, cmd.Arg); err == nil {
 				_, err = io.Copy(io.Discard, d)
 				err = errors.Join(err, d.Close())
 			}
 		case "STOR":
 			var u *client.Upload
-			if u, err = c.Stor(ctx, arg(l)); err == nil {
+			if u, err = c.Stor(ctx, cmd.Arg); err == nil {
 				_, err = io.WriteString(u, realUpload)
 				err = errors.Join(err, u.Close())
 			}
 		case "MKD":
-			err = c.Mkdir(ctx, arg(l))
+			err = c.Mkdir(ctx, cmd.Arg)
 		case "CWD":
-			err = c.Chdir(ctx, arg(l))
+			err = c.Chdir(ctx, cmd.Arg)
 		case "RMD":
-			err = c.Rmdir(ctx, arg(l))
+			err = c.Rmdir(ctx, cmd.Arg)
 		case "RNFR":
 			to := "unused"
 			if i+1 < len(lines) && strings.HasPrefix(lines[i+1], "RNTO ") {
 				to = arg(lines[i+1])
 				i++
 			}
-			if err = c.Rename(ctx, arg(l), to); err != nil && strings.Contains(arg(l), "missing") {
+			if err = c.Rename(ctx, cmd.Arg, to); err != nil && strings.Contains(cmd.Arg, "missing") {
 				err = nil // the real server refused it too (550): the client goes on
 			}
 		case "DELE":
-			if err = c.Delete(ctx, arg(l)); err != nil && strings.Contains(arg(l), "missing") {
+			if err = c.Delete(ctx, cmd.Arg); err != nil && strings.Contains(cmd.Arg, "missing") {
 				err = nil
 			}
 		case "QUIT":
@@ -150,14 +153,7 @@ func seedRealDisk(t *testing.T, d *netxsim.Device) {
 		name string
 		b    []byte
 	}{{"hello.txt", []byte("hello\n")}, {"data.bin", data}, {"pub/readme.txt", []byte("NetX Duo oracle\r\n")}} {
-		w, err := img.Create(f.name)
-		if err == nil {
-			_, err = w.Write(f.b)
-			err = errors.Join(err, w.Close())
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		testio.CreateFile(t, img, f.name, f.b)
 	}
 }
 

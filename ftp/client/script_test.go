@@ -178,14 +178,21 @@ func stalledRETR(s *session) {
 	s.r.ReadString('\n')
 }
 
+// dialLogin dials srv on the kernel and logs in as u/p; the client closes at cleanup.
 func dialLogin(t *testing.T, ctx context.Context, srv netip.AddrPort, opts ...Option) *Client {
 	t.Helper()
-	c, err := Dial(ctx, stack.Kernel{}, srv, opts...)
+	return dialAs(t, ctx, stack.Kernel{}, srv, "u", "p", opts...)
+}
+
+// dialAs dials srv over nw with opts and logs in as user; the client closes at cleanup.
+func dialAs(t testing.TB, ctx context.Context, nw Network, srv netip.AddrPort, user, pass string, opts ...Option) *Client {
+	t.Helper()
+	c, err := Dial(ctx, nw, srv, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	if err := c.Login(ctx, "u", "p"); err != nil {
+	if err := c.Login(ctx, user, pass); err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -678,14 +685,7 @@ func TestOwnServerInMemory(t *testing.T) {
 						t.Run(name, func(t *testing.T) {
 							ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 							defer cancel()
-							c, err := Dial(ctx, dev, netip.AddrPortFrom(fam.Addr(), 21), append(v.opts, WithMode(mode))...)
-							if err != nil {
-								t.Fatal(err)
-							}
-							defer c.Close()
-							if err := c.Login(ctx, "user", "secret"); err != nil {
-								t.Fatal(err)
-							}
+							c := dialAs(t, ctx, dev, netip.AddrPortFrom(fam.Addr(), 21), "user", "secret", append(v.opts, WithMode(mode))...)
 							dir := fmt.Sprintf("d%d%s", i, mode)
 							if fam.Addr().Is6() {
 								dir += "6"
@@ -827,14 +827,7 @@ func TestOwnServerBlockModeListing(t *testing.T) {
 	dev, host := inMemory(t)
 	ownServer(t, host, ftp.ProfileNetXDuo)
 	ctx := testCtx(t)
-	c, err := Dial(ctx, dev, netip.AddrPortFrom(hostV4.Addr(), 21), WithProfile(ftp.ProfileNetXDuo), WithMode(ModeBlock))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login(ctx, "user", "secret"); err != nil {
-		t.Fatal(err)
-	}
+	c := dialAs(t, ctx, dev, netip.AddrPortFrom(hostV4.Addr(), 21), "user", "secret", WithProfile(ftp.ProfileNetXDuo), WithMode(ModeBlock))
 	put(t, ctx, c, "f", []byte("x"))
 	l, err := c.NameList(ctx, "")
 	if err != nil {
@@ -852,14 +845,7 @@ func TestOwnServerClosesMidDownload(t *testing.T) {
 		dev, host := inMemory(t)
 		srv := ownServer(t, host, ftp.ProfileExtended)
 		ctx := testCtx(t)
-		c, err := Dial(ctx, dev, netip.AddrPortFrom(hostV4.Addr(), 21), WithPassive(passive))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := c.Login(ctx, "user", "secret"); err != nil {
-			t.Fatal(err)
-		}
+		c := dialAs(t, ctx, dev, netip.AddrPortFrom(hostV4.Addr(), 21), "user", "secret", WithPassive(passive))
 		put(t, ctx, c, "big", randomBytes(8*MiB, 3))
 		d, err := c.Retr(ctx, "big")
 		if err != nil {

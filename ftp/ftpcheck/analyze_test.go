@@ -13,16 +13,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netxsim/netxsim"
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/ftpcheck/capgen"
 )
 
+// The project's documentation addresses, and a third party beyond them.
 var (
-	host4   = netip.MustParseAddr("198.51.100.1")
-	dev4    = netip.MustParseAddr("198.51.100.2")
+	host4   = netxsim.HostIPv4.Addr()
+	dev4    = netxsim.DeviceIPv4.Addr()
 	third4  = netip.MustParseAddr("203.0.113.9")
-	host6   = netip.MustParseAddr("2001:db8::1")
-	dev6    = netip.MustParseAddr("2001:db8::2")
+	host6   = netxsim.HostIPv6.Addr()
+	dev6    = netxsim.DeviceIPv6.Addr()
 	payload = func(n int) []byte {
 		b := make([]byte, n)
 		for i := range b {

@@ -18,7 +18,9 @@ import (
 	"github.com/netxsim/netxsim/ftp/ftpcheck/capgen"
 	"github.com/netxsim/netxsim/ftp/server"
 	"github.com/netxsim/netxsim/ftp/server/hostfs"
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/internal/tsharktest"
+	"github.com/netxsim/netxsim/tapdev"
 )
 
 // clientRun is one real client invocation against the server under capture.
@@ -42,7 +44,7 @@ func TestVerifyRealClientCorpus(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: captures on the loopback interface with dumpcap")
 	}
-	needTool(t, "tshark", "dumpcap", "curl")
+	testio.NeedTools(t, "tshark", "dumpcap", "curl")
 	for _, prof := range []ftp.Profile{ftp.ProfileNetXDuo, ftp.ProfileNetXDuo64, ftp.ProfileExtended} {
 		t.Run(string(prof), func(t *testing.T) { clientCorpus(t, prof) })
 	}
@@ -313,7 +315,7 @@ func TestOurServerWithRealClients(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: captures on the loopback interface with dumpcap")
 	}
-	needTool(t, "tshark", "dumpcap", "curl", "lftp", "/usr/bin/python3")
+	testio.NeedTools(t, "tshark", "dumpcap", "curl", "lftp", "/usr/bin/python3")
 	dir, root, file := clientFiles(t, 0o755, 150000, 40000)
 	fsys, ln, port := hostfsListener(t, root)
 	pasvLo := uint16(50100 + os.Getpid()%400*10)
@@ -378,15 +380,6 @@ f.quit()
 	t.Logf("%d packets, %d sessions, %d violations, %d warnings", rep.Capture.Packets, len(rep.Sessions), rep.Violations, rep.Warnings)
 }
 
-func needTool(t *testing.T, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			t.Skipf("needs %s: %v", n, err)
-		}
-	}
-}
-
 // compareWithTshark checks that tshark reads the same FTP dialogues out of file as ftpcheck did.
 func compareWithTshark(t *testing.T, file string, rep *Report, ports ...uint16) {
 	t.Helper()
@@ -398,7 +391,7 @@ func compareWithTshark(t *testing.T, file string, rep *Report, ports ...uint16) 
 }
 
 func TestTsharkAgreesOnSynthetic(t *testing.T) {
-	needTool(t, "tshark")
+	testio.NeedTools(t, "tshark")
 	data := build(t, func(c *capgen.Capture) {
 		for _, f := range faults() {
 			f.script(c)
@@ -430,21 +423,16 @@ func TestTsharkAgreesOnRealPeers(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates a network namespace")
 	}
-	needTool(t, "tshark", "dumpcap", "curl", "/usr/bin/python3", "ip")
+	testio.NeedTools(t, "tshark", "dumpcap", "curl", "/usr/bin/python3", "ip")
 	if exec.Command("/usr/bin/python3", "-c", "import pyftpdlib").Run() != nil {
 		t.Skip("needs python3-pyftpdlib")
 	}
-	ns := fmt.Sprintf("ftpcheck-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("cannot create a network namespace: %v %s", err, out)
+	ns, err := tapdev.CreateNetNS(tapdev.RandomName("ftpcheck")) // its loopback is up
+	if err != nil {
+		t.Skipf("cannot create a network namespace: %v", err)
 	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	inNS := func(ctx context.Context, name string, args ...string) *exec.Cmd {
-		return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, name}, args...)...)
-	}
-	if out, err := inNS(context.Background(), "ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("lo up: %v %s", err, out)
-	}
+	t.Cleanup(func() { ns.Delete() })
+	inNS := ns.Command
 	dir, root, file := clientFiles(t, 0o777, 200000, 70000)
 	pcap := filepath.Join(dir, "real.pcapng")
 

@@ -177,7 +177,7 @@ func (l *live) readCtl(c net.Conn) {
 			line := string(l.ctlPart[:i+1])
 			l.ctlLines = append(l.ctlLines, line)
 			if r, done, err := l.ctlReplies.Line(strings.TrimRight(line, "\r\n")); err == nil && done {
-				if ap, ok := passiveTarget(r, addrPortOf(c.RemoteAddr()).Addr()); ok {
+				if ap, ok := passiveTarget(r, ftp.AddrPortOf(c.RemoteAddr()).Addr()); ok {
 					l.lastPassive = ap
 				}
 			}
@@ -426,7 +426,7 @@ func (l *live) rewrite(ctx context.Context, seg []byte) []byte {
 	if err != nil || ap.Addr().Unmap() != l.s.Client.Addr().Unmap() && !(up == "EPRT" && ap.Addr().Is6() == l.s.Client.Addr().Is6()) {
 		return seg // names another host: sent as captured
 	}
-	local := addrPortOf(l.ctl.LocalAddr())
+	local := ftp.AddrPortOf(l.ctl.LocalAddr())
 	if ap.Addr().Is4() != local.Addr().Is4() {
 		return seg // the other family than the control connection: sent as captured
 	}
@@ -440,7 +440,7 @@ func (l *live) rewrite(ctx context.Context, seg []byte) []byte {
 		l.listeners[ap.Port()] = p
 		go l.acceptLoop(p)
 	}
-	mine := addrPortOf(p.ln.Addr())
+	mine := ftp.AddrPortOf(p.ln.Addr())
 	mine = netip.AddrPortFrom(local.Addr(), mine.Port())
 	var repl string
 	if up == "PORT" {
@@ -667,18 +667,6 @@ func describe(b []byte) string {
 		return fmt.Sprintf("%d bytes %q", len(b), b)
 	}
 	return fmt.Sprintf("%d bytes %q...", len(b), b[:120])
-}
-
-func addrPortOf(a net.Addr) netip.AddrPort {
-	if t, ok := a.(*net.TCPAddr); ok {
-		ap := t.AddrPort()
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
-	if a == nil {
-		return netip.AddrPort{}
-	}
-	ap, _ := netip.ParseAddrPort(a.String())
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
 // cutLineEnd splits a reply line into its text and its line end (CRLF, LF or none).

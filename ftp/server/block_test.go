@@ -38,14 +38,14 @@ func FuzzBlockReader(f *testing.F) {
 
 func TestLineEndConversion(t *testing.T) {
 	var b bytes.Buffer
-	w := &toCRLF{w: &b}
+	w := &lineEnds{w: &b, toCRLF: true}
 	w.Write([]byte("a\nb\r"))
 	w.Write([]byte("\nc\n"))
 	if b.String() != "a\r\nb\r\nc\r\n" {
 		t.Fatalf("toCRLF: %q", b.String())
 	}
 	b.Reset()
-	f := &fromCRLF{w: &b}
+	f := &lineEnds{w: &b}
 	f.Write([]byte("a\r\nb\r"))
 	f.Write([]byte("\nc\rd\r"))
 	f.flush()

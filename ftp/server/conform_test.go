@@ -18,6 +18,90 @@ import (
 	"github.com/netxsim/netxsim/ftp/server"
 )
 
+// netxDuoReplies is every command and reply text of the reference page, in one session from
+// before login on.
+var netxDuoReplies = []exchange{
+	// before login everything but USER/PASS is 530, QUIT and NOOP included
+	{"NOOP", 530, "Not logged in "},
+	{"QUIT", 530, "Not logged in "},
+	{"PWD", 530, "Not logged in "},
+	{"LIST", 530, "Not logged in "},
+	{"SYST", 530, "Not logged in "},
+	{"FOO", 530, "Not logged in "},
+	{"USER u", 331, "Enter password "},
+	{"PASS wrong", 530, "Login Fail "},
+	{"user u", 331, "Enter password "},
+	{"pass p", 230, "Logged in "},
+	// logged in, what NetX Duo does not implement is 502
+	{"SYST", 502, "Not Implemented "},
+	{"FEAT", 502, "Not Implemented "},
+	{"SIZE test.txt", 502, "Not Implemented "},
+	{"MDTM test.txt", 502, "Not Implemented "},
+	{"REST 1", 502, "Not Implemented "},
+	{"ABOR", 502, "Not Implemented "},
+	{"APPE x", 502, "Not Implemented "},
+	{"STOU", 502, "Not Implemented "},
+	{"STRU F", 502, "Not Implemented "},
+	{"ALLO 1", 502, "Not Implemented "},
+	{"SITE X", 502, "Not Implemented "},
+	{"HELP", 502, "Not Implemented "},
+	{"STAT", 502, "Not Implemented "},
+	{"OPTS UTF8 ON", 502, "Not Implemented "},
+	{"AUTH TLS", 502, "Not Implemented "},
+	{"MLSD", 502, "Not Implemented "},
+	{"MLST", 502, "Not Implemented "},
+	{"XPWD", 502, "Not Implemented "},
+	{"XCWD /", 502, "Not Implemented "},
+	{"FOO", 502, "Not Implemented "},
+	{"NOOP", 200, "NOOP Success "},
+	{"TYPE A", 200, "Type ASCII "},
+	{"RETR test.txt", 504, "Only Image transfer allowed "},
+	{"TYPE E", 504, "Type Non ASCII or Binary "},
+	{"TYPE I", 200, "Type Binary "},
+	{"MODE S", 200, "Mode Stream "},
+	{"MODE C", 504, "Mode Non Stream or Block "},
+	{"PWD", 257, `"/" is current Directory `},
+	{"Mkd /def", 200, `"/def" Directory Created `},
+	{"MKD def", 550, "Directory Create failed "},
+	{"XMKD abc", 200, `"/abc" Directory Created `},
+	{"CWD abc", 250, `"/abc" set successfully `},
+	{"CWD nowhere", 550, "Change Dir Fail "},
+	{"CDUP", 250, `"/" set successfully `},
+	{"CDUP", 250, `"/" set successfully `}, // ".." at the root stays at the root
+	{"CWD ../../..", 250, `"/" set successfully `},
+	{"RNFR nothing", 550, "Rename File not found "},
+	{"RNTO x", 550, "Rename failed "},
+	{"RNFR test.txt", 350, "Rename File From "},
+	{"RNTO moved.txt", 250, "File Renamed "},
+	{"RETR test.txt", 550, "File Open Fail "}, // the old name is gone
+	{"DELE nothing", 550, "Delete Failed "},
+	{"DELE abc", 550, "Delete Failed "},
+	{"DELE moved.txt", 250, "File Deleted "},
+	{"RMD nothing", 550, "Delete Directory Fail "},
+	{"XRMD abc", 250, "Directory Deleted "},
+	{"RMD def", 250, "Directory Deleted "},
+	{"LIST nowhere", 550, "Bad Directory "},
+	{"NLST nowhere", 550, "List bad Directory "},
+}
+
+// netxDuoPorts are the PORT/EPRT/PASV exchanges of netxDuoReplies, which differ by address family.
+var netxDuoPorts = map[family][]exchange{
+	v4: {
+		{"PORT 127,0,0,1,0,0", 501, "Port Fail "},
+		{"PORT 127,0,0,2,200,1", 501, "Port Fail "}, // not the control peer
+		{"PORT 1,2,3", 501, "Port Fail "},
+		{"PORT 127,0,0,1,200,1", 200, "Port set "},
+		{"EPRT |1|127.0.0.1|5282|", 502, "EPRT illegal in IPv4 "},
+	},
+	v6: {
+		{"PORT 127,0,0,1,200,1", 502, "PORT illegal in IPv6 "},
+		{"EPRT |2|::1|5282|", 200, "EPRT command set "},
+		{"EPRT |2|zz|5282|", 501, "EPRT command failed "},
+		{"EPRT |1|127.0.0.1|5282|", 501, "Bad IPv6 address "},
+		{"PASV", 501, "PASV Fail "},
+	},
+}
+
 // TestNetXDuoReplies walks every command and reply text of the reference page on a raw connection.
 func TestNetXDuoReplies(t *testing.T) {
 	for _, fam := range []family{v4, v6} {
@@ -27,61 +111,8 @@ func TestNetXDuoReplies(t *testing.T) {
 			e := startKernel(t, baseServer(fsys, ftp.ProfileNetXDuo), fam)
 			c := e.connect(t)
 			c.expect(220, "Connection Ready ")
-			// before login everything but USER/PASS is 530, QUIT and NOOP included
-			for _, cmd := range []string{"NOOP", "QUIT", "PWD", "LIST", "SYST", "FOO"} {
-				c.do(cmd, 530, "Not logged in ")
-			}
-			c.do("USER u", 331, "Enter password ")
-			c.do("PASS wrong", 530, "Login Fail ")
-			c.do("user u", 331, "Enter password ")
-			c.do("pass p", 230, "Logged in ")
-			for _, cmd := range []string{"SYST", "FEAT", "SIZE test.txt", "MDTM test.txt", "REST 1", "ABOR", "APPE x",
-				"STOU", "STRU F", "ALLO 1", "SITE X", "HELP", "STAT", "OPTS UTF8 ON", "AUTH TLS", "MLSD", "MLST",
-				"XPWD", "XCWD /", "FOO"} {
-				c.do(cmd, 502, "Not Implemented ")
-			}
-			c.do("NOOP", 200, "NOOP Success ")
-			c.do("TYPE A", 200, "Type ASCII ")
-			c.do("RETR test.txt", 504, "Only Image transfer allowed ")
-			c.do("TYPE E", 504, "Type Non ASCII or Binary ")
-			c.do("TYPE I", 200, "Type Binary ")
-			c.do("MODE S", 200, "Mode Stream ")
-			c.do("MODE C", 504, "Mode Non Stream or Block ")
-			c.do("PWD", 257, `"/" is current Directory `)
-			c.do("Mkd /def", 200, `"/def" Directory Created `)
-			c.do("MKD def", 550, "Directory Create failed ")
-			c.do("XMKD abc", 200, `"/abc" Directory Created `)
-			c.do("CWD abc", 250, `"/abc" set successfully `)
-			c.do("CWD nowhere", 550, "Change Dir Fail ")
-			c.do("CDUP", 250, `"/" set successfully `)
-			c.do("CDUP", 250, `"/" set successfully `) // ".." at the root stays at the root
-			c.do("CWD ../../..", 250, `"/" set successfully `)
-			c.do("RNFR nothing", 550, "Rename File not found ")
-			c.do("RNTO x", 550, "Rename failed ")
-			c.do("RNFR test.txt", 350, "Rename File From ")
-			c.do("RNTO moved.txt", 250, "File Renamed ")
-			c.do("RETR test.txt", 550, "File Open Fail ") // the old name is gone
-			c.do("DELE nothing", 550, "Delete Failed ")
-			c.do("DELE abc", 550, "Delete Failed ")
-			c.do("DELE moved.txt", 250, "File Deleted ")
-			c.do("RMD nothing", 550, "Delete Directory Fail ")
-			c.do("XRMD abc", 250, "Directory Deleted ")
-			c.do("RMD def", 250, "Directory Deleted ")
-			c.do("LIST nowhere", 550, "Bad Directory ")
-			c.do("NLST nowhere", 550, "List bad Directory ")
-			if fam == v4 {
-				c.do("PORT 127,0,0,1,0,0", 501, "Port Fail ")
-				c.do("PORT 127,0,0,2,200,1", 501, "Port Fail ") // not the control peer
-				c.do("PORT 1,2,3", 501, "Port Fail ")
-				c.do("PORT 127,0,0,1,200,1", 200, "Port set ")
-				c.do("EPRT |1|127.0.0.1|5282|", 502, "EPRT illegal in IPv4 ")
-			} else {
-				c.do("PORT 127,0,0,1,200,1", 502, "PORT illegal in IPv6 ")
-				c.do("EPRT |2|::1|5282|", 200, "EPRT command set ")
-				c.do("EPRT |2|zz|5282|", 501, "EPRT command failed ")
-				c.do("EPRT |1|127.0.0.1|5282|", 501, "Bad IPv6 address ")
-				c.do("PASV", 501, "PASV Fail ")
-			}
+			c.doAll(netxDuoReplies)
+			c.doAll(netxDuoPorts[fam])
 			c.do("QUIT", 221, "Logging Off ")
 		})
 	}

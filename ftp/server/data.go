@@ -168,7 +168,7 @@ func (ss *session) acceptEarly(ln net.Listener) {
 				return
 			}
 			// PASV on IPv6 listens on IPv4: the client's IPv4 address cannot be checked
-			from := addrPortOf(c.RemoteAddr())
+			from := ftp.AddrPortOf(c.RemoteAddr())
 			if sameHost(from.Addr(), ss.peer.Addr()) || from.Addr().Is4() != ss.peer.Addr().Is4() {
 				e.conn = newWatchedConn(c)
 				ln.Close()
@@ -211,7 +211,9 @@ func (e *earlyConn) drop() {
 	}()
 }
 
-func (ss *session) takeDataPlan() (dataPlan, bool) {
+// takeDataPlan takes the data connection the client set up for this transfer. Without one it
+// replies 425 and calls release (if not nil) to free what the command opened for the transfer.
+func (ss *session) takeDataPlan(release func()) (dataPlan, bool) {
 	if e := ss.early; e != nil && e.closedByClient() {
 		ss.closePasv() // the client closed it: nothing left for this transfer
 	}
@@ -229,7 +231,16 @@ func (ss *session) takeDataPlan() (dataPlan, bool) {
 		return dataPlan{active: ss.active}, true
 	}
 	ss.reply(425, "Use PORT, EPRT, PASV or EPSV first")
+	if release != nil {
+		release()
+	}
 	return dataPlan{}, false
+}
+
+// openFailed refuses a transfer whose file (or temporary file) would not open, and logs why.
+func (ss *session) openFailed(verb, path string, err error, text string) {
+	ss.log.Info("ftp: "+verb+" open failed", "path", path, "err", err)
+	ss.reply(550, text)
 }
 
 func (p dataPlan) release() {
@@ -305,7 +316,7 @@ func (ss *session) openData(ctx context.Context, p dataPlan, prelim int, text st
 				}
 				return nil, fmt.Errorf("passive data connection not made within %v: %w", timeout, err)
 			}
-			from := addrPortOf(c.RemoteAddr())
+			from := ftp.AddrPortOf(c.RemoteAddr())
 			if sameHost(from.Addr(), ss.peer.Addr()) {
 				p.pasv.Close() // one connection per PASV
 				return c, nil

@@ -9,49 +9,40 @@ import (
 
 // Representation and mode on the data connection: TYPE A line ends and MODE B blocks.
 
-// toCRLF turns LF into CRLF for TYPE A downloads (a CR already before the LF is kept as is).
-type toCRLF struct {
+// lineEnds converts TYPE A line ends on their way to w, each chunk in one Write. With toCRLF
+// (downloads) a bare LF becomes CRLF; without (uploads) CRLF becomes LF, and a CR at a chunk's end
+// waits for the next byte.
+type lineEnds struct {
 	w      io.Writer
-	lastCR bool
+	toCRLF bool
+	cr     bool // toCRLF: the last byte was a CR; uploads: a CR is held back
 	buf    []byte
 }
 
-func (c *toCRLF) Write(p []byte) (int, error) {
+func (c *lineEnds) Write(p []byte) (int, error) {
 	c.buf = c.buf[:0]
-	for _, ch := range p {
-		if ch == '\n' && !c.lastCR {
-			c.buf = append(c.buf, '\r')
-		}
-		c.buf = append(c.buf, ch)
-		c.lastCR = ch == '\r'
-	}
-	if _, err := c.w.Write(c.buf); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-// fromCRLF turns CRLF into LF for TYPE A uploads; a CR at a chunk end waits for the next byte.
-type fromCRLF struct {
-	w         io.Writer
-	pendingCR bool
-	buf       []byte
-}
-
-func (c *fromCRLF) Write(p []byte) (int, error) {
-	c.buf = c.buf[:0]
-	for _, ch := range p {
-		if c.pendingCR {
-			c.pendingCR = false
-			if ch != '\n' {
+	if c.toCRLF {
+		for _, ch := range p {
+			if ch == '\n' && !c.cr {
 				c.buf = append(c.buf, '\r')
 			}
+			c.buf = append(c.buf, ch)
+			c.cr = ch == '\r'
 		}
-		if ch == '\r' {
-			c.pendingCR = true
-			continue
+	} else {
+		for _, ch := range p {
+			if c.cr {
+				c.cr = false
+				if ch != '\n' {
+					c.buf = append(c.buf, '\r')
+				}
+			}
+			if ch == '\r' {
+				c.cr = true
+				continue
+			}
+			c.buf = append(c.buf, ch)
 		}
-		c.buf = append(c.buf, ch)
 	}
 	if _, err := c.w.Write(c.buf); err != nil {
 		return 0, err
@@ -59,9 +50,10 @@ func (c *fromCRLF) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (c *fromCRLF) flush() error {
-	if c.pendingCR {
-		c.pendingCR = false
+// flush writes an upload's held-back CR, at the end of the data.
+func (c *lineEnds) flush() error {
+	if !c.toCRLF && c.cr {
+		c.cr = false
 		_, err := c.w.Write([]byte{'\r'})
 		return err
 	}

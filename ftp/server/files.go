@@ -60,14 +60,16 @@ func (ss *session) cmdRETR(arg string) {
 			f.Close()
 		}
 	}
-	if arg == "" || err != nil || isTempName(path.Base(p)) {
-		ss.log.Info("ftp: retr open failed", "path", p, "err", err)
-		ss.reply(550, "File Open Fail")
+	if err == nil && (arg == "" || isTempName(path.Base(p))) {
+		f.Close()
+		err = fs.ErrNotExist // a temporary upload is not there for clients
+	}
+	if err != nil {
+		ss.openFailed("retr", p, err, "File Open Fail")
 		return
 	}
-	plan, ok := ss.takeDataPlan()
+	plan, ok := ss.takeDataPlan(func() { f.Close() })
 	if !ok {
-		f.Close()
 		return
 	}
 	binaryMode, block := ss.binary, ss.block
@@ -80,7 +82,7 @@ func (ss *session) cmdRETR(arg string) {
 			w = bw
 		}
 		if !binaryMode {
-			w = &toCRLF{w: w}
+			w = &lineEnds{w: w, toCRLF: true}
 		}
 		if st, ok := f.(streamer); ok && st.Streaming() && binaryMode && !block {
 			if err := sendStream(data, f.(io.WriterTo)); err != nil {
@@ -266,14 +268,14 @@ func (ss *session) cmdSTOR(arg string, appendMode bool) {
 	}
 	if err != nil {
 		fsys.Remove(fsName(tmp))
-		ss.log.Info("ftp: stor open failed", "path", target, "err", err)
-		ss.reply(550, "File Open Failed")
+		ss.openFailed("stor", target, err, "File Open Failed")
 		return
 	}
-	plan, ok := ss.takeDataPlan()
-	if !ok {
+	plan, ok := ss.takeDataPlan(func() {
 		w.Close()
 		fsys.Remove(fsName(tmp))
+	})
+	if !ok {
 		return
 	}
 	binaryMode, block := ss.binary, ss.block
@@ -302,9 +304,9 @@ func (ss *session) cmdSTOR(arg string, appendMode bool) {
 			r = &blockReader{r: bufio.NewReaderSize(data, 64<<10)}
 		}
 		dst := io.Writer(w)
-		var conv *fromCRLF
+		var conv *lineEnds
 		if !binaryMode {
-			conv = &fromCRLF{w: w}
+			conv = &lineEnds{w: w}
 			dst = conv
 		}
 		var err error

@@ -15,6 +15,7 @@ import (
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/client"
 	"github.com/netxsim/netxsim/ftp/server"
+	"github.com/netxsim/netxsim/internal/testio"
 )
 
 // usage is what the process holds: open descriptors, goroutines, resident memory, live heap.
@@ -63,7 +64,7 @@ func TestManySessionsFlat(t *testing.T) {
 		for _, prof := range allProfiles {
 			for _, fam := range []family{v4, v6} {
 				fsys := be.make(t)
-				putFile(t, fsys, "big.bin", big)
+				testio.CreateFile(t, fsys, "big.bin", big)
 				srv := baseServer(fsys, prof)
 				srv.AddrFailureBudget = -1 // the wrong passwords all come from one address
 				srv.LoginTimeout = 2 * time.Second

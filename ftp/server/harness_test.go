@@ -212,6 +212,24 @@ func (c *ctrl) do(line string, code int, text string) {
 	c.expect(code, text)
 }
 
+// exchange is one command and the reply (code and exact text) it must get.
+type exchange struct {
+	cmd  string
+	code int
+	text string
+}
+
+// doAll runs a table of exchanges in order, as do does for one.
+func (c *ctrl) doAll(xs []exchange) {
+	c.t.Helper()
+	for _, x := range xs {
+		c.send(x.cmd)
+		if code, text := c.read(); code != x.code || text != x.text {
+			c.t.Fatalf("%s: got %d %q, want %d %q", x.cmd, code, text, x.code, x.text)
+		}
+	}
+}
+
 func (c *ctrl) login(user, pass string) {
 	c.t.Helper()
 	c.do("USER "+user, 331, nx(c, "Enter password"))
@@ -487,21 +505,6 @@ func allBackends() []backend {
 		{"fat12", func(t testing.TB) server.FileSystem { return newImageType(t, 8<<20, fsimage.FAT12) }},
 		{"fat16", func(t testing.TB) server.FileSystem { return newImageType(t, 32<<20, fsimage.FAT16) }},
 		{"fat32", func(t testing.TB) server.FileSystem { return newImageType(t, 64<<20, fsimage.FAT32) }},
-	}
-}
-
-// putFile writes name on fsys through the server's FileSystem interface.
-func putFile(t testing.TB, fsys server.FileSystem, name string, data []byte) {
-	t.Helper()
-	w, err := fsys.Create(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/tapdev/taptest"
 )
 
@@ -82,9 +83,7 @@ func newInterop(t *testing.T, prof ftp.Profile) *interop {
 // run runs a client inside the namespace and fails the test with its output if it fails.
 func (in *interop) run(name string, args ...string) string {
 	in.t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		in.t.Skipf("needs %s: %v", name, err)
-	}
+	testio.NeedTools(in.t, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	out, err := in.env.Command(ctx, name, args...).CombinedOutput()

@@ -47,7 +47,7 @@ func (ss *session) cmdList(arg string, kind listKind) {
 		}
 		return
 	}
-	plan, ok := ss.takeDataPlan()
+	plan, ok := ss.takeDataPlan(nil)
 	if !ok {
 		return
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/netxsim/netxsim/fsimage"
 	"github.com/netxsim/netxsim/ftp"
 	"github.com/netxsim/netxsim/ftp/server"
+	"github.com/netxsim/netxsim/internal/testio"
 )
 
 // reset closes a connection with RST where the network allows it.
@@ -156,7 +157,7 @@ func TestConcurrentAppend(t *testing.T) {
 func testConcurrentAppend(t *testing.T, be backend, size int, fam family, start func(testing.TB, *server.Server, family) *env) {
 	fsys := be.make(t)
 	const base = "BASE\n"
-	putFile(t, fsys, "log.txt", []byte(base))
+	testio.CreateFile(t, fsys, "log.txt", []byte(base))
 	e := start(t, baseServer(fsys, ftp.ProfileExtended), fam)
 	const n = 4
 	chunks := make([][]byte, n)
@@ -268,7 +269,7 @@ func testTempUnreachable(t *testing.T, fsys server.FileSystem, dir string, prof 
 			t.Fatal(err)
 		}
 	}
-	putFile(t, fsys, dir+"other.txt", []byte("other"))
+	testio.CreateFile(t, fsys, dir+"other.txt", []byte("other"))
 	e := startKernel(t, baseServer(fsys, prof), fam)
 	up := e.connect(t)
 	up.read()

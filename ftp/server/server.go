@@ -474,7 +474,7 @@ func (s *Server) readmit() {
 
 // startSession admits conn (or refuses it with 421) and serves it in its own goroutine.
 func (s *Server) startSession(conn net.Conn, limit int, release func()) {
-	peer := addrPortOf(conn.RemoteAddr())
+	peer := ftp.AddrPortOf(conn.RemoteAddr())
 	s.mu.Lock()
 	delete(s.admitted, peer) // accepted: its slot is the session's from now on
 	refuse := ""
@@ -584,20 +584,4 @@ func (s *Server) Sessions() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.sessions)
-}
-
-// addrPortOf extracts the address of a net.Addr (TCP addresses from the kernel or gVisor's gonet).
-func addrPortOf(a net.Addr) netip.AddrPort {
-	if a == nil {
-		return netip.AddrPort{}
-	}
-	if t, ok := a.(*net.TCPAddr); ok {
-		ap := t.AddrPort()
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
-	ap, err := netip.ParseAddrPort(a.String())
-	if err != nil {
-		return netip.AddrPort{}
-	}
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }

@@ -51,11 +51,15 @@ func ServeOne(ln net.Listener, serve func(net.Conn) error) <-chan error {
 	return errc
 }
 
-// Greet accepts one connection on ln in the background, writes msg to it and closes it: the peer
-// a test dials to read a known greeting from.
-func Greet(ln net.Listener, msg string) {
-	ServeOne(ln, func(c net.Conn) error {
-		_, err := io.WriteString(c, msg)
+// Send accepts one connection on ln in the background, copies r to it and closes it: a peer that
+// only talks. The channel yields the copy's error, or Accept's.
+func Send(ln net.Listener, r io.Reader) <-chan error {
+	return ServeOne(ln, func(c net.Conn) error {
+		_, err := io.Copy(c, r)
 		return err
 	})
 }
+
+// Greet accepts one connection on ln in the background, writes msg to it and closes it: the peer
+// a test dials to read a known greeting from.
+func Greet(ln net.Listener, msg string) { Send(ln, strings.NewReader(msg)) }

@@ -1,5 +1,6 @@
 // Package testio holds the I/O helpers the tests of several packages share, so none of them keeps a
-// copy: Buffer, a bytes.Buffer that a command or a relay goroutine writes while the test reads it.
+// copy: Buffer, a bytes.Buffer that a command or a relay goroutine writes while the test reads it;
+// CreateFile, a file written whole on any file system that creates files.
 package testio
 
 import (

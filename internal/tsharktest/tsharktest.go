@@ -13,34 +13,53 @@ import (
 	"testing"
 )
 
+// Have reports whether tshark is installed, for tests that use it as an optional second reader.
+func Have() bool {
+	_, err := exec.LookPath("tshark")
+	return err == nil
+}
+
 // Need skips the test when tshark is not installed.
 func Need(t testing.TB) {
 	t.Helper()
-	if _, err := exec.LookPath("tshark"); err != nil {
+	if !Have() {
 		t.Skip("needs tshark (Debian package tshark)")
 	}
+}
+
+// Fields runs tshark -r file -T fields with args (a display filter, the -e fields, -d or -o
+// options) and returns each output line split at its tabs; a tshark that fails fails the test.
+func Fields(t testing.TB, file string, args ...string) [][]string {
+	t.Helper()
+	args = append([]string{"-r", file, "-T", "fields"}, args...)
+	out, err := exec.Command("tshark", args...).Output()
+	if err != nil {
+		t.Fatalf("tshark %v: %v", args, err)
+	}
+	var rows [][]string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if sc.Text() != "" {
+			rows = append(rows, strings.Split(sc.Text(), "\t"))
+		}
+	}
+	return rows
 }
 
 // Dialogues returns, per TCP stream in order of first appearance, the FTP commands ("C:VERB") and reply
 // codes ("R:code") tshark decodes; ports other than 21 are decoded as FTP with -d.
 func Dialogues(t testing.TB, file string, ports ...uint16) [][]string {
 	t.Helper()
-	args := []string{"-r", file, "-Y", "ftp", "-T", "fields", "-E", "separator=/t",
-		"-e", "tcp.stream", "-e", "ftp.request.command", "-e", "ftp.response.code"}
+	args := []string{"-Y", "ftp", "-e", "tcp.stream", "-e", "ftp.request.command", "-e", "ftp.response.code"}
 	for _, p := range ports {
 		if p != 21 {
 			args = append(args, "-d", fmt.Sprintf("tcp.port==%d,ftp", p))
 		}
 	}
-	out, err := exec.Command("tshark", args...).Output()
-	if err != nil {
-		t.Fatalf("tshark %v: %v", args, err)
-	}
 	var order []int
 	streams := map[int][]string{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		f := strings.Split(sc.Text(), "\t")
+	for _, f := range Fields(t, file, args...) {
 		if len(f) < 3 {
 			continue
 		}
@@ -103,19 +122,15 @@ func Compare(t testing.TB, file string, ours [][]string, ports ...uint16) {
 // capture holds and how many of them carry TCP payload.
 func CheckWire(t testing.TB, file string) (frames, data int) {
 	t.Helper()
-	if _, err := exec.LookPath("tshark"); err != nil {
+	if !Have() {
 		t.Skip("needs tshark (Debian package tshark) to read the capture")
 	}
-	out, err := exec.Command("tshark", "-r", file, "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
-		"-o", "udp.check_checksum:TRUE", "-T", "fields", "-e", "frame.len", "-e", "ip.checksum.status",
+	for _, f := range Fields(t, file, "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
+		"-o", "udp.check_checksum:TRUE", "-e", "frame.len", "-e", "ip.checksum.status",
 		"-e", "tcp.checksum.status", "-e", "tcp.len",
 		// what names a bad frame in the failure message
-		"-e", "frame.number", "-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.flags.str").Output()
-	if err != nil {
-		t.Fatalf("tshark: %v", err)
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		f := strings.Split(line, "\t")
+		"-e", "frame.number", "-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.flags.str") {
+		line := strings.Join(f, "\t")
 		frames++
 		if l, _ := strconv.Atoi(f[0]); l > 1514 {
 			t.Fatalf("captured a %d-byte frame: %q", l, line)

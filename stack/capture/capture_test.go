@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/netxsim/netxsim/internal/testio"
+	"github.com/netxsim/netxsim/internal/tsharktest"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/capture"
 	"github.com/netxsim/netxsim/stack/link"
@@ -173,13 +173,13 @@ func TestPcapNG(t *testing.T) {
 	if len(s.dirs) != 4 {
 		t.Errorf("interface/direction pairs seen: %v, want 4", s.dirs)
 	}
-	if tshark, err := exec.LookPath("tshark"); err == nil {
-		out, err := exec.Command(tshark, "-r", path, "-T", "fields", "-e", "frame.protocols").CombinedOutput()
-		if err != nil {
-			t.Fatalf("tshark: %v\n%s", err, out)
+	if tsharktest.Have() {
+		var protocols []string
+		for _, f := range tsharktest.Fields(t, path, "-e", "frame.protocols") {
+			protocols = append(protocols, f[0])
 		}
 		for _, p := range []string{"eth:ethertype:arp", "icmpv6", "icmp", "tcp"} {
-			if !strings.Contains(string(out), p) {
+			if !strings.Contains(strings.Join(protocols, "\n"), p) {
 				t.Errorf("tshark finds no %s", p)
 			}
 		}

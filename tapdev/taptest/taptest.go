@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -76,11 +75,8 @@ type Env struct {
 
 // Skip reports why TAP tests cannot run here, or "" if they can.
 func Skip() string {
-	if os.Geteuid() != 0 {
-		return "needs root: creates a network namespace and a TAP device"
-	}
-	if _, err := os.Stat(tapdev.TunDevice); err != nil {
-		return "needs " + tapdev.TunDevice + " (modprobe tun): " + err.Error()
+	if why := tapdev.Supported(); why != "" {
+		return "taptest " + why
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
 		return "needs ip from iproute2"

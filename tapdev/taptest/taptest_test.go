@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,6 +25,7 @@ import (
 	"github.com/netxsim/netxsim/internal/tsharktest"
 	"github.com/netxsim/netxsim/stack"
 	"github.com/netxsim/netxsim/stack/link"
+	"github.com/netxsim/netxsim/tapdev"
 )
 
 const helperEnv = "NETXSIM_TAPTEST_HELPER"
@@ -46,11 +46,7 @@ func TestEnv(t *testing.T) {
 	if why := Skip(); why != "" {
 		t.Skip(why)
 	}
-	for _, tool := range []string{"ping", "nc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s", tool)
-		}
-	}
+	testio.NeedTools(t, "ping", "nc")
 	pcap := filepath.Join(t.TempDir(), "tap.pcapng")
 	var ns, tap string
 	t.Run("traffic", func(t *testing.T) {
@@ -208,22 +204,19 @@ func assertGone(t *testing.T, ns, tap string) {
 	if ns == "" || tap == "" {
 		t.Fatal("names unknown")
 	}
-	out, err := exec.Command("ip", "netns", "list").CombinedOutput()
-	if err != nil {
-		t.Fatalf("ip netns list: %v %s", err, out)
-	}
-	if strings.Contains(string(out), ns) {
-		t.Errorf("namespace %s left behind:\n%s", ns, out)
+	if tapdev.NetNSExists(ns) {
+		t.Errorf("namespace %s left behind", ns)
 	}
 	// The TAP lived inside the namespace; make sure it did not end up in
 	// ours either (where a deleted namespace would return a physical
 	// device).
-	out, err = exec.Command("ip", "-o", "link").CombinedOutput()
+	own, err := tapdev.CurrentNetNS()
 	if err != nil {
-		t.Fatalf("ip link: %v %s", err, out)
+		t.Fatal(err)
 	}
-	if strings.Contains(string(out), tap) {
-		t.Errorf("link %s left behind:\n%s", tap, out)
+	defer own.Close()
+	if own.HasLink(tap) {
+		t.Errorf("link %s left behind in this namespace", tap)
 	}
 }
 
@@ -233,11 +226,9 @@ func TestCleanupAfterFailure(t *testing.T) {
 	if why := Skip(); why != "" {
 		t.Skip(why)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperFailMidway$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	cmd := testio.SelfCommand("TestHelperFailMidway", helperEnv+"=1")
 	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) {
+	if cmd.ProcessState == nil || cmd.ProcessState.Success() {
 		t.Fatalf("child should have failed, got err=%v\n%s", err, out)
 	}
 	var ns, tap string

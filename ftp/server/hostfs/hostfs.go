@@ -104,12 +104,7 @@ func (f *FS) Stat(name string) (fs.FileInfo, error) {
 
 // ReadDir lists a directory sorted by name.
 func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
-	d, err := f.open("readdir", name, os.O_RDONLY)
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	entries, err := d.ReadDir(-1)
+	entries, err := f.ReadDirUnsorted(name)
 	if err != nil {
 		return nil, err
 	}
