@@ -99,9 +99,7 @@ func TestDeviceUploadsLogsToKernelServer(t *testing.T) {
 	if why := netxsim.TAPSupported(); why != "" {
 		t.Skip(why)
 	}
-	if _, err := os.Stat("/usr/lib/python3/dist-packages/pyftpdlib"); err != nil {
-		t.Skip("needs python3-pyftpdlib (Debian package)")
-	}
+	testio.NeedPeers(t, "pyftpdlib")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	pcap := filepath.Join(t.TempDir(), "c.pcapng")

@@ -89,9 +89,7 @@ func ftpOwnedDir(t testing.TB, name string) (root, dir string, uid, gid int) {
 func startVsftpd(t *testing.T, env *taptest.Env) peer { return startVsftpdB(t, env) }
 
 func startVsftpdB(t testing.TB, env *taptest.Env) peer {
-	if _, err := os.Stat("/usr/sbin/vsftpd"); err != nil {
-		t.Skip("needs vsftpd (Debian package)")
-	}
+	testio.NeedPeers(t, "vsftpd")
 	// Anonymous login with write access: vsftpd refuses a writable anonymous root, so the writable
 	// part is a subdirectory owned by ftp.
 	root, _, _, _ := ftpOwnedDir(t, "upload")
@@ -152,9 +150,7 @@ func startPureFTPd(t *testing.T, env *taptest.Env) peer {
 func startPyftpd(t *testing.T, host netip.Addr, root string, foreign bool, env *taptest.Env, extra ...string) netip.AddrPort {
 	t.Helper()
 	py := "/usr/bin/python3"
-	if _, err := os.Stat("/usr/lib/python3/dist-packages/pyftpdlib"); err != nil {
-		t.Skip("needs python3-pyftpdlib (Debian package): not installed")
-	}
+	testio.NeedPeers(t, "pyftpdlib")
 	script, err := filepath.Abs("testdata/pyftpd.py")
 	if err != nil {
 		t.Fatal(err)
@@ -476,9 +472,7 @@ func (r *repeatReader) Read(p []byte) (int, error) {
 //
 //	go test -run '^$' -bench VsftpdTAP -benchtime 1x ./ftp/client/
 func BenchmarkVsftpdTAP(b *testing.B) {
-	if _, err := os.Stat("/usr/bin/curl"); err != nil {
-		b.Skip("needs curl")
-	}
+	testio.NeedPeers(b, "curl")
 	env := taptest.New(b, taptest.Options{})
 	p := startVsftpdB(b, env)
 	// the file to download, written straight into vsftpd's tree

@@ -35,3 +35,29 @@ func SelfCommand(test string, env ...string) *exec.Cmd {
 	cmd.Env = append(os.Environ(), env...)
 	return cmd
 }
+
+// peerPath is where Debian installs each real peer the interop tests run, and the package that has
+// it (scripts/test.sh installs them): the one place a test looks for one.
+func peerPath(name string) (path, pkg string) {
+	switch name {
+	case "vsftpd":
+		return "/usr/sbin/vsftpd", "vsftpd"
+	case "pyftpdlib": // for Debian's /usr/bin/python3
+		return "/usr/lib/python3/dist-packages/pyftpdlib", "python3-pyftpdlib"
+	case "curl":
+		return "/usr/bin/curl", "curl"
+	}
+	panic("testio: no such peer: " + name)
+}
+
+// NeedPeers skips the test unless every named peer ("vsftpd", "pyftpdlib", "curl") is installed
+// where Debian puts it, saying which package to install.
+func NeedPeers(t Skipper, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		path, pkg := peerPath(n)
+		if _, err := os.Stat(path); err != nil {
+			t.Skipf("needs %s (Debian package %s): %v", n, pkg, err)
+		}
+	}
+}

@@ -14,13 +14,12 @@ import (
 
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
 	"github.com/netxsim/netxsim/fsimage"
+	"github.com/netxsim/netxsim/internal/testio"
 )
 
 func needPyftpdlib(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat("/usr/lib/python3/dist-packages/pyftpdlib"); err != nil {
-		t.Skip("needs python3-pyftpdlib (Debian package)")
-	}
+	testio.NeedPeers(t, "pyftpdlib")
 }
 
 // pyftpdArgs runs the client package's pyftpdlib test server script (user/secret on root) on host.

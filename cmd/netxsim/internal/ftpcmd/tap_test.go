@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
+	"github.com/netxsim/netxsim/internal/testio"
 	"github.com/netxsim/netxsim/tapdev"
 	"github.com/netxsim/netxsim/tapdev/taptest"
 )
@@ -180,9 +181,7 @@ func TestKernelServerLinkLocal(t *testing.T) {
 	if why := taptest.Skip(); why != "" {
 		t.Skip(why)
 	}
-	if _, err := os.Stat("/usr/sbin/vsftpd"); err != nil {
-		t.Skip("needs vsftpd (Debian package)")
-	}
+	testio.NeedPeers(t, "vsftpd")
 	name, ns := persistentTAP(t, "nxl")
 	kernelLL := kernelLinkLocal(t, ns, name)
 
