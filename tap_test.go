@@ -99,7 +99,7 @@ func TestDeviceUploadsLogsToKernelServer(t *testing.T) {
 	if why := netxsim.TAPSupported(); why != "" {
 		t.Skip(why)
 	}
-	testio.NeedPeers(t, "pyftpdlib")
+	testio.NeedTools(t, "pyftpdlib")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	pcap := filepath.Join(t.TempDir(), "c.pcapng")

@@ -222,14 +222,8 @@ func (n *NetNS) Delete() error {
 
 func deleteNamed(name string) error {
 	path := filepath.Join(NetNSDir, name)
-	// Unmount until the path is no mount point (a name can be mounted more than once).
-	for range 8 {
-		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
-			if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-				return fmt.Errorf("delete netns %s: unmount: %w", name, err)
-			}
-			break
-		}
+	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("delete netns %s: unmount: %w", name, err)
 	}
 	err := os.Remove(path)
 	switch {
@@ -237,7 +231,7 @@ func deleteNamed(name string) error {
 		return nil
 	case errors.Is(err, unix.EBUSY):
 		return fmt.Errorf("delete netns %s: %w: the namespace was mounted before %s became a mount point "+
-			"(another `ip netns add` raced with it) and lies under that mount now; it goes at reboot", name, err, NetNSDir)
+			"(another `ip netns add` raced with it) and lies under that mount now: unmount %[3]s itself while no other namespace is in it, or reboot", name, err, NetNSDir)
 	}
 	return fmt.Errorf("delete netns %s: %w", name, err)
 }

@@ -7,21 +7,14 @@ import (
 	"testing"
 
 	"github.com/netxsim/netxsim/cmd/netxsim/internal/cli/clitest"
+	"github.com/netxsim/netxsim/internal/testio"
 )
 
 // buildNetxsim builds the command into a fresh directory that every user can read and run (the
-// rootless test runs it as nobody; t.TempDir's parents are private), removed at cleanup.
+// rootless test runs it as nobody), removed at cleanup.
 func buildNetxsim(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "netxsim-bin-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "netxsim")
+	bin := filepath.Join(testio.SharedDir(t, "netxsim-bin-"), "netxsim")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -29,17 +22,13 @@ func buildNetxsim(t *testing.T) string {
 	return bin
 }
 
-// needRootAndTools skips the test unless it runs as root (why: what for) with every tool on PATH.
+// needRootAndTools skips the test unless it runs as root (why: what for) with every tool there.
 func needRootAndTools(t *testing.T, why string, tools ...string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: " + why)
 	}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s: %v", tool, err)
-		}
-	}
+	testio.NeedTools(t, tools...)
 }
 
 // startCLI runs this test binary as `netxsim args...` (TestMain) until stdout shows ready.

@@ -89,7 +89,7 @@ func ftpOwnedDir(t testing.TB, name string) (root, dir string, uid, gid int) {
 func startVsftpd(t *testing.T, env *taptest.Env) peer { return startVsftpdB(t, env) }
 
 func startVsftpdB(t testing.TB, env *taptest.Env) peer {
-	testio.NeedPeers(t, "vsftpd")
+	testio.NeedTools(t, "vsftpd")
 	// Anonymous login with write access: vsftpd refuses a writable anonymous root, so the writable
 	// part is a subdirectory owned by ftp.
 	root, _, _, _ := ftpOwnedDir(t, "upload")
@@ -150,7 +150,7 @@ func startPureFTPd(t *testing.T, env *taptest.Env) peer {
 func startPyftpd(t *testing.T, host netip.Addr, root string, foreign bool, env *taptest.Env, extra ...string) netip.AddrPort {
 	t.Helper()
 	py := "/usr/bin/python3"
-	testio.NeedPeers(t, "pyftpdlib")
+	testio.NeedTools(t, "pyftpdlib")
 	script, err := filepath.Abs("testdata/pyftpd.py")
 	if err != nil {
 		t.Fatal(err)
@@ -472,7 +472,7 @@ func (r *repeatReader) Read(p []byte) (int, error) {
 //
 //	go test -run '^$' -bench VsftpdTAP -benchtime 1x ./ftp/client/
 func BenchmarkVsftpdTAP(b *testing.B) {
-	testio.NeedPeers(b, "curl")
+	testio.NeedTools(b, "curl")
 	env := taptest.New(b, taptest.Options{})
 	p := startVsftpdB(b, env)
 	// the file to download, written straight into vsftpd's tree

@@ -11,15 +11,34 @@ type Skipper interface {
 	Skipf(format string, args ...any)
 }
 
-// NeedTools skips the test unless every named program (a name on PATH or a path) is there: the
-// external oracles and peers a test runs are optional on a build machine.
+// NeedTools skips the test unless every named program is there: a name on PATH, a path, or one of
+// the real peers Debian installs in a place of its own ("vsftpd", "pyftpdlib" for /usr/bin/python3),
+// for which the skip names the package to install. The external oracles and peers a test runs are
+// optional on a build machine; scripts/test.sh installs them.
 func NeedTools(t Skipper, names ...string) {
 	t.Helper()
 	for _, n := range names {
+		if path, pkg, ok := debianPeer(n); ok {
+			if _, err := os.Stat(path); err != nil {
+				t.Skipf("needs %s (Debian package %s): %v", n, pkg, err)
+			}
+			continue
+		}
 		if _, err := exec.LookPath(n); err != nil {
 			t.Skipf("needs %s: %v", n, err)
 		}
 	}
+}
+
+// debianPeer is where Debian installs a peer that is not a program on PATH, and its package.
+func debianPeer(name string) (path, pkg string, ok bool) {
+	switch name {
+	case "vsftpd": // in /usr/sbin, not on a normal user's PATH
+		return "/usr/sbin/vsftpd", "vsftpd", true
+	case "pyftpdlib": // a module of Debian's /usr/bin/python3
+		return "/usr/lib/python3/dist-packages/pyftpdlib", "python3-pyftpdlib", true
+	}
+	return "", "", false
 }
 
 // SelfCommand returns the test binary itself as a command that runs only the test named test (no
@@ -34,30 +53,4 @@ func SelfCommand(test string, env ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run="+run, "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), env...)
 	return cmd
-}
-
-// peerPath is where Debian installs each real peer the interop tests run, and the package that has
-// it (scripts/test.sh installs them): the one place a test looks for one.
-func peerPath(name string) (path, pkg string) {
-	switch name {
-	case "vsftpd":
-		return "/usr/sbin/vsftpd", "vsftpd"
-	case "pyftpdlib": // for Debian's /usr/bin/python3
-		return "/usr/lib/python3/dist-packages/pyftpdlib", "python3-pyftpdlib"
-	case "curl":
-		return "/usr/bin/curl", "curl"
-	}
-	panic("testio: no such peer: " + name)
-}
-
-// NeedPeers skips the test unless every named peer ("vsftpd", "pyftpdlib", "curl") is installed
-// where Debian puts it, saying which package to install.
-func NeedPeers(t Skipper, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		path, pkg := peerPath(n)
-		if _, err := os.Stat(path); err != nil {
-			t.Skipf("needs %s (Debian package %s): %v", n, pkg, err)
-		}
-	}
 }

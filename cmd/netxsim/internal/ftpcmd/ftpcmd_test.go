@@ -19,7 +19,7 @@ import (
 
 func needPyftpdlib(t *testing.T) {
 	t.Helper()
-	testio.NeedPeers(t, "pyftpdlib")
+	testio.NeedTools(t, "pyftpdlib")
 }
 
 // pyftpdArgs runs the client package's pyftpdlib test server script (user/secret on root) on host.

@@ -181,7 +181,7 @@ func TestKernelServerLinkLocal(t *testing.T) {
 	if why := taptest.Skip(); why != "" {
 		t.Skip(why)
 	}
-	testio.NeedPeers(t, "vsftpd")
+	testio.NeedTools(t, "vsftpd")
 	name, ns := persistentTAP(t, "nxl")
 	kernelLL := kernelLinkLocal(t, ns, name)
 
